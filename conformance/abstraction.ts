@@ -1,0 +1,135 @@
+/**
+ * The seam between model and implementation: the only file that reads implementation internals.
+ * It maps a simulated World (memory, frames, tasks) to the model's AbstractState, using the
+ * implementation's CacheBinding to find the per-CPU lists.
+ */
+import type { AbsCache, AbsObject, AbstractState, AbsStep, Place } from '../model/abstract.js';
+import type { Profile } from '../model/profiles.js';
+import type { Implementation } from '../impl/interface.js';
+import { isPtr, NULL, ptrId, ptrOff, type Value } from '../impl/kernel/values.js';
+import type { Frame, World } from '../impl/kernel/world.js';
+
+export interface Layout {
+  /** Byte offsets of the cache fields and the element link, from the implementation's structs. */
+  freeList: number;
+  freeListIrq: number;
+  nr: number;
+  nrIrq: number;
+  next: number;
+}
+
+export function layoutOf(impl: Implementation): Layout | null {
+  const b = impl.cache;
+  if (!b) return null;
+  const off = (field: string): number => {
+    for (const s of impl.structs) if (field in s.fields) return s.fields[field]!;
+    throw new Error(`${impl.name}: cache binding names field '${field}', which no declared struct has`);
+  };
+  return { freeList: off(b.freeList), freeListIrq: off(b.freeListIrq), nr: off(b.nr), nrIrq: off(b.nrIrq), next: off(b.next) };
+}
+
+/** The cache struct of each CPU, or null where it cannot be found (not initialised). */
+export function cacheObjects(impl: Implementation, w: World): (number | null)[] {
+  const b = impl.cache;
+  const out: (number | null)[] = w.cpus.map(() => null);
+  if (!b) return out;
+  const pp = w.globals[b.percpu];
+  if (pp === undefined || !isPtr(pp)) return out;
+  const map = w.heap[ptrId(pp)];
+  if (!map || map.freed) return out;
+  for (let c = 0; c < w.cpus.length; c++) {
+    const v = map.cells[c * 8];
+    if (v !== undefined && isPtr(v)) out[c] = v;
+  }
+  return out;
+}
+
+function cell(w: World, p: Value): Value | undefined {
+  const o = w.heap[ptrId(p)];
+  return o ? o.cells[ptrOff(p)] : undefined;
+}
+
+/** Walks a list from `head`; returns object ids, or a fault description. */
+function walk(w: World, head: Value | undefined, nextOff: number): { ids: number[]; fault?: string } {
+  const ids: number[] = [];
+  const seen = new Set<number>();
+  let p = head ?? NULL;
+  while (p !== NULL) {
+    if (!isPtr(p)) return { ids, fault: `list holds a non-pointer value ${p}` };
+    const id = ptrId(p);
+    const o = w.heap[id];
+    if (!o) return { ids, fault: `list points to unknown object #${id}` };
+    if (seen.has(id)) return { ids, fault: `list has a cycle through #${id}` };
+    if (o.freed) return { ids, fault: `list holds freed object #${id}` };
+    seen.add(id);
+    ids.push(id);
+    const n = o.cells[ptrOff(p) + nextOff];
+    if (n === undefined) return { ids, fault: `list element #${id} has an uninitialised link` };
+    p = n;
+  }
+  return { ids };
+}
+
+function frameBusy(f: Frame | null): boolean {
+  return f !== null && (f.preempt > 0 || f.irqSaved > 0);
+}
+
+export function abstractCaches(impl: Implementation, w: World, layout: Layout | null): AbsCache[] {
+  const objs = cacheObjects(impl, w);
+  return w.cpus.map((cpu, c) => {
+    const quiescent =
+      !cpu.hardirq && !cpu.softirq && !w.tasks.some((t) => t.cpu === c && frameBusy(t.frame));
+    const base: AbsCache = { cpu: c, online: cpu.online, freeList: [], freeListIrq: [], nr: 0, nrIrq: 0, quiescent };
+    const cp = objs[c];
+    if (!layout || cp === null || cp === undefined) return base;
+    const fl = walk(w, cell(w, cp + layout.freeList), layout.next);
+    const fi = walk(w, cell(w, cp + layout.freeListIrq), layout.next);
+    const r: AbsCache = { ...base, freeList: fl.ids, freeListIrq: fi.ids, nr: cell(w, cp + layout.nr) ?? 0, nrIrq: cell(w, cp + layout.nrIrq) ?? 0 };
+    const fault = fl.fault ? `free_list: ${fl.fault}` : fi.fault ? `free_list_irq: ${fi.fault}` : undefined;
+    return fault ? { ...r, listFault: fault } : r;
+  });
+}
+
+/** Frames in progress with a name for reports. */
+export function framesOf(w: World): { who: string; frame: Frame; cpu: number }[] {
+  const out: { who: string; frame: Frame; cpu: number }[] = [];
+  w.tasks.forEach((t, i) => {
+    if (t.frame) out.push({ who: `task${i}`, frame: t.frame, cpu: t.cpu });
+  });
+  w.cpus.forEach((c, i) => {
+    if (c.softirq) out.push({ who: `cpu${i}/softirq`, frame: c.softirq, cpu: i });
+    if (c.hardirq) out.push({ who: `cpu${i}/hardirq`, frame: c.hardirq, cpu: i });
+  });
+  return out;
+}
+
+export function abstractState(impl: Implementation, profile: Profile, w: World, layout: Layout | null, step?: AbsStep): AbstractState {
+  const caches = abstractCaches(impl, w, layout);
+  const places = new Map<number, Place[]>();
+  const add = (id: number, p: Place) => {
+    const l = places.get(id);
+    if (l) l.push(p);
+    else places.set(id, [p]);
+  };
+  for (const c of caches) {
+    for (const id of c.freeList) add(id, { kind: 'task-list', cpu: c.cpu });
+    for (const id of c.freeListIrq) add(id, { kind: 'irq-list', cpu: c.cpu });
+  }
+  w.tasks.forEach((t, i) => {
+    for (const p of t.held) add(ptrId(p), { kind: 'held', task: i });
+  });
+  for (const p of w.inflight) add(ptrId(p), { kind: 'in-flight' });
+  for (const { who, frame } of framesOf(w)) {
+    const refs = new Set<number>();
+    for (const v of frame.args) if (isPtr(v)) refs.add(ptrId(v));
+    for (const v of frame.reads) if (isPtr(v)) refs.add(ptrId(v));
+    for (const id of refs) add(id, { kind: 'in-op', who });
+  }
+  // Every allocation except the per-CPU areas is an object the cache or its callers own.
+  const objects: AbsObject[] = [];
+  w.heap.forEach((o, id) => {
+    if (!o || o.origin === 'percpu') return;
+    objects.push({ id, freed: o.freed, places: places.get(id) ?? [] });
+  });
+  return step ? { profile, caches, objects, step } : { profile, caches, objects };
+}

@@ -1,0 +1,530 @@
+/**
+ * The system under exploration: a workload (scope) run on the simulated kernel against one
+ * implementation. It answers the explorer's three questions — what may happen next (`enabled`),
+ * what happens (`step`), and whether the result breaks an invariant (every step is checked) —
+ * with the kernel's rules for who may run when (kernel-semantics.md §4):
+ *
+ * - per CPU a context stack: a task, a softirq over it, a hardirq over either; the top one runs;
+ * - a hardirq may enter wherever irqs are on on that CPU; hardirqs do not nest;
+ * - a softirq may run (at hardirq exit) wherever irqs are on and no softirq or hardirq runs —
+ *   preemption off (get_cpu) does not prevent it;
+ * - a task may be preempted, or migrate, only when its preempt depth is 0 and irqs are on;
+ * - steps of different CPUs interleave freely.
+ */
+import type { AbstractState, AbsStep, CtxKind, OpOutcome } from '../model/abstract.js';
+import { violations, type InvariantId } from '../model/invariants.js';
+import { capAllows, getProfile, type Profile } from '../model/profiles.js';
+import type { Implementation } from '../impl/interface.js';
+import type { Fact } from '../impl/kernel/primitives.js';
+import { firstLabel, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
+import { isPtr, NULL, ptrId, showValue, type Value } from '../impl/kernel/values.js';
+import { cloneWorld, topContext, type Frame, type World } from '../impl/kernel/world.js';
+import { abstractState, layoutOf, type Layout } from './abstraction.js';
+
+export type TaskOp = 'alloc' | 'free' | 'submit' | 'complete';
+export type Completer = 'hardirq' | 'softirq' | 'task';
+
+/** A workload: everything that bounds an exploration. */
+export interface Scope {
+  name: string;
+  description: string;
+  cpus: number;
+  /** Initial CPU of each task. */
+  taskCpus: number[];
+  /** Operations each task performs. */
+  ops: number;
+  /** Operations a task may choose from. */
+  taskOps: TaskOp[];
+  /** Objects put on each CPU's free_list at boot (through the implementation's own put). */
+  prefill: number;
+  /** Objects in flight at boot, completed by `completers`. */
+  inflight: number;
+  /** Contexts that complete in-flight objects (a put in that context). */
+  completers: Completer[];
+  /** Interrupt handlers run as one step (sound on one CPU; the Promela reference does this). */
+  atomicIrq: boolean;
+  /** Task switches allowed in one run (0: tasks are never preempted). */
+  preemptions: number;
+  /** A preempted task may resume on another CPU. */
+  migration: boolean;
+  /** CPUs other than 0 may go offline (runs the implementation's cpuDead, if any). */
+  hotplug: boolean;
+  profile: string;
+  max: number;
+  threshold: number;
+}
+
+export type Choice =
+  | { kind: 'step'; cpu: number }
+  | { kind: 'start'; task: number; op: TaskOp; obj: Value }
+  | { kind: 'hardirq'; cpu: number; obj: Value }
+  | { kind: 'softirq'; cpu: number; obj: Value }
+  | { kind: 'switch'; cpu: number; task: number }
+  | { kind: 'offline'; cpu: number };
+
+export interface Violation {
+  id: InvariantId;
+  severity: 'error' | 'warning';
+  message: string;
+}
+
+export interface StepReport {
+  world: World;
+  /** `cpu0/task0`, `cpu0/hardirq` ... */
+  who: string;
+  /** The C statements executed, `function: statement` (several for an atomic handler). */
+  labels: string[];
+  /** A short description of the choice: `alloc`, `hardirq completes #3`, `preempt`. */
+  event: string;
+  abs: AbstractState;
+  violations: Violation[];
+}
+
+// Refinement ghost bits, kept per frame (Frame.ghost) and hashed with the state.
+const G_EMPTY = 1; // free_list seen empty
+const G_BELOW = 2; // nr_irq < THRESHOLD seen while free_list empty
+const G_SPLICED = 4;
+const G_EMPTY_AFTER_SPLICE = 8;
+const G_POPPED = 16;
+const G_ROOM = 32; // nr_irq + nr passes the cap test
+const G_FULL = 64; // nr_irq + nr fails the cap test
+const G_OTHER = 128; // the op changed the lists in a way the model has no transition for
+const POP_SHIFT = 8; // popped object id lives above the flag bits
+
+export class System {
+  readonly env: Env;
+  readonly profile: Profile;
+  readonly layout: Layout | null;
+
+  constructor(readonly impl: Implementation, readonly scope: Scope) {
+    this.profile = getProfile(scope.profile, { max: scope.max, threshold: scope.threshold });
+    this.env = { impl, macros: resolveMacros(impl, scope.max, scope.threshold) };
+    this.layout = layoutOf(impl);
+  }
+
+  // ---- boot -----------------------------------------------------------------------------------
+
+  /** Boot: run the initcall, prefill each CPU's cache and put objects in flight, all without interleaving. */
+  initial(): { world: World; abs: AbstractState; violations: Violation[] } {
+    const s = this.scope;
+    const w: World = {
+      heap: [undefined],
+      globals: {},
+      cpus: Array.from({ length: s.cpus }, () => ({ online: true, irqsOff: false, current: -1, softirq: null, hardirq: null })),
+      tasks: s.taskCpus.map((cpu) => ({ cpu, opsDone: 0, held: [], frame: null })),
+      inflight: [],
+      preemptions: 0,
+      interrupts: 0,
+    };
+    w.tasks.forEach((t, i) => {
+      const c = w.cpus[t.cpu]!;
+      if (c.current < 0) c.current = i;
+    });
+    const bootFail = (what: string, out: StepOutcome) => {
+      const msg = out.fault ? `${out.fault.kind}: ${out.fault.message}` : out.facts.map((f) => f.msg).join('; ');
+      throw new BootError(`${what} failed: ${msg}`);
+    };
+    const run = (cpu: number, op: string, args: Value[]): StepOutcome => {
+      const f = newFrame(op, args, false);
+      return runToCompletion(this.env, w, cpu, 'task', -1, f);
+    };
+    const init = run(0, 'init', []);
+    if (init.fault) bootFail(`${this.impl.name}: init`, init);
+    const fresh: Value[] = [];
+    for (let cpu = 0; cpu < s.cpus; cpu++) {
+      for (let i = 0; i < s.prefill; i++) {
+        const a = run(cpu, 'alloc', []);
+        if (a.fault || !a.done || a.done.result === NULL) bootFail('prefill alloc', a);
+        fresh.push(a.done!.result);
+      }
+    }
+    for (let i = 0; i < s.inflight; i++) {
+      const a = run(0, 'alloc', []);
+      if (a.fault || !a.done || a.done.result === NULL) bootFail('in-flight alloc', a);
+      w.inflight.push(a.done!.result);
+    }
+    let n = 0;
+    for (let cpu = 0; cpu < s.cpus; cpu++) {
+      for (let i = 0; i < s.prefill; i++) {
+        const p = run(cpu, 'free', [fresh[n++]!]);
+        if (p.fault) bootFail('prefill put', p);
+      }
+    }
+    const abs = abstractState(this.impl, this.profile, w, this.layout);
+    return { world: w, abs, violations: violations(undefined, abs) };
+  }
+
+  // ---- what may happen next -------------------------------------------------------------------
+
+  enabled(w: World): Choice[] {
+    const s = this.scope;
+    const out: Choice[] = [];
+    for (let cpu = 0; cpu < w.cpus.length; cpu++) {
+      const c = w.cpus[cpu]!;
+      if (!c.online) continue;
+      const top = topContext(w, cpu);
+      if (top.frame) out.push({ kind: 'step', cpu });
+      else if (top.ctx === 'task' && top.task >= 0) {
+        const t = w.tasks[top.task]!;
+        if (t.opsDone < s.ops) {
+          for (const op of s.taskOps) {
+            if (op === 'alloc') out.push({ kind: 'start', task: top.task, op, obj: NULL });
+            else if (op === 'free' || op === 'submit') for (const o of distinct(w, t.held)) out.push({ kind: 'start', task: top.task, op, obj: o });
+            else if (op === 'complete' && s.completers.includes('task')) for (const o of distinct(w, w.inflight)) out.push({ kind: 'start', task: top.task, op, obj: o });
+          }
+        }
+      }
+      if (!c.irqsOff && !c.hardirq && w.inflight.length > 0) {
+        if (s.completers.includes('hardirq')) for (const o of distinct(w, w.inflight)) out.push({ kind: 'hardirq', cpu, obj: o });
+        if (!c.softirq && s.completers.includes('softirq')) for (const o of distinct(w, w.inflight)) out.push({ kind: 'softirq', cpu, obj: o });
+      }
+      if (w.preemptions < s.preemptions && !c.irqsOff && !c.hardirq && !c.softirq) {
+        const cur = c.current >= 0 ? w.tasks[c.current]! : null;
+        if (!cur || !cur.frame || cur.frame.preempt === 0) {
+          w.tasks.forEach((t, i) => {
+            if (i === c.current || isRunning(w, i)) return;
+            if (t.cpu !== cpu && !s.migration) return;
+            if (t.opsDone >= s.ops && !t.frame) return;
+            out.push({ kind: 'switch', cpu, task: i });
+          });
+        }
+      }
+      if (s.hotplug && cpu !== 0 && !c.hardirq && !c.softirq && !w.tasks.some((t) => t.cpu === cpu && t.frame))
+        out.push({ kind: 'offline', cpu });
+    }
+    return out;
+  }
+
+  describe(c: Choice): string {
+    switch (c.kind) {
+      case 'step':
+        return `cpu${c.cpu} next statement`;
+      case 'start':
+        return c.op === 'alloc' ? `task${c.task} alloc` : `task${c.task} ${c.op} ${showValue(c.obj)}`;
+      case 'hardirq':
+        return `cpu${c.cpu} hardirq completes ${showValue(c.obj)}`;
+      case 'softirq':
+        return `cpu${c.cpu} softirq completes ${showValue(c.obj)}`;
+      case 'switch':
+        return `cpu${c.cpu} switches to task${c.task}`;
+      case 'offline':
+        return `cpu${c.cpu} goes offline`;
+    }
+  }
+
+  // ---- one step -------------------------------------------------------------------------------
+
+  step(prevWorld: World, prevAbs: AbstractState, c: Choice): StepReport {
+    const w = cloneWorld(prevWorld);
+    let who = '';
+    let labels: string[] = [];
+    let event = this.describe(c);
+    let facts: Fact[] = [];
+    let fault: StepOutcome['fault'];
+    let done: OpOutcome | undefined;
+    let offlined: AbsStep['offlined'];
+    let ctx: CtxKind = 'task';
+    let cpu = 0;
+    let task = -1;
+    let preemptible = false;
+    let irqsOff = false;
+
+    const exec = (f: Frame, fcpu: number, fctx: CtxKind, ftask: number, atomic: boolean): StepOutcome => {
+      cpu = fcpu;
+      ctx = fctx;
+      task = ftask;
+      irqsOff = w.cpus[fcpu]!.irqsOff;
+      preemptible = fctx === 'task' && f.preempt === 0 && !irqsOff;
+      const before = this.abs(w);
+      const out = atomic ? runToCompletion(this.env, w, fcpu, fctx, ftask, f) : runStatement(this.env, w, fcpu, fctx, ftask, f);
+      labels = 'labels' in out ? (out as { labels: string[] }).labels : [out.label];
+      facts = out.facts;
+      fault = out.fault;
+      if (!atomic) this.observe(before, this.abs(w), f, fcpu, fctx);
+      return out;
+    };
+
+    switch (c.kind) {
+      case 'step': {
+        const top = topContext(w, c.cpu);
+        const f = top.frame!;
+        who = top.ctx === 'task' ? `cpu${c.cpu}/task${top.task}` : `cpu${c.cpu}/${top.ctx}`;
+        const out = exec(f, c.cpu, top.ctx, top.task, false);
+        if (out.done) done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result);
+        break;
+      }
+      case 'start': {
+        const t = w.tasks[c.task]!;
+        who = `cpu${t.cpu}/task${c.task}`;
+        t.opsDone++;
+        cpu = t.cpu;
+        if (c.op === 'submit') {
+          removeOne(t.held, c.obj);
+          w.inflight.push(c.obj);
+          labels = [`submit_bio: ${showValue(c.obj)} goes in flight`];
+          break;
+        }
+        if (c.op === 'free') removeOne(t.held, c.obj);
+        if (c.op === 'complete') removeOne(w.inflight, c.obj);
+        const f = newFrame(c.op === 'alloc' ? 'alloc' : 'free', c.op === 'alloc' ? [] : [c.obj], w.cpus[t.cpu]!.irqsOff);
+        f.next = firstLabel(this.env, w, t.cpu, 'task', c.task, f);
+        t.frame = f;
+        this.observe(null, this.abs(w), f, t.cpu, 'task');
+        const out = exec(f, t.cpu, 'task', c.task, false);
+        if (out.done) done = this.finish(w, f, t.cpu, 'task', c.task, out.done.result);
+        break;
+      }
+      case 'hardirq':
+      case 'softirq': {
+        const cs = w.cpus[c.cpu]!;
+        removeOne(w.inflight, c.obj);
+        w.interrupts++;
+        const kind: CtxKind = c.kind;
+        who = `cpu${c.cpu}/${kind}`;
+        // A hardirq handler runs with irqs off; a softirq runs with them on.
+        if (kind === 'hardirq') cs.irqsOff = true;
+        const f = newFrame('free', [c.obj], cs.irqsOff);
+        f.next = firstLabel(this.env, w, c.cpu, kind, -1, f);
+        if (kind === 'hardirq') cs.hardirq = f;
+        else cs.softirq = f;
+        this.observe(null, this.abs(w), f, c.cpu, kind);
+        const atomic = this.scope.atomicIrq;
+        const out = exec(f, c.cpu, kind, -1, atomic);
+        if (atomic) {
+          // The whole handler ran: classify it against the state it started from.
+          this.observe(prevAbs, this.abs(w), f, c.cpu, kind);
+        }
+        if (out.done || out.fault) {
+          if (out.done) done = this.finish(w, f, c.cpu, kind, -1, out.done.result);
+          else this.endInterrupt(w, c.cpu, kind);
+        }
+        break;
+      }
+      case 'switch': {
+        const cs = w.cpus[c.cpu]!;
+        who = `cpu${c.cpu}`;
+        cpu = c.cpu;
+        w.preemptions++;
+        const t = w.tasks[c.task]!;
+        event = t.cpu === c.cpu ? `cpu${c.cpu}: task${cs.current} preempted, task${c.task} runs` : `task${c.task} migrates from cpu${t.cpu} to cpu${c.cpu} (task${cs.current} preempted)`;
+        t.cpu = c.cpu;
+        cs.current = c.task;
+        labels = [`schedule(): ${event}`];
+        break;
+      }
+      case 'offline': {
+        const cs = w.cpus[c.cpu]!;
+        who = `cpu${c.cpu}`;
+        cpu = c.cpu;
+        cs.online = false;
+        const prevCurrent = cs.current;
+        cs.current = -1;
+        w.tasks.forEach((t, i) => {
+          if (t.cpu === c.cpu) {
+            t.cpu = 0;
+            if (w.cpus[0]!.current < 0) w.cpus[0]!.current = i;
+          }
+        });
+        void prevCurrent;
+        labels = [`cpuhp: cpu${c.cpu} offline`];
+        if (this.impl.cpuDead) {
+          const f = newFrame('cpu_dead', [c.cpu], w.cpus[0]!.irqsOff);
+          const out = runToCompletion(this.env, w, 0, 'task', -1, f);
+          labels.push(...out.labels);
+          facts = out.facts;
+          fault = out.fault;
+          ctx = 'task';
+          cpu = 0;
+          if (out.done) done = { op: 'cpu_dead', ctx: 'task', cpu: 0, kind: 'other', saw: emptySaw() };
+        }
+        const after = this.abs(w).caches[c.cpu]!;
+        offlined = { cpu: c.cpu, stranded: after.freeList.length + after.freeListIrq.length };
+        break;
+      }
+    }
+
+    gcFreed(w);
+    // Every operation still in progress witnesses the new instant.
+    const abs0 = this.abs(w);
+    for (const { frame, cpu: fc, ctx: fx } of this.liveFrames(w)) this.observe(null, abs0, frame, fc, fx);
+
+    const step: AbsStep = { who, cpu, ctx, task, preemptible, irqsOff, label: labels[labels.length - 1] ?? event, facts };
+    if (fault) step.fault = { kind: fault.kind, msg: fault.message };
+    if (done) step.done = done;
+    if (offlined) step.offlined = offlined;
+    const abs = { ...abs0, step };
+    return { world: w, who, labels, event, abs, violations: violations(prevAbs, abs) };
+  }
+
+  abs(w: World): AbstractState {
+    return abstractState(this.impl, this.profile, w, this.layout);
+  }
+
+  private liveFrames(w: World): { frame: Frame; cpu: number; ctx: CtxKind }[] {
+    const out: { frame: Frame; cpu: number; ctx: CtxKind }[] = [];
+    for (const t of w.tasks) if (t.frame) out.push({ frame: t.frame, cpu: t.cpu, ctx: 'task' });
+    w.cpus.forEach((c, i) => {
+      if (c.softirq) out.push({ frame: c.softirq, cpu: i, ctx: 'softirq' });
+      if (c.hardirq) out.push({ frame: c.hardirq, cpu: i, ctx: 'hardirq' });
+    });
+    return out;
+  }
+
+  /**
+   * Refinement ghost: record what the operation could have observed at this instant, and what its
+   * own step did to the lists (`before` is the state before its own step, or null for an instant
+   * produced by someone else).
+   */
+  private observe(before: AbstractState | null, after: AbstractState, f: Frame, cpu: number, ctx: CtxKind): void {
+    const c = after.caches[cpu];
+    if (!c) return;
+    const p = this.profile;
+    let g = f.ghost;
+    const empty = c.freeList.length === 0;
+    if (f.op === 'alloc') {
+      if (empty) g |= G_EMPTY;
+      if (empty && c.nrIrq < p.threshold) g |= G_BELOW;
+      if (empty && g & G_SPLICED) g |= G_EMPTY_AFTER_SPLICE;
+    }
+    if (f.op === 'free') g |= capAllows(p, c.nr + c.nrIrq) ? G_ROOM : G_FULL;
+    if (before) {
+      const b = before.caches[cpu]!;
+      const sameTask = eq(b.freeList, c.freeList);
+      const sameIrq = eq(b.freeListIrq, c.freeListIrq);
+      if (!sameTask || !sameIrq) {
+        if (f.op === 'alloc' && b.freeList.length > 0 && eq(c.freeList, b.freeList.slice(1)) && sameIrq) {
+          g |= G_POPPED;
+          g = (g & ((1 << POP_SHIFT) - 1)) | (b.freeList[0]! << POP_SHIFT);
+        } else if (f.op === 'alloc' && b.freeListIrq.length > 0 && c.freeList[0] === b.freeListIrq[0] && b.freeList.length === 0) {
+          g |= G_SPLICED;
+          if (c.freeList.length === 0) g |= G_EMPTY_AFTER_SPLICE;
+        } else if (f.op === 'alloc' && !sameIrq && b.freeListIrq.length > 0 && c.freeListIrq.length === 0 && sameTask) {
+          // the second half of the splice: free_list_irq = NULL
+        } else if (f.op === 'free' && isPush(b.freeList, c.freeList) && sameIrq) {
+          // push onto free_list
+        } else if (f.op === 'free' && isPush(b.freeListIrq, c.freeListIrq) && sameTask) {
+          // push onto free_list_irq
+        } else if (f.op === 'cpu_dead') {
+          // pruning
+        } else g |= G_OTHER;
+      }
+    }
+    f.ghost = g;
+    void ctx;
+  }
+
+  /** An operation returned: hand the result to its owner and classify what it did. */
+  private finish(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, result: Value): OpOutcome {
+    const g = f.ghost;
+    const saw = {
+      emptyTaskList: (g & G_EMPTY) !== 0,
+      belowThresholdWhileEmpty: (g & G_BELOW) !== 0,
+      spliced: (g & G_SPLICED) !== 0,
+      emptyAfterSplice: (g & G_EMPTY_AFTER_SPLICE) !== 0,
+      popped: (g & G_POPPED) !== 0,
+      poppedObj: g >>> POP_SHIFT,
+      room: (g & G_ROOM) !== 0,
+      full: (g & G_FULL) !== 0,
+    };
+    let kind: OpOutcome['kind'] = 'other';
+    const out: OpOutcome = { op: f.op, ctx, cpu, kind, saw };
+    if (f.op === 'alloc') {
+      if (task >= 0) {
+        const t = w.tasks[task]!;
+        t.frame = null;
+        if (result !== NULL && isPtr(result)) t.held.push(result);
+      }
+      out.result = isPtr(result) ? ptrId(result) : 0;
+      kind = g & G_OTHER ? 'other' : saw.popped ? (saw.spliced ? 'splice-hit' : 'hit') : 'miss';
+    } else if (f.op === 'free') {
+      if (task >= 0) w.tasks[task]!.frame = null;
+      else this.endInterrupt(w, cpu, ctx);
+      const id = ptrId(f.args[0]!);
+      const a = this.abs(w);
+      const o = w.heap[id];
+      if (g & G_OTHER) kind = 'other';
+      else if (a.caches.some((c) => c.freeList.includes(id))) kind = 'push-task';
+      else if (a.caches.some((c) => c.freeListIrq.includes(id))) kind = 'push-irq';
+      else if (!o || o.freed) kind = 'free';
+    }
+    out.kind = kind;
+    return out;
+  }
+
+  private endInterrupt(w: World, cpu: number, ctx: CtxKind): void {
+    const cs = w.cpus[cpu]!;
+    if (ctx === 'hardirq') {
+      cs.hardirq = null;
+      cs.irqsOff = false;
+    } else if (ctx === 'softirq') cs.softirq = null;
+  }
+}
+
+export class BootError extends Error {}
+
+function emptySaw(): OpOutcome['saw'] {
+  return { emptyTaskList: false, belowThresholdWhileEmpty: false, spliced: false, emptyAfterSplice: false, popped: false, poppedObj: 0, room: false, full: false };
+}
+
+function eq(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function isPush(before: number[], after: number[]): boolean {
+  return after.length === before.length + 1 && eq(after.slice(1), before);
+}
+
+function removeOne(a: Value[], v: Value): void {
+  const i = a.indexOf(v);
+  if (i >= 0) a.splice(i, 1);
+}
+
+function isRunning(w: World, task: number): boolean {
+  return w.cpus.some((c) => c.online && c.current === task);
+}
+
+/** Choices over objects that differ only in identity are the same choice up to symmetry; keep one. */
+function distinct(w: World, objs: Value[]): Value[] {
+  const seen = new Set<string>();
+  const out: Value[] = [];
+  for (const o of objs) {
+    const h = w.heap[ptrId(o)];
+    const key = h ? JSON.stringify(h.cells) + h.freed : String(o);
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(o);
+    }
+  }
+  return out;
+}
+
+/** Freed objects nothing points to can never be touched again: drop them so they do not split states. */
+function gcFreed(w: World): void {
+  let any = false;
+  for (const o of w.heap) if (o?.freed) any = true;
+  if (!any) return;
+  const refs = new Set<number>();
+  const mark = (v: Value) => {
+    if (isPtr(v)) refs.add(ptrId(v));
+  };
+  for (const o of w.heap) if (o && !o.freed) for (const k in o.cells) mark(o.cells[k]!);
+  for (const k in w.globals) mark(w.globals[k]!);
+  for (const t of w.tasks) {
+    t.held.forEach(mark);
+    if (t.frame) {
+      t.frame.args.forEach(mark);
+      t.frame.reads.forEach(mark);
+    }
+  }
+  w.inflight.forEach(mark);
+  for (const c of w.cpus)
+    for (const f of [c.softirq, c.hardirq])
+      if (f) {
+        f.args.forEach(mark);
+        f.reads.forEach(mark);
+      }
+  w.heap.forEach((o, id) => {
+    if (o?.freed && !refs.has(id)) w.heap[id] = undefined;
+  });
+  while (w.heap.length > 1 && w.heap[w.heap.length - 1] === undefined) w.heap.pop();
+}

@@ -1,0 +1,99 @@
+/**
+ * The contract every implementation under test meets: the TypeScript ports in this folder, a
+ * user's module (`dio-cache check mymodule.ts`), and the C interpreter's adapter.
+ *
+ * An implementation is a set of generator functions. Each `yield` is a statement boundary, the
+ * place where an interrupt, a preemption or another CPU may step in; the yielded string is the C
+ * statement about to run, shown in counterexamples. All access to shared state goes through the
+ * Kernel `k` (impl/kernel/primitives.ts): never keep state in module variables, because the
+ * checker re-runs the generator from the start to resume an operation from a stored state.
+ */
+import type { Kernel, StructDecl } from './kernel/primitives.js';
+import type { Value } from './kernel/values.js';
+
+/** One C function: yields statement labels, returns the C return value. */
+export type Op<R = void> = Generator<string, R, void>;
+
+/**
+ * Where the cache lives and what its fields are called, so that the checker can read the lists
+ * (conformance/abstraction.ts). Element pointers on the lists may point into the object at an
+ * offset (a generic element header before the payload): the checker maps any pointer to its object.
+ */
+export interface CacheBinding {
+  /** Static variable holding the __percpu pointer. */
+  percpu: string;
+  /** Field names in the per-CPU cache struct. */
+  freeList: string;
+  freeListIrq: string;
+  nr: string;
+  nrIrq: string;
+  /** Link field in a list element. */
+  next: string;
+  /** The macros that are the cache's cap and splice threshold. */
+  maxMacro: string;
+  thresholdMacro: string;
+}
+
+export interface Implementation {
+  /** Short id used on the command line (`--impl iomap-v1`). */
+  name: string;
+  /** One line: what this is and where it comes from. */
+  description: string;
+  /** Profile (model/profiles.ts) this implementation claims to follow. */
+  profile: string;
+  /** For known-bad variants: the invariant id the checker must report. */
+  expectedViolation?: string;
+  /** Why a variant can only be caught by the interleaving explorer, if so. */
+  explorerOnly?: string;
+  structs: readonly StructDecl[];
+  /** Macro name -> 'MAX' | 'THRESHOLD' | a fixed number; the scope supplies MAX and THRESHOLD. */
+  macros: Readonly<Record<string, 'MAX' | 'THRESHOLD' | number>>;
+  /** The struct type name of the objects handed out (`iomap_dio`). */
+  objectType: string;
+  /** Null for an allocator without a per-CPU cache (the slab-backed stand-in). */
+  cache: CacheBinding | null;
+  /** Boot-time initialisation (an initcall); runs before exploration, without interleaving. */
+  init(k: Kernel): Op<number>;
+  /**
+   * Task context: get an object for an I/O, as the caller does (cache first, then the slab).
+   * Returns the object, or NULL for -ENOMEM.
+   */
+  alloc(k: Kernel): Op<Value>;
+  /** Any context: give the object back (iomap_dio_complete, the error path, an end_io). */
+  free(k: Kernel, obj: Value): Op<void>;
+  /** CPU hotplug teardown callback run on a surviving CPU for a dead one, if the cache has one. */
+  cpuDead?(k: Kernel, cpu: number): Op<void>;
+}
+
+/**
+ * Names a ported C function for reports: `dio_alloc_irq_cache_splice: cache->nr += ...`.
+ * The wrapper adds no statement boundary of its own.
+ */
+export function port<A extends unknown[], R>(
+  name: string,
+  body: (k: Kernel, ...args: A) => Op<R>,
+): (k: Kernel, ...args: A) => Op<R> {
+  const wrapped = function* (k: Kernel, ...args: A): Op<R> {
+    k.enter(name);
+    const r = yield* body(k, ...args);
+    k.leave();
+    return r;
+  };
+  Object.defineProperty(wrapped, 'name', { value: name });
+  return wrapped;
+}
+
+/** Checks that a value loaded from a user's module has the shape of an Implementation. */
+export function implementationProblems(x: unknown): string[] {
+  const problems: string[] = [];
+  if (typeof x !== 'object' || x === null) return ['the module does not export an object (export default, or export const impl)'];
+  const o = x as Record<string, unknown>;
+  for (const f of ['name', 'description', 'profile', 'objectType'] as const)
+    if (typeof o[f] !== 'string') problems.push(`'${f}' must be a string`);
+  for (const f of ['init', 'alloc', 'free'] as const)
+    if (typeof o[f] !== 'function') problems.push(`'${f}' must be a generator function`);
+  if (!Array.isArray(o.structs)) problems.push(`'structs' must be an array of struct declarations`);
+  if (typeof o.macros !== 'object' || o.macros === null) problems.push(`'macros' must be an object`);
+  if (o.cache !== null && (typeof o.cache !== 'object' || o.cache === undefined)) problems.push(`'cache' must be a CacheBinding or null`);
+  return problems;
+}

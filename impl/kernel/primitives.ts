@@ -1,0 +1,462 @@
+/**
+ * The kernel primitives an implementation may call, declared once (like LKMM's linux-kernel.def).
+ *
+ * Interleaving discipline: an interrupt, a preemption or another CPU's step can happen between
+ * any two C statements, i.e. at every `yield` of an implementation's generator. A primitive runs
+ * inside one statement and is atomic with respect to this CPU. The `point` column says whether
+ * the primitive is itself a place where the kernel may switch (sleep, or re-enable preemption
+ * or irqs): such primitives are the last thing in their statement, so the boundary that follows
+ * is the switch point.
+ *
+ * Replay: every value a primitive returns is appended to the operation's read log; when an
+ * operation is resumed from a stored state, logged values are returned instead and effects are
+ * suppressed (they are already in the stored memory).
+ */
+import { isPtr, mkPtr, NULL, ptrId, ptrOff, showValue, type Value } from './values.js';
+import { cloneObj, type CtxKind, type Frame, type HeapObj, type World } from './world.js';
+
+export interface PrimitiveDecl {
+  /** C spelling. */
+  name: string;
+  /** Kernel definition it stands for. */
+  kernel: string;
+  /** Whether the kernel may switch context at (just after) this primitive. */
+  point: boolean;
+  /** What the simulation does and checks. */
+  effect: string;
+}
+
+export const PRIMITIVES: readonly PrimitiveDecl[] = [
+  { name: 'get_cpu', kernel: 'include/linux/smp.h: preempt_disable(); smp_processor_id()', point: false, effect: 'preempt depth +1; returns this CPU id' },
+  { name: 'put_cpu', kernel: 'include/linux/smp.h: preempt_enable()', point: true, effect: 'preempt depth -1 (underflow is a context-balance violation); preemption possible after it' },
+  { name: 'preempt_disable', kernel: 'include/linux/preempt.h', point: false, effect: 'preempt depth +1' },
+  { name: 'preempt_enable', kernel: 'include/linux/preempt.h', point: true, effect: 'preempt depth -1' },
+  { name: 'smp_processor_id', kernel: 'include/linux/smp.h', point: false, effect: 'returns this CPU id; called while preemptible it is a CONFIG_DEBUG_PREEMPT splat (context-balance)' },
+  { name: 'per_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, effect: 'returns CPU n\'s instance of a __percpu area' },
+  { name: 'this_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, effect: 'per_cpu_ptr(p, smp_processor_id()); preemptible use is a context-balance violation' },
+  { name: 'local_irq_save', kernel: 'include/linux/irqflags.h', point: false, effect: 'returns the irq state and masks hardirqs (and irq-exit softirqs) on this CPU' },
+  { name: 'local_irq_restore', kernel: 'include/linux/irqflags.h', point: true, effect: 'restores the saved irq state; interrupts may enter after it' },
+  { name: 'local_irq_disable', kernel: 'include/linux/irqflags.h', point: false, effect: 'masks hardirqs on this CPU' },
+  { name: 'local_irq_enable', kernel: 'include/linux/irqflags.h', point: true, effect: 'unmasks hardirqs on this CPU' },
+  { name: 'in_task', kernel: 'include/linux/preempt.h: !(preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET))', point: false, effect: 'true in task context, even with preemption or irqs off' },
+  { name: 'in_hardirq', kernel: 'include/linux/preempt.h: hardirq_count()', point: false, effect: 'true inside a hardirq handler' },
+  { name: 'in_serving_softirq', kernel: 'include/linux/preempt.h: softirq_count() & SOFTIRQ_OFFSET', point: false, effect: 'true while a softirq runs (also in a hardirq on top of it)' },
+  { name: 'irqs_disabled', kernel: 'include/linux/irqflags.h', point: false, effect: 'returns whether hardirqs are masked on this CPU' },
+  { name: 'READ_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked load; same value semantics as a plain load (no tearing modelled)' },
+  { name: 'WRITE_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked store' },
+  { name: 'WARN_ON_ONCE', kernel: 'include/asm-generic/bug.h', point: false, effect: 'returns its condition; a true condition is reported as a warning splat' },
+  { name: 'lockdep_assert_irqs_disabled', kernel: 'include/linux/lockdep.h', point: false, effect: 'irqs on here is a lockdep splat (irq-list-hardirq-only)' },
+  { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep' },
+  { name: 'kzalloc', kernel: 'include/linux/slab.h', point: true, effect: 'kmalloc, zeroed' },
+  { name: 'kfree', kernel: 'mm/slub.c', point: false, effect: 'frees; NULL is a no-op; double free and freeing an interior pointer are object-safety violations' },
+  { name: 'kmem_cache_alloc', kernel: 'mm/slub.c', point: true, effect: 'as kmalloc, from a dedicated cache' },
+  { name: 'kmem_cache_free', kernel: 'mm/slub.c', point: false, effect: 'as kfree' },
+  { name: 'alloc_percpu', kernel: 'include/linux/percpu.h', point: true, effect: 'a zeroed instance per possible CPU; returns the __percpu pointer' },
+  { name: 'free_percpu', kernel: 'mm/percpu.c', point: false, effect: 'frees every CPU\'s instance' },
+  { name: 'cpu_online', kernel: 'include/linux/cpumask.h', point: false, effect: 'whether CPU n is online' },
+];
+
+/** Something a primitive observed that an invariant judges (see model/invariants.ts). */
+export interface Fact {
+  kind: FactKind;
+  msg: string;
+}
+
+export type FactKind =
+  | 'might-sleep'
+  | 'preemptible-percpu'
+  | 'preempt-underflow'
+  | 'irq-restore-mismatch'
+  | 'warn'
+  | 'lockdep-irqs-enabled'
+  | 'unbalanced-exit';
+
+export type FaultKind =
+  | 'null-deref'
+  | 'use-after-free'
+  | 'double-free'
+  | 'bad-free'
+  | 'uninit-read'
+  | 'wild-pointer'
+  | 'exception'
+  | 'replay-divergence';
+
+/** A fault stops the operation, as the kernel would oops; the explorer reports it. */
+export class KernelFault extends Error {
+  constructor(readonly kind: FaultKind, message: string) {
+    super(message);
+  }
+}
+
+export type Gfp = 'GFP_KERNEL' | 'GFP_ATOMIC' | 'GFP_NOWAIT';
+
+/** A struct the implementation declares: field name -> byte offset, and its size. */
+export interface StructDecl {
+  name: string;
+  size: number;
+  fields: Record<string, number>;
+}
+
+/** Everything a running statement sees of the world, plus the replay cursor. */
+export interface ExecContext {
+  world: World;
+  cpu: number;
+  ctx: CtxKind;
+  /** Task index when ctx is 'task', else -1. */
+  task: number;
+  frame: Frame;
+}
+
+/**
+ * The `k` handed to every implementation function. One instance per resumed step.
+ */
+export class Kernel {
+  readonly facts: Fact[] = [];
+  /** Function names entered (port() wrappers keep it), innermost last. */
+  readonly fnStack: string[] = [];
+  private cursor = 0;
+  private copied = new Set<number>();
+  private readonly fieldOffsets: Map<string, number>;
+  private readonly structs: Map<string, StructDecl>;
+
+  constructor(
+    private readonly x: ExecContext,
+    structs: readonly StructDecl[],
+    private readonly macros: Readonly<Record<string, number>>,
+  ) {
+    this.fieldOffsets = new Map();
+    this.structs = new Map();
+    for (const s of structs) {
+      this.structs.set(s.name, s);
+      for (const [f, off] of Object.entries(s.fields)) this.fieldOffsets.set(f, off);
+    }
+  }
+
+  // ---- replay ---------------------------------------------------------------------------------
+
+  /**
+   * True while re-running statements that already executed (set by runtime.ts). The phase is
+   * explicit, not inferred from the cursor: a statement's effects after its last logged read
+   * must still be suppressed.
+   */
+  replaying = true;
+
+  /** Every returned value goes through here: replayed from the log or recorded in it. */
+  private ret<T extends Value>(live: () => T): T {
+    const reads = this.x.frame.reads;
+    if (this.replaying) {
+      if (this.cursor >= reads.length)
+        throw new KernelFault('replay-divergence', 'implementation is not deterministic: replay asked for more values than were logged');
+      return reads[this.cursor++] as T;
+    }
+    const v = live();
+    reads.push(v);
+    this.cursor++;
+    return v;
+  }
+
+  private effect(fn: () => void): void {
+    if (!this.replaying) fn();
+  }
+
+  /** Called by runtime.ts after replay; the log must be consumed exactly. */
+  checkReplayConsumed(): void {
+    if (this.cursor !== this.x.frame.reads.length)
+      throw new KernelFault('replay-divergence', `implementation is not deterministic: replay consumed ${this.cursor} of ${this.x.frame.reads.length} logged values`);
+  }
+
+  enter(fn: string): void {
+    this.fnStack.push(fn);
+  }
+  leave(): void {
+    this.fnStack.pop();
+  }
+  get fn(): string {
+    return this.fnStack[this.fnStack.length - 1] ?? '?';
+  }
+
+  private fact(kind: FactKind, msg: string): void {
+    if (!this.replaying) this.facts.push({ kind, msg });
+  }
+
+  // ---- context --------------------------------------------------------------------------------
+
+  get ctx(): CtxKind {
+    return this.x.ctx;
+  }
+  get cpu(): number {
+    return this.x.cpu;
+  }
+  private get cpuState() {
+    return this.x.world.cpus[this.x.cpu]!;
+  }
+  /** Preemptible: task context, no preempt depth, irqs on (the only place a switch may happen). */
+  private preemptible(): boolean {
+    return this.x.ctx === 'task' && this.x.frame.preempt === 0 && !this.cpuState.irqsOff;
+  }
+  private atomicContext(): string | null {
+    if (this.x.ctx !== 'task') return `in ${this.x.ctx} context`;
+    if (this.x.frame.preempt > 0) return `with preemption disabled (preempt depth ${this.x.frame.preempt})`;
+    if (this.cpuState.irqsOff) return 'with irqs disabled';
+    return null;
+  }
+
+  /** A compile-time constant of the implementation, scaled by the scope (MAX, THRESHOLD). */
+  macro(name: string): number {
+    const v = this.macros[name];
+    if (v === undefined) throw new KernelFault('exception', `macro ${name} is not defined for this implementation`);
+    return v;
+  }
+
+  sizeof(struct: string): number {
+    const s = this.structs.get(struct);
+    if (!s) throw new KernelFault('exception', `sizeof(struct ${struct}): struct not declared`);
+    return s.size;
+  }
+
+  // ---- memory ---------------------------------------------------------------------------------
+
+  private objFor(p: Value, what: string): { id: number; obj: HeapObj } {
+    if (p === NULL) throw new KernelFault('null-deref', `NULL pointer dereference: ${what}`);
+    if (!isPtr(p)) throw new KernelFault('wild-pointer', `dereference of non-pointer ${p}: ${what}`);
+    const id = ptrId(p);
+    const obj = this.x.world.heap[id];
+    if (!obj) throw new KernelFault('wild-pointer', `dereference of unknown object ${showValue(p)}: ${what}`);
+    if (obj.freed) throw new KernelFault('use-after-free', `use after free of ${showValue(p)}: ${what}`);
+    return { id, obj };
+  }
+
+  private offsetOf(field: string): number {
+    const off = this.fieldOffsets.get(field);
+    if (off === undefined) throw new KernelFault('exception', `field ${field} is not in any declared struct`);
+    return off;
+  }
+
+  /** Raw load at a byte address (used by the C interpreter and by load()). */
+  loadAt(p: Value, what: string): Value {
+    return this.ret(() => {
+      const { obj } = this.objFor(p, what);
+      const v = obj.cells[ptrOff(p)];
+      if (v === undefined) throw new KernelFault('uninit-read', `read of uninitialised memory: ${what}`);
+      return v;
+    });
+  }
+
+  /** Raw store at a byte address. */
+  storeAt(p: Value, v: Value, what: string): void {
+    this.effect(() => {
+      const { id } = this.objFor(p, what);
+      this.writable(id).cells[ptrOff(p)] = v;
+    });
+  }
+
+  private writable(id: number): HeapObj {
+    const heap = this.x.world.heap;
+    if (!this.copied.has(id)) {
+      heap[id] = cloneObj(heap[id]!);
+      this.copied.add(id);
+    }
+    return heap[id]!;
+  }
+
+  /** `p->field` */
+  load(p: Value, field: string): Value {
+    return this.loadAt(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), `${showValue(p)}->${field}`);
+  }
+  /** `p->field = v` */
+  store(p: Value, field: string, v: Value): void {
+    this.storeAt(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), v, `${showValue(p)}->${field}`);
+  }
+  READ_ONCE(p: Value, field: string): Value {
+    return this.load(p, field);
+  }
+  WRITE_ONCE(p: Value, field: string, v: Value): void {
+    this.store(p, field, v);
+  }
+
+  /** A file-scope static variable. */
+  global(name: string): Value {
+    return this.ret(() => {
+      const v = this.x.world.globals[name];
+      if (v === undefined) throw new KernelFault('uninit-read', `static ${name} read before it was set`);
+      return v;
+    });
+  }
+  setGlobal(name: string, v: Value): void {
+    this.effect(() => {
+      this.x.world.globals[name] = v;
+    });
+  }
+
+  // ---- preemption and per-CPU -----------------------------------------------------------------
+
+  get_cpu(): number {
+    this.effect(() => {
+      this.x.frame.preempt++;
+    });
+    return this.ret(() => this.x.cpu);
+  }
+  put_cpu(): void {
+    this.preempt_enable();
+  }
+  preempt_disable(): void {
+    this.effect(() => {
+      this.x.frame.preempt++;
+    });
+  }
+  preempt_enable(): void {
+    this.effect(() => {
+      if (this.x.frame.preempt === 0) this.fact('preempt-underflow', `${this.fn}: put_cpu()/preempt_enable() without a matching get_cpu()`);
+      else this.x.frame.preempt--;
+    });
+  }
+  smp_processor_id(): number {
+    if (this.preemptible()) this.fact('preemptible-percpu', `${this.fn}: smp_processor_id() in preemptible code (the task may migrate right after)`);
+    return this.ret(() => this.x.cpu);
+  }
+  per_cpu_ptr(pp: Value, cpu: number): Value {
+    return this.ret(() => {
+      const { obj } = this.objFor(pp, 'per_cpu_ptr()');
+      if (obj.type !== '__percpu') throw new KernelFault('wild-pointer', `per_cpu_ptr() on ${showValue(pp)}, which is not a __percpu pointer`);
+      const v = obj.cells[cpu * 8];
+      if (v === undefined) throw new KernelFault('wild-pointer', `per_cpu_ptr(): CPU ${cpu} is not possible`);
+      return v;
+    });
+  }
+  this_cpu_ptr(pp: Value): Value {
+    if (this.preemptible()) this.fact('preemptible-percpu', `${this.fn}: this_cpu_ptr() in preemptible code (the task may migrate right after)`);
+    const cpu = this.ret(() => this.x.cpu);
+    return this.per_cpu_ptr(pp, cpu);
+  }
+  cpu_online(cpu: number): boolean {
+    return this.ret(() => (this.x.world.cpus[cpu]?.online ? 1 : 0)) === 1;
+  }
+  num_possible_cpus(): number {
+    return this.x.world.cpus.length;
+  }
+
+  // ---- irqs and contexts ----------------------------------------------------------------------
+
+  local_irq_save(): Value {
+    const flags = this.ret(() => (this.cpuState.irqsOff ? 1 : 0));
+    this.effect(() => {
+      this.cpuState.irqsOff = true;
+      this.x.frame.irqSaved++;
+    });
+    return flags;
+  }
+  local_irq_restore(flags: Value): void {
+    this.effect(() => {
+      if (this.x.frame.irqSaved === 0) this.fact('irq-restore-mismatch', `${this.fn}: local_irq_restore() without local_irq_save()`);
+      else this.x.frame.irqSaved--;
+      this.cpuState.irqsOff = flags !== 0;
+    });
+  }
+  local_irq_disable(): void {
+    this.effect(() => {
+      this.cpuState.irqsOff = true;
+    });
+  }
+  local_irq_enable(): void {
+    this.effect(() => {
+      this.cpuState.irqsOff = false;
+    });
+  }
+  irqs_disabled(): boolean {
+    return this.ret(() => (this.cpuState.irqsOff ? 1 : 0)) === 1;
+  }
+  in_task(): boolean {
+    return this.ret(() => (this.x.ctx === 'task' ? 1 : 0)) === 1;
+  }
+  in_hardirq(): boolean {
+    return this.ret(() => (this.x.ctx === 'hardirq' ? 1 : 0)) === 1;
+  }
+  in_serving_softirq(): boolean {
+    return this.ret(() => (this.x.ctx === 'softirq' || (this.x.ctx === 'hardirq' && this.cpuState.softirq !== null) ? 1 : 0)) === 1;
+  }
+  WARN_ON_ONCE(cond: boolean): boolean {
+    if (cond) this.fact('warn', `${this.fn}: WARN_ON_ONCE fired`);
+    return cond;
+  }
+  lockdep_assert_irqs_disabled(): void {
+    if (!this.cpuState.irqsOff) this.fact('lockdep-irqs-enabled', `${this.fn}: lockdep_assert_irqs_disabled() with irqs enabled`);
+  }
+
+  // ---- allocation -----------------------------------------------------------------------------
+
+  private newObject(type: string, origin: string, size: number, zero: boolean): Value {
+    const heap = this.x.world.heap;
+    let id = 1;
+    while (heap[id] !== undefined) id++;
+    const cells: Record<number, Value> = {};
+    if (zero) {
+      const s = this.structs.get(type);
+      for (const off of s ? Object.values(s.fields) : []) cells[off] = 0;
+    }
+    heap[id] = { type, freed: false, origin, cells };
+    this.copied.add(id);
+    void size;
+    return mkPtr(id);
+  }
+
+  private checkMightSleep(call: string, gfp: Gfp): void {
+    if (gfp !== 'GFP_KERNEL') return;
+    const why = this.atomicContext();
+    if (why) this.fact('might-sleep', `${this.fn}: BUG: sleeping function called from invalid context: ${call}(GFP_KERNEL) ${why}`);
+  }
+
+  /** kmalloc(sizeof(struct type), gfp). The object is typed for reports; its memory is uninitialised. */
+  kmalloc(type: string, gfp: Gfp): Value {
+    this.checkMightSleep('kmalloc', gfp);
+    return this.ret(() => this.newObject(type, 'kmalloc', this.structs.get(type)?.size ?? 0, false));
+  }
+  kzalloc(type: string, gfp: Gfp): Value {
+    this.checkMightSleep('kzalloc', gfp);
+    return this.ret(() => this.newObject(type, 'kzalloc', this.structs.get(type)?.size ?? 0, true));
+  }
+  kmem_cache_alloc(type: string, gfp: Gfp): Value {
+    this.checkMightSleep('kmem_cache_alloc', gfp);
+    return this.ret(() => this.newObject(type, 'kmem_cache', this.structs.get(type)?.size ?? 0, false));
+  }
+  kfree(p: Value): void {
+    this.effect(() => {
+      if (p === NULL) return;
+      if (!isPtr(p)) throw new KernelFault('bad-free', `kfree() of non-pointer ${p}`);
+      const id = ptrId(p);
+      const obj = this.x.world.heap[id];
+      if (!obj) throw new KernelFault('bad-free', `kfree() of unknown object ${showValue(p)}`);
+      if (obj.freed) throw new KernelFault('double-free', `double free of ${showValue(p)}`);
+      if (ptrOff(p) !== 0) throw new KernelFault('bad-free', `kfree() of interior pointer ${showValue(p)}`);
+      const o = this.writable(id);
+      o.freed = true;
+      o.cells = {};
+    });
+  }
+  kmem_cache_free(p: Value): void {
+    this.kfree(p);
+  }
+  /** alloc_percpu(struct type): a zeroed instance per CPU, reached through a __percpu map object. */
+  alloc_percpu(type: string): Value {
+    return this.ret(() => {
+      const map = this.newObject('__percpu', 'percpu', 0, false);
+      const cells: Record<number, Value> = {};
+      for (let c = 0; c < this.x.world.cpus.length; c++) cells[c * 8] = this.newObject(type, 'percpu', 0, true);
+      this.x.world.heap[ptrId(map)]!.cells = cells;
+      return map;
+    });
+  }
+  free_percpu(pp: Value): void {
+    this.effect(() => {
+      if (pp === NULL) return;
+      const { id, obj } = this.objFor(pp, 'free_percpu()');
+      for (const v of Object.values(obj.cells)) {
+        const o = this.writable(ptrId(v));
+        o.freed = true;
+        o.cells = {};
+      }
+      const m = this.writable(id);
+      m.freed = true;
+      m.cells = {};
+    });
+  }
+}

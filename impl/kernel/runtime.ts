@@ -1,0 +1,127 @@
+/**
+ * Runs one C statement of one operation on a copy of the world.
+ *
+ * Resuming an operation from a stored state: create a fresh generator, feed it the operation's
+ * read log until it reaches the statement it stopped before (effects are suppressed: they are in
+ * the stored memory already), then execute one statement for real. Cost per step is the length of
+ * one operation, never the length of the path.
+ */
+import type { Implementation, Op } from '../interface.js';
+import { Kernel, KernelFault, type Fact } from './primitives.js';
+import type { Value } from './values.js';
+import type { CtxKind, Frame, World } from './world.js';
+
+/** Statements one operation may execute before the checker calls it non-terminating. */
+export const STEP_BUDGET = 10_000;
+
+export interface StepOutcome {
+  /** `function: statement` that was executed. */
+  label: string;
+  facts: Fact[];
+  /** The operation oopsed (NULL dereference, use after free, an exception...). */
+  fault?: KernelFault;
+  /** Set when the operation returned in this step. */
+  done?: { result: Value };
+}
+
+export interface Env {
+  impl: Implementation;
+  /** Macro values after scaling (DIO_ALLOC_CACHE_MAX -> 4). */
+  macros: Readonly<Record<string, number>>;
+}
+
+export function resolveMacros(impl: Implementation, max: number, threshold: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, v] of Object.entries(impl.macros)) out[name] = v === 'MAX' ? max : v === 'THRESHOLD' ? threshold : v;
+  return out;
+}
+
+export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
+  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: '' };
+}
+
+function generatorFor(env: Env, k: Kernel, f: Frame): Op<Value> {
+  const impl = env.impl;
+  switch (f.op) {
+    case 'init':
+      return impl.init(k) as Op<Value>;
+    case 'alloc':
+      return impl.alloc(k);
+    case 'free':
+      return impl.free(k, f.args[0]!) as Op<unknown> as Op<Value>;
+    case 'cpu_dead':
+      if (!impl.cpuDead) throw new KernelFault('exception', `${impl.name} has no cpuDead()`);
+      return impl.cpuDead(k, f.args[0]!) as Op<unknown> as Op<Value>;
+    default:
+      throw new KernelFault('exception', `unknown operation ${f.op}`);
+  }
+}
+
+function asFault(e: unknown): KernelFault {
+  if (e instanceof KernelFault) return e;
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return new KernelFault('exception', `the implementation threw ${msg}`);
+}
+
+/**
+ * Executes the next statement of `frame`, which belongs to `ctx` on `cpu`. `world` must already
+ * be a private copy (cloneWorld); `frame` must be the copy inside it.
+ */
+export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): StepOutcome {
+  const k = new Kernel({ world, cpu, ctx, task, frame }, env.impl.structs, env.macros);
+  let label = frame.next;
+  try {
+    const gen = generatorFor(env, k, frame);
+    // Code before the first yield belongs to the first statement: live on a fresh frame.
+    k.replaying = frame.steps > 0;
+    let r = gen.next();
+    for (let i = 0; i < frame.steps && !r.done; i++) r = gen.next();
+    if (r.done) throw new KernelFault('replay-divergence', `operation ${frame.op} ended during replay at statement ${frame.steps}`);
+    k.checkReplayConsumed();
+    label = `${k.fn}: ${r.value}`;
+    k.replaying = false;
+    r = gen.next();
+    if (r.done) return { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value } };
+    frame.steps++;
+    frame.next = `${k.fn}: ${r.value}`;
+    if (frame.steps > STEP_BUDGET)
+      throw new KernelFault('exception', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
+    return { label, facts: k.facts };
+  } catch (e) {
+    return { label, facts: k.facts, fault: asFault(e) };
+  }
+}
+
+/** Label of the first statement, for a frame that has not run yet (reports and coverage). */
+export function firstLabel(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): string {
+  const k = new Kernel({ world, cpu, ctx, task, frame: { ...frame, reads: [] } }, env.impl.structs, env.macros);
+  try {
+    const r = generatorFor(env, k, { ...frame, reads: [] }).next();
+    return r.done ? `${frame.op}: return` : `${k.fn}: ${r.value}`;
+  } catch {
+    return `${frame.op}: (start)`;
+  }
+}
+
+/** context-balance at the end of an operation: what it took it must give back. */
+function exitFacts(world: World, cpu: number, frame: Frame): Fact[] {
+  const facts: Fact[] = [];
+  if (frame.preempt !== 0)
+    facts.push({ kind: 'unbalanced-exit', msg: `${frame.op} returned with preemption still disabled (preempt depth ${frame.preempt}): a get_cpu() without put_cpu()` });
+  const irqsOff = world.cpus[cpu]!.irqsOff;
+  if (frame.irqSaved !== 0 || irqsOff !== frame.irqsOffAtStart)
+    facts.push({ kind: 'unbalanced-exit', msg: `${frame.op} returned with irqs ${irqsOff ? 'disabled' : 'enabled'}, entered with them ${frame.irqsOffAtStart ? 'disabled' : 'enabled'}` });
+  return facts;
+}
+
+/** Runs a whole operation without interleaving (boot, prefill, atomic interrupt handlers). */
+export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): StepOutcome & { labels: string[] } {
+  const labels: string[] = [];
+  const facts: Fact[] = [];
+  for (;;) {
+    const out = runStatement(env, world, cpu, ctx, task, frame);
+    labels.push(out.label);
+    facts.push(...out.facts);
+    if (out.fault || out.done) return { ...out, facts, labels };
+  }
+}

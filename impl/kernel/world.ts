@@ -1,0 +1,109 @@
+/**
+ * The whole simulated system as plain data: memory, CPUs, the context stacks, tasks, objects in
+ * flight, and every operation that is half-way through. The explorer copies, hashes and resumes
+ * it; nothing here holds a closure or a live generator.
+ *
+ * An operation in progress is (op, args, reads, steps): resuming it means re-running the
+ * implementation's generator and feeding it the recorded reads (see runtime.ts). Locals are never
+ * stored, because they are a function of the arguments and the values read.
+ */
+import type { Value } from './values.js';
+
+export type CtxKind = 'task' | 'softirq' | 'hardirq';
+
+export interface Frame {
+  /** Implementation operation: 'alloc' | 'free' | 'cpu_dead'. */
+  op: string;
+  args: Value[];
+  /** Every value a primitive returned to this operation so far, in order (the replay log). */
+  reads: Value[];
+  /** Statements executed so far. */
+  steps: number;
+  /** get_cpu()/preempt_disable() depth taken by this operation and not yet released. */
+  preempt: number;
+  /** local_irq_save() depth not yet restored. */
+  irqSaved: number;
+  /** Whether irqs were off when the operation started (context-balance compares at the end). */
+  irqsOffAtStart: boolean;
+  /** Checker-owned bits (refinement ghost state). Opaque to implementations. */
+  ghost: number;
+  /** `function: statement` about to execute. Derived; for reports only, not hashed. */
+  next: string;
+}
+
+export interface HeapObj {
+  /** Struct type name, or '__percpu' for an alloc_percpu() area map, or 'kmalloc'. */
+  type: string;
+  freed: boolean;
+  /** Where it came from: 'kmalloc' | 'kzalloc' | 'percpu' | 'prefill' | 'kmem_cache'. */
+  origin: string;
+  /** Byte offset -> value. Absent means uninitialised. */
+  cells: Record<number, Value>;
+}
+
+export interface Cpu {
+  online: boolean;
+  irqsOff: boolean;
+  /** Task currently running on this CPU, or -1. */
+  current: number;
+  softirq: Frame | null;
+  hardirq: Frame | null;
+}
+
+export interface Task {
+  /** CPU the task runs on, or last ran on. */
+  cpu: number;
+  /** Operations started so far (the workload bounds it). */
+  opsDone: number;
+  /** Objects this task owns: allocated and not yet freed or submitted. A set. */
+  held: Value[];
+  frame: Frame | null;
+}
+
+export interface World {
+  /** Heap objects by id; index 0 is unused so that a pointer is never NULL. */
+  heap: (HeapObj | undefined)[];
+  globals: Record<string, Value>;
+  cpus: Cpu[];
+  tasks: Task[];
+  /** Objects submitted for I/O and not yet completed: a multiset. */
+  inflight: Value[];
+  /** Preemptions (task switches) taken so far; bounded by the workload. */
+  preemptions: number;
+  /** Interrupts entered so far (for counterexample minimisation and stats). */
+  interrupts: number;
+}
+
+export function cloneFrame(f: Frame): Frame {
+  return { ...f, args: f.args.slice(), reads: f.reads.slice() };
+}
+
+/** A copy that shares heap objects: runtime.ts copies an object before its first write. */
+export function cloneWorld(w: World): World {
+  return {
+    heap: w.heap.slice(),
+    globals: { ...w.globals },
+    cpus: w.cpus.map((c) => ({
+      ...c,
+      softirq: c.softirq && cloneFrame(c.softirq),
+      hardirq: c.hardirq && cloneFrame(c.hardirq),
+    })),
+    tasks: w.tasks.map((t) => ({ ...t, held: t.held.slice(), frame: t.frame && cloneFrame(t.frame) })),
+    inflight: w.inflight.slice(),
+    preemptions: w.preemptions,
+    interrupts: w.interrupts,
+  };
+}
+
+export function cloneObj(o: HeapObj): HeapObj {
+  return { type: o.type, freed: o.freed, origin: o.origin, cells: { ...o.cells } };
+}
+
+/** The context on top of a CPU's stack: the one that runs if this CPU takes a step. */
+export function topContext(w: World, cpu: number): { ctx: CtxKind; frame: Frame | null; task: number } {
+  const c = w.cpus[cpu]!;
+  if (c.hardirq) return { ctx: 'hardirq', frame: c.hardirq, task: -1 };
+  if (c.softirq) return { ctx: 'softirq', frame: c.softirq, task: -1 };
+  const t = c.current;
+  return { ctx: 'task', frame: t >= 0 ? w.tasks[t]!.frame : null, task: t };
+}

@@ -1,0 +1,87 @@
+/**
+ * The abstract state the invariants are claims about: what a kernel developer means by "the
+ * cache" once pointers and locals are forgotten. conformance/abstraction.ts computes it from an
+ * implementation's memory (the one place that reads implementation internals); the statechart's
+ * context (machine.ts) is the same shape for one CPU.
+ */
+import type { Profile } from './profiles.js';
+
+export type CtxKind = 'task' | 'softirq' | 'hardirq';
+
+export interface AbsCache {
+  cpu: number;
+  online: boolean;
+  /** Object ids on free_list, head first. */
+  freeList: number[];
+  /** Object ids on free_list_irq, head first. */
+  freeListIrq: number[];
+  nr: number;
+  nrIrq: number;
+  /** Set when a list cannot be walked: a cycle, a freed element, a wild pointer. */
+  listFault?: string;
+  /** No context on this CPU is inside a critical section or an interrupt handler. */
+  quiescent: boolean;
+}
+
+export type Place =
+  | { kind: 'task-list'; cpu: number }
+  | { kind: 'irq-list'; cpu: number }
+  | { kind: 'held'; task: number }
+  | { kind: 'in-flight' }
+  /** Referenced by an operation in progress (a local: popped, kmalloc'd, or being freed). */
+  | { kind: 'in-op'; who: string };
+
+export interface AbsObject {
+  id: number;
+  freed: boolean;
+  places: Place[];
+}
+
+/** An operation that returned in this step, as the refinement check classifies it. */
+export interface OpOutcome {
+  op: 'alloc' | 'free' | 'cpu_dead' | string;
+  ctx: CtxKind;
+  cpu: number;
+  /** alloc: object id returned, 0 for NULL. */
+  result?: number;
+  /** What the operation did to the cache (see refinement ghost bits in the checker). */
+  kind: 'hit' | 'splice-hit' | 'miss' | 'push-task' | 'push-irq' | 'free' | 'other';
+  /** Conditions observed at some instant during the operation. */
+  saw: {
+    emptyTaskList: boolean;
+    belowThresholdWhileEmpty: boolean;
+    spliced: boolean;
+    emptyAfterSplice: boolean;
+    popped: boolean;
+    poppedObj: number;
+    room: boolean;
+    full: boolean;
+  };
+}
+
+/** The step that led to this state. */
+export interface AbsStep {
+  /** `cpu0/task0`, `cpu1/hardirq`... */
+  who: string;
+  cpu: number;
+  ctx: CtxKind;
+  task: number;
+  /** Before the step: preemption possible (task, preempt depth 0, irqs on). */
+  preemptible: boolean;
+  /** Before the step: irqs off on this CPU. */
+  irqsOff: boolean;
+  /** The CPU whose cache an in-progress operation of this context is using, if known. */
+  label: string;
+  facts: { kind: string; msg: string }[];
+  fault?: { kind: string; msg: string };
+  done?: OpOutcome;
+  /** A CPU that went offline in this step, with the objects left on its lists. */
+  offlined?: { cpu: number; stranded: number };
+}
+
+export interface AbstractState {
+  profile: Profile;
+  caches: AbsCache[];
+  objects: AbsObject[];
+  step?: AbsStep;
+}

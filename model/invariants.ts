@@ -1,0 +1,274 @@
+/**
+ * The invariant registry. Each entry is a named claim, like an axiom in LKMM's .cat files or an
+ * invariant in a TLA+ spec: its id appears verbatim in every failure report and in the CLI's JSON.
+ *
+ * `check(prev, next)` returns null when the claim holds across the step prev -> next, or a message
+ * saying what broke. Claims about a single state ignore `prev`.
+ */
+import type { AbsCache, AbstractState, Place } from './abstract.js';
+import { capAllows, reachableCapBound } from './profiles.js';
+
+export type InvariantId =
+  | 'nr-accuracy'
+  | 'splice-only-when-empty'
+  | 'irq-list-hardirq-only'
+  | 'task-list-task-only'
+  | 'object-safety'
+  | 'cap'
+  | 'refinement'
+  | 'context-balance'
+  | 'might-sleep'
+  | 'crash'
+  | 'hotplug-stranding';
+
+export interface Invariant {
+  id: InvariantId;
+  /** One line: what must hold. */
+  claim: string;
+  /** The kernel rule, quoted. */
+  kernelRule: string;
+  /** Where the rule lives: file:function (or the thread that states it). */
+  source: string;
+  severity: 'error' | 'warning';
+  check(prev: AbstractState | undefined, next: AbstractState): string | null;
+}
+
+const facts = (s: AbstractState, kinds: string[]) => (s.step?.facts ?? []).filter((f) => kinds.includes(f.kind));
+const sameIds = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const placeName = (p: Place) =>
+  p.kind === 'task-list' ? `cpu${p.cpu} free_list` : p.kind === 'irq-list' ? `cpu${p.cpu} free_list_irq` : p.kind === 'held' ? `task${p.task}` : p.kind === 'in-op' ? `an operation of ${p.who}` : 'in flight';
+
+/** The cache whose lists changed between prev and next, with what changed. */
+function changed(prev: AbstractState | undefined, next: AbstractState): { c: AbsCache; p: AbsCache; task: boolean; irq: boolean }[] {
+  if (!prev) return [];
+  const out = [];
+  for (const c of next.caches) {
+    const p = prev.caches[c.cpu];
+    if (!p) continue;
+    const task = !sameIds(p.freeList, c.freeList) || p.nr !== c.nr;
+    const irq = !sameIds(p.freeListIrq, c.freeListIrq) || p.nrIrq !== c.nrIrq;
+    if (task || irq) out.push({ c, p, task, irq });
+  }
+  return out;
+}
+
+/** Hotplug callbacks legitimately empty a dead CPU's lists from another CPU. */
+const isPrune = (next: AbstractState, c: AbsCache) => !c.online || next.step?.done?.op === 'cpu_dead' || (next.step?.label ?? '').includes('cpu_dead');
+
+export const INVARIANTS: readonly Invariant[] = [
+  {
+    id: 'nr-accuracy',
+    claim: 'on a quiescent CPU, nr equals the length of free_list and nr_irq the length of free_list_irq',
+    kernelRule: '"cache->nr += cache->nr_irq; cache->nr_irq = 0;" — the counters move with the lists they count; the cap and threshold tests read them instead of walking the lists',
+    source: 'fs/iomap/direct-io.c:dio_alloc_irq_cache_splice(), dio_alloc_percpu_cache(), dio_put_percpu_cache()',
+    severity: 'error',
+    check(_prev, s) {
+      for (const c of s.caches) {
+        if (!c.quiescent || c.listFault) continue;
+        if (c.nr !== c.freeList.length) return `cpu${c.cpu}: nr = ${c.nr} but free_list holds ${c.freeList.length}`;
+        if (c.nrIrq !== c.freeListIrq.length) return `cpu${c.cpu}: nr_irq = ${c.nrIrq} but free_list_irq holds ${c.freeListIrq.length}`;
+      }
+      return null;
+    },
+  },
+  {
+    id: 'splice-only-when-empty',
+    claim: 'free_list_irq is spliced onto free_list only when free_list is empty',
+    kernelRule: '"/* cache->free_list must be empty */ if (WARN_ON_ONCE(cache->free_list)) return;"',
+    source: 'fs/iomap/direct-io.c:dio_alloc_irq_cache_splice() (block/bio.c:bio_alloc_irq_cache_splice())',
+    severity: 'error',
+    check(prev, s) {
+      const warn = facts(s, ['warn']);
+      if (warn.length) return warn[0]!.msg;
+      for (const { c, p } of changed(prev, s)) {
+        // free_list = free_list_irq over a non-empty free_list: the old task list is dropped.
+        if (p.freeList.length > 0 && p.freeListIrq.length > 0 && c.freeList[0] === p.freeListIrq[0] && c.freeList[0] !== p.freeList[0])
+          return `cpu${c.cpu}: free_list_irq (${p.freeListIrq.length}) spliced over a non-empty free_list (${p.freeList.length})`;
+      }
+      return null;
+    },
+  },
+  {
+    id: 'irq-list-hardirq-only',
+    claim: 'free_list_irq and nr_irq are written only on their own CPU with irqs off: by a hardirq put, or by the splice under local_irq_save',
+    kernelRule: '"} else if (in_hardirq()) { lockdep_assert_irqs_disabled(); ... cache->free_list_irq = dio;" and "local_irq_save(flags); cache->free_list = cache->free_list_irq; cache->free_list_irq = NULL;"',
+    source: 'fs/iomap/direct-io.c:dio_put_percpu_cache(), dio_alloc_irq_cache_splice()',
+    severity: 'error',
+    check(prev, s) {
+      const lockdep = facts(s, ['lockdep-irqs-enabled']);
+      if (lockdep.length) return lockdep[0]!.msg;
+      const st = s.step;
+      if (!st) return null;
+      for (const { c, irq } of changed(prev, s)) {
+        if (!irq || isPrune(s, c)) continue;
+        if (st.cpu !== c.cpu) return `cpu${st.cpu} ${st.ctx} wrote cpu${c.cpu}'s free_list_irq/nr_irq (${st.label})`;
+        if (!st.irqsOff && st.ctx !== 'hardirq') return `${st.ctx} context wrote free_list_irq/nr_irq with irqs enabled (${st.label})`;
+      }
+      return null;
+    },
+  },
+  {
+    id: 'task-list-task-only',
+    claim: 'free_list and nr are written only by task context on their own CPU with preemption disabled',
+    kernelRule: '"cache = per_cpu_ptr(dio_cache, get_cpu()); ... if (in_task()) { dio->dio_next = cache->free_list; cache->free_list = dio; cache->nr++;"',
+    source: 'fs/iomap/direct-io.c:dio_put_percpu_cache(), dio_alloc_percpu_cache()',
+    severity: 'error',
+    check(prev, s) {
+      const st = s.step;
+      if (!st) return null;
+      for (const { c, task } of changed(prev, s)) {
+        if (!task || isPrune(s, c)) continue;
+        if (st.ctx !== 'task') return `${st.ctx} context wrote cpu${c.cpu}'s free_list/nr (${st.label})`;
+        if (st.cpu !== c.cpu) return `a task on cpu${st.cpu} wrote cpu${c.cpu}'s free_list/nr (${st.label})`;
+        if (st.preemptible) return `free_list/nr written with preemption enabled (${st.label})`;
+      }
+      return null;
+    },
+  },
+  {
+    id: 'object-safety',
+    claim: 'every live object is in exactly one place (a list, a task, in flight, or an operation); none is lost, duplicated, handed out twice, used after free or freed twice',
+    kernelRule: 'slab API contract: "kfree - free previously allocated memory" once; an object on a free list belongs to the cache until popped',
+    source: 'mm/slub.c:kfree(); fs/iomap/direct-io.c:dio_alloc_percpu_cache(), dio_put_percpu_cache()',
+    severity: 'error',
+    check(_prev, s) {
+      const f = s.step?.fault;
+      if (f && ['use-after-free', 'double-free', 'bad-free', 'uninit-read'].includes(f.kind)) return f.msg;
+      for (const c of s.caches) if (c.listFault) return `cpu${c.cpu}: ${c.listFault}`;
+      for (const o of s.objects) {
+        const stored = o.places.filter((p) => p.kind !== 'in-op');
+        if (o.freed && stored.length) return `freed object #${o.id} is still reachable: ${stored.map(placeName).join(', ')}`;
+        if (o.freed) continue;
+        if (stored.length > 1) return `object #${o.id} is in two places at once: ${stored.map(placeName).join(' and ')}`;
+        if (o.places.length === 0) return `object #${o.id} was lost: live, but on no list, held by no task, not in flight and referenced by no operation`;
+      }
+      return null;
+    },
+  },
+  {
+    id: 'cap',
+    claim: 'each CPU caches at most the profile\'s reachable bound: MAX+2 with `nr_irq + nr > MAX`, MAX+1 with `>= MAX`',
+    kernelRule: '"if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX) goto out_free;" — a soft cap: the test and the push are not atomic against a hardirq put',
+    source: 'fs/iomap/direct-io.c:dio_put_percpu_cache() (kernel-semantics.md §5)',
+    severity: 'error',
+    check(_prev, s) {
+      const bound = reachableCapBound(s.profile);
+      for (const c of s.caches) {
+        const total = c.freeList.length + c.freeListIrq.length;
+        if (total > bound) return `cpu${c.cpu} caches ${total} objects; the ${s.profile.name} profile bounds it at ${bound} (MAX ${s.profile.max})`;
+      }
+      return null;
+    },
+  },
+  {
+    id: 'refinement',
+    claim: 'each finished operation did what the model allows: hit (the head), splice-then-hit, miss, push to the list of its context, or free',
+    kernelRule: 'alloc: "if (!cache->free_list) { if (READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD) splice; if (!cache->free_list) return NULL; } dio = cache->free_list;" put: "in_task() -> free_list, in_hardirq() -> free_list_irq, else free"',
+    source: 'fs/iomap/direct-io.c:dio_alloc_percpu_cache(), dio_put_percpu_cache()',
+    severity: 'error',
+    check(_prev, s) {
+      const d = s.step?.done;
+      if (!d) return null;
+      const p = s.profile;
+      const w = d.saw;
+      if (d.op === 'alloc') {
+        if (!p.cached) return null;
+        if (d.kind === 'other') return `alloc on cpu${d.cpu} changed the cache in a way the model has no transition for`;
+        if (d.kind === 'hit' || d.kind === 'splice-hit') {
+          if (d.result !== w.poppedObj) return `alloc popped #${w.poppedObj} from the head of free_list but returned ${d.result ? `#${d.result}` : 'NULL'}`;
+          return null;
+        }
+        // miss: allowed only if, at some instant, free_list was empty and either nr_irq was below
+        // THRESHOLD or a splice left free_list empty.
+        const allowed = (w.emptyTaskList && w.belowThresholdWhileEmpty) || (w.spliced && w.emptyAfterSplice);
+        if (!allowed)
+          return w.emptyTaskList
+            ? `alloc on cpu${d.cpu} missed although nr_irq >= THRESHOLD (${p.threshold}) whenever free_list was empty: the model splices`
+            : `alloc on cpu${d.cpu} missed although free_list was never empty during the call`;
+        return null;
+      }
+      if (d.op === 'free') {
+        if (d.kind === 'other') return `put in ${d.ctx} context changed the cache in a way the model has no transition for`;
+        if (!p.cached) return d.kind === 'free' ? null : `the ${p.name} profile has no per-CPU lists, but the put cached the object`;
+        if (d.kind === 'push-task') {
+          if (d.ctx !== 'task') return `a ${d.ctx} put pushed onto free_list (only task context may)`;
+          if (!w.room) return `a task put cached the object although nr_irq + nr never passed the cap test (${p.capCompare} ${p.max}) during the call`;
+        }
+        if (d.kind === 'push-irq') {
+          if (d.ctx !== 'hardirq') return `a ${d.ctx} put pushed onto free_list_irq (only hardirq context may)`;
+          if (!w.room) return `a hardirq put cached the object although nr_irq + nr never passed the cap test (${p.capCompare} ${p.max}) during the call`;
+        }
+        if (d.kind === 'free' && d.ctx !== 'softirq' && !w.full)
+          return `a ${d.ctx} put freed the object although the cap test (${p.capCompare} ${p.max}) passed throughout the call: the model caches it`;
+      }
+      return null;
+    },
+  },
+  {
+    id: 'context-balance',
+    claim: 'an operation gives back the preemption and irq state it took, and touches per-CPU data only with preemption disabled',
+    kernelRule: '"get_cpu() ... put_cpu()" pair; CONFIG_DEBUG_PREEMPT: "BUG: using smp_processor_id() in preemptible code"; local_irq_save/local_irq_restore pair',
+    source: 'include/linux/smp.h:get_cpu(); lib/smp_processor_id.c:check_preemption_disabled()',
+    severity: 'error',
+    check(_prev, s) {
+      const f = facts(s, ['preemptible-percpu', 'preempt-underflow', 'irq-restore-mismatch', 'unbalanced-exit']);
+      return f.length ? f[0]!.msg : null;
+    },
+  },
+  {
+    id: 'might-sleep',
+    claim: 'no allocation that may sleep (GFP_KERNEL) runs with preemption or irqs disabled, or in interrupt context',
+    kernelRule: '"BUG: sleeping function called from invalid context" (__might_sleep); syzbot on iomap v2: "Preemption disabled at: pcpu_cache_list_alloc"',
+    source: 'kernel/sched/core.c:__might_sleep(); iomap v2 thread (2026-01-14)',
+    severity: 'error',
+    check(_prev, s) {
+      const f = facts(s, ['might-sleep']);
+      return f.length ? f[0]!.msg : null;
+    },
+  },
+  {
+    id: 'crash',
+    claim: 'the implementation does not oops: no NULL dereference, wild pointer or exception',
+    kernelRule: '"BUG: kernel NULL pointer dereference" (bug B1, 13a184e26965: pop from an empty free_list)',
+    source: 'block/bio.c:bio_alloc_percpu_cache() history; any',
+    severity: 'error',
+    check(_prev, s) {
+      const f = s.step?.fault;
+      if (f && ['null-deref', 'wild-pointer', 'exception', 'replay-divergence'].includes(f.kind)) return f.msg;
+      return null;
+    },
+  },
+  {
+    id: 'hotplug-stranding',
+    claim: 'when a CPU goes offline, its cached objects are pruned by a surviving CPU, not stranded until it returns',
+    kernelRule: '"cpuhp_setup_state_multi(CPUHP_BIO_DEAD, ...)": bio_cpu_dead() prunes the dead CPU\'s free_list and free_list_irq',
+    source: 'block/bio.c:bio_cpu_dead(); absent from the iomap patch v1-v3',
+    severity: 'warning',
+    check(_prev, s) {
+      const o = s.step?.offlined;
+      if (o && o.stranded > 0) return `cpu${o.cpu} went offline with ${o.stranded} object(s) left on its lists: stranded until it comes back`;
+      return null;
+    },
+  },
+];
+
+export const INVARIANT_IDS: readonly InvariantId[] = INVARIANTS.map((i) => i.id);
+
+export function invariant(id: InvariantId): Invariant {
+  const inv = INVARIANTS.find((i) => i.id === id);
+  if (!inv) throw new Error(`unknown invariant ${id}`);
+  return inv;
+}
+
+/** Every invariant that fails across prev -> next, in registry order. */
+export function violations(prev: AbstractState | undefined, next: AbstractState): { id: InvariantId; severity: 'error' | 'warning'; message: string }[] {
+  const out = [];
+  for (const inv of INVARIANTS) {
+    const m = inv.check(prev, next);
+    if (m !== null) out.push({ id: inv.id, severity: inv.severity, message: m });
+  }
+  return out;
+}
+
+/** The cap test as the model states it, for the statechart and fast-check models. */
+export { capAllows };
