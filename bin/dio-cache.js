@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Runs the TypeScript CLI through tsx, so that `dio-cache` works from a checkout without a build.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../conformance/cli/main.ts');

@@ -1,0 +1,35 @@
+/**
+ * `dio-cache`: one commander program; each command lives in its own file and registers itself.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE, UsageError } from './errors.js';
+import { registerStatechart } from './statechart.js';
+import { registerTest } from './test.js';
+import { registerExplore } from './explore.js';
+import { registerCheck } from './check.js';
+import { registerList } from './list.js';
+
+const program = new Command()
+  .name('dio-cache')
+  .description('Model and conformance checker for the per-CPU iomap_dio allocation cache')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+registerList(program);
+registerStatechart(program);
+registerTest(program);
+registerExplore(program);
+registerCheck(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version end here with code 0; usage mistakes with a message already printed.
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else if (e instanceof UsageError) {
+    process.stderr.write(`dio-cache: ${e.message}\n`);
+    process.exitCode = EXIT_USAGE;
+  } else throw e;
+}
