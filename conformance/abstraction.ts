@@ -28,12 +28,33 @@ export function layoutOf(impl: Implementation): Layout | null {
   return { freeList: off(b.freeList), freeListIrq: off(b.freeListIrq), nr: off(b.nr), nrIrq: off(b.nrIrq), next: off(b.next) };
 }
 
+/** The heap object id of the descriptor `CacheBinding.percpuField` goes through, or null. */
+export function descriptorObject(impl: Implementation, w: World): number | null {
+  const b = impl.cache;
+  if (!b || b.percpuField === undefined) return null;
+  const d = w.globals[b.percpu];
+  return d !== undefined && isPtr(d) ? ptrId(d) : null;
+}
+
+/** The __percpu pointer: the static itself, or the descriptor field it points to. */
+function percpuPointer(impl: Implementation, w: World): Value | undefined {
+  const b = impl.cache!;
+  const pp = w.globals[b.percpu];
+  if (b.percpuField === undefined || pp === undefined || !isPtr(pp)) return pp;
+  const d = w.heap[ptrId(pp)];
+  if (!d || d.freed) return undefined;
+  let off: number | undefined;
+  for (const s of impl.structs) if (b.percpuField in s.fields) off = s.fields[b.percpuField];
+  if (off === undefined) throw new Error(`${impl.name}: cache binding names field '${b.percpuField}', which no declared struct has`);
+  return d.cells[ptrOff(pp) + off];
+}
+
 /** The cache struct of each CPU, or null where it cannot be found (not initialised). */
 export function cacheObjects(impl: Implementation, w: World): (number | null)[] {
   const b = impl.cache;
   const out: (number | null)[] = w.cpus.map(() => null);
   if (!b) return out;
-  const pp = w.globals[b.percpu];
+  const pp = percpuPointer(impl, w);
   if (pp === undefined || !isPtr(pp)) return out;
   const map = w.heap[ptrId(pp)];
   if (!map || map.freed) return out;
@@ -52,16 +73,15 @@ function cell(w: World, p: Value): Value | undefined {
 /** Walks a list from `head`; returns object ids, or a fault description. */
 function walk(w: World, head: Value | undefined, nextOff: number): { ids: number[]; fault?: string } {
   const ids: number[] = [];
-  const seen = new Set<number>();
   let p = head ?? NULL;
   while (p !== NULL) {
     if (!isPtr(p)) return { ids, fault: `list holds a non-pointer value ${p}` };
     const id = ptrId(p);
     const o = w.heap[id];
     if (!o) return { ids, fault: `list points to unknown object #${id}` };
-    if (seen.has(id)) return { ids, fault: `list has a cycle through #${id}` };
+    // Lists are a handful of elements long: a linear scan beats a Set here (walked on every step).
+    if (ids.includes(id)) return { ids, fault: `list has a cycle through #${id}` };
     if (o.freed) return { ids, fault: `list holds freed object #${id}` };
-    seen.add(id);
     ids.push(id);
     const n = o.cells[ptrOff(p) + nextOff];
     if (n === undefined) return { ids, fault: `list element #${id} has an uninitialised link` };
@@ -125,10 +145,11 @@ export function abstractState(impl: Implementation, profile: Profile, w: World, 
     for (const v of frame.reads) if (isPtr(v)) refs.add(ptrId(v));
     for (const id of refs) add(id, { kind: 'in-op', who });
   }
-  // Every allocation except the per-CPU areas is an object the cache or its callers own.
+  // Every allocation except the per-CPU areas (and a v3 descriptor) is an object the cache or its callers own.
   const objects: AbsObject[] = [];
+  const descriptor = descriptorObject(impl, w);
   w.heap.forEach((o, id) => {
-    if (!o || o.origin === 'percpu') return;
+    if (!o || o.origin === 'percpu' || id === descriptor) return;
     objects.push({ id, freed: o.freed, places: places.get(id) ?? [] });
   });
   return step ? { profile, caches, objects, step } : { profile, caches, objects };

@@ -2,13 +2,18 @@
  * Named workloads. `spin-ref` is exactly the semantics of ../shared/reference/spin/pcpu_cache.pml:
  * one CPU, one task doing K operations (alloc / put / submit), 4 objects in flight and 2 prefilled,
  * MAX 4, THRESHOLD 2, hardirq and softirq completions as atomic handlers wherever irqs are on.
+ *
+ * The 2-CPU scopes add what one CPU cannot show: a task preempted between statements and resumed
+ * on the other CPU (so a put may land on another CPU's cache), frees of objects allocated on the
+ * other CPU, interrupt handlers that are themselves interleaved statement by statement (softirqs
+ * interrupted by hardirqs), and completions run by tasks.
  */
 import type { Scope } from './system.js';
 
 export const SCOPES: Readonly<Record<string, Scope>> = {
   'spin-ref': {
     name: 'spin-ref',
-    description: 'the Promela reference (spin/pcpu_cache.pml): 1 CPU, 1 task, K=5 ops, NINIT 4 in flight, PREFILL 2, MAX 4, THRESHOLD 2, atomic irq completions',
+    description: 'the Promela reference (spin/pcpu_cache.pml): 1 CPU, 1 task, K=5 ops (--ops), NINIT 4 in flight, PREFILL 2, MAX 4, THRESHOLD 2, atomic irq completions',
     cpus: 1,
     taskCpus: [0],
     ops: 5,
@@ -24,9 +29,45 @@ export const SCOPES: Readonly<Record<string, Scope>> = {
     max: 4,
     threshold: 2,
   },
+  'smp-small': {
+    name: 'smp-small',
+    description: '2 CPUs, a task on each, 2 ops each, 1 preemption with migration (cross-CPU puts), atomic hardirqs and softirqs, 1 in flight, MAX 2, THRESHOLD 1 (seconds; used by the tests)',
+    cpus: 2,
+    taskCpus: [0, 1],
+    ops: 2,
+    taskOps: ['alloc', 'free', 'submit'],
+    prefill: 1,
+    inflight: 1,
+    completers: ['hardirq', 'softirq'],
+    atomicIrq: true,
+    preemptions: 1,
+    migration: true,
+    hotplug: false,
+    profile: 'iomap-v1',
+    max: 2,
+    threshold: 1,
+  },
+  'smp-irq': {
+    name: 'smp-irq',
+    description: 'as smp-small, but hardirq and softirq handlers are interleaved statement by statement (a hardirq can split a softirq put)',
+    cpus: 2,
+    taskCpus: [0, 1],
+    ops: 2,
+    taskOps: ['alloc', 'free', 'submit'],
+    prefill: 1,
+    inflight: 1,
+    completers: ['hardirq', 'softirq'],
+    atomicIrq: false,
+    preemptions: 1,
+    migration: true,
+    hotplug: false,
+    profile: 'iomap-v1',
+    max: 2,
+    threshold: 1,
+  },
   smp: {
     name: 'smp',
-    description: '2 CPUs, a task on each plus one that migrates, 1 preemption, cross-CPU frees, interruptible softirqs, task completions',
+    description: '2 CPUs, a task on each plus one that migrates, 1 preemption, cross-CPU frees, interruptible softirqs, task completions (benchmark-sized)',
     cpus: 2,
     taskCpus: [0, 1, 0],
     ops: 2,
@@ -42,4 +83,63 @@ export const SCOPES: Readonly<Record<string, Scope>> = {
     max: 2,
     threshold: 1,
   },
+  'smp-hotplug': {
+    name: 'smp-hotplug',
+    description: '2 CPUs, a task on each, 2 ops each, cpu1 may go offline (hotplug-stranding warning for caches without a prune), atomic irqs',
+    cpus: 2,
+    taskCpus: [0, 1],
+    ops: 2,
+    taskOps: ['alloc', 'free', 'submit'],
+    prefill: 1,
+    inflight: 1,
+    completers: ['hardirq', 'softirq'],
+    atomicIrq: true,
+    preemptions: 0,
+    migration: false,
+    hotplug: true,
+    profile: 'iomap-v1',
+    max: 2,
+    threshold: 1,
+  },
 };
+
+export interface ScopeOverrides {
+  cpus?: number;
+  tasks?: number;
+  ops?: number;
+  profile?: string;
+  max?: number;
+  threshold?: number;
+  preemptions?: number;
+}
+
+/**
+ * A named scope with command-line overrides. `tasks` places tasks round-robin over the CPUs;
+ * `cpus` alone keeps one task per CPU. The name records the overrides so reports say what ran.
+ */
+export function scopeWith(base: Scope, o: ScopeOverrides): Scope {
+  const s: Scope = { ...base, taskCpus: [...base.taskCpus] };
+  const tags: string[] = [];
+  if (o.cpus !== undefined && o.cpus !== s.cpus) {
+    s.cpus = o.cpus;
+    if (o.tasks === undefined) s.taskCpus = Array.from({ length: o.cpus }, (_, i) => i);
+    else s.taskCpus = s.taskCpus.map((c) => c % o.cpus!);
+    tags.push(`cpus=${o.cpus}`);
+  }
+  if (o.tasks !== undefined && o.tasks !== s.taskCpus.length) {
+    s.taskCpus = Array.from({ length: o.tasks }, (_, i) => i % s.cpus);
+    tags.push(`tasks=${o.tasks}`);
+  }
+  for (const k of ['ops', 'max', 'threshold', 'preemptions'] as const) {
+    if (o[k] !== undefined && o[k] !== s[k]) {
+      s[k] = o[k]!;
+      tags.push(`${k}=${o[k]}`);
+    }
+  }
+  if (o.profile !== undefined && o.profile !== s.profile) {
+    s.profile = o.profile;
+    tags.push(`profile=${o.profile}`);
+  }
+  if (tags.length) s.name = `${base.name}[${tags.join(',')}]`;
+  return s;
+}

@@ -11,7 +11,7 @@
  * - a task may be preempted, or migrate, only when its preempt depth is 0 and irqs are on;
  * - steps of different CPUs interleave freely.
  */
-import type { AbstractState, AbsStep, CtxKind, OpOutcome } from '../model/abstract.js';
+import type { AbsCache, AbstractState, AbsStep, CtxKind, OpOutcome } from '../model/abstract.js';
 import { violations, type InvariantId } from '../model/invariants.js';
 import { capAllows, getProfile, type Profile } from '../model/profiles.js';
 import type { Implementation } from '../impl/interface.js';
@@ -19,7 +19,7 @@ import type { Fact } from '../impl/kernel/primitives.js';
 import { firstLabel, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, showValue, type Value } from '../impl/kernel/values.js';
 import { cloneWorld, topContext, type Frame, type World } from '../impl/kernel/world.js';
-import { abstractState, layoutOf, type Layout } from './abstraction.js';
+import { abstractCaches, abstractState, layoutOf, type Layout } from './abstraction.js';
 
 export type TaskOp = 'alloc' | 'free' | 'submit' | 'complete';
 export type Completer = 'hardirq' | 'softirq' | 'task';
@@ -229,18 +229,19 @@ export class System {
     let preemptible = false;
     let irqsOff = false;
 
-    const exec = (f: Frame, fcpu: number, fctx: CtxKind, ftask: number, atomic: boolean): StepOutcome => {
+    const exec = (f: Frame, fcpu: number, fctx: CtxKind, ftask: number, atomic: boolean, seen?: { caches: AbsCache[] }): StepOutcome => {
       cpu = fcpu;
       ctx = fctx;
       task = ftask;
       irqsOff = w.cpus[fcpu]!.irqsOff;
       preemptible = fctx === 'task' && f.preempt === 0 && !irqsOff;
-      const before = this.abs(w);
+      // The lists before the statement (the caller may already have them for this same memory).
+      const before = atomic ? null : (seen ?? this.cachesOf(w));
       const out = atomic ? runToCompletion(this.env, w, fcpu, fctx, ftask, f) : runStatement(this.env, w, fcpu, fctx, ftask, f);
       labels = 'labels' in out ? (out as { labels: string[] }).labels : [out.label];
       facts = out.facts;
       fault = out.fault;
-      if (!atomic) this.observe(before, this.abs(w), f, fcpu, fctx);
+      if (!atomic) this.observe(before, this.cachesOf(w), f, fcpu, fctx);
       return out;
     };
 
@@ -269,8 +270,9 @@ export class System {
         const f = newFrame(c.op === 'alloc' ? 'alloc' : 'free', c.op === 'alloc' ? [] : [c.obj], w.cpus[t.cpu]!.irqsOff);
         f.next = firstLabel(this.env, w, t.cpu, 'task', c.task, f);
         t.frame = f;
-        this.observe(null, this.abs(w), f, t.cpu, 'task');
-        const out = exec(f, t.cpu, 'task', c.task, false);
+        const now = this.cachesOf(w);
+        this.observe(null, now, f, t.cpu, 'task');
+        const out = exec(f, t.cpu, 'task', c.task, false, now);
         if (out.done) done = this.finish(w, f, t.cpu, 'task', c.task, out.done.result);
         break;
       }
@@ -287,12 +289,12 @@ export class System {
         f.next = firstLabel(this.env, w, c.cpu, kind, -1, f);
         if (kind === 'hardirq') cs.hardirq = f;
         else cs.softirq = f;
-        this.observe(null, this.abs(w), f, c.cpu, kind);
+        this.observe(null, this.cachesOf(w), f, c.cpu, kind);
         const atomic = this.scope.atomicIrq;
         const out = exec(f, c.cpu, kind, -1, atomic);
         if (atomic) {
           // The whole handler ran: classify it against the state it started from.
-          this.observe(prevAbs, this.abs(w), f, c.cpu, kind);
+          this.observe(prevAbs, this.cachesOf(w), f, c.cpu, kind);
         }
         if (out.done || out.fault) {
           if (out.done) done = this.finish(w, f, c.cpu, kind, -1, out.done.result);
@@ -337,7 +339,7 @@ export class System {
           cpu = 0;
           if (out.done) done = { op: 'cpu_dead', ctx: 'task', cpu: 0, kind: 'other', saw: emptySaw() };
         }
-        const after = this.abs(w).caches[c.cpu]!;
+        const after = this.cachesOf(w).caches[c.cpu]!;
         offlined = { cpu: c.cpu, stranded: after.freeList.length + after.freeListIrq.length };
         break;
       }
@@ -360,6 +362,11 @@ export class System {
     return abstractState(this.impl, this.profile, w, this.layout);
   }
 
+  /** Only the per-CPU lists: what the refinement ghost and the step bookkeeping need (cheaper than abs). */
+  private cachesOf(w: World): { caches: AbsCache[] } {
+    return { caches: abstractCaches(this.impl, w, this.layout) };
+  }
+
   private liveFrames(w: World): { frame: Frame; cpu: number; ctx: CtxKind }[] {
     const out: { frame: Frame; cpu: number; ctx: CtxKind }[] = [];
     for (const t of w.tasks) if (t.frame) out.push({ frame: t.frame, cpu: t.cpu, ctx: 'task' });
@@ -375,7 +382,7 @@ export class System {
    * own step did to the lists (`before` is the state before its own step, or null for an instant
    * produced by someone else).
    */
-  private observe(before: AbstractState | null, after: AbstractState, f: Frame, cpu: number, ctx: CtxKind): void {
+  private observe(before: { caches: AbsCache[] } | null, after: { caches: AbsCache[] }, f: Frame, cpu: number, ctx: CtxKind): void {
     const c = after.caches[cpu];
     if (!c) return;
     const p = this.profile;
@@ -440,7 +447,7 @@ export class System {
       if (task >= 0) w.tasks[task]!.frame = null;
       else this.endInterrupt(w, cpu, ctx);
       const id = ptrId(f.args[0]!);
-      const a = this.abs(w);
+      const a = this.cachesOf(w);
       const o = w.heap[id];
       if (g & G_OTHER) kind = 'other';
       else if (a.caches.some((c) => c.freeList.includes(id))) kind = 'push-task';
@@ -485,17 +492,25 @@ function isRunning(w: World, task: number): boolean {
 
 /** Choices over objects that differ only in identity are the same choice up to symmetry; keep one. */
 function distinct(w: World, objs: Value[]): Value[] {
+  if (objs.length < 2) return objs.slice();
   const seen = new Set<string>();
   const out: Value[] = [];
   for (const o of objs) {
     const h = w.heap[ptrId(o)];
-    const key = h ? JSON.stringify(h.cells) + h.freed : String(o);
+    const key = h ? cellsKey(h.cells) + h.freed : String(o);
     if (!seen.has(key)) {
       seen.add(key);
       out.push(o);
     }
   }
   return out;
+}
+
+/** The cells as a string: same content, same key (what JSON.stringify gave, without its cost). */
+function cellsKey(cells: Record<number, Value>): string {
+  let k = '';
+  for (const off in cells) k += off + ':' + cells[off as unknown as number] + ',';
+  return k;
 }
 
 /** Freed objects nothing points to can never be touched again: drop them so they do not split states. */

@@ -22,6 +22,12 @@ export type Op<R = void> = Generator<string, R, void>;
 export interface CacheBinding {
   /** Static variable holding the __percpu pointer. */
   percpu: string;
+  /**
+   * Set when the static points to a descriptor struct that holds the __percpu pointer in this
+   * field (the v3 generic helpers: `dio_pcpu_cache_list->cache`). The descriptor belongs to the
+   * module, not to the objects the checker tracks.
+   */
+  percpuField?: string;
   /** Field names in the per-CPU cache struct. */
   freeList: string;
   freeListIrq: string;

@@ -3,12 +3,48 @@
  */
 import type { Implementation } from './interface.js';
 import { iomapV1 } from './ports/iomap-v1.js';
+import { bio } from './ports/bio.js';
+import { bioCommon, iomapCommon } from './ports/common.js';
+import { slab } from './ports/slab.js';
+import { allocNoNrDec } from './variants/alloc-no-nr-dec.js';
+import { bioNoPrune } from './variants/bio-no-prune.js';
+import { capCheckSplitSection } from './variants/cap-check-split-section.js';
+import { capIgnoresNrIrq } from './variants/cap-ignores-nr-irq.js';
+import { flatThresholdB1 } from './variants/flat-threshold-b1.js';
+import { hardirqPutAlwaysFrees } from './variants/hardirq-put-always-frees.js';
+import { hardirqTaskList } from './variants/hardirq-task-list.js';
+import { kmallocUnderGetCpu } from './variants/kmalloc-under-get-cpu.js';
+import { missNoPutCpu } from './variants/miss-no-put-cpu.js';
+import { putFreeFallthrough } from './variants/put-free-fallthrough.js';
+import { softirqTaskList } from './variants/softirq-task-list.js';
+import { spliceKeepsNrIrq } from './variants/splice-keeps-nr-irq.js';
+import { spliceNoIrqsave } from './variants/splice-no-irqsave.js';
+import { spliceNonempty } from './variants/splice-nonempty.js';
+import { taskPutIrqList } from './variants/task-put-irq-list.js';
+import { thisCpuPtrPreemptible } from './variants/this-cpu-ptr-preemptible.js';
 
 /** Implementations that must conform. */
-export const PORTS: readonly Implementation[] = [iomapV1];
+export const PORTS: readonly Implementation[] = [iomapV1, bio, iomapCommon, bioCommon, slab];
 
 /** Known-bad variants: each names the invariant it must break (expectedViolation). */
-export const VARIANTS: readonly Implementation[] = [];
+export const VARIANTS: readonly Implementation[] = [
+  spliceNoIrqsave,
+  spliceNonempty,
+  allocNoNrDec,
+  softirqTaskList,
+  hardirqTaskList,
+  taskPutIrqList,
+  spliceKeepsNrIrq,
+  flatThresholdB1,
+  kmallocUnderGetCpu,
+  missNoPutCpu,
+  thisCpuPtrPreemptible,
+  putFreeFallthrough,
+  capCheckSplitSection,
+  capIgnoresNrIrq,
+  hardirqPutAlwaysFrees,
+  bioNoPrune,
+];
 
 export const ALL: readonly Implementation[] = [...PORTS, ...VARIANTS];
 

@@ -1,15 +1,234 @@
 /**
- * `dio-cache check` (placeholder until its issue lands: it fails loudly rather than pretending).
+ * `dio-cache check FILE`: a TypeScript module, a patch as posted (email), a plain unified diff, or
+ * a C source file, run through the same explorer, invariants and report as `explore`. And
+ * `dio-cache init-impl DIR`: a commented TypeScript template built from the v1 port.
  */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { UsageError } from './errors.js';
+import { invariant, type InvariantId } from '../../model/invariants.js';
+import { PROFILES } from '../../model/profiles.js';
+import { check, CHECK_SCOPES, loadInput, type CheckReport } from '../c/run.js';
+import type { RoleName } from '../c/roles.js';
+import { defaultReplayPath, readReplay, replay, writeReplay } from '../explorer/replay.js';
+import { kernelEvents, renderTrace } from '../explorer/trace.js';
+import { SCOPES, scopeWith } from '../scopes.js';
+import type { Scope } from '../system.js';
+import { EXIT_VIOLATION, UsageError } from './errors.js';
+import { describeScope } from './explore.js';
+
+interface CheckFlags {
+  profile?: string;
+  scope?: string;
+  cpus?: string;
+  ops?: string;
+  max?: string;
+  threshold?: string;
+  preemptions?: string;
+  binding?: string;
+  role: string[];
+  json?: boolean;
+  replayOut?: string;
+  replay?: string;
+  maxStates?: string;
+  full?: boolean;
+  progress: boolean;
+}
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+const ROLE_NAMES: readonly RoleName[] = ['alloc', 'put', 'splice', 'create', 'prune'];
+
+function parseRoles(list: string[]): Partial<Record<RoleName, string>> {
+  const out: Partial<Record<RoleName, string>> = {};
+  for (const r of list) {
+    const m = /^(\w+)=(\w+)$/.exec(r);
+    if (!m || !ROLE_NAMES.includes(m[1] as RoleName)) throw new UsageError(`--role ${r}: expected NAME=FUNCTION with NAME one of ${ROLE_NAMES.join(', ')}`);
+    out[m[1] as RoleName] = m[2]!;
+  }
+  return out;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export function registerCheck(program: Command): void {
   program
     .command('check')
-    .description('not implemented yet')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UsageError('check is not implemented yet');
+    .description('check a TS/JS module, a patch (email or unified diff) or a C file through the explorer')
+    .argument('<file>', 'module, patch or C source')
+    .option('--profile <name>', `override the inferred profile (${Object.keys(PROFILES).join(', ')})`)
+    .option('--scope <name>', 'one named scope instead of the default check scopes (see `explore --list-scopes`)')
+    .option('--cpus <n>', 'CPUs (with --scope)')
+    .option('--ops <k>', 'operations per task')
+    .option('--max <m>', 'MAX the cache cap is scaled to')
+    .option('--threshold <t>', 'THRESHOLD the splice threshold is scaled to')
+    .option('--preemptions <n>', 'task switches allowed in one run')
+    .option('--binding <file>', 'JSON binding: field names, roles, extra C definitions, aliases (docs/checking-your-patch.md)')
+    .option('--role <name=fn>', 'name a role the checker cannot infer (alloc, put, splice, create, prune); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--json', 'print one JSON object')
+    .option('--replay-out <file>', 'where to write the replay file of the first violation')
+    .option('--replay <file>', 're-run a replay file written by check against FILE and print the trace')
+    .option('--max-states <n>', 'stop each exploration after this many states')
+    .option('--full', 'print every statement of a counterexample')
+    .option('--no-progress', 'no progress lines on stderr')
+    .action(async (file: string, f: CheckFlags) => {
+      if (f.profile !== undefined && !PROFILES[f.profile]) throw new UsageError(`--profile ${f.profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);
+      const roles = parseRoles(f.role);
+      const loaded = await loadInput(file, f.binding, roles);
+      if (f.replay) return replayAgainst(file, f.replay, loaded.impl, !!f.json, !!f.full);
+      const overrides = {
+        ...(f.cpus !== undefined ? { cpus: int('cpus', f.cpus, 1)! } : {}),
+        ...(f.ops !== undefined ? { ops: int('ops', f.ops, 0)! } : {}),
+        ...(f.max !== undefined ? { max: int('max', f.max, 0)! } : {}),
+        ...(f.threshold !== undefined ? { threshold: int('threshold', f.threshold, 0)! } : {}),
+        ...(f.preemptions !== undefined ? { preemptions: int('preemptions', f.preemptions, 0)! } : {}),
+      };
+      let scopes: Scope[];
+      if (f.scope) {
+        const base = SCOPES[f.scope] ?? CHECK_SCOPES.find((s) => s.name === f.scope);
+        if (!base) throw new UsageError(`--scope ${f.scope}: unknown scope (known: ${[...Object.keys(SCOPES), ...CHECK_SCOPES.map((s) => s.name)].join(', ')})`);
+        scopes = [scopeWith(base, overrides)];
+      } else scopes = CHECK_SCOPES.map((s, i) => (i === 0 ? scopeWith(s, overrides) : scopeWith(s, { ...(overrides.max !== undefined ? { max: overrides.max } : {}), ...(overrides.threshold !== undefined ? { threshold: overrides.threshold } : {}) })));
+      const maxStates = int('max-states', f.maxStates, 1);
+      const showProgress = f.progress && !f.json;
+      const r = await check(
+        {
+          file,
+          scopes,
+          ...(f.profile ? { profile: f.profile } : {}),
+          ...(maxStates ? { maxStates } : {}),
+          ...(showProgress ? { progress: (l: string) => process.stderr.write(l + '\n') } : {}),
+        },
+        loaded,
+      );
+      const replayFiles: string[] = [];
+      r.violations.forEach((v, i) => {
+        if (v.steps.length === 0) return replayFiles.push('');
+        const path = resolve(f.replayOut && i === 0 ? f.replayOut : defaultReplayPath(r.impl, v.id));
+        writeReplay(path, { impl: resolve(r.ref), scope: v.scope, choices: v.steps.map((s) => s.choice), invariant: v.id, message: v.message });
+        replayFiles.push(path);
+      });
+      if (f.json) process.stdout.write(JSON.stringify(jsonReport(r, replayFiles)) + '\n');
+      else process.stdout.write(textReport(r, replayFiles, !!f.full).join('\n') + '\n');
+      if (r.verdict === 'violation') process.exitCode = EXIT_VIOLATION;
     });
+
+  program
+    .command('init-impl')
+    .description('write DIR/impl.ts: a commented template of an implementation, built from the v1 port')
+    .argument('<dir>', 'directory to create (or an empty one)')
+    .action((dir: string) => {
+      const out = join(dir, 'impl.ts');
+      if (existsSync(out)) throw new UsageError(`${out} exists; not overwriting it`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(out, template());
+      process.stdout.write(`wrote ${out}\ncheck it with: dio-cache check ${out}\n`);
+    });
+}
+
+function jsonReport(r: CheckReport, replayFiles: string[]) {
+  return {
+    verdict: r.verdict,
+    impl: r.impl,
+    input: r.input,
+    complete: r.complete,
+    violations: r.violations.map((v, i) => ({ invariant: v.id, message: v.message, steps: v.steps, kernelEvents: kernelEvents(v.steps), scope: v.scope.name, replayFile: replayFiles[i] })),
+    warnings: r.warnings.map((v) => ({ invariant: v.id, message: v.message, steps: v.steps, scope: v.scope.name })),
+    stats: r.stats,
+    extremes: r.extremes,
+    profile: r.profile,
+    scaling: r.scaling,
+    coverage: r.coverage,
+    notes: r.notes,
+    runs: r.runs.map((x) => ({ scope: x.scope, verdict: x.verdict, complete: x.complete, stats: x.stats, maxCached: x.maxCached })),
+  };
+}
+
+function textReport(r: CheckReport, replayFiles: string[], full: boolean): string[] {
+  const out: string[] = [];
+  out.push(`${r.impl} (${r.input.kind === 'email' ? 'patch, email' : r.input.kind === 'diff' ? 'unified diff' : r.input.kind === 'c' ? 'C source' : 'TypeScript/JavaScript module'})`);
+  out.push(`profile ${r.profile.name}${r.profile.overridden ? ' (--profile)' : ''}:`);
+  for (const e of r.profile.inferred) out.push(`  ${e}`);
+  if (r.scaling.length) out.push(`scaling: ${r.scaling.map((s) => `${s.macro} ${s.from} → ${s.to}`).join(', ')}`);
+  for (const run of r.runs)
+    out.push(
+      `${describeScope(run.scope)}\n  ${fmt(run.stats.states)} states, ${fmt(run.stats.transitions)} transitions, depth ${run.stats.depth}, ${run.stats.seconds.toFixed(2)} s, ${fmt(run.stats.statesPerSecond)} states/s: ${run.verdict}${run.complete ? '' : ' (stopped early)'}`,
+    );
+  out.push(`largest nr + nr_irq on a quiescent CPU: ${r.extremes.maxCached} (the profile's bound ${r.extremes.bound}, sequential bound ${r.extremes.sequentialBound})`);
+  for (const n of r.notes) out.push(`note: ${n}`);
+  for (const w of r.warnings) out.push(`warning ${w.id}: ${w.message} (scope ${w.scope.name}, after ${w.steps.length} steps)`);
+  if (r.coverage) {
+    out.push('coverage:');
+    for (const f of r.coverage.functions) {
+      const hit = f.statements.filter((s) => s.hits > 0).length;
+      out.push(`  ${f.name}: ${hit}/${f.statements.length} statements, ${f.branches.length} branches reached`);
+    }
+    const top = r.coverage.interruptsAt.slice(0, 6).map((x) => `${x.at} ×${x.count}`);
+    out.push(`  interrupts entered at ${r.coverage.interruptsAt.length} statement boundaries${top.length ? `, most often: ${top.join('; ')}` : ''}`);
+    for (const w of r.coverage.warnings) out.push(`warning coverage: ${w}`);
+  }
+  r.violations.forEach((v, i) => {
+    out.push('');
+    out.push(`violation ${v.id}: ${v.message}`);
+    out.push(`  ${invariant(v.id as InvariantId).claim}`);
+    out.push(`  scope ${v.scope.name}; ${kernelEvents(v.steps)} kernel-level events, ${v.steps.length} steps`);
+    out.push(...renderTrace(v.steps, { id: v.id, message: v.message }, full).map((l) => `  ${l}`));
+    if (replayFiles[i]) out.push(`  replay: dio-cache check ${r.input.file} --replay ${replayFiles[i]}`);
+    else out.push('  (at boot: the initcall or the prefill, before any interleaving)');
+  });
+  out.push('');
+  if (r.verdict === 'violation') out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(r.stats.states)} states explored)`);
+  else if (r.complete) out.push(`conforms: ${fmt(r.stats.states)} states, every interleaving up to these bounds`);
+  else out.push(`incomplete: no violation in ${fmt(r.stats.states)} states, but the search was stopped early`);
+  return out;
+}
+
+async function replayAgainst(file: string, replayFile: string, impl: Parameters<typeof replay>[0], json: boolean, full: boolean): Promise<void> {
+  const rf = readReplay(replayFile);
+  const r = replay(impl, rf);
+  if (r.diverged) throw new UsageError(`${replayFile}: choice ${r.diverged.at} is not enabled (only ${r.diverged.enabled} choices there): ${file} or the scope changed`);
+  if (json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps }) + '\n');
+  else {
+    const lines = full ? renderTrace(r.steps, r.violation, true) : r.lines;
+    process.stdout.write(
+      [`${impl.name} on ${describeScope(rf.scope)}`, `replaying ${rf.choices.length} choices from ${replayFile}`, ...lines, '', r.violation ? `reproduced: ${r.violation.id}: ${r.violation.message}` : `not reproduced: ${rf.invariant} does not break at the end of this path`].join('\n') + '\n',
+    );
+  }
+  process.exitCode = r.violation ? EXIT_VIOLATION : 2;
+}
+
+/** The v1 port with its imports pointed at this checkout and a header saying what to change. */
+function template(): string {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+  const src = readFileSync(join(root, 'impl/ports/iomap-v1.ts'), 'utf8');
+  const body = src
+    .replace(/from '\.\.\/kernel\/([\w-]+)\.js'/g, (_m, f: string) => `from '${join(root, 'impl/kernel', f)}.ts'`)
+    .replace(/from '\.\.\/interface\.js'/g, `from '${join(root, 'impl/interface')}.ts'`)
+    .replace("name: 'iomap-v1',", "name: 'my-impl',")
+    .replace(/description: '[^']*',/, "description: 'my revision of the per-CPU iomap_dio cache (edit me)',");
+  return `/**
+ * A template implementation for \`dio-cache check\`, generated by \`dio-cache init-impl\` from the
+ * v1 port (impl/ports/iomap-v1.ts). Edit the functions to follow your C, then run
+ *   dio-cache check ${'<this file>'}
+ *
+ * The rules (impl/interface.ts):
+ * - Each function is a generator; every \`yield 'C statement'\` is a statement boundary where an
+ *   interrupt, a preemption or another CPU may run. Yield before each C statement that touches
+ *   shared state, with the statement's text: it is what counterexamples show.
+ * - Reach shared state only through \`k\` (impl/kernel/primitives.ts): k.load/k.store for fields,
+ *   k.global/k.setGlobal for statics, k.get_cpu()/k.put_cpu(), k.kmalloc(...), k.kfree(...)...
+ *   Never keep state in module variables: the checker re-runs a generator from its start, replaying
+ *   the values k returned, to resume an operation.
+ * - \`structs\` gives the field offsets, \`macros\` marks the cap and the threshold ('MAX',
+ *   'THRESHOLD') so the scope can scale them, and \`cache\` names the fields the checker reads.
+ * - \`profile\` is the protocol variant you claim (iomap-v1: cap \`>\`, the caller allocates on a
+ *   miss; iomap-v3: cap \`>=\`, the helper allocates; bio: with a hotplug prune).
+ */
+${body}`;
 }

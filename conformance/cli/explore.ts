@@ -1,15 +1,226 @@
 /**
- * `dio-cache explore` (placeholder until its issue lands: it fails loudly rather than pretending).
+ * `dio-cache explore`: every interleaving of a scope against one implementation, and
+ * `dio-cache replay FILE`: re-run a counterexample from its replay file.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from './errors.js';
+import { getProfile, PROFILES, reachableCapBound } from '../../model/profiles.js';
+import { invariant, type InvariantId } from '../../model/invariants.js';
+import { exploreAsync, type ExploreResult, type FoundViolation } from '../explorer/explore.js';
+import { defaultReplayPath, loadImplementation, readReplay, replay, writeReplay } from '../explorer/replay.js';
+import { kernelEvents, renderTrace } from '../explorer/trace.js';
+import { SCOPES, scopeWith } from '../scopes.js';
+import type { Scope } from '../system.js';
+import { EXIT_VIOLATION, UsageError } from './errors.js';
+
+interface ExploreFlags {
+  impl: string;
+  scope: string;
+  cpus?: string;
+  tasks?: string;
+  ops?: string;
+  profile?: string;
+  max?: string;
+  threshold?: string;
+  preemptions?: string;
+  bfs?: boolean;
+  dfs?: boolean;
+  symmetry: boolean;
+  json?: boolean;
+  replayOut?: string;
+  maxStates?: string;
+  all?: boolean;
+  full?: boolean;
+  listScopes?: boolean;
+  progress: boolean;
+}
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+export function describeScope(s: Scope): string {
+  const tasks = s.taskCpus.map((c, i) => `task${i}@cpu${c}`).join(' ');
+  return (
+    `${s.name}: ${s.cpus} CPU${s.cpus > 1 ? 's' : ''}, ${tasks}, ${s.ops} ops each (${s.taskOps.join('/')}), ` +
+    `${s.inflight} in flight, prefill ${s.prefill}, completions by ${s.completers.join('/')}${s.atomicIrq ? ' (atomic handlers)' : ''}, ` +
+    `${s.preemptions} preemption${s.preemptions === 1 ? '' : 's'}${s.migration ? ' with migration' : ''}${s.hotplug ? ', hotplug' : ''}, ` +
+    `profile ${s.profile}, MAX ${s.max}, THRESHOLD ${s.threshold}`
+  );
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function costLine(v: FoundViolation): string {
+  const ev = kernelEvents(v.steps);
+  const m = v.minimised;
+  const from = m && (m.from.interrupts !== m.to.interrupts || m.from.preemptions !== m.to.preemptions || m.from.steps !== m.to.steps)
+    ? ` (minimised from ${m.from.interrupts} interrupts, ${m.from.preemptions} preemptions, ${m.from.steps} steps${m.complete ? '' : '; minimisation budget ran out'})`
+    : m && !m.complete ? ' (minimisation budget ran out)' : '';
+  return `${ev} kernel-level events: ${v.interrupts ?? 0} interrupts, ${v.preemptions ?? 0} preemptions, ${v.steps.length} steps${from}`;
+}
 
 export function registerExplore(program: Command): void {
   program
     .command('explore')
-    .description('not implemented yet')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UsageError('explore is not implemented yet');
+    .description('explore every interleaving of a scope (BFS by default), checking every invariant at every step')
+    .option('--impl <name|path>', 'implementation: a name from `dio-cache list` or a TS/JS module', 'iomap-v1')
+    .option('--scope <name>', 'named scope (--list-scopes)', 'spin-ref')
+    .option('--cpus <n>', 'CPUs (one task per CPU unless --tasks)')
+    .option('--tasks <n>', 'tasks, placed round-robin over the CPUs')
+    .option('--ops <k>', 'operations per task')
+    .option('--profile <name>', `profile (${Object.keys(PROFILES).join(', ')}); default: the implementation's`)
+    .option('--max <m>', 'the cache cap MAX')
+    .option('--threshold <t>', 'the splice THRESHOLD')
+    .option('--preemptions <n>', 'task switches allowed in one run')
+    .option('--bfs', 'breadth-first: the first counterexample is a shortest one (default)')
+    .option('--dfs', 'depth-first')
+    .option('--no-symmetry', 'do not canonicalise object identities before hashing')
+    .option('--json', 'print one JSON object')
+    .option('--replay-out <file>', 'where to write the replay file of a violation (default: <impl>.<invariant>.replay.json)')
+    .option('--max-states <n>', 'stop after this many states (the verdict is then incomplete)')
+    .option('--all', 'keep exploring after a violation: one counterexample per invariant id')
+    .option('--full', 'print every statement of a counterexample, not one line per context run')
+    .option('--no-progress', 'no progress lines on stderr')
+    .option('--list-scopes', 'list the named scopes and exit')
+    .action(async (f: ExploreFlags) => {
+      if (f.listScopes) {
+        for (const s of Object.values(SCOPES)) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`);
+        return;
+      }
+      if (f.bfs && f.dfs) throw new UsageError('--bfs and --dfs exclude each other');
+      const base = SCOPES[f.scope];
+      if (!base) throw new UsageError(`--scope ${f.scope}: unknown scope (known: ${Object.keys(SCOPES).join(', ')})`);
+      const { impl, ref } = await loadImplementation(f.impl);
+      const profile = f.profile ?? impl.profile;
+      if (!PROFILES[profile]) throw new UsageError(`--profile ${profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);
+      const cpus = int('cpus', f.cpus, 1);
+      const scope = scopeWith(base, {
+        ...(cpus !== undefined ? { cpus } : {}),
+        ...(f.tasks !== undefined ? { tasks: int('tasks', f.tasks, 1)! } : {}),
+        ...(f.ops !== undefined ? { ops: int('ops', f.ops, 0)! } : {}),
+        ...(f.max !== undefined ? { max: int('max', f.max, 0)! } : {}),
+        ...(f.threshold !== undefined ? { threshold: int('threshold', f.threshold, 0)! } : {}),
+        ...(f.preemptions !== undefined ? { preemptions: int('preemptions', f.preemptions, 0)! } : {}),
+        profile,
+      });
+      const maxStates = int('max-states', f.maxStates, 1);
+      const ac = new AbortController();
+      const onInt = () => {
+        if (ac.signal.aborted) process.exit(130);
+        process.stderr.write('\ninterrupted: finishing with what was found so far (Ctrl-C again to quit)\n');
+        ac.abort();
+      };
+      process.on('SIGINT', onInt);
+      const showProgress = f.progress && !f.json;
+      let r: ExploreResult;
+      try {
+        r = await exploreAsync({
+          impl,
+          scope,
+          strategy: f.dfs ? 'dfs' : 'bfs',
+          symmetry: f.symmetry,
+          all: !!f.all,
+          signal: ac.signal,
+          ...(maxStates ? { maxStates } : {}),
+          ...(showProgress
+            ? { progress: (p) => process.stderr.write(`  ${fmt(p.states)} states, ${fmt(p.states / Math.max(p.seconds, 1e-9))} states/s, depth ${p.depth}, ${p.seconds.toFixed(1)} s\n`) }
+            : {}),
+        });
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+      const replayFiles: string[] = [];
+      r.violations.forEach((v, i) => {
+        const path = resolve(f.replayOut && i === 0 ? f.replayOut : defaultReplayPath(impl.name, v.id));
+        writeReplay(path, { impl: ref, scope, choices: v.steps.map((s) => s.choice), invariant: v.id, message: v.message });
+        replayFiles.push(path);
+      });
+      if (f.json) {
+        const out = {
+          verdict: r.verdict,
+          impl: impl.name,
+          scope,
+          complete: r.complete,
+          ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),
+          ...(r.error ? { error: r.error } : {}),
+          violations: r.violations.map((v, i) => ({
+            invariant: v.id,
+            message: v.message,
+            steps: v.steps,
+            interrupts: v.interrupts,
+            preemptions: v.preemptions,
+            kernelEvents: kernelEvents(v.steps),
+            ...(v.minimised ? { minimised: v.minimised } : {}),
+            replayFile: replayFiles[i],
+          })),
+          warnings: r.warnings.map((v) => ({ invariant: v.id, message: v.message, steps: v.steps })),
+          stats: r.stats,
+          extremes: { maxCached: r.extremes.maxCached, bound: reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold })), witnesses: r.extremes.witnesses },
+        };
+        process.stdout.write(JSON.stringify(out) + '\n');
+      } else {
+        process.stdout.write(textReport(r, impl.name, scope, replayFiles, !!f.full).join('\n') + '\n');
+      }
+      if (r.verdict === 'error') throw new UsageError(`${impl.name}: ${r.error ?? 'the scope could not be booted'}`);
+      if (r.verdict === 'violation') process.exitCode = EXIT_VIOLATION;
+    });
+}
+
+function textReport(r: ExploreResult, implName: string, scope: Scope, replayFiles: string[], full: boolean): string[] {
+  const s = r.stats;
+  const out: string[] = [];
+  out.push(`${implName} on ${describeScope(scope)}`);
+  out.push(
+    `${fmt(s.states)} states, ${fmt(s.transitions)} transitions, depth ${s.depth}, ${s.seconds.toFixed(2)} s, ${fmt(s.statesPerSecond)} states/s, ` +
+      `${s.bytesPerState.toFixed(0)} bytes/state (${s.strategy.toUpperCase()}, symmetry ${s.symmetry ? 'on' : 'off'})`,
+  );
+  const bound = reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }));
+  const w = r.extremes.witnesses[r.extremes.witnesses.length - 1];
+  out.push(
+    `largest nr + nr_irq on a quiescent CPU: ${r.extremes.maxCached} (MAX ${scope.max}${r.extremes.maxCached > scope.max ? ` + ${r.extremes.maxCached - scope.max}` : ''}; the ${scope.profile} bound is ${bound})` +
+      (w && w.choices.length ? `, first reached on cpu${w.cpu} after ${w.choices.length} steps` : ''),
+  );
+  for (const v of r.warnings) out.push(`warning ${v.id}: ${v.message} (after ${v.steps.length} steps)`);
+  r.violations.forEach((v, i) => {
+    out.push('');
+    out.push(`violation ${v.id}: ${v.message}`);
+    out.push(`  ${invariant(v.id as InvariantId).claim}`);
+    out.push(`  counterexample: ${costLine(v)}`);
+    out.push(...renderTrace(v.steps, { id: v.id, message: v.message }, full).map((l) => `  ${l}`));
+    out.push(`  replay: dio-cache replay ${replayFiles[i]}`);
+  });
+  out.push('');
+  if (r.verdict === 'error') out.push(`error: ${r.error}`);
+  else if (r.verdict === 'violation')
+    out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(s.states)} states explored${r.complete ? '' : ', search stopped at the first violation'})`);
+  else if (r.complete) out.push(`conforms: ${fmt(s.states)} states, every interleaving up to this bound (scope ${describeScope(scope)})`);
+  else out.push(`incomplete: no violation in ${fmt(s.states)} states, but the search was stopped (${r.stoppedBy}) before every interleaving was seen`);
+  return out;
+}
+
+export function registerReplay(program: Command): void {
+  program
+    .command('replay')
+    .description('re-run a counterexample from its replay file (written by explore) and print the identical trace')
+    .argument('<file>', 'a replay file')
+    .option('--json', 'print one JSON object')
+    .option('--full', 'print every statement')
+    .action(async (file: string, f: { json?: boolean; full?: boolean }) => {
+      const rf = readReplay(file);
+      const { impl } = await loadImplementation(rf.impl);
+      const r = replay(impl, rf);
+      if (r.diverged) throw new UsageError(`${file}: choice ${r.diverged.at} is not enabled (only ${r.diverged.enabled} choices there): the implementation or scope changed`);
+      if (f.json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps, interrupts: r.interrupts, preemptions: r.preemptions }) + '\n');
+      else {
+        const lines = f.full ? renderTrace(r.steps, r.violation, true) : r.lines;
+        process.stdout.write(
+          [`${impl.name} on ${describeScope(rf.scope)}`, `replaying ${rf.choices.length} choices from ${file}`, ...lines, '', r.violation ? `reproduced: ${r.violation.id}: ${r.violation.message}` : `not reproduced: ${rf.invariant} does not break at the end of this path`].join('\n') + '\n',
+        );
+      }
+      process.exitCode = r.violation ? EXIT_VIOLATION : 2;
     });
 }

@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, UsageError } from './errors.js';
 import { registerStatechart } from './statechart.js';
 import { registerTest } from './test.js';
-import { registerExplore } from './explore.js';
+import { registerExplore, registerReplay } from './explore.js';
 import { registerCheck } from './check.js';
 import { registerList } from './list.js';
 
@@ -20,6 +20,7 @@ registerList(program);
 registerStatechart(program);
 registerTest(program);
 registerExplore(program);
+registerReplay(program);
 registerCheck(program);
 
 try {

@@ -1,15 +1,50 @@
 /**
- * `dio-cache statechart` (placeholder until its issue lands: it fails loudly rather than pretending).
+ * `dio-cache statechart`: the specification's statechart (model/machine.ts) as Mermaid, DOT, SVG
+ * or JSON, drawn from the live machine. SVG is rendered offline by Graphviz compiled to WASM.
  */
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { cacheMachine } from '../../model/machine.js';
+import { PROFILES, getProfile } from '../../model/profiles.js';
+import { toDot, toJson, toMermaid, toSvg } from '../../model/render.js';
 import { UsageError } from './errors.js';
+
+export const STATECHART_FORMATS = ['mermaid', 'dot', 'svg', 'json'] as const;
+export type StatechartFormat = (typeof STATECHART_FORMATS)[number];
+
+/** The statechart of a profile in one format (what `docs/statechart.*` holds for iomap-v1). */
+export async function renderStatechart(format: StatechartFormat, profileName = 'iomap-v1'): Promise<string> {
+  const m = cacheMachine(getProfile(profileName));
+  switch (format) {
+    case 'mermaid':
+      return toMermaid(m);
+    case 'dot':
+      return toDot(m);
+    case 'json':
+      return toJson(m);
+    case 'svg':
+      return toSvg(m);
+  }
+}
 
 export function registerStatechart(program: Command): void {
   program
     .command('statechart')
-    .description('not implemented yet')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UsageError('statechart is not implemented yet');
+    .description('print the model statechart (one CPU\'s cache and its contexts)')
+    .option('--format <format>', `one of ${STATECHART_FORMATS.join(', ')}`, 'mermaid')
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .option('--profile <name>', `profile the machine is built for (${Object.keys(PROFILES).join(', ')})`, 'iomap-v1')
+    .action(async (o: { format: string; output?: string; profile: string }) => {
+      if (!(STATECHART_FORMATS as readonly string[]).includes(o.format))
+        throw new UsageError(`unknown format '${o.format}' (known: ${STATECHART_FORMATS.join(', ')})`);
+      if (!PROFILES[o.profile]) throw new UsageError(`unknown profile '${o.profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
+      const text = await renderStatechart(o.format as StatechartFormat, o.profile);
+      if (o.output) {
+        try {
+          writeFileSync(o.output, text);
+        } catch (e) {
+          throw new UsageError(`cannot write ${o.output}: ${(e as Error).message}`);
+        }
+      } else process.stdout.write(text);
     });
 }

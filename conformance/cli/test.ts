@@ -1,15 +1,65 @@
 /**
- * `dio-cache test` (placeholder until its issue lands: it fails loudly rather than pretending).
+ * `dio-cache test`: the conformance suite (statechart paths, fast-check, the explorer at a small
+ * scope) on one implementation, with coverage, counts, per-layer times and one verdict.
+ * Exit 0 conforms, 1 violation (or incomplete coverage), 2 usage error.
  */
 import type { Command } from 'commander';
-import { UsageError } from './errors.js';
+import { ALL, findImpl } from '../../impl/registry.js';
+import { PROFILES } from '../../model/profiles.js';
+import { SCOPES } from '../scopes.js';
+import { DEFAULT_SCOPE, LAYERS, renderSuite, runSuite, type LayerName } from '../suite.js';
+import { EXIT_CONFORMS, EXIT_VIOLATION, UsageError } from './errors.js';
+
+interface TestOptions {
+  impl: string;
+  profile?: string;
+  runs?: string;
+  seed?: string;
+  scope: string;
+  layers?: string;
+  json?: boolean;
+}
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  return Number(v);
+}
 
 export function registerTest(program: Command): void {
   program
     .command('test')
-    .description('not implemented yet')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UsageError('test is not implemented yet');
+    .description('run the conformance suite (statechart paths, fast-check at MAX 256, the explorer at a small scope) on an implementation')
+    .option('--impl <name>', 'implementation (dio-cache list)', 'iomap-v1')
+    .option('--profile <name>', "model profile (default: the implementation's own)")
+    .option('--runs <n>', 'fast-check runs (default 1000)')
+    .option('--seed <s>', 'fast-check seed (replays a printed failure together with its path)')
+    .option('--scope <name>', 'explorer scope', DEFAULT_SCOPE)
+    .option('--layers <list>', `comma-separated subset of ${LAYERS.join(',')}`)
+    .option('--json', 'print the result as JSON')
+    .action(async (o: TestOptions) => {
+      const impl = findImpl(o.impl);
+      if (!impl) throw new UsageError(`unknown implementation '${o.impl}' (known: ${ALL.map((i) => i.name).join(', ')})`);
+      if (o.profile !== undefined && !PROFILES[o.profile]) throw new UsageError(`unknown profile '${o.profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
+      if (!SCOPES[o.scope]) throw new UsageError(`unknown scope '${o.scope}' (known: ${Object.keys(SCOPES).join(', ')})`);
+      const runs = int('runs', o.runs, 1);
+      const seed = int('seed', o.seed, -(2 ** 31));
+      let layers: LayerName[] | undefined;
+      if (o.layers !== undefined) {
+        layers = o.layers.split(',').map((x) => x.trim()) as LayerName[];
+        const bad = layers.filter((l) => !LAYERS.includes(l));
+        if (bad.length || layers.length === 0) throw new UsageError(`unknown layer '${bad[0] ?? ''}' (known: ${LAYERS.join(', ')})`);
+      }
+      const progress = o.json ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
+      const r = await runSuite(impl, {
+        ...(o.profile !== undefined ? { profile: o.profile } : {}),
+        ...(runs !== undefined ? { fcRuns: runs } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        scope: o.scope,
+        ...(layers ? { layers } : {}),
+        ...(progress ? { log: progress } : {}),
+      });
+      process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : renderSuite(r));
+      process.exitCode = r.verdict === 'conforms' ? EXIT_CONFORMS : EXIT_VIOLATION;
     });
 }

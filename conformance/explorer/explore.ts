@@ -1,11 +1,27 @@
 /**
- * The interleaving explorer's public API. (First version: plain BFS with a JSON fingerprint;
- * the search, symmetry, minimisation and reporting are built behind this same interface.)
+ * The interleaving explorer: an exhaustive, stateful search over every choice a System allows.
+ *
+ * - BFS (the default: the first counterexample is a shortest one) or DFS.
+ * - The visited set holds 64-bit fingerprints of the whole World (fingerprint.ts), up to
+ *   object-identity symmetry unless `symmetry: false`; BFS keeps a parent index and a choice index
+ *   per stored state instead of paths, and rebuilds a counterexample by re-running its choice
+ *   vector (trace.ts), which is also what `dio-cache replay` does.
+ * - Every step is checked by System.step against the invariant registry. The largest
+ *   `nr + nr_irq` on a quiescent CPU is recorded with the shortest path to each new maximum, so
+ *   a test can show the soft cap's bound is reached, not just respected.
+ * - Error violations are minimised (minimise.ts): fewest interrupts, then preemptions, then steps.
+ *
+ * `explore()` runs to the end synchronously; `exploreAsync()` yields to the event loop every
+ * few milliseconds so that Ctrl-C (via an AbortSignal) stops it with a partial result.
  */
 import type { Implementation } from '../../impl/interface.js';
 import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
-import { System, type Choice, type Scope, type Violation } from '../system.js';
+import type { InvariantId } from '../../model/invariants.js';
+import { BootError, System, type Choice, type Scope, type Violation } from '../system.js';
+import { Fingerprinter, FingerprintSet } from './fingerprint.js';
+import { minimise } from './minimise.js';
+import { runChoices } from './trace.js';
 
 export interface TraceStep {
   /** Index into System.enabled() at this point: the replay vector. */
@@ -13,11 +29,34 @@ export interface TraceStep {
   who: string;
   event: string;
   labels: string[];
+  /** The CPU the step ran on, and its lists and counters after the step (reports). */
+  cpu?: number;
+  after?: string;
+  /** Set when an operation returned (or oopsed) in this step. */
+  returned?: string;
 }
 
 export interface FoundViolation extends Violation {
   /** The path from boot to the violating state. */
   steps: TraceStep[];
+  /** Interrupts and preemptions on the path (after minimisation). */
+  interrupts?: number;
+  preemptions?: number;
+  /** How the path was minimised: the BFS/DFS path's cost and the minimised one's. */
+  minimised?: { from: PathCost; to: PathCost; complete: boolean };
+}
+
+export interface PathCost {
+  interrupts: number;
+  preemptions: number;
+  steps: number;
+}
+
+export interface Progress {
+  states: number;
+  transitions: number;
+  depth: number;
+  seconds: number;
 }
 
 export interface ExploreOptions {
@@ -29,8 +68,21 @@ export interface ExploreOptions {
   maxStates?: number;
   /** Keep exploring after the first error violation (collects one trace per invariant id). */
   all?: boolean;
-  progress?: (p: { states: number; transitions: number; depth: number; seconds: number }) => void;
+  progress?: (p: Progress) => void;
+  /** Milliseconds between progress calls (default 1000). */
+  progressEveryMs?: number;
   signal?: AbortSignal;
+  /** Minimise error counterexamples (default true). */
+  minimise?: boolean;
+  /** State budget of the minimising search (default 2,000,000). */
+  minimiseMaxStates?: number;
+}
+
+/** The shortest path found to a new largest `nr + nr_irq` on a quiescent CPU. */
+export interface ExtremeWitness {
+  value: number;
+  cpu: number;
+  choices: number[];
 }
 
 export interface ExploreResult {
@@ -41,70 +93,300 @@ export interface ExploreResult {
   warnings: FoundViolation[];
   /** False when stopped early (maxStates, signal, or the first violation). */
   complete: boolean;
-  stats: { states: number; transitions: number; depth: number; seconds: number; statesPerSecond: number; bytesPerState: number };
-  /** Largest nr + nr_irq seen on any quiescent CPU. */
-  extremes: { maxCached: number };
+  /** Why the search stopped early, when it did. */
+  stoppedBy?: 'violation' | 'maxStates' | 'signal';
+  stats: {
+    states: number;
+    transitions: number;
+    depth: number;
+    seconds: number;
+    statesPerSecond: number;
+    /** Visited set plus per-state parent/choice arrays, divided by states. */
+    bytesPerState: number;
+    symmetry: boolean;
+    strategy: 'bfs' | 'dfs';
+    /** Largest number of worlds held at once (BFS frontier or DFS stack). */
+    peakOpen: number;
+    /** Expected number of fingerprint collisions (64-bit hashes): n² / 2^65. */
+    collisionOdds: number;
+  };
+  /** Largest nr + nr_irq seen on any quiescent CPU, and the shortest path to each new maximum. */
+  extremes: { maxCached: number; witnesses: ExtremeWitness[] };
+  /** Set when the search could not run (boot failed): the message. */
+  error?: string;
 }
 
-export function explore(o: ExploreOptions): ExploreResult {
-  const sys = new System(o.impl, o.scope);
-  const t0 = performance.now();
-  const init = sys.initial();
-  const fp = (w: World) =>
-    JSON.stringify([w.heap, w.globals, w.cpus.map((c) => [c, c.softirq?.next, c.hardirq?.next]), w.tasks, [...w.inflight].sort(), w.preemptions]);
-  type Node = { w: World; a: AbstractState; path: TraceStep[] };
-  const seen = new Set<string>([fp(init.world)]);
-  let frontier: Node[] = [{ w: init.world, a: init.abs, path: [] }];
-  const violations = new Map<string, FoundViolation>();
-  const warnings = new Map<string, FoundViolation>();
-  let transitions = 0;
-  let depth = 0;
-  let maxCached = 0;
-  let stopped = false;
-  const note = (abs: AbstractState) => {
-    for (const c of abs.caches) if (c.quiescent) maxCached = Math.max(maxCached, c.freeList.length + c.freeListIrq.length);
-  };
-  note(init.abs);
-  for (const v of init.violations) violations.set(v.id, { ...v, steps: [] });
-  while (frontier.length && !stopped && violations.size === 0) {
-    const next: Node[] = [];
-    depth++;
-    for (const n of frontier) {
-      const choices: Choice[] = sys.enabled(n.w);
-      for (let i = 0; i < choices.length; i++) {
-        const r = sys.step(n.w, n.a, choices[i]!);
-        transitions++;
-        note(r.abs);
-        const path = [...n.path, { choice: i, who: r.who, event: r.event, labels: r.labels }];
-        let bad = false;
-        for (const v of r.violations) {
-          const into = v.severity === 'warning' ? warnings : violations;
-          if (!into.has(v.id)) into.set(v.id, { ...v, steps: path });
-          if (v.severity === 'error') bad = true;
+/** Fault kinds during boot and the invariant that judges them (model/invariants.ts). */
+const BOOT_FAULTS: Record<string, InvariantId> = {
+  'null-deref': 'crash',
+  'wild-pointer': 'crash',
+  exception: 'crash',
+  'replay-divergence': 'crash',
+  'use-after-free': 'object-safety',
+  'double-free': 'object-safety',
+  'bad-free': 'object-safety',
+  'uninit-read': 'object-safety',
+};
+
+interface Open {
+  w: World;
+  abs: AbstractState;
+  idx: number;
+}
+
+/** Growable parent/choice arrays: 4 + 2 bytes per stored state. */
+class Parents {
+  parent = new Uint32Array(1 << 16);
+  choice = new Uint16Array(1 << 16);
+  n = 0;
+  add(parent: number, choice: number): number {
+    if (this.n === this.parent.length) {
+      const p = new Uint32Array(this.n * 2);
+      p.set(this.parent);
+      this.parent = p;
+      const c = new Uint16Array(this.n * 2);
+      c.set(this.choice);
+      this.choice = c;
+    }
+    this.parent[this.n] = parent;
+    this.choice[this.n] = choice;
+    return this.n++;
+  }
+  path(idx: number): number[] {
+    const out: number[] = [];
+    while (idx > 0) {
+      out.push(this.choice[idx]!);
+      idx = this.parent[idx]!;
+    }
+    return out.reverse();
+  }
+  get bytes(): number {
+    return this.parent.byteLength + this.choice.byteLength;
+  }
+}
+
+/** A resumable search: `run(ms)` does up to ms milliseconds of work and says whether it finished. */
+class Search {
+  readonly sys: System;
+  private readonly fp: Fingerprinter;
+  private readonly seen = new FingerprintSet();
+  private readonly parents = new Parents();
+  private readonly strategy: 'bfs' | 'dfs';
+  private frontier: Open[] = [];
+  private next: Open[] = [];
+  private fi = 0;
+  private stack: { o: Open; choices: Choice[]; i: number }[] = [];
+  private found = new Map<string, { v: Violation; choices: number[] }>();
+  private warned = new Map<string, { v: Violation; choices: number[] }>();
+  private transitions = 0;
+  private depth = 0;
+  private maxCached = 0;
+  private witnesses: ExtremeWitness[] = [];
+  private peakOpen = 0;
+  private stopped: ExploreResult['stoppedBy'];
+  private lastProgress = 0;
+  private readonly t0 = performance.now();
+  private bootError?: string;
+  private bootFailed = false;
+  done = false;
+
+  constructor(private readonly o: ExploreOptions) {
+    this.sys = new System(o.impl, o.scope);
+    this.fp = new Fingerprinter(o.symmetry !== false);
+    this.strategy = o.strategy ?? 'bfs';
+    let init;
+    try {
+      init = this.sys.initial();
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      // Boot runs the implementation's own init, allocs and puts (without interleaving): if one
+      // of them oopses, that is a finding about the implementation, not an input error.
+      const fault = e instanceof BootError ? /failed: ([a-z-]+): /.exec(msg)?.[1] : undefined;
+      const id = fault && BOOT_FAULTS[fault];
+      this.bootFailed = true;
+      if (id) this.found.set(id, { v: { id, severity: 'error', message: `during boot (init, prefill and in-flight allocations, run without interleaving): ${msg}` }, choices: [] });
+      else this.bootError = msg;
+      this.stopped = id ? 'violation' : undefined;
+      this.done = true;
+      return;
+    }
+    this.fp.fingerprint(init.world);
+    this.seen.add(this.fp.hi, this.fp.lo);
+    const root: Open = { w: init.world, abs: init.abs, idx: this.parents.add(0, 0) };
+    this.noteExtremes(init.abs, []);
+    for (const v of init.violations) this.record(v, []);
+    if (this.found.size && !o.all) {
+      this.stopped = 'violation';
+      this.done = true;
+    }
+    if (this.strategy === 'bfs') this.frontier = [root];
+    else this.stack = [{ o: root, choices: this.sys.enabled(root.w), i: 0 }];
+  }
+
+  private pathTo(parentIdx: number, choice: number): number[] {
+    if (this.strategy === 'bfs') {
+      const p = this.parents.path(parentIdx);
+      p.push(choice);
+      return p;
+    }
+    const p = this.stack.map((f) => f.i - 1);
+    p[p.length - 1] = choice;
+    return p;
+  }
+
+  private record(v: Violation, choices: number[]): void {
+    const into = v.severity === 'warning' ? this.warned : this.found;
+    const had = into.get(v.id);
+    if (!had || had.choices.length > choices.length) into.set(v.id, { v, choices });
+  }
+
+  private noteExtremes(abs: AbstractState, choices: number[] | (() => number[])): void {
+    for (const c of abs.caches) {
+      if (!c.quiescent) continue;
+      const total = c.freeList.length + c.freeListIrq.length;
+      if (total > this.maxCached) {
+        this.maxCached = total;
+        this.witnesses.push({ value: total, cpu: c.cpu, choices: typeof choices === 'function' ? choices() : choices });
+      }
+    }
+  }
+
+  /** Handles one transition; returns the new Open if the target is new and may be expanded. */
+  private transition(from: Open, ci: number, c: Choice): Open | null {
+    const r = this.sys.step(from.w, from.abs, c);
+    this.transitions++;
+    this.noteExtremes(r.abs, () => this.pathTo(from.idx, ci));
+    let bad = false;
+    for (const v of r.violations) {
+      if (v.severity === 'error') bad = true;
+      this.record(v, this.pathTo(from.idx, ci));
+    }
+    if (bad) {
+      if (!this.o.all) this.stopped = 'violation';
+      return null;
+    }
+    this.fp.fingerprint(r.world);
+    if (!this.seen.add(this.fp.hi, this.fp.lo)) return null;
+    const idx = this.strategy === 'bfs' ? this.parents.add(from.idx, ci) : this.seen.size - 1;
+    if (this.o.maxStates && this.seen.size >= this.o.maxStates) this.stopped = 'maxStates';
+    return { w: r.world, abs: r.abs, idx };
+  }
+
+  /** Works for about `ms` milliseconds; returns true when the search is over. */
+  run(ms: number): boolean {
+    if (this.done) return true;
+    const until = performance.now() + ms;
+    let n = 0;
+    while (!this.stopped) {
+      if ((++n & 63) === 0) {
+        const now = performance.now();
+        if (this.o.signal?.aborted) {
+          this.stopped = 'signal';
+          break;
         }
-        if (bad) {
-          if (!o.all) stopped = true;
+        if (this.o.progress && now - this.lastProgress >= (this.o.progressEveryMs ?? 1000)) {
+          this.lastProgress = now;
+          this.o.progress({ states: this.seen.size, transitions: this.transitions, depth: this.depth, seconds: (now - this.t0) / 1000 });
+        }
+        if (now >= until) return false;
+      }
+      if (this.strategy === 'bfs') {
+        if (this.fi >= this.frontier.length) {
+          if (this.next.length === 0) break;
+          this.frontier = this.next;
+          this.next = [];
+          this.fi = 0;
+          this.depth++;
+          this.peakOpen = Math.max(this.peakOpen, this.frontier.length);
+        }
+        const node = this.frontier[this.fi]!;
+        this.frontier[this.fi++] = undefined as unknown as Open; // let the world be collected
+        const choices = this.sys.enabled(node.w);
+        for (let i = 0; i < choices.length && !this.stopped; i++) {
+          const t = this.transition(node, i, choices[i]!);
+          if (t) this.next.push(t);
+        }
+      } else {
+        const top = this.stack[this.stack.length - 1];
+        if (!top) break;
+        if (top.i >= top.choices.length) {
+          this.stack.pop();
           continue;
         }
-        const k = fp(r.world);
-        if (!seen.has(k)) {
-          seen.add(k);
-          next.push({ w: r.world, a: r.abs, path });
+        const ci = top.i++;
+        const t = this.transition(top.o, ci, top.choices[ci]!);
+        if (t) {
+          this.stack.push({ o: t, choices: this.sys.enabled(t.w), i: 0 });
+          this.depth = Math.max(this.depth, this.stack.length - 1);
+          this.peakOpen = Math.max(this.peakOpen, this.stack.length);
         }
-        if (o.maxStates && seen.size >= o.maxStates) stopped = true;
       }
-      if (stopped) break;
     }
-    frontier = next;
+    this.done = true;
+    return true;
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const errs = [...violations.values()];
-  return {
-    verdict: errs.length ? 'violation' : 'conforms',
-    violations: errs,
-    warnings: [...warnings.values()],
-    complete: !stopped,
-    stats: { states: seen.size, transitions, depth, seconds, statesPerSecond: seen.size / Math.max(seconds, 1e-9), bytesPerState: 0 },
-    extremes: { maxCached },
-  };
+
+  result(): ExploreResult {
+    const seconds = (performance.now() - this.t0) / 1000;
+    const states = this.seen.size;
+    const build = (m: Map<string, { v: Violation; choices: number[] }>, min: boolean): FoundViolation[] => {
+      const out: FoundViolation[] = [];
+      for (const { v, choices } of m.values()) {
+        let vec = choices;
+        let minimised: FoundViolation['minimised'];
+        if (this.bootFailed) {
+          out.push({ ...v, steps: [], interrupts: 0, preemptions: 0 });
+          continue;
+        }
+        if (min && this.o.minimise !== false) {
+          const m2 = minimise(this.sys, v.id, choices, { maxStates: this.o.minimiseMaxStates ?? 2_000_000, symmetry: this.o.symmetry !== false, signal: this.o.signal });
+          vec = m2.choices;
+          minimised = { from: m2.from, to: m2.to, complete: m2.complete };
+        }
+        const run = runChoices(this.sys, vec);
+        const again = run.violations.find((x) => x.id === v.id);
+        const fv: FoundViolation = { ...(again ?? v), steps: run.steps, interrupts: run.interrupts, preemptions: run.preemptions };
+        if (minimised) fv.minimised = minimised;
+        out.push(fv);
+      }
+      return out.sort((a, b) => a.steps.length - b.steps.length);
+    };
+    const errs = build(this.found, true);
+    const res: ExploreResult = {
+      verdict: this.bootError ? 'error' : errs.length ? 'violation' : 'conforms',
+      violations: errs,
+      warnings: build(this.warned, false),
+      complete: !this.stopped && !this.bootError,
+      stats: {
+        states,
+        transitions: this.transitions,
+        depth: this.depth,
+        seconds,
+        statesPerSecond: states / Math.max(seconds, 1e-9),
+        bytesPerState: states ? (this.seen.bytes + (this.strategy === 'bfs' ? this.parents.bytes : 0)) / states : 0,
+        symmetry: this.o.symmetry !== false,
+        strategy: this.strategy,
+        peakOpen: this.peakOpen,
+        collisionOdds: (states * states) / 2 ** 65,
+      },
+      extremes: { maxCached: this.maxCached, witnesses: this.witnesses },
+    };
+    if (this.stopped) res.stoppedBy = this.stopped;
+    if (this.bootError) res.error = this.bootError;
+    return res;
+  }
+}
+
+/** Explores to the end (or to the first violation, maxStates, or an already-aborted signal). */
+export function explore(o: ExploreOptions): ExploreResult {
+  const s = new Search(o);
+  while (!s.run(1e9));
+  return s.result();
+}
+
+/** As explore(), yielding to the event loop every ~50 ms so that a signal can stop it. */
+export async function exploreAsync(o: ExploreOptions): Promise<ExploreResult> {
+  const s = new Search(o);
+  while (!s.run(50)) await new Promise<void>((r) => setImmediate(r));
+  return s.result();
 }

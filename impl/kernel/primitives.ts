@@ -107,6 +107,13 @@ export interface ExecContext {
   frame: Frame;
 }
 
+/** The live thunk of a read that is being replayed: never called. */
+const noLive = (): Value => {
+  throw new KernelFault('replay-divergence', 'a replayed read asked for a live value');
+};
+
+const STRUCT_MAPS = new WeakMap<readonly StructDecl[], { fieldOffsets: Map<string, number>; structs: Map<string, StructDecl> }>();
+
 /**
  * The `k` handed to every implementation function. One instance per resumed step.
  */
@@ -124,12 +131,20 @@ export class Kernel {
     structs: readonly StructDecl[],
     private readonly macros: Readonly<Record<string, number>>,
   ) {
-    this.fieldOffsets = new Map();
-    this.structs = new Map();
-    for (const s of structs) {
-      this.structs.set(s.name, s);
-      for (const [f, off] of Object.entries(s.fields)) this.fieldOffsets.set(f, off);
+    // One Kernel is made per executed statement: build the lookup maps once per struct list.
+    let maps = STRUCT_MAPS.get(structs);
+    if (!maps) {
+      const fieldOffsets = new Map<string, number>();
+      const byName = new Map<string, StructDecl>();
+      for (const s of structs) {
+        byName.set(s.name, s);
+        for (const [f, off] of Object.entries(s.fields)) fieldOffsets.set(f, off);
+      }
+      maps = { fieldOffsets, structs: byName };
+      STRUCT_MAPS.set(structs, maps);
     }
+    this.fieldOffsets = maps.fieldOffsets;
+    this.structs = maps.structs;
   }
 
   // ---- replay ---------------------------------------------------------------------------------
@@ -234,20 +249,29 @@ export class Kernel {
 
   /** Raw load at a byte address (used by the C interpreter and by load()). */
   loadAt(p: Value, what: string): Value {
-    return this.ret(() => {
-      const { obj } = this.objFor(p, what);
-      const v = obj.cells[ptrOff(p)];
-      if (v === undefined) throw new KernelFault('uninit-read', `read of uninitialised memory: ${what}`);
-      return v;
-    });
+    return this.loadWhat(p, () => what);
   }
 
   /** Raw store at a byte address. */
   storeAt(p: Value, v: Value, what: string): void {
-    this.effect(() => {
-      const { id } = this.objFor(p, what);
-      this.writable(id).cells[ptrOff(p)] = v;
+    this.storeWhat(p, v, () => what);
+  }
+
+  // `what` describes the access for fault messages only: built lazily, because every statement
+  // of an operation is re-run on each resume and formatting it dominated the replay.
+  private loadWhat(p: Value, what: () => string): Value {
+    return this.ret(() => {
+      const { obj } = this.objFor(p, what());
+      const v = obj.cells[ptrOff(p)];
+      if (v === undefined) throw new KernelFault('uninit-read', `read of uninitialised memory: ${what()}`);
+      return v;
     });
+  }
+
+  private storeWhat(p: Value, v: Value, what: () => string): void {
+    if (this.replaying) return;
+    const { id } = this.objFor(p, what());
+    this.writable(id).cells[ptrOff(p)] = v;
   }
 
   private writable(id: number): HeapObj {
@@ -261,11 +285,13 @@ export class Kernel {
 
   /** `p->field` */
   load(p: Value, field: string): Value {
-    return this.loadAt(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), `${showValue(p)}->${field}`);
+    if (this.replaying) return this.ret(noLive);
+    return this.loadWhat(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), () => `${showValue(p)}->${field}`);
   }
   /** `p->field = v` */
   store(p: Value, field: string, v: Value): void {
-    this.storeAt(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), v, `${showValue(p)}->${field}`);
+    if (this.replaying) return;
+    this.storeWhat(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), v, () => `${showValue(p)}->${field}`);
   }
   READ_ONCE(p: Value, field: string): Value {
     return this.load(p, field);
@@ -380,6 +406,17 @@ export class Kernel {
   }
   lockdep_assert_irqs_disabled(): void {
     if (!this.cpuState.irqsOff) this.fact('lockdep-irqs-enabled', `${this.fn}: lockdep_assert_irqs_disabled() with irqs enabled`);
+  }
+
+  /**
+   * For coverage reports (the C path): the statement the context this interrupt landed on will
+   * run next, or '' when it was between operations. Read-only; not part of the replay log.
+   */
+  interruptedAt(): string {
+    if (this.x.ctx === 'task') return '';
+    const c = this.cpuState;
+    const below = this.x.ctx === 'hardirq' && c.softirq ? c.softirq : c.current >= 0 ? this.x.world.tasks[c.current]?.frame ?? null : null;
+    return below?.next ?? '';
   }
 
   // ---- allocation -----------------------------------------------------------------------------

@@ -74,21 +74,47 @@ export interface World {
   interrupts: number;
 }
 
+// Field-by-field copies rather than spreads: the explorer clones a world on every transition, and
+// literal shapes keep these objects monomorphic for V8.
 export function cloneFrame(f: Frame): Frame {
-  return { ...f, args: f.args.slice(), reads: f.reads.slice() };
+  return {
+    op: f.op,
+    args: f.args.slice(),
+    reads: f.reads.slice(),
+    steps: f.steps,
+    preempt: f.preempt,
+    irqSaved: f.irqSaved,
+    irqsOffAtStart: f.irqsOffAtStart,
+    ghost: f.ghost,
+    next: f.next,
+  };
 }
 
 /** A copy that shares heap objects: runtime.ts copies an object before its first write. */
 export function cloneWorld(w: World): World {
-  return {
-    heap: w.heap.slice(),
-    globals: { ...w.globals },
-    cpus: w.cpus.map((c) => ({
-      ...c,
+  const cpus: Cpu[] = new Array(w.cpus.length);
+  for (let i = 0; i < cpus.length; i++) {
+    const c = w.cpus[i]!;
+    cpus[i] = {
+      online: c.online,
+      irqsOff: c.irqsOff,
+      current: c.current,
       softirq: c.softirq && cloneFrame(c.softirq),
       hardirq: c.hardirq && cloneFrame(c.hardirq),
-    })),
-    tasks: w.tasks.map((t) => ({ ...t, held: t.held.slice(), frame: t.frame && cloneFrame(t.frame) })),
+    };
+  }
+  const tasks: Task[] = new Array(w.tasks.length);
+  for (let i = 0; i < tasks.length; i++) {
+    const t = w.tasks[i]!;
+    tasks[i] = { cpu: t.cpu, opsDone: t.opsDone, held: t.held.slice(), frame: t.frame && cloneFrame(t.frame) };
+  }
+  const globals: Record<string, Value> = {};
+  for (const k in w.globals) globals[k] = w.globals[k]!;
+  return {
+    heap: w.heap.slice(),
+    globals,
+    cpus,
+    tasks,
     inflight: w.inflight.slice(),
     preemptions: w.preemptions,
     interrupts: w.interrupts,

@@ -1,0 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { buildFromC } from '/work/main/conformance/c/build.ts';
+import { explore } from '/work/main/conformance/explorer/explore.ts';
+import { SCOPES } from '/work/main/conformance/scopes.ts';
+const f = process.argv[2] ?? '/work/shared/seed/iomap-dio-alloc-cache-v1.txt';
+const b = await buildFromC(f, readFileSync(f, 'utf8'), 'email');
+console.log(b.roles, b.profile, b.sites.alloc.stmts.map(s=>s.text), b.sites.free.stmts.map(s=>s.text), b.sites.init.stmts.map(s=>s.text));
+console.log(b.impl.structs);
+const ops = Number(process.argv[3] ?? 3);
+const r = explore({ impl: b.impl, scope: { ...SCOPES['spin-ref']!, ops } });
+console.log(r.verdict, r.error, r.stats, r.extremes, r.violations.map(v=>v.id+': '+v.message + '\n' + v.steps.map(s=>s.who+' '+s.event+' '+s.labels.join(' | ')).join('\n')));
+console.log([...b.coverage.stmts.values()].map(s=>`${s.hits} ${s.fn}: ${s.text}`).join('\n'));
+console.log([...b.coverage.interrupts].slice(0,10));

@@ -1,0 +1,63 @@
+/**
+ * conformance/manifest.json: state and path counts of the small scopes, so that a change to the
+ * model, a port or the explorer that changes what is explored shows in review. The test
+ * (test/explorer.test.ts) recomputes these runs and compares; `npm run bench -- --manifest`
+ * rewrites the file after a deliberate change.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { explore } from '../conformance/explorer/explore.js';
+import { SCOPES } from '../conformance/scopes.js';
+import { findImpl } from '../impl/registry.js';
+
+export const MANIFEST_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../conformance/manifest.json');
+
+/** The runs the manifest records: cheap enough for the test suite (a few seconds each). */
+export const MANIFEST_RUNS: readonly { impl: string; scope: string; ops?: number; symmetry: boolean }[] = [
+  { impl: 'iomap-v1', scope: 'spin-ref', ops: 3, symmetry: true },
+  { impl: 'iomap-v1', scope: 'spin-ref', ops: 3, symmetry: false },
+  { impl: 'iomap-v1', scope: 'smp-small', symmetry: true },
+  { impl: 'iomap-v1', scope: 'smp-small', symmetry: false },
+];
+
+export interface ManifestEntry {
+  impl: string;
+  scope: string;
+  ops: number;
+  symmetry: boolean;
+  verdict: string;
+  states: number;
+  transitions: number;
+  depth: number;
+  maxCached: number;
+  /** Length of the shortest path to the largest nr + nr_irq. */
+  maxCachedPath: number;
+}
+
+export function manifestEntry(run: (typeof MANIFEST_RUNS)[number]): ManifestEntry {
+  const impl = findImpl(run.impl);
+  if (!impl) throw new Error(`manifest: unknown implementation ${run.impl}`);
+  const base = SCOPES[run.scope]!;
+  const scope = { ...base, ops: run.ops ?? base.ops };
+  const r = explore({ impl, scope, symmetry: run.symmetry });
+  const w = r.extremes.witnesses[r.extremes.witnesses.length - 1];
+  return {
+    impl: run.impl,
+    scope: run.scope,
+    ops: scope.ops,
+    symmetry: run.symmetry,
+    verdict: r.verdict,
+    states: r.stats.states,
+    transitions: r.stats.transitions,
+    depth: r.stats.depth,
+    maxCached: r.extremes.maxCached,
+    maxCachedPath: w ? w.choices.length : 0,
+  };
+}
+
+export function manifestEntries(): { note: string; runs: ManifestEntry[] } {
+  return {
+    note: 'Recomputed by test/explorer.test.ts; regenerate with `npm run bench -- --manifest --ks 3 --no-spin` after a deliberate change.',
+    runs: MANIFEST_RUNS.map(manifestEntry),
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * `npm run bench`: the explorer against SPIN on the Promela reference, side by side.
+ *
+ *   npm run bench                      # everything (several minutes)
+ *   npm run bench -- --ks 3,5          # fewer K
+ *   npm run bench -- --budget 120      # seconds per explorer run before it is stopped (default 300)
+ *   npm run bench -- --no-spin         # explorer only
+ *   npm run bench -- --manifest        # also rewrite conformance/manifest.json (small-scope counts)
+ *
+ * For spin-ref K = 3, 5, 7 with iomap-v1 (the same code as the Promela's bio-style cache): states,
+ * seconds to verdict, states/s and bytes/state with and without symmetry; SPIN end to end
+ * (`spin -a`, `gcc -O2`, `./pan`) on ../shared/reference/spin/pcpu_cache.pml with the same K, and
+ * the ratio. Then the four seeded Promela bugs under -DBFS against our variants of the same bugs.
+ * Results go to stdout and bench/results.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findImpl } from '../impl/registry.js';
+import { iomapV1 } from '../impl/ports/iomap-v1.js';
+import { explore, exploreAsync, type ExploreResult } from '../conformance/explorer/explore.js';
+import { kernelEvents } from '../conformance/explorer/trace.js';
+import { SCOPES } from '../conformance/scopes.js';
+import { manifestEntries, MANIFEST_PATH } from './manifest.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..');
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
+};
+const KS = opt('ks', '3,5,7').split(',').map(Number);
+const BUDGET_S = Number(opt('budget', '300'));
+const NOSYM_LIMIT_S = 180;
+
+function sharedDir(): string {
+  const cands = [process.env.DIO_CACHE_SHARED, resolve(repo, '../shared'), '/work/shared'].filter((x): x is string => !!x);
+  for (const c of cands) if (existsSync(join(c, 'reference/spin/pcpu_cache.pml'))) return c;
+  throw new Error(`cannot find shared/reference/spin/pcpu_cache.pml (set DIO_CACHE_SHARED); tried ${cands.join(', ')}`);
+}
+
+interface OurRun {
+  k: number;
+  symmetry: boolean;
+  states: number;
+  transitions: number;
+  seconds: number;
+  /** User + system CPU seconds of this process during the run. */
+  cpuSeconds: number;
+  statesPerSecond: number;
+  bytesPerState: number;
+  complete: boolean;
+  verdict: string;
+  maxCached: number;
+  skipped?: string;
+}
+
+async function ours(k: number, symmetry: boolean): Promise<OurRun> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), BUDGET_S * 1000);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const r: ExploreResult = await exploreAsync({ impl: iomapV1, scope: { ...SCOPES['spin-ref']!, ops: k }, symmetry, signal: ac.signal });
+  clearTimeout(timer);
+  const seconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  return {
+    k,
+    symmetry,
+    cpuSeconds: (cu.user + cu.system) / 1e6,
+    states: r.stats.states,
+    transitions: r.stats.transitions,
+    seconds,
+    statesPerSecond: r.stats.states / seconds,
+    bytesPerState: r.stats.bytesPerState,
+    complete: r.complete,
+    verdict: r.verdict,
+    maxCached: r.extremes.maxCached,
+  };
+}
+
+interface SpinRun {
+  k: number;
+  flags: string;
+  states: number | null;
+  panSeconds: number | null;
+  compileSeconds: number;
+  endToEndSeconds: number;
+  cpuSeconds: number;
+  depth: number | null;
+  error: string | null;
+}
+
+function ensureSpin(): boolean {
+  if (spawnSync('spin', ['-V']).status === 0) return true;
+  process.stderr.write('spin not found: apt-get install -y spin\n');
+  const inst = () => spawnSync('apt-get', ['install', '-y', 'spin'], { stdio: 'ignore' }).status === 0;
+  if (inst()) return true;
+  spawnSync('apt-get', ['update'], { stdio: 'ignore' });
+  return inst() && spawnSync('spin', ['-V']).status === 0;
+}
+
+function spin(pml: string, k: number, sflags: string[], cflags: string[], pflags: string[]): SpinRun {
+  const dir = mkdtempSync(join(tmpdir(), 'dio-spin-'));
+  copyFileSync(pml, join(dir, 'pcpu_cache.pml'));
+  // One shell under /usr/bin/time: wall and CPU seconds of spin -a + gcc + pan together (the CPU
+  // figure does not depend on what else the machine is doing).
+  const script = [
+    `spin -DK=${k} ${sflags.join(' ')} -a pcpu_cache.pml > spin.out 2>&1`,
+    `t0=$(date +%s.%N); gcc -O2 ${cflags.join(' ')} -o pan pan.c 2> gcc.err; t1=$(date +%s.%N)`,
+    `echo "$t0 $t1" > compile.txt`,
+    `./pan ${pflags.join(' ')} > pan.out 2>&1; true`,
+  ].join(' && ');
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', '-o', 'time.txt', 'bash', '-c', script], { cwd: dir, encoding: 'utf8' });
+  const wall = (performance.now() - t0) / 1000;
+  void r;
+  const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+  const out = read('pan.out');
+  const num = (re: RegExp) => {
+    const m = out.match(re);
+    return m ? Number(m[1]) : null;
+  };
+  const err = out.match(/pan:\d+: (.*)/);
+  const [c0, c1] = read('compile.txt').trim().split(' ').map(Number);
+  const [, u, sy] = read('time.txt').trim().split('\n').pop()!.split(' ').map(Number);
+  return {
+    k,
+    flags: [...sflags, ...cflags].join(' '),
+    states: num(/([\d.e+]+) states, stored/),
+    panSeconds: num(/elapsed time ([\d.e+-]+) seconds/),
+    compileSeconds: c0 !== undefined && c1 !== undefined ? c1 - c0 : 0,
+    endToEndSeconds: wall,
+    cpuSeconds: (u ?? 0) + (sy ?? 0),
+    depth: num(/\(at depth (\d+)\)/),
+    error: err ? err[1]!.trim() : null,
+  };
+}
+
+const fmt = (n: number | null | undefined, d = 0) => (n === null || n === undefined ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+
+async function main(): Promise<void> {
+  const cores = availableParallelism();
+  const cpu = cpus()[0]?.model ?? 'unknown';
+  process.stdout.write(`machine: ${cores} cores (${cpu}), node ${process.version}\n\n`);
+  const results: { machine: { cores: number; cpu: string; node: string }; ours: OurRun[]; spin: SpinRun[]; bugs: unknown[]; date: string } = {
+    machine: { cores, cpu, node: process.version },
+    ours: [],
+    spin: [],
+    bugs: [],
+    date: new Date().toISOString(),
+  };
+
+  // ---- the explorer ------------------------------------------------------------------------
+  process.stdout.write('explorer, iomap-v1 on spin-ref (BFS):\n');
+  process.stdout.write('  K  symmetry      states   seconds  cpu s   states/s   bytes/state  complete  max nr+nr_irq\n');
+  let nosymK5Seconds = 0;
+  for (const k of KS) {
+    for (const symmetry of [true, false]) {
+      let r: OurRun;
+      if (!symmetry && k >= 7 && (nosymK5Seconds === 0 || nosymK5Seconds * 20 > NOSYM_LIMIT_S)) {
+        r = { k, symmetry, states: 0, transitions: 0, seconds: 0, cpuSeconds: 0, statesPerSecond: 0, bytesPerState: 0, complete: false, verdict: 'skipped', maxCached: 0, skipped: `projected over ${NOSYM_LIMIT_S} s (K=5 without symmetry took ${nosymK5Seconds.toFixed(1)} s; K=7 has ~12x the states)` };
+        process.stdout.write(`  ${k}  off           skipped: ${r.skipped}\n`);
+      } else {
+        r = await ours(k, symmetry);
+        if (!symmetry && k === 5) nosymK5Seconds = r.seconds;
+        process.stdout.write(
+          `  ${k}  ${symmetry ? 'on ' : 'off'}  ${fmt(r.states).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(r.cpuSeconds, 1).padStart(5)}  ${fmt(r.statesPerSecond).padStart(9)}  ${fmt(r.bytesPerState, 1).padStart(12)}  ${String(r.complete).padStart(8)}  ${r.maxCached}\n`,
+        );
+      }
+      results.ours.push(r);
+    }
+    const on = results.ours.find((x) => x.k === k && x.symmetry);
+    const off = results.ours.find((x) => x.k === k && !x.symmetry && !x.skipped);
+    if (on && off && on.complete && off.complete) process.stdout.write(`     symmetry reduction at K=${k}: ${(off.states / on.states).toFixed(2)}x fewer states\n`);
+  }
+
+  // ---- SPIN ----------------------------------------------------------------------------------
+  if (!flag('no-spin')) {
+    const pml = join(sharedDir(), 'reference/spin/pcpu_cache.pml');
+    if (!ensureSpin()) process.stdout.write('\nSPIN unavailable (apt-get install -y spin failed): no side-by-side figures\n');
+    else {
+      process.stdout.write('\nSPIN on the Promela reference (spin -a; gcc -O2 -DSAFETY; ./pan -m1000000 -w27), end to end:\n');
+      process.stdout.write('  K  canon      states   pan s   end-to-end s (cpu s)   ours (sym) s (cpu s)   ratio ours/SPIN wall (cpu)\n');
+      for (const k of KS) {
+        for (const canon of [0, 1]) {
+          const s = spin(pml, k, canon ? ['-DCANON=1'] : [], ['-DSAFETY'], ['-m1000000', '-w27']);
+          results.spin.push(s);
+          const o = results.ours.find((x) => x.k === k && x.symmetry);
+          const ratio = o && o.complete ? `${(o.seconds / s.endToEndSeconds).toFixed(2)} (${(o.cpuSeconds / s.cpuSeconds).toFixed(2)})` : o ? `>${(o.seconds / s.endToEndSeconds).toFixed(1)} (ours incomplete)` : '—';
+          process.stdout.write(`  ${k}  ${canon}    ${fmt(s.states).padStart(12)}  ${fmt(s.panSeconds, 2).padStart(6)}  ${fmt(s.endToEndSeconds, 2).padStart(12)} (${fmt(s.cpuSeconds, 1)})  ${o ? `${fmt(o.seconds, 2).padStart(12)} (${fmt(o.cpuSeconds, 1)})` : '—'}   ${canon ? '' : ratio}\n`);
+        }
+      }
+
+      // ---- seeded bugs ---------------------------------------------------------------------
+      const bugs: [string, string][] = [
+        ['BUG_NOIRQOFF', 'splice-no-irqsave'],
+        ['BUG_NOEMPTY', 'splice-nonempty'],
+        ['BUG_NULLPOP', 'flat-threshold-b1'],
+        ['BUG_TASKIRQ', 'task-put-irq-list'],
+      ];
+      process.stdout.write('\nseeded bugs, K=5, shortest counterexamples (SPIN -DBFS) vs the explorer (BFS, minimised):\n');
+      for (const [bug, variant] of bugs) {
+        const s = spin(pml, 5, [`-D${bug}`], ['-DSAFETY', '-DBFS'], ['-m1000000']);
+        const impl = findImpl(variant);
+        let line = `  ${bug.padEnd(13)} SPIN: ${s.error ? `error "${s.error}"` : 'no error'} at depth ${s.depth ?? '—'} (${fmt(s.endToEndSeconds, 2)} s)`;
+        const entry: Record<string, unknown> = { bug, variant, spin: s };
+        if (!impl) line += `; ${variant}: not in impl/registry.ts yet`;
+        else {
+          const t0 = performance.now();
+          const r = explore({ impl, scope: { ...SCOPES['spin-ref']!, ops: 5, profile: impl.profile } });
+          const secs = (performance.now() - t0) / 1000;
+          const v = r.violations[0];
+          entry.ours = v ? { invariant: v.id, expected: impl.expectedViolation, statements: v.steps.length, kernelEvents: kernelEvents(v.steps), interrupts: v.interrupts, seconds: secs, states: r.stats.states } : { verdict: r.verdict };
+          line += v
+            ? `; ${variant}: ${v.id}${v.id === impl.expectedViolation ? '' : ` (expected ${impl.expectedViolation})`} after ${v.steps.length} steps = ${kernelEvents(v.steps)} kernel-level events, ${v.interrupts} interrupts (${fmt(secs, 2)} s)`
+            : `; ${variant}: ${r.verdict} (no violation found)`;
+        }
+        results.bugs.push(entry);
+        process.stdout.write(line + '\n');
+      }
+    }
+  }
+
+  writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(`\nwrote bench/results.json\n`);
+  if (flag('manifest')) {
+    writeFileSync(MANIFEST_PATH, JSON.stringify(manifestEntries(), null, 2) + '\n');
+    process.stdout.write(`wrote ${MANIFEST_PATH}\n`);
+  }
+}
+
+await main();

@@ -1,0 +1,123 @@
+/**
+ * The C parser (tree-sitter's C grammar, WebAssembly build) and a plain-object copy of its tree.
+ * The interpreter walks the copy: every property read on a tree-sitter node crosses into
+ * WebAssembly, and the explorer re-runs each operation from its start at every step.
+ */
+import { createRequire } from 'node:module';
+import { Language, Parser, type Node } from 'web-tree-sitter';
+import type { SrcLine } from './reader.js';
+
+/** A syntax node: type, source text, named children, the fields that matter, and its post-image line. */
+export interface N {
+  t: string;
+  text: string;
+  /** Operator token for binary/unary/update/assignment/field/pointer expressions. */
+  op: string;
+  kids: N[];
+  f: Record<string, N>;
+  /** `direct-io.c:123` of the node's first line. */
+  at: string;
+  file: string;
+  line: number;
+  error: boolean;
+}
+
+let parser: Parser | null = null;
+
+export async function cParser(): Promise<Parser> {
+  if (parser) return parser;
+  await Parser.init();
+  const require = createRequire(import.meta.url);
+  const C = await Language.load(require.resolve('tree-sitter-c/tree-sitter-c.wasm'));
+  parser = new Parser();
+  parser.setLanguage(C);
+  return parser;
+}
+
+/**
+ * Kernel annotations the grammar does not know, blanked to spaces so columns and lines stay put.
+ * `__percpu` is remembered by the extractor from the raw text.
+ */
+const ANNOTATIONS =
+  /\b(__percpu|__init|__exit|__rcu|__user|__iomem|__read_mostly|__cold|__always_inline|noinline|__must_check|__maybe_unused|__initdata|__ro_after_init)\b/g;
+const EXPORTS = /^\s*(EXPORT_SYMBOL(_GPL)?|module_init|module_exit|fs_initcall|late_initcall|subsys_initcall|core_initcall)\s*\(\s*\w+\s*\)\s*;\s*$/;
+
+export function sanitize(text: string): string {
+  if (EXPORTS.test(text)) return ' '.repeat(text.length);
+  // `alloc_percpu(struct x)` takes a type, which is no C expression: make it `sizeof(struct x)`.
+  return text.replace(ANNOTATIONS, (m) => ' '.repeat(m.length)).replace(/\balloc_percpu\s*\(\s*((?:struct\s+)?\w+)\s*\)/g, 'alloc_percpu(sizeof($1))');
+}
+
+const OP_NODES = new Set(['binary_expression', 'unary_expression', 'update_expression', 'assignment_expression', 'field_expression', 'pointer_expression']);
+const FIELDS = ['name', 'body', 'type', 'declarator', 'value', 'condition', 'consequence', 'alternative', 'left', 'right', 'argument', 'function', 'arguments', 'field', 'label', 'parameters', 'initializer', 'update', 'size'];
+
+/** Copies a tree-sitter node (and its subtree) into plain objects, mapping rows to `lines`. */
+export function copyTree(node: Node, lines: readonly SrcLine[]): N {
+  const row = node.startPosition.row;
+  const src = lines[row] ?? lines[lines.length - 1];
+  const n: N = {
+    t: node.type,
+    text: node.text,
+    op: '',
+    kids: [],
+    f: {},
+    at: src ? `${src.file.split('/').pop()}:${src.line}` : '?',
+    file: src?.file ?? '?',
+    line: src?.line ?? 0,
+    error: node.hasError || node.isMissing,
+  };
+  const ids = new Map<number, N>();
+  for (const c of node.namedChildren) {
+    if (!c) continue;
+    if (c.type === 'comment') continue;
+    const k = copyTree(c, lines);
+    ids.set(c.id, k);
+    n.kids.push(k);
+  }
+  for (const fname of FIELDS) {
+    const c = node.childForFieldName(fname);
+    if (c) n.f[fname] = ids.get(c.id) ?? copyTree(c, lines);
+  }
+  if (OP_NODES.has(node.type)) {
+    const opNode = node.childForFieldName('operator');
+    if (opNode) n.op = opNode.type;
+    else {
+      for (const c of node.children) if (c && !c.isNamed) {
+        n.op = c.type;
+        break;
+      }
+    }
+    // Prefix vs postfix for ++/--: remember which side the operator is on.
+    if (node.type === 'update_expression') n.op = (node.children[0] && !node.children[0].isNamed ? 'pre' : 'post') + n.op;
+  }
+  return n;
+}
+
+export function parseLines(p: Parser, lines: readonly SrcLine[]): N {
+  const tree = p.parse(lines.map((l) => sanitize(l.text)).join('\n'));
+  if (!tree) throw new Error('tree-sitter returned no tree');
+  const n = copyTree(tree.rootNode, lines);
+  tree.delete();
+  return n;
+}
+
+/** The first ERROR or MISSING node under n, for a parse-error message. */
+export function firstError(n: N): N | null {
+  if (n.t === 'ERROR') return n;
+  for (const k of n.kids) {
+    const e = firstError(k);
+    if (e) return e;
+  }
+  return n.error && n.kids.every((k) => !k.error) ? n : null;
+}
+
+export function walk(n: N, fn: (n: N) => void): void {
+  fn(n);
+  for (const k of n.kids) walk(k, fn);
+}
+
+/** One line of source for labels: whitespace collapsed, cut at 100 characters. */
+export function oneLine(text: string): string {
+  const s = text.replace(/\/\*.*?\*\//g, '').replace(/\s+/g, ' ').trim();
+  return s.length > 100 ? `${s.slice(0, 97)}...` : s;
+}

@@ -1,0 +1,809 @@
+/**
+ * An interpreter for the C subset a per-CPU cache is written in, whose functions are generators:
+ * it yields before every statement that touches shared state (the statement boundary where an
+ * interrupt, a preemption or another CPU may step in), with the statement's text and post-image
+ * line as the label. Locals live in the generator's own variables (the runtime re-runs the
+ * operation from its start and replays the logged reads, so they are never stored); all memory
+ * goes through k.loadAt/k.storeAt at byte addresses from the extracted struct layouts; statics
+ * through k.global/setGlobal; kernel calls through the Kernel's primitives.
+ *
+ * A statement that only computes on locals and constants (`return NULL;`, `goto out;`, a
+ * pointer-arithmetic return) gets no boundary of its own, as in the TypeScript ports: nothing
+ * another context can observe changes there.
+ */
+import type { Kernel, Gfp } from '../../impl/kernel/primitives.js';
+import { KernelFault } from '../../impl/kernel/primitives.js';
+import { isPtr, NULL, type Value } from '../../impl/kernel/values.js';
+import { oneLine, walk, type N } from './ast.js';
+import { INT, LONG, showType, Types, VOIDP, type CFunction, type CType, type Program } from './extract.js';
+
+export interface TV {
+  v: number;
+  t: CType;
+}
+
+interface Var {
+  v: number;
+  t: CType;
+}
+
+interface Env {
+  vars: Map<string, Var>;
+  /** Function-like macro parameters: evaluated by name in the caller's environment. */
+  margs: Map<string, { node: N; env: Env }> | null;
+  parent: Env | null;
+}
+
+type Completion = undefined | { k: 'ret'; v: TV } | { k: 'brk' } | { k: 'cont' } | { k: 'goto'; label: string };
+
+type Gen<T> = Generator<string, T, void>;
+
+/** Statement and branch counts, filled while exploring (live executions only, not replays). */
+export interface Coverage {
+  /** key -> statement; key is `fn|file:line|text`. */
+  stmts: Map<string, { fn: string; at: string; text: string; hits: number }>;
+  branches: Map<string, { fn: string; at: string; text: string; taken: number; notTaken: number }>;
+  /** Statement boundaries (labels) at which an interrupt entered, with counts. */
+  interrupts: Map<string, number>;
+}
+
+export function newCoverage(): Coverage {
+  return { stmts: new Map(), branches: new Map(), interrupts: new Map() };
+}
+
+/** Kernel primitives the interpreter knows (plus `trace_*` tracepoints, which are no-ops). */
+export const C_PRIMITIVES = new Set([
+  'get_cpu', 'put_cpu', 'preempt_disable', 'preempt_enable', 'smp_processor_id', 'raw_smp_processor_id', 'per_cpu_ptr', 'this_cpu_ptr', 'raw_cpu_ptr',
+  'local_irq_save', 'local_irq_restore', 'local_irq_disable', 'local_irq_enable', 'in_task', 'in_hardirq', 'in_irq', 'in_serving_softirq', 'in_softirq', 'in_interrupt', 'irqs_disabled',
+  'READ_ONCE', 'WRITE_ONCE', 'WARN_ON_ONCE', 'WARN_ON', 'lockdep_assert_irqs_disabled', 'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR',
+  'kmalloc', 'kzalloc', 'kfree', 'kmem_cache_alloc', 'kmem_cache_zalloc', 'kmem_cache_free', 'alloc_percpu', 'free_percpu', 'cpu_online', 'num_possible_cpus',
+  'atomic_set', 'atomic_read', 'memset',
+]);
+
+const ERRNO: Record<string, number> = { ENOMEM: 12, EINVAL: 22, EIO: 5, EAGAIN: 11, EBUSY: 16, ENOSPC: 28, EOPNOTSUPP: 95, ENOTBLK: 15 };
+const GFP: Record<string, number> = { GFP_KERNEL: 1, GFP_ATOMIC: 2, GFP_NOWAIT: 3, GFP_NOIO: 1, GFP_NOFS: 1 };
+const GFP_NAME: Record<number, Gfp> = { 1: 'GFP_KERNEL', 2: 'GFP_ATOMIC', 3: 'GFP_NOWAIT' };
+
+/** Statements a C operation may execute before it is called non-terminating (a `crash`). */
+export const C_STEP_BUDGET = 2000;
+
+export class CRuntimeError extends Error {}
+
+export class Interp {
+  private readonly pureMemo = new WeakMap<N, boolean>();
+  private readonly callsMemo = new WeakMap<N, boolean>();
+
+  constructor(
+    readonly prog: Program,
+    readonly types: Types,
+    readonly cov: Coverage,
+    /** Binding aliases: a name in the code -> a primitive or function it stands for. */
+    readonly aliases: Readonly<Record<string, string>>,
+    /** Macros the scope scales (Implementation.macros); the rest are evaluated from their text. */
+    readonly scaled: ReadonlySet<string>,
+  ) {}
+
+  // ---- statements -----------------------------------------------------------------------------
+
+  /** Calls an interpreted function. Arguments are already evaluated. */
+  *call(k: Kernel, fn: CFunction, args: TV[], st: { steps: number }): Gen<TV> {
+    k.enter(fn.name);
+    const env: Env = { vars: new Map(), margs: null, parent: null };
+    fn.params.forEach((p, i) => env.vars.set(p.name, { v: args[i]?.v ?? 0, t: p.type }));
+    const c = yield* this.block(k, fn.body.kids, env, st, fn.name);
+    k.leave();
+    if (c?.k === 'goto') throw new CRuntimeError(`${fn.at}: goto ${c.label} in ${fn.name}() has no label to go to (labels inside nested blocks are not supported)`);
+    return c?.k === 'ret' ? c.v : { v: 0, t: fn.ret };
+  }
+
+  /** Runs statements in order; resolves gotos to labels among them. */
+  *block(k: Kernel, stmts: readonly N[], env: Env, st: { steps: number }, fn: string): Gen<Completion> {
+    let i = 0;
+    while (i < stmts.length) {
+      const c = yield* this.stmt(k, stmts[i]!, env, st, fn);
+      if (c?.k === 'goto') {
+        const j = stmts.findIndex((s) => s.t === 'labeled_statement' && s.f.label?.text === c.label);
+        if (j < 0) return c;
+        i = j;
+        continue;
+      }
+      if (c) return c;
+      i++;
+    }
+    return undefined;
+  }
+
+  /** The label a statement boundary shows: `cache->nr--; (direct-io.c:131)`. */
+  label(n: N): string {
+    let text = n.text;
+    if (n.t === 'if_statement') text = `if ${n.f.condition?.text ?? ''}`;
+    else if (n.t === 'while_statement') text = `while ${n.f.condition?.text ?? ''}`;
+    else if (n.t === 'for_statement') text = `for (...; ${n.f.condition?.text ?? ''}; ...)`;
+    return `${oneLine(text)} (${n.at})`;
+  }
+
+  private readonly labelMemo = new WeakMap<N, string>();
+
+  private *boundary(k: Kernel, n: N, st: { steps: number }, fn: string): Gen<void> {
+    let label = this.labelMemo.get(n);
+    if (label === undefined) this.labelMemo.set(n, (label = this.label(n)));
+    yield label;
+    if (++st.steps > C_STEP_BUDGET)
+      throw new KernelFault('exception', `${fn}() did not return within ${C_STEP_BUDGET} statements: an endless loop at ${n.at}?`);
+    if (!k.replaying) {
+      const key = `${fn}|${label}`;
+      const s = this.cov.stmts.get(key);
+      if (s) s.hits++;
+      else this.cov.stmts.set(key, { fn, at: n.at, text: label, hits: 1 });
+    }
+  }
+
+  private branch(k: Kernel, n: N, fn: string, taken: boolean): void {
+    if (k.replaying) return;
+    const key = `${fn}|${n.at}|${n.text.length}`;
+    const b = this.cov.branches.get(key) ?? { fn, at: n.at, text: `if ${oneLine(n.f.condition?.text ?? '')}`, taken: 0, notTaken: 0 };
+    if (taken) b.taken++;
+    else b.notTaken++;
+    this.cov.branches.set(key, b);
+  }
+
+  /** Whether a statement has a boundary before it (it touches shared state or calls a primitive). */
+  needsBoundary(n: N): boolean {
+    switch (n.t) {
+      case 'if_statement':
+        return !this.pure(n.f.condition!);
+      case 'while_statement':
+      case 'for_statement':
+      case 'do_statement':
+        return true;
+      case 'expression_statement':
+        return n.kids[0] ? !this.pure(n.kids[0]) : false;
+      case 'return_statement':
+        return n.kids[0] ? !this.pure(n.kids[0]) : false;
+      case 'declaration':
+        return n.kids.some((d) => d.t === 'init_declarator' && d.f.value && !this.pure(d.f.value));
+      default:
+        return false;
+    }
+  }
+
+  /** No memory access, no static, no primitive call: only locals, constants and interpreted calls. */
+  pure(n: N): boolean {
+    const m = this.pureMemo.get(n);
+    if (m !== undefined) return m;
+    let ok = true;
+    walk(n, (x) => {
+      if (!ok) return;
+      if (x.t === 'field_expression' && x.op === '->') ok = false;
+      else if (x.t === 'pointer_expression' && x.op === '*') ok = false;
+      else if (x.t === 'subscript_expression') ok = false;
+      else if (x.t === 'identifier' && this.prog.statics.has(x.text)) ok = false;
+      else if (x.t === 'call_expression') {
+        const name = x.f.function?.text ?? '';
+        const mac = this.prog.macros.get(name);
+        if (this.prog.functions.has(this.aliases[name] ?? name) || name === 'likely' || name === 'unlikely' || name === 'ERR_PTR' || name === 'IS_ERR' || name === 'PTR_ERR') return;
+        if (mac?.params && mac.expr && this.pure(mac.expr)) return;
+        ok = false;
+      } else if (x.t === 'identifier') {
+        const mac = this.prog.macros.get(x.text);
+        if (mac && !mac.params && mac.expr && !this.pure(mac.expr)) ok = false;
+      }
+    });
+    this.pureMemo.set(n, ok);
+    return ok;
+  }
+
+  /** Whether evaluating n may call an interpreted function (and so must be a generator). */
+  private hasCall(n: N): boolean {
+    const m = this.callsMemo.get(n);
+    if (m !== undefined) return m;
+    let found = false;
+    walk(n, (x) => {
+      if (found || x.t !== 'call_expression') return;
+      const name = x.f.function?.text ?? '';
+      if (this.prog.functions.has(this.aliases[name] ?? name)) found = true;
+      const mac = this.prog.macros.get(name);
+      if (mac?.params && ((mac.expr && this.hasCall(mac.expr)) || mac.stmt)) found = true;
+    });
+    this.callsMemo.set(n, found);
+    return found;
+  }
+
+  *stmt(k: Kernel, n: N, env: Env, st: { steps: number }, fn: string): Gen<Completion> {
+    switch (n.t) {
+      case 'compound_statement': {
+        const inner: Env = { vars: new Map(), margs: env.margs, parent: env };
+        return yield* this.block(k, n.kids, inner, st, fn);
+      }
+      case 'expression_statement': {
+        if (!n.kids[0]) return undefined;
+        if (this.needsBoundary(n)) yield* this.boundary(k, n, st, fn);
+        yield* this.gexpr(k, n.kids[0], env, st, fn);
+        return undefined;
+      }
+      case 'declaration': {
+        const base = this.types.base(n.f.type);
+        if (this.needsBoundary(n)) yield* this.boundary(k, n, st, fn);
+        for (const d of n.kids) {
+          if (d === n.f.type || !/declarator|identifier/.test(d.t)) continue;
+          const { name, type } = this.types.declare(base, d);
+          let v = 0;
+          let init = false;
+          if (d.t === 'init_declarator' && d.f.value) {
+            v = (yield* this.gexpr(k, d.f.value, env, st, fn)).v;
+            init = true;
+          }
+          // An uninitialised local holds garbage: NaN makes any use of it fail loudly.
+          env.vars.set(name, { v: init ? v : Number.NaN, t: type });
+        }
+        return undefined;
+      }
+      case 'return_statement': {
+        if (this.needsBoundary(n)) yield* this.boundary(k, n, st, fn);
+        const v = n.kids[0] ? yield* this.gexpr(k, n.kids[0], env, st, fn) : { v: 0, t: { k: 'void' } as CType };
+        return { k: 'ret', v };
+      }
+      case 'if_statement': {
+        if (this.needsBoundary(n)) yield* this.boundary(k, n, st, fn);
+        const c = (yield* this.gexpr(k, n.f.condition!, env, st, fn)).v;
+        this.branch(k, n, fn, truthy(c));
+        if (truthy(c)) return yield* this.stmt(k, n.f.consequence!, env, st, fn);
+        const alt = n.f.alternative;
+        if (alt) return yield* this.stmt(k, alt.t === 'else_clause' ? alt.kids[0]! : alt, env, st, fn);
+        return undefined;
+      }
+      case 'else_clause':
+        return yield* this.stmt(k, n.kids[0]!, env, st, fn);
+      case 'while_statement':
+      case 'for_statement':
+      case 'do_statement': {
+        const inner: Env = { vars: new Map(), margs: env.margs, parent: env };
+        if (n.t === 'for_statement') {
+          const ini = n.f.initializer;
+          if (ini) {
+            if (ini.t === 'declaration') yield* this.stmt(k, ini, inner, st, fn);
+            else yield* this.gexpr(k, ini, inner, st, fn);
+          }
+        }
+        let first = n.t === 'do_statement';
+        for (;;) {
+          if (!first) {
+            yield* this.boundary(k, n, st, fn);
+            const cond = n.f.condition;
+            const c = cond ? (yield* this.gexpr(k, cond, inner, st, fn)).v : 1;
+            this.branch(k, n, fn, truthy(c));
+            if (!truthy(c)) return undefined;
+          }
+          first = false;
+          const r = yield* this.stmt(k, n.f.body!, inner, st, fn);
+          if (r?.k === 'brk') return undefined;
+          if (r && r.k !== 'cont') return r;
+          if (n.t === 'for_statement' && n.f.update) yield* this.gexpr(k, n.f.update, inner, st, fn);
+          if (n.t === 'do_statement') {
+            yield* this.boundary(k, n, st, fn);
+            const c = (yield* this.gexpr(k, n.f.condition!, inner, st, fn)).v;
+            if (!truthy(c)) return undefined;
+            first = true;
+          }
+        }
+      }
+      case 'labeled_statement': {
+        const inner = n.kids.find((x) => x.t !== 'statement_identifier');
+        return inner ? yield* this.stmt(k, inner, env, st, fn) : undefined;
+      }
+      case 'goto_statement':
+        return { k: 'goto', label: n.f.label?.text ?? '' };
+      case 'break_statement':
+        return { k: 'brk' };
+      case 'continue_statement':
+        return { k: 'cont' };
+      case ';':
+      case 'comment':
+        return undefined;
+      default:
+        throw new CRuntimeError(`${n.at}: unsupported C statement (${n.t}): ${oneLine(n.text)}`);
+    }
+  }
+
+  // ---- expressions ----------------------------------------------------------------------------
+
+  /** Evaluates an expression that may call interpreted functions (which yield). */
+  *gexpr(k: Kernel, n: N, env: Env, st: { steps: number }, fn: string): Gen<TV> {
+    if (!this.hasCall(n)) return this.expr(k, n, env);
+    switch (n.t) {
+      case 'parenthesized_expression':
+        return yield* this.gexpr(k, n.kids[0]!, env, st, fn);
+      case 'call_expression': {
+        const name = this.aliases[n.f.function?.text ?? ''] ?? n.f.function?.text ?? '';
+        const f = this.prog.functions.get(name);
+        const argNodes = n.f.arguments?.kids ?? [];
+        const mac = this.prog.macros.get(n.f.function?.text ?? '');
+        if (mac?.params) return yield* this.gmacro(k, mac.params, mac.expr, mac.stmt, argNodes, env, st, fn);
+        if (!f) throw new CRuntimeError(`${n.at}: ${name} is not a function of the patch`);
+        const args: TV[] = [];
+        for (const a of argNodes) args.push(yield* this.gexpr(k, a, env, st, fn));
+        return yield* this.call(k, f, args, st);
+      }
+      case 'assignment_expression': {
+        const r = yield* this.gexpr(k, n.f.right!, env, st, fn);
+        return this.assign(k, n, env, r);
+      }
+      case 'unary_expression': {
+        const a = yield* this.gexpr(k, n.f.argument!, env, st, fn);
+        return this.unary(n.op, a);
+      }
+      case 'binary_expression': {
+        const a = yield* this.gexpr(k, n.f.left!, env, st, fn);
+        if (n.op === '&&' && !truthy(a.v)) return { v: 0, t: INT };
+        if (n.op === '||' && truthy(a.v)) return { v: 1, t: INT };
+        const b = yield* this.gexpr(k, n.f.right!, env, st, fn);
+        return this.binary(n.op, a, b);
+      }
+      case 'cast_expression': {
+        const a = yield* this.gexpr(k, n.f.value!, env, st, fn);
+        return { v: a.v, t: this.types.descriptor(n.f.type!) };
+      }
+      default:
+        throw new CRuntimeError(`${n.at}: a call to a patch function inside ${n.t} is not supported: ${oneLine(n.text)}`);
+    }
+  }
+
+  private *gmacro(k: Kernel, params: string[], expr: N | null, stmt: N | null, args: N[], env: Env, st: { steps: number }, fn: string): Gen<TV> {
+    const margs = new Map<string, { node: N; env: Env }>();
+    params.forEach((p, i) => args[i] && margs.set(p, { node: args[i]!, env }));
+    const menv: Env = { vars: new Map(), margs, parent: null };
+    if (stmt) {
+      const c = yield* this.stmt(k, stmt, menv, st, fn);
+      return c?.k === 'ret' ? c.v : { v: 0, t: INT };
+    }
+    return yield* this.gexpr(k, expr!, menv, st, fn);
+  }
+
+  /** Evaluates an expression without interpreted calls. */
+  expr(k: Kernel, n: N, env: Env): TV {
+    switch (n.t) {
+      case 'number_literal': {
+        const t = n.text.replace(/[uUlL]+$/, '');
+        return { v: t.startsWith('0x') || t.startsWith('0X') ? parseInt(t, 16) : parseInt(t, /^0\d/.test(t) ? 8 : 10), t: /[lL]/.test(n.text) ? LONG : INT };
+      }
+      case 'char_literal':
+        return { v: n.text.charCodeAt(1), t: INT };
+      case 'true':
+        return { v: 1, t: INT };
+      case 'false':
+        return { v: 0, t: INT };
+      case 'null':
+        return { v: NULL, t: VOIDP };
+      case 'parenthesized_expression':
+        return this.expr(k, n.kids[0]!, env);
+      case 'identifier':
+        return this.ident(k, n, env);
+      case 'field_expression':
+      case 'subscript_expression': {
+        const a = this.addr(k, n, env);
+        return this.load(k, a, n);
+      }
+      case 'pointer_expression': {
+        if (n.op === '&') return this.addrOf(k, n.f.argument!, env);
+        const a = this.addr(k, n, env);
+        return this.load(k, a, n);
+      }
+      case 'unary_expression':
+        return this.unary(n.op, this.expr(k, n.f.argument!, env));
+      case 'binary_expression': {
+        const a = this.expr(k, n.f.left!, env);
+        if (n.op === '&&' && !truthy(a.v)) return { v: 0, t: INT };
+        if (n.op === '||' && truthy(a.v)) return { v: 1, t: INT };
+        return this.binary(n.op, a, this.expr(k, n.f.right!, env));
+      }
+      case 'assignment_expression':
+        return this.assign(k, n, env, this.expr(k, n.f.right!, env));
+      case 'update_expression': {
+        const target = n.f.argument!;
+        const old = this.expr(k, target, env);
+        const step = old.t.k === 'ptr' ? this.types.sizeOf(old.t.to) : 1;
+        const nv = n.op.endsWith('++') ? old.v + step : old.v - step;
+        this.store(k, target, env, { v: nv, t: old.t });
+        return n.op.startsWith('pre') ? { v: nv, t: old.t } : old;
+      }
+      case 'cast_expression': {
+        const a = this.expr(k, n.f.value!, env);
+        return { v: a.v, t: this.types.descriptor(n.f.type!) };
+      }
+      case 'sizeof_expression': {
+        if (n.f.type) return { v: this.types.sizeOf(this.types.descriptor(n.f.type)), t: LONG };
+        const e = n.f.value ?? n.kids[0]!;
+        return { v: this.types.sizeOf(this.typeOf(k, e, env)), t: LONG };
+      }
+      case 'conditional_expression': {
+        const c = this.expr(k, n.f.condition!, env);
+        return this.expr(k, truthy(c.v) ? n.f.consequence! : n.f.alternative!, env);
+      }
+      case 'comma_expression': {
+        this.expr(k, n.f.left!, env);
+        return this.expr(k, n.f.right!, env);
+      }
+      case 'call_expression':
+        return this.callPrim(k, n, env);
+      default:
+        throw new CRuntimeError(`${n.at}: unsupported C expression (${n.t}): ${oneLine(n.text)}`);
+    }
+  }
+
+  private lookup(env: Env | null, name: string): Var | undefined {
+    for (let e = env; e; e = e.parent) {
+      const v = e.vars.get(name);
+      if (v) return v;
+    }
+    return undefined;
+  }
+
+  private margOf(env: Env, name: string): { node: N; env: Env } | undefined {
+    for (let e: Env | null = env; e; e = e.parent) {
+      const m = e.margs?.get(name);
+      if (m) return m;
+      if (e.vars.has(name)) return undefined;
+    }
+    return undefined;
+  }
+
+  private ident(k: Kernel, n: N, env: Env): TV {
+    const name = n.text;
+    const m = this.margOf(env, name);
+    if (m) return this.expr(k, m.node, m.env);
+    const v = this.lookup(env, name);
+    if (v) {
+      if (Number.isNaN(v.v)) throw new KernelFault('uninit-read', `read of uninitialised local ${name} at ${n.at}`);
+      return { v: v.v, t: v.t };
+    }
+    const s = this.prog.statics.get(name);
+    if (s) return { v: k.global(name), t: s.type.k === 'array' ? { k: 'ptr', to: s.type.of } : s.type };
+    if (this.scaled.has(name)) return { v: k.macro(name), t: INT };
+    const mac = this.prog.macros.get(name);
+    if (mac && !mac.params) {
+      if (!mac.expr) throw new CRuntimeError(`${n.at}: macro ${name} (${mac.at}) is not an expression the checker can evaluate: '${mac.text}'`);
+      return this.expr(k, mac.expr, { vars: new Map(), margs: null, parent: null });
+    }
+    if (name === 'NULL') return { v: NULL, t: VOIDP };
+    if (name === 'true') return { v: 1, t: INT };
+    if (name === 'false') return { v: 0, t: INT };
+    if (name in GFP) return { v: GFP[name]!, t: INT };
+    if (name in ERRNO) return { v: ERRNO[name]!, t: INT };
+    if (name === 'nr_cpu_ids') return { v: k.num_possible_cpus(), t: INT };
+    throw new CRuntimeError(`${n.at}: unknown identifier '${name}' (not a local, a static, a macro or a kernel constant the checker knows)`);
+  }
+
+  /** The static type of an expression, for sizeof(*p) and pointer arithmetic. */
+  typeOf(k: Kernel, n: N, env: Env): CType {
+    switch (n.t) {
+      case 'parenthesized_expression':
+        return this.typeOf(k, n.kids[0]!, env);
+      case 'identifier': {
+        const m = this.margOf(env, n.text);
+        if (m) return this.typeOf(k, m.node, m.env);
+        const v = this.lookup(env, n.text);
+        if (v) return v.t;
+        const s = this.prog.statics.get(n.text);
+        if (s) return s.type;
+        return INT;
+      }
+      case 'pointer_expression': {
+        const t = this.typeOf(k, n.f.argument!, env);
+        if (n.op === '&') return { k: 'ptr', to: t };
+        return t.k === 'ptr' ? t.to : INT;
+      }
+      case 'field_expression': {
+        const t = this.typeOf(k, n.f.argument!, env);
+        const st = n.op === '->' ? (t.k === 'ptr' ? t.to : t) : t;
+        if (st.k === 'struct') return this.prog.structs.get(st.name)?.fields.get(n.f.field?.text ?? '')?.type ?? INT;
+        return INT;
+      }
+      case 'cast_expression':
+        return this.types.descriptor(n.f.type!);
+      default:
+        return INT;
+    }
+  }
+
+  /** Address of an lvalue that lives in memory (`p->f`, `*p`, `a[i]`, `s.f`). */
+  private addr(k: Kernel, n: N, env: Env): TV {
+    switch (n.t) {
+      case 'parenthesized_expression':
+        return this.addr(k, n.kids[0]!, env);
+      case 'field_expression': {
+        const field = n.f.field?.text ?? '';
+        let base: TV;
+        if (n.op === '->') base = this.expr(k, n.f.argument!, env);
+        else base = this.addr(k, n.f.argument!, env);
+        const st = n.op === '->' ? (base.t.k === 'ptr' ? base.t.to : base.t) : base.t;
+        if (st.k !== 'struct') throw new CRuntimeError(`${n.at}: '${oneLine(n.f.argument!.text)}' is a ${showType(base.t)}, not a struct pointer (${oneLine(n.text)})`);
+        const l = this.prog.structs.get(st.name);
+        if (!l) throw new CRuntimeError(`${n.at}: struct ${st.name} is not defined in the patch (needed for ${oneLine(n.text)})`);
+        const f = l.fields.get(field);
+        if (!f)
+          throw new CRuntimeError(`${n.at}: struct ${st.name} has no field '${field}'${l.partial ? ' in the lines the patch shows (its definition starts before the hunk)' : ''}`);
+        return { v: base.v === NULL || !isPtr(base.v) ? base.v : base.v + f.off, t: f.type };
+      }
+      case 'pointer_expression': {
+        const p = this.expr(k, n.f.argument!, env);
+        return { v: p.v, t: p.t.k === 'ptr' ? p.t.to : INT };
+      }
+      case 'subscript_expression': {
+        const a = this.expr(k, n.f.argument!, env);
+        const i = this.expr(k, n.kids[1]!, env);
+        const el = a.t.k === 'ptr' ? a.t.to : INT;
+        return { v: a.v + i.v * this.types.sizeOf(el), t: el };
+      }
+      default:
+        throw new CRuntimeError(`${n.at}: not an lvalue in memory: ${oneLine(n.text)}`);
+    }
+  }
+
+  private addrOf(k: Kernel, n: N, env: Env): TV {
+    if (n.t === 'identifier' && (this.lookup(env, n.text) || this.margOf(env, n.text)))
+      throw new CRuntimeError(`${n.at}: taking the address of local '${n.text}' is not supported (locals are not in simulated memory)`);
+    const a = this.addr(k, n, env);
+    return { v: a.v, t: { k: 'ptr', to: a.t } };
+  }
+
+  private load(k: Kernel, a: TV, n: N): TV {
+    if (a.t.k === 'array') return { v: a.v, t: { k: 'ptr', to: a.t.of } };
+    if (a.t.k === 'struct') return { v: a.v, t: a.t };
+    return { v: k.loadAt(a.v, oneLine(n.text)), t: a.t };
+  }
+
+  /** Stores to an lvalue: a local, a static, or memory. */
+  private store(k: Kernel, n: N, env: Env, v: TV): void {
+    if (n.t === 'parenthesized_expression') return this.store(k, n.kids[0]!, env, v);
+    if (n.t === 'identifier') {
+      const m = this.margOf(env, n.text);
+      if (m) return this.store(k, m.node, m.env, v);
+      const local = this.lookup(env, n.text);
+      if (local) {
+        local.v = v.v;
+        return;
+      }
+      if (this.prog.statics.has(n.text)) return k.setGlobal(n.text, v.v);
+      throw new CRuntimeError(`${n.at}: assignment to unknown identifier '${n.text}'`);
+    }
+    const a = this.addr(k, n, env);
+    k.storeAt(a.v, v.v, oneLine(n.text));
+  }
+
+  private assign(k: Kernel, n: N, env: Env, r: TV): TV {
+    const left = n.f.left!;
+    let v = r;
+    if (n.op !== '=') v = this.binary(n.op.slice(0, -1), this.expr(k, left, env), r);
+    this.store(k, left, env, v);
+    return v;
+  }
+
+  private unary(op: string, a: TV): TV {
+    switch (op) {
+      case '!':
+        return { v: truthy(a.v) ? 0 : 1, t: INT };
+      case '-':
+        return { v: -a.v, t: a.t };
+      case '+':
+        return a;
+      case '~':
+        return { v: ~a.v, t: a.t };
+      default:
+        throw new CRuntimeError(`unsupported unary operator ${op}`);
+    }
+  }
+
+  private binary(op: string, a: TV, b: TV): TV {
+    const scale = (p: TV) => (p.t.k === 'ptr' ? Math.max(1, this.types.sizeOf(p.t.to)) : 1);
+    switch (op) {
+      case '+':
+        if (a.t.k === 'ptr') return { v: a.v + b.v * scale(a), t: a.t };
+        if (b.t.k === 'ptr') return { v: b.v + a.v * scale(b), t: b.t };
+        return { v: a.v + b.v, t: wider(a.t, b.t) };
+      case '-':
+        if (a.t.k === 'ptr' && b.t.k === 'ptr') return { v: (a.v - b.v) / scale(a), t: LONG };
+        if (a.t.k === 'ptr') return { v: a.v - b.v * scale(a), t: a.t };
+        return { v: a.v - b.v, t: wider(a.t, b.t) };
+      case '*':
+        return { v: a.v * b.v, t: wider(a.t, b.t) };
+      case '/':
+        if (b.v === 0) throw new KernelFault('exception', 'division by zero');
+        return { v: Math.trunc(a.v / b.v), t: wider(a.t, b.t) };
+      case '%':
+        if (b.v === 0) throw new KernelFault('exception', 'division by zero');
+        return { v: a.v % b.v, t: wider(a.t, b.t) };
+      case '<':
+        return { v: a.v < b.v ? 1 : 0, t: INT };
+      case '<=':
+        return { v: a.v <= b.v ? 1 : 0, t: INT };
+      case '>':
+        return { v: a.v > b.v ? 1 : 0, t: INT };
+      case '>=':
+        return { v: a.v >= b.v ? 1 : 0, t: INT };
+      case '==':
+        return { v: a.v === b.v ? 1 : 0, t: INT };
+      case '!=':
+        return { v: a.v !== b.v ? 1 : 0, t: INT };
+      case '&&':
+        return { v: truthy(a.v) && truthy(b.v) ? 1 : 0, t: INT };
+      case '||':
+        return { v: truthy(a.v) || truthy(b.v) ? 1 : 0, t: INT };
+      case '&':
+        return { v: Number(BigInt(a.v) & BigInt(b.v)), t: wider(a.t, b.t) };
+      case '|':
+        return { v: Number(BigInt(a.v) | BigInt(b.v)), t: wider(a.t, b.t) };
+      case '^':
+        return { v: Number(BigInt(a.v) ^ BigInt(b.v)), t: wider(a.t, b.t) };
+      case '<<':
+        return { v: a.v * 2 ** b.v, t: a.t };
+      case '>>':
+        return { v: Math.floor(a.v / 2 ** b.v), t: a.t };
+      default:
+        throw new CRuntimeError(`unsupported binary operator ${op}`);
+    }
+  }
+
+  // ---- primitives -----------------------------------------------------------------------------
+
+  private callPrim(k: Kernel, n: N, env: Env): TV {
+    const raw = n.f.function?.text ?? '';
+    const args = n.f.arguments?.kids ?? [];
+    const mac = this.prog.macros.get(raw);
+    if (mac?.params && mac.expr) {
+      const margs = new Map<string, { node: N; env: Env }>();
+      mac.params.forEach((p, i) => args[i] && margs.set(p, { node: args[i]!, env }));
+      return this.expr(k, mac.expr, { vars: new Map(), margs, parent: null });
+    }
+    const name = this.aliases[raw] ?? raw;
+    const a = (i: number) => this.expr(k, args[i]!, env);
+    const int = (v: number | boolean): TV => ({ v: typeof v === 'boolean' ? (v ? 1 : 0) : v, t: INT });
+    const gfp = (i: number): Gfp => {
+      const g = args[i] ? a(i).v : 1;
+      return GFP_NAME[g] ?? 'GFP_KERNEL';
+    };
+    if (name.startsWith('trace_')) return int(0);
+    switch (name) {
+      case 'get_cpu':
+        return int(k.get_cpu());
+      case 'put_cpu':
+        k.put_cpu();
+        return int(0);
+      case 'preempt_disable':
+        k.preempt_disable();
+        return int(0);
+      case 'preempt_enable':
+        k.preempt_enable();
+        return int(0);
+      case 'smp_processor_id':
+      case 'raw_smp_processor_id':
+        return int(k.smp_processor_id());
+      case 'per_cpu_ptr': {
+        const p = a(0);
+        return { v: k.per_cpu_ptr(p.v, a(1).v), t: p.t };
+      }
+      case 'this_cpu_ptr':
+      case 'raw_cpu_ptr': {
+        const p = a(0);
+        return { v: k.this_cpu_ptr(p.v), t: p.t };
+      }
+      case 'local_irq_save': {
+        const f = k.local_irq_save();
+        this.store(k, args[0]!, env, { v: f, t: LONG });
+        return int(0);
+      }
+      case 'local_irq_restore':
+        k.local_irq_restore(a(0).v);
+        return int(0);
+      case 'local_irq_disable':
+        k.local_irq_disable();
+        return int(0);
+      case 'local_irq_enable':
+        k.local_irq_enable();
+        return int(0);
+      case 'in_task':
+        return int(k.in_task());
+      case 'in_hardirq':
+      case 'in_irq':
+        return int(k.in_hardirq());
+      case 'in_serving_softirq':
+      case 'in_softirq':
+        return int(k.in_serving_softirq());
+      case 'in_interrupt':
+        return int(!k.in_task());
+      case 'irqs_disabled':
+        return int(k.irqs_disabled());
+      case 'READ_ONCE':
+        return a(0);
+      case 'WRITE_ONCE':
+        this.store(k, args[0]!, env, a(1));
+        return int(0);
+      case 'WARN_ON_ONCE':
+      case 'WARN_ON':
+        return int(k.WARN_ON_ONCE(truthy(a(0).v)));
+      case 'lockdep_assert_irqs_disabled':
+        k.lockdep_assert_irqs_disabled();
+        return int(0);
+      case 'likely':
+      case 'unlikely':
+        return a(0);
+      case 'ERR_PTR':
+        return { v: a(0).v, t: VOIDP };
+      case 'IS_ERR':
+        return int(a(0).v < 0);
+      case 'PTR_ERR':
+        return int(a(0).v);
+      case 'kmalloc':
+      case 'kzalloc':
+      case 'kmem_cache_alloc':
+      case 'kmem_cache_zalloc': {
+        const cache = name.startsWith('kmem_cache');
+        const type = cache ? 'kmem_cache' : this.allocType(k, args[0]!, env);
+        const g = gfp(1);
+        const v = name === 'kzalloc' || name === 'kmem_cache_zalloc' ? k.kzalloc(type, g) : cache ? k.kmem_cache_alloc(type, g) : k.kmalloc(type, g);
+        return { v, t: VOIDP };
+      }
+      case 'kfree':
+        k.kfree(a(0).v);
+        return int(0);
+      case 'kmem_cache_free':
+        k.kmem_cache_free(a(1).v);
+        return int(0);
+      case 'alloc_percpu': {
+        const arg = args[0]!;
+        const t = arg.t === 'sizeof_expression' && arg.f.type ? this.types.descriptor(arg.f.type) : this.typeOf(k, arg, env);
+        const name = t.k === 'struct' ? t.name : showType(t);
+        return { v: k.alloc_percpu(name), t: { k: 'ptr', to: t } };
+      }
+      case 'free_percpu':
+        k.free_percpu(a(0).v);
+        return int(0);
+      case 'cpu_online':
+        return int(k.cpu_online(a(0).v));
+      case 'num_possible_cpus':
+        return int(k.num_possible_cpus());
+      case 'atomic_set': {
+        const p = a(0);
+        k.storeAt(p.v, a(1).v, oneLine(args[0]!.text));
+        return int(0);
+      }
+      case 'atomic_read':
+        return int(k.loadAt(a(0).v, oneLine(args[0]!.text)));
+      case 'memset':
+        return a(0);
+      default:
+        throw new CRuntimeError(`${n.at}: ${raw}() is neither a function of the patch nor a kernel primitive the checker knows`);
+    }
+  }
+
+  /** The struct name a kmalloc size names: `sizeof(*dio)`, `sizeof(struct x)`, else the object type. */
+  private allocType(k: Kernel, size: N, env: Env): string {
+    let s: N | undefined = size;
+    while (s?.t === 'parenthesized_expression') s = s.kids[0];
+    if (s?.t === 'sizeof_expression') {
+      const t = s.f.type ? this.types.descriptor(s.f.type) : this.typeOf(k, s.f.value ?? s.kids[0]!, env);
+      if (t.k === 'struct') return t.name;
+    }
+    return 'kmalloc';
+  }
+
+  /** Function names called anywhere under n (for the missing-primitive check). */
+  calledNames(n: N): { name: string; at: string }[] {
+    const out: { name: string; at: string }[] = [];
+    walk(n, (x) => {
+      if (x.t === 'call_expression' && x.f.function?.t === 'identifier') out.push({ name: x.f.function.text, at: x.at });
+    });
+    return out;
+  }
+}
+
+function truthy(v: number): boolean {
+  return v !== 0 && !Number.isNaN(v);
+}
+
+function wider(a: CType, b: CType): CType {
+  const sa = a.k === 'int' ? a.size : 8;
+  const sb = b.k === 'int' ? b.size : 8;
+  return sa >= sb ? a : b;
+}
+
+export type { Value };

@@ -1,0 +1,245 @@
+/**
+ * The reader: what did the user hand us? A TypeScript/JavaScript module, a patch as posted (an
+ * email with the diff inside, possibly followed by replies that quote it), a plain unified diff,
+ * or a C source file. For C it produces the post-image: the text a compiler would see after the
+ * patch, as far as the hunks show it, with every line mapped back to `file:line` of the
+ * post-image so that reports speak the patch's line numbers.
+ *
+ * A patch only shows hunks. Each hunk is split by brace depth into the complete top-level
+ * constructs it contains (structs, macros, statics, whole functions: parsed as C) and the
+ * fragments at its edges (the inside of a function or struct that begins or ends outside the
+ * hunk): kept as lines, because the caller's allocation (`__iomap_dio_rw`) and the put in
+ * `iomap_dio_complete` live in such fragments.
+ */
+import { UsageError } from '../cli/errors.js';
+
+export type InputKind = 'module' | 'email' | 'diff' | 'c';
+
+/** One line of the post-image. */
+export interface SrcLine {
+  text: string;
+  file: string;
+  /** Post-image line number (1-based). */
+  line: number;
+}
+
+/** A run of post-image lines from one hunk (or the whole file). */
+export interface Hunk {
+  file: string;
+  /** `@@ ... @@ <section>`: the enclosing construct git named, or '' for a whole file. */
+  section: string;
+  lines: SrcLine[];
+}
+
+/** Lines inside a construct (function or struct) whose start or end lies outside the hunk. */
+export interface Fragment {
+  file: string;
+  section: string;
+  /** Brace depth of the first line relative to file scope (1 = directly in a function body). */
+  depth: number;
+  lines: SrcLine[];
+  /** 'head': the construct started before the hunk; 'tail': it ends after it. */
+  edge: 'head' | 'tail';
+}
+
+export interface PostImage {
+  kind: Exclude<InputKind, 'module'>;
+  /** Files the patch touches (or the C file). */
+  files: string[];
+  /** Complete top-level C text, with one SrcLine per line (the parser's line i is lines[i]). */
+  complete: SrcLine[];
+  fragments: Fragment[];
+  /** Lines the patch adds, `file:line` keys (a patch's own statements; all lines of a C file). */
+  added: Set<string>;
+}
+
+const MODULE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
+
+/** Decides what kind of input `text` is. `path` is only used for its extension. */
+export function detectKind(path: string, text: string): InputKind {
+  if (MODULE_EXT.test(path)) return 'module';
+  if (/[\u0000-\u0008\u000e-\u001f]/.test(text.slice(0, 65536)))
+    throw new UsageError(`${path} is not a module, a patch or a C file (it holds binary data)`);
+  const diffAt = findDiffStart(text.split('\n'));
+  if (diffAt >= 0) {
+    const head = text.split('\n').slice(0, diffAt).join('\n');
+    return /^(From|Subject|Date|Posted by)[: ]|\[PATCH/m.test(head) ? 'email' : 'diff';
+  }
+  if (/^\s*(#\s*(include|define)|struct\s+\w+\s*\{|static\s|[A-Za-z_][\w\s\*]*\([^;]*\)\s*\{?\s*$)/m.test(text)) return 'c';
+  throw new UsageError(`${path} is not a module (.ts/.js), a patch (email or unified diff) or a C file`);
+}
+
+/** Index of the first line of an unquoted diff: `diff --git`, or `--- ` followed by `+++ `. */
+function findDiffStart(lines: string[]): number {
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.startsWith('diff --git ')) return i;
+    if (l.startsWith('--- ') && lines[i + 1]?.startsWith('+++ ') && /^@@ /.test(lines[i + 2] ?? '')) return i;
+  }
+  return -1;
+}
+
+const HUNK = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$/;
+
+/**
+ * Parses the first unquoted diff in `text` (an email's replies quote it with `> `, which never
+ * starts a diff line) into post-image hunks of its C files.
+ */
+export function parseDiff(text: string, path: string): { hunks: Hunk[]; added: Set<string>; files: string[] } {
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  const start = findDiffStart(lines);
+  if (start < 0) throw new UsageError(`${path}: no unified diff found`);
+  const hunks: Hunk[] = [];
+  const added = new Set<string>();
+  const files: string[] = [];
+  let file = '';
+  let i = start;
+  while (i < lines.length) {
+    const l = lines[i]!;
+    if (l.startsWith('+++ ')) {
+      file = l.slice(4).trim().replace(/^b\//, '').split('\t')[0]!;
+      if (file !== '/dev/null' && !files.includes(file)) files.push(file);
+      i++;
+      continue;
+    }
+    const m = HUNK.exec(l);
+    if (!m) {
+      i++;
+      continue;
+    }
+    let oldLeft = m[2] === undefined ? 1 : Number(m[2]);
+    let newLeft = m[4] === undefined ? 1 : Number(m[4]);
+    let newLine = Number(m[3]);
+    const h: Hunk = { file, section: (m[5] ?? '').trim(), lines: [] };
+    i++;
+    // A hunk ends when both counts are used up; a truncated patch ends it early.
+    while (i < lines.length && (oldLeft > 0 || newLeft > 0)) {
+      const t = lines[i]!;
+      const c = t[0];
+      if (c === ' ' || t === '') {
+        h.lines.push({ text: t.slice(1), file, line: newLine++ });
+        oldLeft--;
+        newLeft--;
+      } else if (c === '+') {
+        h.lines.push({ text: t.slice(1), file, line: newLine });
+        added.add(`${file}:${newLine}`);
+        newLine++;
+        newLeft--;
+      } else if (c === '-') oldLeft--;
+      else if (c === '\\') {
+        /* "\ No newline at end of file" */
+      } else break;
+      i++;
+    }
+    if (/\.(c|h)$/.test(file)) hunks.push(h);
+  }
+  if (hunks.length === 0) throw new UsageError(`${path}: the diff has no hunks in a .c or .h file`);
+  return { hunks, added, files: files.filter((f) => /\.(c|h)$/.test(f)) };
+}
+
+/**
+ * Net `{`/`}` count of each line, ignoring comments, strings and character literals. A block
+ * comment may span lines, so the lexer state carries over.
+ */
+export function braceDeltas(lines: readonly string[]): number[] {
+  let inComment = false;
+  return lines.map((text) => {
+    let d = 0;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text[i]!;
+      if (inComment) {
+        if (ch === '*' && text[i + 1] === '/') {
+          inComment = false;
+          i++;
+        }
+        continue;
+      }
+      if (ch === '/' && text[i + 1] === '*') {
+        inComment = true;
+        i++;
+      } else if (ch === '/' && text[i + 1] === '/') break;
+      else if (ch === '"' || ch === "'") {
+        for (i++; i < text.length && text[i] !== ch; i++) if (text[i] === '\\') i++;
+      } else if (ch === '{') d++;
+      else if (ch === '}') d--;
+    }
+    return d;
+  });
+}
+
+/** Splits one hunk into its complete top-level text and its edge fragments. */
+export function splitHunk(h: Hunk): { complete: SrcLine[]; fragments: Fragment[] } {
+  const deltas = braceDeltas(h.lines.map((l) => l.text));
+  let d = 0;
+  let min = 0;
+  const before: number[] = [];
+  for (const x of deltas) {
+    before.push(d);
+    d += x;
+    min = Math.min(min, d);
+  }
+  // Where the hunk starts: deep enough for every close it contains, and inside the section git
+  // named when the first line is indented (kernel style puts top-level constructs in column 0).
+  const firstText = h.lines.find((l) => l.text.trim() !== '');
+  const indented = !!firstText && /^\s/.test(firstText.text) && h.section !== '';
+  const base = Math.max(-min, indented ? 1 : 0);
+  const abs = (i: number) => before[i]! + base;
+  const absAfter = (i: number) => before[i]! + deltas[i]! + base;
+  const n = h.lines.length;
+  let first = 0;
+  while (first < n && abs(first) !== 0) first++;
+  let last = n - 1;
+  while (last >= first && absAfter(last) !== 0) last--;
+  // A declaration whose body opens after `last` (a signature spread over lines) belongs to the tail.
+  const ended = (t: string) => /^\s*$|[;}]\s*$|^\s*#|\*\/\s*$/.test(t) && !/\\\s*$/.test(t);
+  while (last >= first && !ended(h.lines[last]!.text)) last--;
+  const fragments: Fragment[] = [];
+  if (first > 0) fragments.push({ file: h.file, section: h.section, depth: base, lines: h.lines.slice(0, first), edge: 'head' });
+  if (last + 1 < n && last + 1 >= first) {
+    const tail = h.lines.slice(Math.max(last + 1, first));
+    if (tail.length) fragments.push({ file: h.file, section: tail.find((l) => l.text.trim())?.text.trim() ?? '', depth: 0, lines: tail, edge: 'tail' });
+  }
+  return { complete: first <= last ? h.lines.slice(first, last + 1) : [], fragments };
+}
+
+/**
+ * The members of a struct whose definition begins before the hunk (`@@ ... @@ struct iomap_dio {`):
+ * the lines at the struct's own level after the last nested aggregate closes, up to its `};`.
+ */
+export function partialStructMembers(f: Fragment): SrcLine[] {
+  const deltas = braceDeltas(f.lines.map((l) => l.text));
+  let d = f.depth;
+  let start = 0;
+  const out: SrcLine[] = [];
+  for (let i = 0; i < f.lines.length; i++) {
+    const after = d + deltas[i]!;
+    if (after === 0) return f.lines.slice(start, i);
+    if (d > 1 && after === 1) start = i + 1;
+    d = after;
+  }
+  void out;
+  return f.lines.slice(start);
+}
+
+export function readPostImage(path: string, text: string, kind: Exclude<InputKind, 'module'>): PostImage {
+  const file = path.split('/').pop() ?? path;
+  if (kind === 'c') {
+    const lines = text.split('\n').map((t, i) => ({ text: t.replace(/\r$/, ''), file, line: i + 1 }));
+    const added = new Set(lines.map((l) => `${file}:${l.line}`));
+    return { kind, files: [file], complete: lines, fragments: [], added };
+  }
+  const { hunks, added, files } = parseDiff(text, path);
+  const complete: SrcLine[] = [];
+  const fragments: Fragment[] = [];
+  for (const h of hunks) {
+    const s = splitHunk(h);
+    complete.push(...s.complete);
+    fragments.push(...s.fragments);
+  }
+  return { kind, files, complete, fragments, added };
+}
+
+/** `direct-io.c:123` for reports: the base name keeps labels short. */
+export function where(l: { file: string; line: number }): string {
+  return `${l.file.split('/').pop()}:${l.line}`;
+}

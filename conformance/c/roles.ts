@@ -1,0 +1,202 @@
+/**
+ * Roles and profile, recognised from the shape of the code: the struct with a task list, an irq
+ * list and their counters; the `__percpu` static that holds it; the function that pops from
+ * free_list (alloc), the one that pushes on it (put), the one that moves free_list_irq onto it
+ * (splice), the hotplug prune; then the profile facts: the cap comparison against the cache's
+ * named MAX, where a miss allocates, whether dead CPUs are pruned.
+ */
+import type { CacheBinding } from '../../impl/interface.js';
+import { UsageError } from '../cli/errors.js';
+import { walk, type N } from './ast.js';
+import type { CFunction, Program } from './extract.js';
+
+export interface Binding {
+  cache?: Partial<CacheBinding>;
+  roles?: Partial<Record<RoleName, string>>;
+  objectType?: string;
+  /** Extra C definitions (functions, structs, macros) the patch does not contain. */
+  functions?: Record<string, string>;
+  /** A name in the code -> the primitive or patch function it stands for. */
+  aliases?: Record<string, string>;
+}
+
+export type RoleName = 'alloc' | 'put' | 'splice' | 'create' | 'prune';
+
+export interface Roles {
+  binding: CacheBinding;
+  cacheStruct: string;
+  fns: Partial<Record<RoleName, string>>;
+  capCompare: '>' | '>=';
+  missAllocation: 'caller' | 'helper';
+  hotplugPrune: boolean;
+  /** Where each fact was read, for the report. */
+  evidence: string[];
+}
+
+const isField = (n: N | undefined, name: string) => !!n && n.t === 'field_expression' && n.f.field?.text === name;
+const mentions = (n: N, field: string) => {
+  let hit = false;
+  walk(n, (x) => {
+    if (isField(x, field)) hit = true;
+  });
+  return hit;
+};
+
+function assignments(fn: CFunction): N[] {
+  const out: N[] = [];
+  walk(fn.body, (x) => {
+    if (x.t === 'assignment_expression' && x.op === '=') out.push(x);
+  });
+  return out;
+}
+
+/** Functions reachable from `name` through calls (itself included). */
+export function reachable(p: Program, name: string, aliases: Record<string, string> = {}): CFunction[] {
+  const out: CFunction[] = [];
+  const todo = [name];
+  const seen = new Set<string>();
+  while (todo.length) {
+    const n = todo.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    const f = p.functions.get(aliases[n] ?? n);
+    if (!f) continue;
+    out.push(f);
+    walk(f.body, (x) => {
+      if (x.t === 'call_expression' && x.f.function) todo.push(x.f.function.text);
+      if (x.t === 'identifier' && p.functions.has(x.text)) todo.push(x.text);
+    });
+  }
+  return out;
+}
+
+export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleName, string>>): Roles {
+  const evidence: string[] = [];
+  // 1. The cache struct: two list heads and two counters, the irq ones named so.
+  const given = b.cache ?? {};
+  let cacheStruct = '';
+  let freeList = given.freeList ?? '';
+  let freeListIrq = given.freeListIrq ?? '';
+  let nr = given.nr ?? '';
+  let nrIrq = given.nrIrq ?? '';
+  for (const l of p.structs.values()) {
+    const ptrs = [...l.fields].filter(([, f]) => f.type.k === 'ptr').map(([n]) => n);
+    const ints = [...l.fields].filter(([, f]) => f.type.k === 'int').map(([n]) => n);
+    if (freeList && l.fields.has(freeList)) {
+      cacheStruct = l.name;
+      break;
+    }
+    const fl = ptrs.find((n) => /free|list|head/.test(n) && !/irq/.test(n));
+    const fli = ptrs.find((n) => /irq/.test(n));
+    const c = ints.find((n) => /^nr$|^nr_|count|^n$/.test(n) && !/irq/.test(n));
+    const ci = ints.find((n) => /irq/.test(n));
+    if (fl && fli && c && ci) {
+      cacheStruct = l.name;
+      freeList ||= fl;
+      freeListIrq ||= fli;
+      nr ||= c;
+      nrIrq ||= ci;
+      break;
+    }
+  }
+  if (!cacheStruct)
+    throw new UsageError(
+      'no per-CPU cache found: no struct with a task list, an irq list and their counters (like free_list, free_list_irq, nr, nr_irq); name the fields with --binding',
+    );
+  evidence.push(`struct ${cacheStruct} (${p.structs.get(cacheStruct)!.at}): lists ${freeList}/${freeListIrq}, counters ${nr}/${nrIrq}`);
+
+  // 2. The __percpu static holding it.
+  let percpu = given.percpu ?? '';
+  if (!percpu) {
+    const cands = [...p.statics.values()].filter((s) => s.percpu && s.type.k === 'ptr');
+    percpu = (cands.find((s) => s.type.k === 'ptr' && s.type.to.k === 'struct' && s.type.to.name === cacheStruct) ?? cands[0])?.name ?? '';
+  }
+  if (!percpu || !p.statics.has(percpu)) throw new UsageError(`no __percpu static pointer to struct ${cacheStruct} found; name it with --binding ('cache.percpu')`);
+
+  // 3. Functions by what they do to the lists.
+  const fns: Partial<Record<RoleName, string>> = { ...(b.roles ?? {}), ...flags };
+  let next = given.next ?? '';
+  for (const f of p.functions.values()) {
+    const as = assignments(f);
+    const toList = as.filter((a) => isField(a.f.left, freeList));
+    if (!fns.splice && toList.some((a) => mentions(a.f.right!, freeListIrq))) fns.splice = f.name;
+    const pop = toList.find((a) => a.f.right?.t === 'field_expression' && a.f.right.op === '->' && !isField(a.f.right, freeListIrq));
+    if (pop && !fns.alloc) {
+      fns.alloc = f.name;
+      next ||= pop.f.right!.f.field!.text;
+    }
+    const push = toList.find((a) => a.f.right?.t === 'identifier');
+    if (push && !fns.put) {
+      const link = as.find((a) => a.f.left?.t === 'field_expression' && a.f.right && isField(a.f.right, freeList));
+      if (link) {
+        fns.put = f.name;
+        next ||= link.f.left!.f.field!.text;
+      }
+    }
+    let callsPercpu = false;
+    walk(f.body, (x) => {
+      if (x.t === 'call_expression' && x.f.function?.text === 'alloc_percpu') callsPercpu = true;
+    });
+    if (callsPercpu && !fns.create) fns.create = f.name;
+    if (!fns.prune && /cpu_dead|cpuhp|prune/.test(f.name) && f.params.some((x) => x.type.k === 'int')) fns.prune = f.name;
+  }
+  for (const r of ['alloc', 'put'] as const) {
+    if (!fns[r]) throw new UsageError(`no ${r === 'alloc' ? 'alloc (a function that pops from ' + freeList + ')' : 'put (a function that pushes on ' + freeList + ')'} found; name it with --role ${r}=FUNCTION`);
+    if (!p.functions.has(fns[r]!)) throw new UsageError(`--role ${r}=${fns[r]}: no such function in the patch`);
+  }
+  if (!next) throw new UsageError('cannot tell the link field of a list element; name it with --binding (cache.next)');
+  evidence.push(`alloc ${fns.alloc}(), put ${fns.put}()${fns.splice ? `, splice ${fns.splice}()` : ''}${fns.create ? `, create ${fns.create}()` : ''}${fns.prune ? `, prune ${fns.prune}()` : ''}; link field ${next}`);
+
+  // 4. Profile facts.
+  const put = p.functions.get(fns.put!)!;
+  let capCompare: '>' | '>=' | null = null;
+  let maxMacro = given.maxMacro ?? '';
+  const macroName = (n: N): string => (n.t === 'identifier' && p.macros.has(n.text) ? n.text : '');
+  for (const f of reachable(p, put.name, b.aliases)) {
+    walk(f.body, (x) => {
+      if (capCompare || x.t !== 'binary_expression' || !['>', '>=', '<', '<='].includes(x.op)) return;
+      const l = x.f.left!;
+      const r = x.f.right!;
+      if (!(mentions(l, nr) || mentions(l, nrIrq))) return;
+      capCompare = x.op === '>' || x.op === '<=' ? '>' : '>=';
+      maxMacro ||= macroName(r);
+      evidence.push(`cap test '${x.text}' (${x.at}): free when the total ${capCompare} MAX`);
+    });
+  }
+  if (!capCompare) throw new UsageError(`no cap test found in ${put.name}(): expected a comparison of ${nr}/${nrIrq} against the cache's MAX`);
+  let thresholdMacro = given.thresholdMacro ?? '';
+  for (const f of reachable(p, fns.alloc!, b.aliases))
+    walk(f.body, (x) => {
+      if (thresholdMacro || x.t !== 'binary_expression' || !['>=', '>'].includes(x.op) || !mentions(x.f.left!, nrIrq)) return;
+      thresholdMacro = macroName(x.f.right!);
+    });
+  // A cap or threshold kept in a field (set at creation) comes from a macro passed to the create call.
+  const named = (re: RegExp) => [...p.macros.values()].find((m) => !m.params && re.test(m.name) && /^\(?\s*\d+\s*\)?$/.test(m.text))?.name ?? '';
+  maxMacro ||= named(/MAX/);
+  thresholdMacro ||= named(/THRESH/);
+  if (!maxMacro) throw new UsageError(`cannot tell which macro is the cache's MAX; name it with --binding (cache.maxMacro)`);
+  if (!thresholdMacro) throw new UsageError(`cannot tell which macro is the splice THRESHOLD; name it with --binding (cache.thresholdMacro)`);
+  let helperAllocates = false;
+  for (const f of reachable(p, fns.alloc!, b.aliases))
+    walk(f.body, (x) => {
+      if (x.t === 'call_expression' && /^(kmalloc|kzalloc|kmem_cache_alloc|kmem_cache_zalloc)$/.test(x.f.function?.text ?? '')) helperAllocates = true;
+    });
+  const missAllocation = helperAllocates ? 'helper' : 'caller';
+  evidence.push(missAllocation === 'helper' ? `${fns.alloc}() allocates on a miss itself` : `${fns.alloc}() returns NULL on a miss; the caller allocates`);
+  evidence.push(fns.prune ? `hotplug prune ${fns.prune}()` : 'no hotplug prune (no cpu_dead callback)');
+  return {
+    binding: { percpu, freeList, freeListIrq, nr, nrIrq, next, maxMacro, thresholdMacro },
+    cacheStruct,
+    fns,
+    capCompare: capCompare as '>' | '>=',
+    missAllocation,
+    hotplugPrune: !!fns.prune,
+    evidence,
+  };
+}
+
+/** The registered profile closest to the inferred facts (the cap comparison decides first). */
+export function profileFor(r: Roles): string {
+  if (r.capCompare === '>=') return 'iomap-v3';
+  return r.hotplugPrune ? 'bio' : 'iomap-v1';
+}

@@ -1,0 +1,264 @@
+/**
+ * What `dio-cache check` runs: load FILE (module, patch or C), pick the scopes, explore each with
+ * the shared explorer, and merge the results into one report with the profile, the scaling of
+ * the cache constants and, for C, coverage in kernel terms.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import type { Implementation } from '../../impl/interface.js';
+import { getProfile, reachableCapBound, sequentialCapBound } from '../../model/profiles.js';
+import { exploreAsync, type ExploreResult, type FoundViolation } from '../explorer/explore.js';
+import { loadImplementation } from '../explorer/replay.js';
+import type { Scope } from '../system.js';
+import { UsageError } from '../cli/errors.js';
+import { buildFromC, type CBuild } from './build.js';
+import { detectKind, type InputKind } from './reader.js';
+import type { Binding, RoleName } from './roles.js';
+
+/**
+ * The default scopes of `check`. `check-1cpu` is the Promela reference's workload with MAX 2 and
+ * THRESHOLD 1, so that four ops reach the splice, the cap-overflow free and MAX+2; `check-hotplug`
+ * takes a CPU with a cached object offline (a stranding needs a second CPU).
+ */
+export const CHECK_SCOPES: readonly Scope[] = [
+  {
+    name: 'check-1cpu',
+    description: '1 CPU, 1 task, 4 ops (alloc/free/submit), 4 in flight, prefill 2, MAX 2, THRESHOLD 1, hardirq and softirq completions between any two statements',
+    cpus: 1,
+    taskCpus: [0],
+    ops: 4,
+    taskOps: ['alloc', 'free', 'submit'],
+    prefill: 2,
+    inflight: 4,
+    completers: ['hardirq', 'softirq'],
+    atomicIrq: true,
+    preemptions: 0,
+    migration: false,
+    hotplug: false,
+    profile: 'iomap-v1',
+    max: 2,
+    threshold: 1,
+  },
+  {
+    name: 'check-hotplug',
+    description: '2 CPUs, a task on each, 1 op, prefill 1 per CPU, cpu1 may go offline',
+    cpus: 2,
+    taskCpus: [0, 1],
+    ops: 1,
+    taskOps: ['alloc', 'free'],
+    prefill: 1,
+    inflight: 0,
+    completers: [],
+    atomicIrq: true,
+    preemptions: 0,
+    migration: false,
+    hotplug: true,
+    profile: 'iomap-v1',
+    max: 2,
+    threshold: 1,
+  },
+];
+
+export interface CoverageReport {
+  functions: {
+    name: string;
+    statements: { at: string; text: string; hits: number }[];
+    branches: { at: string; text: string; taken: number; notTaken: number }[];
+  }[];
+  /** Statement boundaries where an interrupt entered, most frequent first. */
+  interruptsAt: { at: string; count: number }[];
+  /** One line per statement never reached (a pass that never ran a statement proves little about it). */
+  warnings: string[];
+  /** Branch directions never taken (`WARN_ON_ONCE` staying false is expected). */
+  branchGaps: string[];
+}
+
+export interface CheckReport {
+  verdict: ExploreResult['verdict'];
+  input: { file: string; kind: InputKind };
+  impl: string;
+  profile: { name: string; inferred: string[]; overridden: boolean };
+  scaling: { macro: string; from: number; to: number; role: 'MAX' | 'THRESHOLD' }[];
+  runs: { scope: Scope; verdict: ExploreResult['verdict']; complete: boolean; stats: ExploreResult['stats']; maxCached: number }[];
+  violations: (FoundViolation & { scope: Scope })[];
+  warnings: (FoundViolation & { scope: Scope })[];
+  stats: { states: number; transitions: number; depth: number; seconds: number; statesPerSecond: number; bytesPerState: number };
+  extremes: { maxCached: number; bound: number; sequentialBound: number };
+  notes: string[];
+  coverage: CoverageReport | null;
+  complete: boolean;
+  /** For replay files: how to load the implementation again. */
+  ref: string;
+}
+
+export interface CheckOptions {
+  file: string;
+  profile?: string;
+  scopes?: Scope[];
+  bindingFile?: string;
+  roles?: Partial<Record<RoleName, string>>;
+  maxStates?: number;
+  progress?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface Loaded {
+  impl: Implementation;
+  kind: InputKind;
+  ref: string;
+  c: CBuild | null;
+}
+
+export async function loadInput(file: string, bindingFile?: string, roles?: Partial<Record<RoleName, string>>): Promise<Loaded> {
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new UsageError(`${file}: no such file`);
+  }
+  if (st.isDirectory()) throw new UsageError(`${file} is a directory; give the module, patch or C file inside it`);
+  const text = /\.(ts|mts|cts|js|mjs|cjs)$/.test(file) ? '' : readFileSync(file, 'latin1');
+  const kind = detectKind(file, text);
+  if (kind === 'module') {
+    const { impl, ref } = await loadImplementation(file);
+    return { impl, kind, ref, c: null };
+  }
+  let binding: Binding | undefined;
+  if (bindingFile) {
+    try {
+      binding = JSON.parse(readFileSync(bindingFile, 'utf8')) as Binding;
+    } catch (e) {
+      throw new UsageError(`--binding ${bindingFile}: not a readable JSON binding (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    }
+    if (typeof binding !== 'object' || binding === null) throw new UsageError(`--binding ${bindingFile}: must hold a JSON object`);
+  }
+  const c = await buildFromC(file, text, kind, { ...(binding ? { binding } : {}), ...(bindingFile ? { bindingFile } : {}), ...(roles ? { roles } : {}) });
+  return { impl: c.impl, kind, ref: file, c };
+}
+
+export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckReport> {
+  const l = loaded ?? (await loadInput(o.file, o.bindingFile, o.roles));
+  const profile = o.profile ?? l.impl.profile;
+  const scopes = (o.scopes ?? CHECK_SCOPES).map((s) => ({ ...s, profile }));
+  const runs: CheckReport['runs'] = [];
+  const violations: CheckReport['violations'] = [];
+  const warnings: CheckReport['warnings'] = [];
+  let maxCached = 0;
+  const stats = { states: 0, transitions: 0, depth: 0, seconds: 0, statesPerSecond: 0, bytesPerState: 0 };
+  let complete = true;
+  let verdict: ExploreResult['verdict'] = 'conforms';
+  for (const scope of scopes) {
+    const r = await exploreAsync({
+      impl: l.impl,
+      scope,
+      // One counterexample per invariant id: a variant that breaks `cap` usually breaks
+      // `refinement` first, and the reader wants both.
+      all: true,
+      ...(o.maxStates ? { maxStates: o.maxStates } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.progress ? { progress: (p) => o.progress!(`  ${scope.name}: ${p.states} states, depth ${p.depth}, ${p.seconds.toFixed(1)} s`) } : {}),
+    });
+    if (r.verdict === 'error') {
+      // Boot runs the code under test too (the initcall, the prefill): its own fault is a
+      // violation; anything else (unsupported C, a module that throws) is the user's to fix.
+      const loops = l.kind !== 'module' && /did not return within/.test(r.error ?? '');
+      const m = loops ? ['', 'exception'] : /: (null-deref|wild-pointer|use-after-free|double-free|bad-free|uninit-read): /.exec(r.error ?? '');
+      if (!m) throw new UsageError(`${l.impl.name}: ${r.error ?? 'the scope could not be booted'}`);
+      const id = m[1] === 'null-deref' || m[1] === 'wild-pointer' || m[1] === 'exception' ? 'crash' : 'object-safety';
+      if (!violations.some((v) => v.id === id)) violations.push({ id, severity: 'error', message: `at boot (${scope.name}): ${r.error}`, steps: [], scope } as CheckReport['violations'][number]);
+      runs.push({ scope, verdict: 'violation', complete: false, stats: r.stats, maxCached: 0 });
+      verdict = 'violation';
+      complete = false;
+      continue;
+    }
+    for (const v of r.violations) {
+      // A fault of the harness, not of the code under test: the interpreter cannot run this C,
+      // or a TypeScript module threw or did not return.
+      if (v.id === 'crash' && (/^unsupported C: /.test(v.message) || (l.kind === 'module' && /the implementation threw|did not return within/.test(v.message))))
+        throw new UsageError(`${l.impl.name}: ${v.message.split('\n')[0]}`);
+      if (!violations.some((x) => x.id === v.id)) violations.push({ ...v, scope });
+    }
+    for (const v of r.warnings) if (!warnings.some((w) => w.id === v.id)) warnings.push({ ...v, scope });
+    runs.push({ scope, verdict: r.verdict, complete: r.complete, stats: r.stats, maxCached: r.extremes.maxCached });
+    stats.states += r.stats.states;
+    stats.transitions += r.stats.transitions;
+    stats.depth = Math.max(stats.depth, r.stats.depth);
+    stats.seconds += r.stats.seconds;
+    stats.bytesPerState = Math.max(stats.bytesPerState, r.stats.bytesPerState);
+    if (scope === scopes[0]) maxCached = r.extremes.maxCached;
+    complete &&= r.complete;
+    if (r.verdict === 'violation') verdict = 'violation';
+  }
+  stats.statesPerSecond = stats.states / Math.max(stats.seconds, 1e-9);
+  const s0 = scopes[0]!;
+  const prof = getProfile(profile, { max: s0.max, threshold: s0.threshold });
+  const bound = reachableCapBound(prof);
+  const seq = sequentialCapBound(prof);
+  const notes: string[] = [];
+  if (maxCached > seq && maxCached <= bound)
+    notes.push(
+      `soft cap: a CPU cached ${maxCached} objects with MAX ${s0.max} (MAX+${maxCached - s0.max}): a hardirq put between a task put's cap test and its push; sequentially the bound is ${seq}`,
+    );
+  const c = l.c;
+  const scaling: CheckReport['scaling'] = [];
+  if (c) {
+    const b = c.roles.binding;
+    scaling.push({ macro: b.maxMacro, from: c.macros[b.maxMacro] ?? Number.NaN, to: s0.max, role: 'MAX' });
+    scaling.push({ macro: b.thresholdMacro, from: c.macros[b.thresholdMacro] ?? Number.NaN, to: s0.threshold, role: 'THRESHOLD' });
+  }
+  return {
+    verdict,
+    input: { file: o.file, kind: l.kind },
+    impl: l.impl.name,
+    profile: { name: profile, inferred: c ? c.roles.evidence : [`declared by the module: ${l.impl.profile}`], overridden: o.profile !== undefined && o.profile !== l.impl.profile },
+    scaling,
+    runs,
+    violations,
+    warnings,
+    stats,
+    extremes: { maxCached, bound, sequentialBound: seq },
+    notes,
+    coverage: c ? coverageReport(c) : null,
+    complete,
+    ref: l.ref,
+  };
+}
+
+/** Per cache function: every statement and branch with its count; zero counts become warnings. */
+export function coverageReport(c: CBuild): CoverageReport {
+  const functions: CoverageReport['functions'] = [];
+  const warnings: string[] = [];
+  const branchGaps: string[] = [];
+  const all = [...c.coverage.stmts.values()];
+  const branches = [...c.coverage.branches.values()];
+  for (const name of c.cacheFns) {
+    const fn = c.prog.functions.get(name);
+    if (!fn) continue;
+    // Every statement with a boundary, in source order, whether reached or not.
+    const stmts: CoverageReport['functions'][number]['statements'] = [];
+    const visit = (n: typeof fn.body) => {
+      if (['expression_statement', 'return_statement', 'if_statement', 'declaration', 'while_statement', 'for_statement', 'do_statement'].includes(n.t) && c.interp.needsBoundary(n)) {
+        const text = c.interp.label(n);
+        const hit = all.find((s) => s.fn === name && s.text === text);
+        stmts.push({ at: n.at, text, hits: hit?.hits ?? 0 });
+      }
+      if (n.t === 'if_statement' || n.t === 'while_statement' || n.t === 'for_statement') {
+        const b = branches.find((x) => x.fn === name && x.at === n.at);
+        const taken = b?.taken ?? 0;
+        const notTaken = b?.notTaken ?? 0;
+        const text = `if ${n.f.condition?.text.replace(/\s+/g, ' ') ?? ''}`;
+        if (!taken) branchGaps.push(`${name}: ${text} (${n.at}) was never true`);
+        if (!notTaken) branchGaps.push(`${name}: ${text} (${n.at}) was never false`);
+      }
+      for (const k of n.kids) visit(k);
+    };
+    visit(fn.body);
+    for (const s of stmts) if (s.hits === 0) warnings.push(`${name}: statement never reached: ${s.text}`);
+    functions.push({
+      name,
+      statements: stmts,
+      branches: branches.filter((b) => b.fn === name).map((b) => ({ at: b.at, text: b.text, taken: b.taken, notTaken: b.notTaken })),
+    });
+  }
+  const interruptsAt = [...c.coverage.interrupts].map(([at, count]) => ({ at, count })).sort((a, b) => b.count - a.count);
+  return { functions, interruptsAt, warnings, branchGaps };
+}

@@ -1,0 +1,350 @@
+/**
+ * 64-bit fingerprints of a whole World, optionally up to object-identity symmetry.
+ *
+ * The world is serialised into a reusable Int32Array and hashed twice (two 32-bit mixes). Under
+ * symmetry every object id is renamed by first appearance while the state is walked in a fixed
+ * order: globals (which lead to the per-CPU map and the per-CPU caches, in CPU order, and from
+ * there along the list links), each CPU's interrupt frames, each task's frame and held objects,
+ * the objects in flight, then any object nothing reaches (a leak is still state). Held and
+ * in-flight objects are sets: they are named in the order of their content, so two states that
+ * differ only in which interchangeable object sits where serialise identically.
+ *
+ * Soundness does not depend on the walk being a perfect canonical form: the serialisation always
+ * describes the whole state with a consistent renaming, so equal serialisations mean isomorphic
+ * states. A walk that is not canonical only stores more states than necessary.
+ *
+ * `Frame.next` is derived (a label for reports) and is not part of the state; `World.interrupts`
+ * counts the path, not the state, and is left out too. `Frame.ghost` carries an object id above
+ * bit 8: it is renamed with the objects.
+ */
+import { OBJ_SPAN, PTR_BASE } from '../../impl/kernel/values.js';
+import type { Frame, HeapObj, World } from '../../impl/kernel/world.js';
+
+const GHOST_SHIFT = 8;
+const GHOST_FLAGS = (1 << GHOST_SHIFT) - 1;
+const M_OBJ = -0x7fff0001;
+const M_NONE = -0x7fff0002;
+const M_FRAME = -0x7fff0003;
+const M_NOFRAME = -0x7fff0004;
+
+/**
+ * Heap objects are copy-on-write (runtime.ts copies one before its first write in a step), so
+ * once a step is over an object never changes: its cells are flattened once, not per state.
+ */
+const FLAT = new WeakMap<HeapObj, number[]>();
+/** [type, origin, freed, (offset, value)...] with the strings interned. */
+function flatObj(o: HeapObj): number[] {
+  let f = FLAT.get(o);
+  if (!f) {
+    f = [intern(o.type), intern(o.origin), o.freed ? 1 : 0];
+    // Integer keys iterate in ascending order: no sort needed.
+    for (const k in o.cells) f.push(+k, o.cells[k as unknown as number]!);
+    FLAT.set(o, f);
+  }
+  return f;
+}
+
+const STRINGS = new Map<string, number>();
+function intern(s: string): number {
+  let id = STRINGS.get(s);
+  if (id === undefined) {
+    id = STRINGS.size + 1;
+    STRINGS.set(s, id);
+  }
+  return id;
+}
+
+export class Fingerprinter {
+  private buf = new Int32Array(1024);
+  private n = 0;
+  /** orig id -> canonical id + 1 (0: not named yet), reset after each walk. */
+  private canon = new Int32Array(256);
+  private named: number[] = [];
+  private queue: number[] = [];
+  private qHead = 0;
+  private w!: World;
+  /** Hash of the last fingerprint(): high and low 32 bits. */
+  hi = 0;
+  lo = 0;
+
+  constructor(readonly symmetry: boolean) {}
+
+  /** Fingerprints `w` into this.hi / this.lo. */
+  fingerprint(w: World): void {
+    this.serialise(w);
+    this.hash();
+  }
+
+  /** The serialised state (for tests and debugging): equal arrays mean isomorphic states. */
+  serialised(w: World): number[] {
+    this.serialise(w);
+    return Array.from(this.buf.subarray(0, this.n));
+  }
+
+  private push(v: number): void {
+    if (this.n === this.buf.length) {
+      const b = new Int32Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    this.buf[this.n++] = v;
+  }
+
+  private str(s: string): number {
+    return intern(s);
+  }
+
+  /** Canonical id of object `id`, naming it (and queueing its contents) on first sight. */
+  private name(id: number): number {
+    if (!this.symmetry) return id;
+    if (id >= this.canon.length) {
+      const c = new Int32Array(Math.max(id + 1, this.canon.length * 2));
+      c.set(this.canon);
+      this.canon = c;
+    }
+    let c = this.canon[id]!;
+    if (c === 0) {
+      c = this.named.length + 1;
+      this.canon[id] = c;
+      this.named.push(id);
+      this.queue.push(id);
+    }
+    return c;
+  }
+
+  private val(v: number): number {
+    if (v < PTR_BASE) return v | 0;
+    const rel = v - PTR_BASE;
+    const id = Math.floor(rel / OBJ_SPAN);
+    return (PTR_BASE + this.name(id) * OBJ_SPAN + (rel - id * OBJ_SPAN)) | 0;
+  }
+
+  private obj(o: HeapObj | undefined): void {
+    if (!o) {
+      this.push(M_NONE);
+      return;
+    }
+    this.push(M_OBJ);
+    const flat = flatObj(o);
+    this.push(flat[0]!);
+    this.push(flat[1]!);
+    this.push(flat[2]!);
+    for (let i = 3; i < flat.length; i += 2) {
+      this.push(flat[i]!);
+      this.push(this.val(flat[i + 1]!));
+    }
+    this.push(M_NONE);
+  }
+
+  private drain(): void {
+    if (!this.symmetry) return;
+    const heap = this.w.heap;
+    while (this.qHead < this.queue.length) this.obj(heap[this.queue[this.qHead++]!]);
+  }
+
+  private frame(f: Frame | null): void {
+    if (!f) {
+      this.push(M_NOFRAME);
+      return;
+    }
+    this.push(M_FRAME);
+    this.push(this.str(f.op));
+    this.push(f.args.length);
+    for (const a of f.args) this.push(this.val(a));
+    this.push(f.reads.length);
+    for (const r of f.reads) this.push(this.val(r));
+    this.push(f.steps);
+    this.push(f.preempt);
+    this.push(f.irqSaved);
+    this.push(f.irqsOffAtStart ? 1 : 0);
+    this.push(f.ghost & GHOST_FLAGS);
+    const gid = f.ghost >>> GHOST_SHIFT;
+    this.push(gid === 0 ? 0 : this.name(gid));
+    this.drain();
+  }
+
+  /**
+   * A content key for ordering interchangeable objects: the object's cells with pointers to
+   * already-named objects replaced by their canonical id and pointers to unnamed ones by a
+   * placeholder. Objects with equal keys keep their original relative order.
+   */
+  private key(v: number): number {
+    if (v < PTR_BASE) return v;
+    const rel = v - PTR_BASE;
+    const id = Math.floor(rel / OBJ_SPAN);
+    let h = 0x9e3779b9 ^ (rel - id * OBJ_SPAN);
+    if (this.symmetry && this.canon[id] !== undefined && this.canon[id]! > 0) h = Math.imul(h ^ this.canon[id]!, 0x85ebca6b);
+    const o = this.w.heap[id];
+    if (!o) return h >>> 0;
+    const flat = flatObj(o);
+    h = Math.imul(h ^ flat[0]!, 0xcc9e2d51) ^ (flat[2] ? 7 : 3);
+    for (let i = 3; i < flat.length; i += 2) {
+      const k = flat[i]!;
+      const c = flat[i + 1]!;
+      let x: number;
+      if (c < PTR_BASE) x = c;
+      else {
+        const r = c - PTR_BASE;
+        const cid = Math.floor(r / OBJ_SPAN);
+        const cn = this.canon[cid] ?? 0;
+        x = cn > 0 ? 0x40000000 + cn * OBJ_SPAN + (r - cid * OBJ_SPAN) : 0x3fffffff;
+      }
+      h = Math.imul(h ^ (k * 31 + x), 0x1b873593);
+      h = (h << 13) | (h >>> 19);
+    }
+    return h >>> 0;
+  }
+
+  private multiset(vals: number[]): void {
+    this.push(vals.length);
+    if (vals.length === 0) return;
+    let order = vals;
+    if (vals.length > 1) {
+      if (this.symmetry) {
+        const keyed = vals.map((v, i) => ({ v, k: this.key(v), i }));
+        keyed.sort((a, b) => a.k - b.k || a.i - b.i);
+        order = keyed.map((e) => e.v);
+      } else order = vals.slice().sort((a, b) => a - b);
+    }
+    for (const v of order) this.push(this.val(v));
+    this.drain();
+  }
+
+  private serialise(w: World): void {
+    this.w = w;
+    this.n = 0;
+    this.queue.length = 0;
+    this.qHead = 0;
+    if (!this.symmetry) {
+      this.push(w.heap.length);
+      for (let i = 1; i < w.heap.length; i++) this.obj(w.heap[i]);
+    }
+    const gk = Object.keys(w.globals);
+    if (gk.length > 1) gk.sort();
+    this.push(gk.length);
+    for (const k of gk) {
+      this.push(this.str(k));
+      this.push(this.val(w.globals[k]!));
+    }
+    this.drain();
+    for (const c of w.cpus) {
+      this.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0));
+      this.push(c.current);
+      this.frame(c.softirq);
+      this.frame(c.hardirq);
+    }
+    for (const t of w.tasks) {
+      this.push(t.cpu);
+      this.push(t.opsDone);
+      this.frame(t.frame);
+      this.multiset(t.held);
+    }
+    this.multiset(w.inflight);
+    this.push(w.preemptions);
+    if (this.symmetry) {
+      // Objects nothing reaches (leaked, or freed and still listed nowhere): named by content.
+      const rest: number[] = [];
+      for (let i = 1; i < w.heap.length; i++) if (w.heap[i] && (this.canon[i] ?? 0) === 0) rest.push(PTR_BASE + i * OBJ_SPAN);
+      this.multiset(rest);
+      for (const id of this.named) this.canon[id] = 0;
+      this.named.length = 0;
+    }
+  }
+
+  private hash(): void {
+    const b = this.buf;
+    let h1 = 0x811c9dc5 ^ this.n;
+    let h2 = 0x27d4eb2f ^ Math.imul(this.n, 0x9e3779b1);
+    for (let i = 0; i < this.n; i++) {
+      let k = b[i]!;
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, 0x1b873593);
+      h1 ^= k;
+      h1 = (h1 << 13) | (h1 >>> 19);
+      h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+      h2 = Math.imul(h2 ^ b[i]!, 0x85ebca6b);
+      h2 = (h2 ^ (h2 >>> 13)) + 0x165667b1;
+      h2 = (h2 << 11) | (h2 >>> 21);
+    }
+    h1 ^= h1 >>> 16;
+    h1 = Math.imul(h1, 0x85ebca6b);
+    h1 ^= h1 >>> 13;
+    h1 = Math.imul(h1, 0xc2b2ae35);
+    h1 ^= h1 >>> 16;
+    h2 ^= h2 >>> 15;
+    h2 = Math.imul(h2, 0x2c1b3c6d);
+    h2 ^= h2 >>> 12;
+    h2 = Math.imul(h2, 0x297a2d39);
+    h2 ^= h2 >>> 15;
+    this.hi = h1 >>> 0;
+    this.lo = h2 >>> 0;
+  }
+}
+
+/**
+ * A set of 64-bit fingerprints: open addressing with linear probing over two Uint32Arrays
+ * (8 bytes a slot, load factor at most 3/4). (0, 0) marks an empty slot, so a fingerprint of
+ * (0, 0) is stored as (0, 1).
+ */
+export class FingerprintSet {
+  private hiA: Uint32Array;
+  private loA: Uint32Array;
+  private mask: number;
+  size = 0;
+
+  constructor(capacityPow2 = 1 << 16) {
+    this.hiA = new Uint32Array(capacityPow2);
+    this.loA = new Uint32Array(capacityPow2);
+    this.mask = capacityPow2 - 1;
+  }
+
+  get bytes(): number {
+    return this.hiA.byteLength + this.loA.byteLength;
+  }
+
+  /** Adds (hi, lo); returns false if it was already present. */
+  add(hi: number, lo: number): boolean {
+    if (hi === 0 && lo === 0) lo = 1;
+    if ((this.size + 1) * 4 > this.hiA.length * 3) this.grow();
+    return this.insert(hi, lo);
+  }
+
+  has(hi: number, lo: number): boolean {
+    if (hi === 0 && lo === 0) lo = 1;
+    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    for (;;) {
+      const h = this.hiA[i]!;
+      const l = this.loA[i]!;
+      if (h === 0 && l === 0) return false;
+      if (h === hi && l === lo) return true;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  private insert(hi: number, lo: number): boolean {
+    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    for (;;) {
+      const h = this.hiA[i]!;
+      const l = this.loA[i]!;
+      if (h === 0 && l === 0) {
+        this.hiA[i] = hi;
+        this.loA[i] = lo;
+        this.size++;
+        return true;
+      }
+      if (h === hi && l === lo) return false;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  private grow(): void {
+    const oh = this.hiA;
+    const ol = this.loA;
+    this.hiA = new Uint32Array(oh.length * 2);
+    this.loA = new Uint32Array(oh.length * 2);
+    this.mask = this.hiA.length - 1;
+    this.size = 0;
+    for (let i = 0; i < oh.length; i++) if (oh[i] !== 0 || ol[i] !== 0) this.insert(oh[i]!, ol[i]!);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Replay files: everything needed to re-run a counterexample, as JSON a reviewer can attach to a
+ * mail. The choice vector indexes System.enabled() at each step, so it reproduces the identical
+ * trace as long as the implementation and the scope are the same.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { implementationProblems, type Implementation } from '../../impl/interface.js';
+import { findImpl } from '../../impl/registry.js';
+import { UsageError } from '../cli/errors.js';
+import { BootError, System, type Scope } from '../system.js';
+import type { TraceStep } from './explore.js';
+import { renderTrace, runChoices } from './trace.js';
+
+export const REPLAY_FORMAT = 'dio-cache-replay/1';
+
+export interface ReplayFile {
+  format: typeof REPLAY_FORMAT;
+  /** A registry name, or the path of a module (absolute) exporting the implementation. */
+  impl: string;
+  scope: Scope;
+  choices: number[];
+  /** The invariant id the last step breaks. */
+  invariant: string;
+  message: string;
+}
+
+/** `--impl NAME|PATH`: a registry name, or a TS/JS module exporting default or `impl`. */
+export async function loadImplementation(spec: string): Promise<{ impl: Implementation; ref: string }> {
+  const named = findImpl(spec);
+  if (named) return { impl: named, ref: spec };
+  const path = resolve(spec);
+  if (!existsSync(path)) throw new UsageError(`--impl ${spec}: no implementation of that name (see \`dio-cache list\`) and no such file`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`--impl ${spec}: the module failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+  const x = mod.default ?? mod.impl;
+  const problems = implementationProblems(x);
+  if (problems.length) throw new UsageError(`--impl ${spec}: not an implementation: ${problems.join('; ')}`);
+  return { impl: x as Implementation, ref: path };
+}
+
+export function defaultReplayPath(implName: string, invariant: string): string {
+  return `${implName.replace(/[^A-Za-z0-9_.-]+/g, '_')}.${invariant}.replay.json`;
+}
+
+export function writeReplay(path: string, r: Omit<ReplayFile, 'format'>): void {
+  writeFileSync(path, JSON.stringify({ format: REPLAY_FORMAT, ...r }, null, 2) + '\n');
+}
+
+export function readReplay(path: string): ReplayFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${path}: not a readable replay file (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const r = raw as Partial<ReplayFile>;
+  if (r.format !== REPLAY_FORMAT) throw new UsageError(`${path}: not a ${REPLAY_FORMAT} file`);
+  if (typeof r.impl !== 'string' || typeof r.scope !== 'object' || !Array.isArray(r.choices) || typeof r.invariant !== 'string')
+    throw new UsageError(`${path}: a replay file needs impl, scope, choices and invariant`);
+  if (!r.choices.every((c) => Number.isInteger(c) && c >= 0)) throw new UsageError(`${path}: choices must be non-negative integers`);
+  return r as ReplayFile;
+}
+
+export interface Replayed {
+  steps: TraceStep[];
+  /** The violation of the expected id at the last step, if it reproduced. */
+  violation: { id: string; message: string } | null;
+  /** Other error violations at the last step. */
+  others: { id: string; message: string }[];
+  interrupts: number;
+  preemptions: number;
+  lines: string[];
+  diverged?: { at: number; enabled: number };
+}
+
+export function replay(impl: Implementation, file: ReplayFile): Replayed {
+  const sys = new System(impl, file.scope);
+  let run;
+  try {
+    run = runChoices(sys, file.choices);
+  } catch (e) {
+    if (!(e instanceof BootError)) throw e;
+    // The implementation oopsed during boot: the same finding explore reported with no step.
+    const violation = { id: file.invariant, message: `during boot (init, prefill and in-flight allocations, run without interleaving): ${e.message}` };
+    const ok = file.choices.length === 0 && violation.message === file.message;
+    return { steps: [], violation: ok ? violation : null, others: [], interrupts: 0, preemptions: 0, lines: renderTrace([], ok ? violation : null) };
+  }
+  const v = run.violations.find((x) => x.id === file.invariant) ?? null;
+  const violation = v && { id: v.id, message: v.message };
+  const res: Replayed = {
+    steps: run.steps,
+    violation,
+    others: run.violations.filter((x) => x.id !== file.invariant && x.severity === 'error').map((x) => ({ id: x.id, message: x.message })),
+    interrupts: run.interrupts,
+    preemptions: run.preemptions,
+    lines: renderTrace(run.steps, violation),
+  };
+  if (run.diverged) res.diverged = run.diverged;
+  return res;
+}

@@ -1,0 +1,199 @@
+/**
+ * The conformance suite: the three layers on one implementation, each timed, and one verdict.
+ *
+ * - statechart paths (conformance/paths.ts): every state and transition of the model, each path
+ *   driven through the implementation at small MAX/THRESHOLD; coverage must be 100%;
+ * - fast-check (conformance/fastcheck.ts): random command sequences at the kernel's MAX 256 and
+ *   THRESHOLD 16 on two CPUs, with interrupts injected inside task operations;
+ * - the explorer (conformance/explorer): every interleaving of a small scope.
+ *
+ * A layer that finds nothing and covers everything it should is a pass; the suite conforms when all
+ * three pass. `dio-cache test` prints the result as text or JSON (conformance/cli/test.ts).
+ */
+import type { Implementation } from '../impl/interface.js';
+import type { InvariantId } from '../model/invariants.js';
+import { getProfile } from '../model/profiles.js';
+import { explore } from './explorer/explore.js';
+import { runFastCheck, type FastCheckResult } from './fastcheck.js';
+import { runPathLayer } from './paths.js';
+import { SCOPES } from './scopes.js';
+import type { Scope } from './system.js';
+
+export type LayerName = 'paths' | 'fast-check' | 'explorer';
+export const LAYERS: readonly LayerName[] = ['paths', 'fast-check', 'explorer'];
+
+/** The explorer's scope when none is given: two CPUs, seconds to search (conformance/scopes.ts). */
+export const DEFAULT_SCOPE = 'smp-small';
+
+export interface SuiteOptions {
+  profile?: string;
+  fcRuns?: number;
+  seed?: number;
+  /** Explorer scope: a name (conformance/scopes.ts) or a scope of its own. */
+  scope?: string | Scope;
+  /** Layers to run (default: all three). */
+  layers?: readonly LayerName[];
+  /** Explorer state budget; a search stopped by it makes the explorer layer incomplete. */
+  maxStates?: number;
+  log?: (line: string) => void;
+}
+
+export interface SuiteFinding {
+  layer: LayerName;
+  invariant: InvariantId;
+  message: string;
+  /** How to see it again: the statechart path, fast-check's replay data, or the explorer's trace length. */
+  where: string;
+}
+
+export interface PathsSummary {
+  seconds: number;
+  paths: number;
+  states: { covered: number; total: number };
+  transitions: { covered: number; total: number };
+  /** Why the statechart paths cannot reach this implementation's bug, when the layer says so. */
+  explorerOnly?: string;
+}
+
+export interface FastCheckSummary {
+  seconds: number;
+  runs: number;
+  seed: number;
+  reachedCap: number;
+  reachedThreshold: number;
+  maxTotal: number;
+  interrupted: number;
+  concurrentOnly: number;
+  crossCpuPuts: number;
+  statements: number;
+}
+
+export interface ExplorerSummary {
+  seconds: number;
+  scope: string;
+  states: number;
+  transitions: number;
+  depth: number;
+  complete: boolean;
+  maxCached: number;
+  warnings: { invariant: string; message: string }[];
+}
+
+export interface SuiteResult {
+  impl: string;
+  profile: string;
+  /** conforms: no layer found a violation and coverage is complete; incomplete: nothing found, but a layer fell short of its coverage. */
+  verdict: 'conforms' | 'violation' | 'incomplete';
+  /** Why the verdict is `incomplete`, one line per shortfall. */
+  shortfalls: string[];
+  findings: SuiteFinding[];
+  paths?: PathsSummary;
+  fastcheck?: FastCheckSummary;
+  explorer?: ExplorerSummary;
+  seconds: number;
+}
+
+const pct = (c: { covered: number; total: number }) => (c.total === 0 ? 100 : (100 * c.covered) / c.total);
+
+export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Promise<SuiteResult> {
+  const profile = getProfile(o.profile ?? impl.profile);
+  const layers = o.layers ?? LAYERS;
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const findings: SuiteFinding[] = [];
+  const shortfalls: string[] = [];
+  const r: SuiteResult = { impl: impl.name, profile: profile.name, verdict: 'conforms', shortfalls, findings, seconds: 0 };
+
+  if (layers.includes('paths')) {
+    const t = performance.now();
+    const p = await runPathLayer(impl, { profile: profile.name });
+    r.paths = { seconds: (performance.now() - t) / 1000, paths: p.paths, states: p.states, transitions: p.transitions, ...(p.explorerOnly ? { explorerOnly: p.explorerOnly } : {}) };
+    for (const f of p.failures) findings.push({ layer: 'paths', invariant: f.invariant, message: f.message, where: `statechart path: ${f.path}` });
+    if (pct(p.states) < 100) shortfalls.push(`statechart paths cover ${p.states.covered}/${p.states.total} states`);
+    if (pct(p.transitions) < 100) shortfalls.push(`statechart paths cover ${p.transitions.covered}/${p.transitions.total} transitions`);
+    log(`paths: ${p.paths} paths, ${p.failures.length} failure(s), ${r.paths.seconds.toFixed(1)} s`);
+  }
+
+  if (layers.includes('fast-check')) {
+    const f: FastCheckResult = runFastCheck(impl, { profile: profile.name, ...(o.fcRuns !== undefined ? { numRuns: o.fcRuns } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), log });
+    r.fastcheck = {
+      seconds: f.seconds,
+      runs: f.runs,
+      seed: f.seed,
+      reachedCap: f.reachedCap,
+      reachedThreshold: f.reachedThreshold,
+      maxTotal: f.maxTotal,
+      interrupted: f.interrupted,
+      concurrentOnly: f.concurrentOnly,
+      crossCpuPuts: f.crossCpuPuts,
+      statements: f.statements,
+    };
+    for (const x of f.failures)
+      findings.push({ layer: 'fast-check', invariant: x.invariant, message: x.message, where: `${x.counterexample} (seed ${x.seed}, path "${x.path}", replayPath "${x.replayPath}")` });
+  }
+
+  if (layers.includes('explorer')) {
+    const base = typeof o.scope === 'object' ? o.scope : SCOPES[o.scope ?? DEFAULT_SCOPE];
+    if (!base) throw new Error(`unknown scope '${String(o.scope)}' (known: ${Object.keys(SCOPES).join(', ')})`);
+    const name = base.name;
+    // The scope keeps its small MAX/THRESHOLD; the profile decides the protocol.
+    const scope = { ...base, profile: profile.name };
+    const e = explore({ impl, scope, ...(o.maxStates ? { maxStates: o.maxStates } : {}) });
+    r.explorer = {
+      seconds: e.stats.seconds,
+      scope: name,
+      states: e.stats.states,
+      transitions: e.stats.transitions,
+      depth: e.stats.depth,
+      complete: e.complete,
+      maxCached: e.extremes.maxCached,
+      warnings: e.warnings.map((w) => ({ invariant: w.id, message: w.message })),
+    };
+    if (e.error) findings.push({ layer: 'explorer', invariant: 'crash', message: e.error, where: `scope ${name}: boot` });
+    for (const v of e.violations) findings.push({ layer: 'explorer', invariant: v.id, message: v.message, where: `scope ${name}: ${v.steps.length}-step trace (dio-cache explore --impl ${impl.name} --scope ${name})` });
+    if (!e.complete && e.violations.length === 0) shortfalls.push(`the explorer stopped at ${e.stats.states} states (${e.stoppedBy ?? 'early'}) without finishing scope ${name}`);
+    log(`explorer: ${e.stats.states} states, ${e.violations.length} violation(s), ${e.stats.seconds.toFixed(1)} s`);
+  }
+
+  r.verdict = findings.length ? 'violation' : shortfalls.length ? 'incomplete' : 'conforms';
+  r.seconds = (performance.now() - t0) / 1000;
+  return r;
+}
+
+/** The first finding of each invariant id, per layer: what a test or a report names. */
+export function findingsById(r: SuiteResult): Map<string, SuiteFinding> {
+  const m = new Map<string, SuiteFinding>();
+  for (const f of r.findings) if (!m.has(`${f.layer}:${f.invariant}`)) m.set(`${f.layer}:${f.invariant}`, f);
+  return m;
+}
+
+/** The suite as text, for `dio-cache test`. */
+export function renderSuite(r: SuiteResult): string {
+  const out: string[] = [`dio-cache test: ${r.impl} (profile ${r.profile})`];
+  const s = (x: number) => `${x.toFixed(1)} s`;
+  if (r.paths) {
+    const p = r.paths;
+    out.push(
+      `  statechart paths  ${p.paths} paths; states ${p.states.covered}/${p.states.total} (${pct(p.states).toFixed(0)}%), transitions ${p.transitions.covered}/${p.transitions.total} (${pct(p.transitions).toFixed(0)}%)  ${s(p.seconds)}`,
+    );
+    if (p.explorerOnly) out.push(`                    explorer-only: ${p.explorerOnly}`);
+  }
+  if (r.fastcheck) {
+    const f = r.fastcheck;
+    out.push(
+      `  fast-check        ${f.runs} runs, seed ${f.seed}; past the cap in ${f.reachedCap} runs, spliced at the threshold in ${f.reachedThreshold}; max nr+nr_irq ${f.maxTotal}; ${f.interrupted} interrupted ops (${f.concurrentOnly} only a concurrent linearisation explains), ${f.crossCpuPuts} cross-CPU puts  ${s(f.seconds)}`,
+    );
+  }
+  if (r.explorer) {
+    const e = r.explorer;
+    out.push(`  explorer          scope ${e.scope}: ${e.states} states, ${e.transitions} transitions, depth ${e.depth}${e.complete ? '' : ' (incomplete)'}; max cached ${e.maxCached}  ${s(e.seconds)}`);
+    for (const w of e.warnings) out.push(`                    warning [${w.invariant}] ${w.message}`);
+  }
+  for (const f of r.findings) {
+    out.push(`  VIOLATION [${f.invariant}] (${f.layer}) ${f.message}`);
+    out.push(`    ${f.where}`);
+  }
+  for (const x of r.shortfalls) out.push(`  INCOMPLETE ${x}`);
+  out.push(`verdict: ${r.verdict === 'conforms' ? 'conforms' : r.verdict === 'violation' ? `VIOLATION (${[...new Set(r.findings.map((f) => f.invariant))].join(', ')})` : 'incomplete'}  (${s(r.seconds)})`);
+  return out.join('\n') + '\n';
+}

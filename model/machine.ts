@@ -1,0 +1,445 @@
+/**
+ * The specification: one CPU's per-CPU cache (fs/iomap/direct-io.c, seed patch v1) and the three
+ * contexts that touch it, as an xstate v5 statechart.
+ *
+ * Read it against the C. Every guard and action below quotes the line of the seed patch it stands
+ * for (post-image line numbers of fs/iomap/direct-io.c in the seed diff; docs/model.md has the full
+ * mapping). The machine is parallel; its regions are
+ *
+ *   task       the task running on this CPU and its cache operation. Both operations run inside
+ *              `get_cpu() ... put_cpu()`, so the task is never preempted mid-operation and one
+ *              region stands for every task of the CPU. Inside `preemptOff` each state is a point
+ *              between two writes to the cache where an interrupt may enter (alloc: pop | splice |
+ *              splicing (irqs off) | miss; put: push | free).
+ *   softirq    a softirq completing a dio (its put always frees: `} else { goto out_free; }`).
+ *   hardirq    a hardirq completing a dio (pushes onto free_list_irq, or frees when over the cap).
+ *   running    who is on top of this CPU's context stack: derived from the three above.
+ *   irqs       local irq state: off inside the splice's local_irq_save and inside a hardirq.
+ *   taskList   free_list empty / cached.
+ *   irqList    free_list_irq below the splice threshold / spliceable.
+ *   capacity   nr + nr_irq against the cap: room / at MAX / over MAX (sequentially reachable with
+ *              `>`) / overshoot (reachable only by a hardirq put between a task put's cap check and
+ *              its push: MAX+2 with `>`, MAX+1 with `>=`).
+ *
+ * Two event vocabularies. Whole operations (`ALLOC`, `PUT`) run one operation to completion in one
+ * event: what a sequential caller sees, used by the fast-check layer. Phase events
+ * (`TASK_ALLOC_BEGIN`, `TASK_PUT_BEGIN`, `TASK_STEP`, `SOFTIRQ_ENTER`/`EXIT`,
+ * `HARDIRQ_ENTER`/`EXIT`) stop an operation between two of its writes to the cache, so that a
+ * path can put an interrupt there: `TASK_PUT_BEGIN`, `PUT{ctx:'hardirq'}`, `TASK_STEP` is the
+ * MAX+2 race.
+ *
+ * MAX, THRESHOLD and the cap comparison come from the profile (model/profiles.ts). Object ids are
+ * plain numbers chosen by whoever sends the events (`fresh` for the object a miss hands out).
+ */
+import { and, assign, setup } from 'xstate';
+import { capAllows, reachableCapBound, sequentialCapBound, type Profile } from './profiles.js';
+import type { CtxKind } from './abstract.js';
+
+export type Outcome = 'hit' | 'splice-hit' | 'miss' | 'push-task' | 'push-irq' | 'free';
+
+export interface CacheContext {
+  /** Object ids on free_list, head first. */
+  freeList: number[];
+  /** Object ids on free_list_irq, head first. */
+  freeListIrq: number[];
+  nr: number;
+  nrIrq: number;
+  /** Objects handed out and not yet given back (held by a caller or in flight). */
+  inUse: number[];
+  /** Objects kfree()d (and not handed out again by a later kmalloc). */
+  freed: number[];
+  /** Hardirqs masked on this CPU (local_irq_save in the splice, or a hardirq handler running). */
+  irqsOff: boolean;
+  /** The dio the task's put in progress gives back. */
+  taskObj: number | null;
+  /** The object kmalloc() returns if the task's alloc in progress misses. */
+  taskFresh: number | null;
+  /** The task's alloc in progress spliced free_list_irq (its pop is a splice-hit). */
+  taskSpliced: boolean;
+  /** The dio a softirq put in progress gives back, or null: no softirq running. */
+  softirqObj: number | null;
+  /** The dio a hardirq put in progress gives back, or null: no hardirq running. */
+  hardirqObj: number | null;
+  lastOutcome: Outcome | null;
+  /** The object the last finished alloc returned. */
+  lastAlloc: number | null;
+}
+
+export type CacheEvent =
+  /** Task context: __iomap_dio_rw() allocates, run to completion. `fresh` is what kmalloc returns on a miss. */
+  | { type: 'ALLOC'; fresh: number }
+  /** dio_put_percpu_cache(obj) run to completion in `ctx` (iomap_dio_complete or the error path). */
+  | { type: 'PUT'; ctx: CtxKind; obj: number }
+  /** Task: get_cpu() and the checks of dio_alloc_percpu_cache(), up to its first write. */
+  | { type: 'TASK_ALLOC_BEGIN'; fresh: number }
+  /** Task: get_cpu() and the cap check of dio_put_percpu_cache(obj), up to the push or put_cpu. */
+  | { type: 'TASK_PUT_BEGIN'; obj: number }
+  /** Task: run its operation on to the next point where an interrupt may enter, or to its end. */
+  | { type: 'TASK_STEP' }
+  /** A softirq (at irq exit) starts dio_put_percpu_cache(obj): get_cpu(), the cap check. */
+  | { type: 'SOFTIRQ_ENTER'; obj: number }
+  /** The softirq's put finishes: put_cpu(); kfree(dio). */
+  | { type: 'SOFTIRQ_EXIT' }
+  /** A hardirq starts dio_put_percpu_cache(obj) with irqs off: get_cpu(), the cap check. */
+  | { type: 'HARDIRQ_ENTER'; obj: number }
+  /** The hardirq's put finishes (push onto free_list_irq, or put_cpu(); kfree()) and the handler returns. */
+  | { type: 'HARDIRQ_EXIT' };
+
+export const EVENT_TYPES: readonly CacheEvent['type'][] = [
+  'ALLOC', 'PUT', 'TASK_ALLOC_BEGIN', 'TASK_PUT_BEGIN', 'TASK_STEP', 'SOFTIRQ_ENTER', 'SOFTIRQ_EXIT', 'HARDIRQ_ENTER', 'HARDIRQ_EXIT',
+];
+
+export function initialContext(): CacheContext {
+  return {
+    freeList: [], freeListIrq: [], nr: 0, nrIrq: 0, inUse: [], freed: [], irqsOff: false,
+    taskObj: null, taskFresh: null, taskSpliced: false, softirqObj: null, hardirqObj: null, lastOutcome: null, lastAlloc: null,
+  };
+}
+
+const without = (xs: number[], x: number) => xs.filter((y) => y !== x);
+const total = (c: CacheContext) => c.nr + c.nrIrq;
+
+/** The dio a task-context put gives back: the whole-op event's, or the one taken at TASK_PUT_BEGIN. */
+function taskPutObj(c: CacheContext, e: CacheEvent): number {
+  return e.type === 'PUT' ? e.obj : c.taskObj!;
+}
+function hardirqPutObj(c: CacheContext, e: CacheEvent): number {
+  return e.type === 'PUT' ? e.obj : c.hardirqObj!;
+}
+
+export function cacheMachine(profile: Profile) {
+  const MAX = profile.max;
+  const THRESHOLD = profile.threshold;
+  const SEQ = sequentialCapBound(profile);
+  const BOUND = reachableCapBound(profile);
+
+  const m = setup({
+    types: { context: {} as CacheContext, events: {} as CacheEvent },
+    guards: {
+      // ---- who may run ----------------------------------------------------------------------
+      /** Contexts nest task < softirq < hardirq; only the top one runs. */
+      taskOnTop: ({ context }) => context.softirqObj === null && context.hardirqObj === null,
+      /** Hardirqs enter wherever irqs are on (a hardirq runs with irqs off, so they never nest). */
+      irqsOn: ({ context }) => !context.irqsOff,
+      /** Softirqs run at irq exit when irqs are on and no softirq/hardirq is running; get_cpu() does not stop them. */
+      softirqMayRun: ({ context }) => !context.irqsOff && context.softirqObj === null && context.hardirqObj === null,
+      softirqOnTop: ({ context }) => context.hardirqObj === null,
+      /** `if (in_task()) {` (l.116), for a dio the caller owns. */
+      putInTask: ({ context, event }) => event.type === 'PUT' && event.ctx === 'task' && context.inUse.includes(event.obj),
+      /** `} else if (in_hardirq()) {` (l.120), for a dio the caller owns. */
+      putInHardirq: ({ context, event }) => event.type === 'PUT' && event.ctx === 'hardirq' && context.inUse.includes(event.obj),
+      /** `} else { goto out_free; }` (l.125-126): neither task nor hardirq, i.e. softirq. */
+      putInSoftirq: ({ context, event }) => event.type === 'PUT' && event.ctx === 'softirq' && context.inUse.includes(event.obj),
+      /** A phase event names a dio the caller owns. */
+      ownsObject: ({ context, event }) => 'obj' in event && context.inUse.includes(event.obj),
+      // ---- the cache's decisions --------------------------------------------------------------
+      /** `if (!cache->free_list) {` (l.93) is false: there is a head to pop. */
+      taskListCached: ({ context }) => context.freeList.length > 0,
+      /** `if (READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD)` (l.94), with free_list empty. */
+      spliceable: ({ context }) => context.freeList.length === 0 && context.nrIrq >= THRESHOLD,
+      /** `if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX) goto out_free;` (l.113-114) is false (`>=` in v2/v3). */
+      capAllows: ({ context }) => capAllows(profile, total(context)),
+      // ---- derived regions ------------------------------------------------------------------
+      softirqRunning: ({ context }) => context.softirqObj !== null,
+      hardirqRunning: ({ context }) => context.hardirqObj !== null,
+      noSoftirq: ({ context }) => context.softirqObj === null,
+      noHardirq: ({ context }) => context.hardirqObj === null,
+      irqsDisabled: ({ context }) => context.irqsOff,
+      irqsEnabled: ({ context }) => !context.irqsOff,
+      taskListEmpty: ({ context }) => context.freeList.length === 0,
+      taskListNonEmpty: ({ context }) => context.freeList.length > 0,
+      nrIrqBelowThreshold: ({ context }) => context.nrIrq < THRESHOLD,
+      nrIrqAtThreshold: ({ context }) => context.nrIrq >= THRESHOLD,
+      totalBelowMax: ({ context }) => total(context) < MAX,
+      totalIsMax: ({ context }) => total(context) === MAX,
+      /** MAX < total <= the sequential bound (MAX+1 with `>`; empty with `>=`). */
+      totalOverMax: ({ context }) => total(context) > MAX && total(context) <= SEQ,
+      /** Beyond what the cap test alone allows: only the hardirq race gets here. */
+      totalOvershoot: ({ context }) => total(context) > SEQ,
+    },
+    actions: {
+      /** `dio = cache->free_list; cache->free_list = dio->dio_next; cache->nr--; put_cpu(); return dio;` (l.101-105) */
+      popHead: assign(({ context }) => {
+        const head = context.freeList[0]!;
+        return {
+          freeList: context.freeList.slice(1),
+          nr: context.nr - 1,
+          inUse: [...context.inUse, head],
+          lastOutcome: context.taskSpliced ? ('splice-hit' as const) : ('hit' as const),
+          lastAlloc: head,
+          taskFresh: null,
+          taskSpliced: false,
+        };
+      }),
+      /** Whole-op ALLOC on an empty free_list over a spliceable irq list: the splice, then the pop. */
+      spliceThenPop: assign(({ context }) => {
+        const head = context.freeListIrq[0]!;
+        return {
+          freeList: context.freeListIrq.slice(1),
+          freeListIrq: [],
+          nr: context.nr + context.nrIrq - 1,
+          nrIrq: 0,
+          inUse: [...context.inUse, head],
+          lastOutcome: 'splice-hit' as const,
+          lastAlloc: head,
+        };
+      }),
+      /** `local_irq_save(flags);` (l.79) */
+      localIrqSave: assign({ irqsOff: true }),
+      /**
+       * `cache->free_list = cache->free_list_irq; cache->free_list_irq = NULL; cache->nr += cache->nr_irq;
+       * cache->nr_irq = 0; local_irq_restore(flags);` (l.80-84)
+       */
+      spliceAndRestore: assign(({ context }) => ({
+        freeList: context.freeListIrq,
+        freeListIrq: [],
+        nr: context.nr + context.nrIrq,
+        nrIrq: 0,
+        irqsOff: false,
+        taskSpliced: true,
+      })),
+      /**
+       * `put_cpu(); return NULL;` (l.97-98), then in __iomap_dio_rw `dio = kmalloc(sizeof(*dio), GFP_KERNEL);`
+       * (l.701; v3: the helper's kmalloc after put_cpu). kmalloc failure is left out.
+       */
+      missKmalloc: assign(({ context, event }) => {
+        const fresh = event.type === 'ALLOC' ? event.fresh : context.taskFresh!;
+        return {
+          inUse: [...context.inUse, fresh],
+          freed: without(context.freed, fresh),
+          lastOutcome: 'miss' as const,
+          lastAlloc: fresh,
+          taskFresh: null,
+          taskSpliced: false,
+        };
+      }),
+      /** `cache = per_cpu_ptr(dio_cache, get_cpu());` (l.92) of an alloc; remembers what a miss would return. */
+      beginAlloc: assign(({ event }) => ({ taskFresh: event.type === 'TASK_ALLOC_BEGIN' ? event.fresh : null, taskSpliced: false })),
+      /** `cache = per_cpu_ptr(dio_cache, get_cpu());` (l.112) of a task put: the caller gives up the dio. */
+      beginTaskPut: assign(({ context, event }) => {
+        const obj = event.type === 'TASK_PUT_BEGIN' ? event.obj : -1;
+        return { taskObj: obj, inUse: without(context.inUse, obj) };
+      }),
+      /** `dio->dio_next = cache->free_list; cache->free_list = dio; cache->nr++;` (l.117-119) */
+      pushTaskList: assign(({ context, event }) => {
+        const obj = taskPutObj(context, event);
+        return { freeList: [obj, ...context.freeList], nr: context.nr + 1, inUse: without(context.inUse, obj), taskObj: null, lastOutcome: 'push-task' as const };
+      }),
+      /** `out_free: put_cpu(); kfree(dio);` (l.130-132), reached from the cap test (l.113-114) of a task put. */
+      freeTaskObj: assign(({ context, event }) => {
+        const obj = taskPutObj(context, event);
+        return { inUse: without(context.inUse, obj), freed: [...context.freed, obj], taskObj: null, lastOutcome: 'free' as const };
+      }),
+      /** A softirq put: `} else { goto out_free; }` (l.125-126) then `put_cpu(); kfree(dio);` (l.131-132). */
+      freeSoftirqObj: assign(({ context, event }) => {
+        const obj = event.type === 'PUT' ? event.obj : context.softirqObj!;
+        return { inUse: without(context.inUse, obj), freed: [...context.freed, obj], softirqObj: null, lastOutcome: 'free' as const };
+      }),
+      /** A softirq handler starts the put (get_cpu(), the cap test): the dio is no longer the caller's. */
+      enterSoftirq: assign(({ context, event }) => {
+        const obj = event.type === 'SOFTIRQ_ENTER' ? event.obj : -1;
+        return { softirqObj: obj, inUse: without(context.inUse, obj) };
+      }),
+      /** A hardirq handler runs with irqs off and starts the put (get_cpu(), the cap test). */
+      enterHardirq: assign(({ context, event }) => {
+        const obj = event.type === 'HARDIRQ_ENTER' ? event.obj : -1;
+        return { hardirqObj: obj, irqsOff: true, inUse: without(context.inUse, obj) };
+      }),
+      /**
+       * `lockdep_assert_irqs_disabled(); dio->dio_next = cache->free_list_irq; cache->free_list_irq = dio;
+       * cache->nr_irq++;` (l.121-124), then the handler returns and irqs are on again.
+       */
+      pushIrqList: assign(({ context, event }) => {
+        const obj = hardirqPutObj(context, event);
+        return { freeListIrq: [obj, ...context.freeListIrq], nrIrq: context.nrIrq + 1, inUse: without(context.inUse, obj), hardirqObj: null, irqsOff: false, lastOutcome: 'push-irq' as const };
+      }),
+      /** A hardirq put over the cap: `goto out_free;` (l.114) then `put_cpu(); kfree(dio);`; the handler returns. */
+      freeHardirqObj: assign(({ context, event }) => {
+        const obj = hardirqPutObj(context, event);
+        return { inUse: without(context.inUse, obj), freed: [...context.freed, obj], hardirqObj: null, irqsOff: false, lastOutcome: 'free' as const };
+      }),
+    },
+  });
+
+  type StateConfig = NonNullable<NonNullable<Parameters<typeof m.createMachine>[0]['states']>[string]>;
+  type States = Record<string, StateConfig>;
+
+  const capacityStates: States =
+    profile.capCompare === '>'
+      ? {
+          room: { always: { guard: 'totalIsMax' as const, target: 'atMax' } },
+          atMax: { always: [{ guard: 'totalBelowMax' as const, target: 'room' }, { guard: 'totalOverMax' as const, target: 'overMax' }] },
+          overMax: { always: [{ guard: 'totalIsMax' as const, target: 'atMax' }, { guard: 'totalOvershoot' as const, target: 'overshoot' }] },
+          overshoot: { always: { guard: 'totalOverMax' as const, target: 'overMax' } },
+        }
+      : {
+          room: { always: { guard: 'totalIsMax' as const, target: 'atMax' } },
+          atMax: { always: [{ guard: 'totalBelowMax' as const, target: 'room' }, { guard: 'totalOvershoot' as const, target: 'overshoot' }] },
+          overshoot: { always: { guard: 'totalIsMax' as const, target: 'atMax' } },
+        };
+
+  const taskIdle: StateConfig = profile.cached
+    ? {
+        on: {
+          ALLOC: [
+            { guard: and(['taskOnTop', 'taskListCached']), actions: 'popHead' as const },
+            { guard: and(['taskOnTop', 'spliceable']), actions: 'spliceThenPop' as const },
+            { guard: 'taskOnTop' as const, actions: 'missKmalloc' as const },
+          ],
+          PUT: [
+            { guard: and(['putInTask', 'taskOnTop', 'capAllows']), actions: 'pushTaskList' as const },
+            { guard: and(['putInTask', 'taskOnTop']), actions: 'freeTaskObj' as const },
+          ],
+          TASK_ALLOC_BEGIN: [
+            { guard: and(['taskOnTop', 'taskListCached']), target: 'preemptOff.alloc.pop', actions: 'beginAlloc' as const },
+            { guard: and(['taskOnTop', 'spliceable']), target: 'preemptOff.alloc.splice', actions: 'beginAlloc' as const },
+            { guard: 'taskOnTop' as const, target: 'preemptOff.alloc.miss', actions: 'beginAlloc' as const },
+          ],
+          TASK_PUT_BEGIN: [
+            { guard: and(['ownsObject', 'taskOnTop', 'capAllows']), target: 'preemptOff.put.push', actions: 'beginTaskPut' as const },
+            { guard: and(['ownsObject', 'taskOnTop']), target: 'preemptOff.put.free', actions: 'beginTaskPut' as const },
+          ],
+        },
+      }
+    : {
+        // No per-CPU lists (the slab stand-in): every alloc is a fresh object, every put a kfree.
+        on: {
+          ALLOC: { guard: 'taskOnTop' as const, actions: 'missKmalloc' as const },
+          PUT: { guard: and(['putInTask', 'taskOnTop']), actions: 'freeTaskObj' as const },
+        },
+      };
+
+  const regions: States = {
+    task: {
+      initial: 'idle',
+      states: {
+        idle: taskIdle,
+        ...(profile.cached
+          ? {
+              /** Between get_cpu() and put_cpu(): the task cannot be preempted or migrate; interrupts still enter. */
+              preemptOff: {
+                // Always entered through an explicit target; `initial` only satisfies xstate.
+                initial: 'alloc',
+                states: {
+                  alloc: {
+                    initial: 'pop',
+                    states: {
+                      /** After `dio = cache->free_list;` (l.101), before `cache->free_list = dio->dio_next;`. */
+                      pop: { on: { TASK_STEP: { guard: 'taskOnTop' as const, target: '#cpu.task.idle', actions: 'popHead' as const } } },
+                      /** free_list empty and nr_irq >= THRESHOLD (l.93-94): before `local_irq_save(flags);` (l.79). */
+                      splice: { on: { TASK_STEP: { guard: 'taskOnTop' as const, target: 'splicing', actions: 'localIrqSave' as const } } },
+                      /**
+                       * Irqs off, before `cache->free_list = cache->free_list_irq;` (l.80). THRESHOLD >= 1, so the splice
+                       * brings at least one object and the second `if (!cache->free_list)` (l.96) is never taken after it.
+                       */
+                      splicing: { on: { TASK_STEP: { target: 'pop', actions: 'spliceAndRestore' as const } } },
+                      /** free_list empty and nr_irq < THRESHOLD: before `put_cpu(); return NULL;` (l.97-98). */
+                      miss: { on: { TASK_STEP: { guard: 'taskOnTop' as const, target: '#cpu.task.idle', actions: 'missKmalloc' as const } } },
+                    },
+                  },
+                  put: {
+                    initial: 'push',
+                    states: {
+                      /** The cap test passed (l.113) and in_task() (l.116): before `cache->free_list = dio;` (l.118). */
+                      push: { on: { TASK_STEP: { guard: 'taskOnTop' as const, target: '#cpu.task.idle', actions: 'pushTaskList' as const } } },
+                      /** The cap test failed: before `out_free: put_cpu();` (l.131). */
+                      free: { on: { TASK_STEP: { guard: 'taskOnTop' as const, target: '#cpu.task.idle', actions: 'freeTaskObj' as const } } },
+                    },
+                  },
+                },
+              },
+            }
+          : {}),
+      },
+    },
+    softirq: {
+      initial: 'idle',
+      states: {
+        idle: {
+          on: {
+            PUT: { guard: and(['putInSoftirq', 'softirqMayRun']), actions: 'freeSoftirqObj' as const },
+            ...(profile.cached ? { SOFTIRQ_ENTER: { guard: and(['ownsObject', 'softirqMayRun']), target: 'put', actions: 'enterSoftirq' as const } } : {}),
+          },
+        },
+        ...(profile.cached
+          ? {
+              /** The softirq's put, after the cap test, before `out_free: put_cpu();` (l.131): a hardirq may enter. */
+              put: { on: { SOFTIRQ_EXIT: { guard: 'softirqOnTop' as const, target: 'idle', actions: 'freeSoftirqObj' as const } } },
+            }
+          : {}),
+      },
+    },
+    hardirq: {
+      initial: 'idle',
+      states: {
+        idle: {
+          on: profile.cached
+            ? {
+                PUT: [
+                  { guard: and(['putInHardirq', 'irqsOn', 'capAllows']), actions: 'pushIrqList' as const },
+                  { guard: and(['putInHardirq', 'irqsOn']), actions: 'freeHardirqObj' as const },
+                ],
+                HARDIRQ_ENTER: [
+                  { guard: and(['ownsObject', 'irqsOn', 'capAllows']), target: 'push', actions: 'enterHardirq' as const },
+                  { guard: and(['ownsObject', 'irqsOn']), target: 'free', actions: 'enterHardirq' as const },
+                ],
+              }
+            : { PUT: { guard: and(['putInHardirq', 'irqsOn']), actions: 'freeHardirqObj' as const } },
+        },
+        ...(profile.cached
+          ? {
+              /** Cap test passed, in_hardirq(): before `cache->free_list_irq = dio;` (l.123). Irqs are off. */
+              push: { on: { HARDIRQ_EXIT: { target: 'idle', actions: 'pushIrqList' as const } } },
+              /** Cap test failed: before `out_free: put_cpu();` (l.131). Irqs are off. */
+              free: { on: { HARDIRQ_EXIT: { target: 'idle', actions: 'freeHardirqObj' as const } } },
+            }
+          : {}),
+      },
+    },
+    ...(profile.cached
+      ? {
+          running: {
+            initial: 'task',
+            states: {
+              task: { always: [{ guard: 'hardirqRunning' as const, target: 'hardirqOverTask' }, { guard: 'softirqRunning' as const, target: 'softirqOverTask' }] },
+              softirqOverTask: { always: [{ guard: 'hardirqRunning' as const, target: 'hardirqOverSoftirq' }, { guard: 'noSoftirq' as const, target: 'task' }] },
+              hardirqOverTask: { always: { guard: 'noHardirq' as const, target: 'task' } },
+              hardirqOverSoftirq: { always: { guard: 'noHardirq' as const, target: 'softirqOverTask' } },
+            },
+          },
+          irqs: {
+            initial: 'on',
+            states: {
+              on: { always: { guard: 'irqsDisabled' as const, target: 'off' } },
+              off: { always: { guard: 'irqsEnabled' as const, target: 'on' } },
+            },
+          },
+          taskList: {
+            initial: 'empty',
+            states: {
+              empty: { always: { guard: 'taskListNonEmpty' as const, target: 'cached' } },
+              cached: { always: { guard: 'taskListEmpty' as const, target: 'empty' } },
+            },
+          },
+          irqList: {
+            initial: 'belowThreshold',
+            states: {
+              belowThreshold: { always: { guard: 'nrIrqAtThreshold' as const, target: 'spliceable' } },
+              spliceable: { always: { guard: 'nrIrqBelowThreshold' as const, target: 'belowThreshold' } },
+            },
+          },
+          capacity: { initial: 'room', states: capacityStates },
+        }
+      : {}),
+  };
+
+  void BOUND;
+  return m.createMachine({
+    id: 'cpu',
+    type: 'parallel',
+    context: initialContext(),
+    states: regions,
+  });
+}
+
+export type CacheMachine = ReturnType<typeof cacheMachine>;

@@ -1,0 +1,90 @@
+/**
+ * The C path of `dio-cache check`: the seed patch as posted conforms, every known-bad C edit of it
+ * is caught with its invariant id, and the generalised revision (v3 shape) is checked without a
+ * binding. Timings and state counts are printed for the report.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { check } from '../conformance/c/run.js';
+
+const SEED = '/work/shared/seed/iomap-dio-alloc-cache-v1.txt';
+const FIX = new URL('./fixtures/c/', import.meta.url).pathname;
+
+/** Each fixture names its expected id in its header (written by make-fixtures.py). */
+const BAD = [
+  'splice-no-irqsave',
+  'alloc-no-nr-dec',
+  'softirq-puts-task-list',
+  'hardirq-pushes-task-list',
+  'splice-leaves-nr-irq',
+  'flat-threshold-b1',
+  'kmalloc-under-get-cpu',
+  'put-cpu-missing-miss',
+  'this-cpu-ptr-no-get-cpu',
+  'cap-ignores-nr-irq',
+];
+
+describe('C path: the seed patch', () => {
+  it('conforms, with the soft cap as a note, the missing hotplug prune as a warning and full coverage', async () => {
+    const r = await check({ file: SEED });
+    console.log(`seed: ${r.verdict}, ${r.stats.states} states, ${r.stats.seconds.toFixed(1)} s, maxCached ${r.extremes.maxCached}`);
+    expect(r.input.kind).toBe('email');
+    expect(r.verdict).toBe('conforms');
+    expect(r.violations).toEqual([]);
+    expect(r.profile.name).toBe('iomap-v1');
+    expect(r.scaling).toEqual([
+      { macro: 'DIO_ALLOC_CACHE_MAX', from: 256, to: 2, role: 'MAX' },
+      { macro: 'DIO_ALLOC_CACHE_THRESHOLD', from: 16, to: 1, role: 'THRESHOLD' },
+    ]);
+    // MAX+2: the race of kernel-semantics.md §5, reached and reported, not refused.
+    expect(r.extremes.maxCached).toBe(4);
+    expect(r.notes.join('\n')).toMatch(/soft cap: a CPU cached 4 objects with MAX 2 \(MAX\+2\)/);
+    expect(r.warnings.map((w) => w.id)).toEqual(['hotplug-stranding']);
+    const cov = r.coverage!;
+    expect(cov.functions.map((f) => f.name).sort()).toEqual(['dio_alloc_irq_cache_splice', 'dio_alloc_percpu_cache', 'dio_put_percpu_cache']);
+    expect(cov.warnings).toEqual([]);
+    const put = cov.functions.find((f) => f.name === 'dio_put_percpu_cache')!;
+    // The cap-overflow free (out_free:) and the hardirq push were both executed.
+    expect(put.statements.find((s) => s.text.startsWith('kfree(dio);'))!.hits).toBeGreaterThan(0);
+    expect(put.statements.find((s) => s.text.startsWith('cache->nr_irq++;'))!.hits).toBeGreaterThan(0);
+    expect(put.statements.every((s) => /\(direct-io\.c:\d+\)$/.test(s.text))).toBe(true);
+    expect(cov.interruptsAt.some((x) => x.at.startsWith('dio_put_percpu_cache: cache->free_list = dio;'))).toBe(true);
+  });
+
+  it('reads a C source file the same way', async () => {
+    const r = await check({ file: `${FIX}direct-io-v1.c` });
+    expect(r.input.kind).toBe('c');
+    expect(r.verdict).toBe('conforms');
+    expect(r.extremes.maxCached).toBe(4);
+  });
+});
+
+describe('C path: known-bad C edits of the seed patch', () => {
+  for (const name of BAD) {
+    it(`${name} is caught with its id`, async () => {
+      const file = `${FIX}${name}.patch`;
+      const expected = /^Expected violation: (\S+)$/m.exec(readFileSync(file, 'utf8'))![1]!;
+      const t0 = performance.now();
+      const r = await check({ file });
+      console.log(`${name}: ${r.violations.map((v) => `${v.id} (${v.steps.length} steps)`).join(', ')}; ${r.stats.states} states, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      expect(r.verdict).toBe('violation');
+      expect(r.violations.map((v) => v.id)).toContain(expected);
+    });
+  }
+});
+
+describe('C path: a generalised revision without a binding', () => {
+  it('v3 shape (generic helpers, element header, kmalloc in the helper after put_cpu, cap >=) conforms as iomap-v3', async () => {
+    const r = await check({ file: `${FIX}v3-generic.diff` });
+    console.log(`v3-generic: ${r.verdict}, ${r.stats.states} states, ${r.stats.seconds.toFixed(1)} s`);
+    expect(r.input.kind).toBe('diff');
+    expect(r.verdict).toBe('conforms');
+    expect(r.profile.name).toBe('iomap-v3');
+    expect(r.profile.inferred.join('\n')).toMatch(/pcpu_cache_list_alloc\(\) allocates on a miss itself/);
+    expect(r.profile.inferred.join('\n')).toMatch(/>= cache->max_nr.*free when the total >= MAX/);
+    // With `>=` the reachable bound is MAX+1.
+    expect(r.extremes.maxCached).toBe(3);
+    expect(r.scaling.map((s) => `${s.macro} ${s.from}->${s.to}`)).toEqual(['DIO_ALLOC_CACHE_MAX 256->2', 'DIO_ALLOC_CACHE_THRESHOLD 16->1']);
+    expect(r.coverage!.warnings).toEqual([]);
+  });
+});

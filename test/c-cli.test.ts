@@ -1,0 +1,87 @@
+/**
+ * `dio-cache check` and `dio-cache init-impl` as a user runs them: exit codes, one-line errors
+ * without stack traces, the JSON report, replay of a counterexample, and the template round trip.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const FIX = join(ROOT, 'test/fixtures/c');
+const CLI = join(ROOT, 'bin/dio-cache.js');
+const work = mkdtempSync(join(tmpdir(), 'dio-check-'));
+
+function run(...args: string[]) {
+  const r = spawnSync('node', [CLI, ...args, '--no-progress'], { cwd: work, encoding: 'utf8', timeout: 90_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function expectUsage(r: ReturnType<typeof run>, pattern: RegExp) {
+  expect(r.code).toBe(2);
+  const lines = r.err.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^dio-cache: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.err).not.toMatch(/\n\s+at /);
+}
+
+describe('check: bad input gets one line and exit 2', () => {
+  it('prose is not a module, patch or C file', () => expectUsage(run('check', join(FIX, 'bad-not-c.txt')), /is not a module \(\.ts\/\.js\), a patch .* or a C file/));
+  it('random bytes', () => {
+    const f = join(work, 'random.bin');
+    writeFileSync(f, Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 37 + 11) % 256)));
+    expectUsage(run('check', f), /holds binary data/);
+  });
+  it('a missing file', () => expectUsage(run('check', join(work, 'nope.patch')), /no such file/));
+  it('a patch without a per-CPU cache', () => expectUsage(run('check', join(FIX, 'bad-no-cache.diff')), /no per-CPU cache found/));
+  it('C that does not parse', () => expectUsage(run('check', join(FIX, 'bad-parse.patch')), /C does not parse: direct-io\.c:10\d/));
+  it('a call with no primitive names what is missing and how to provide it', () =>
+    expectUsage(run('check', join(FIX, 'bad-unknown-fn.patch')), /unknown function dio_poison\(\) at direct-io\.c:116: .*--binding FILE/));
+  it('a TypeScript implementation that throws', () => expectUsage(run('check', join(FIX, 'throws-impl.ts')), /the implementation threw TypeError/));
+  it('an unknown --role', () => expectUsage(run('check', join(FIX, 'v3-generic.diff'), '--role', 'free=x'), /--role free=x: expected NAME=FUNCTION/));
+});
+
+describe('check: the code under test', () => {
+  it('an endless loop in the C is a crash (exit 1), not a hang', () => {
+    const r = run('check', join(FIX, 'bad-loop.patch'));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/violation crash: .*did not return within 2000 statements: an endless loop at direct-io\.c:94/);
+  });
+
+  it('a violation exits 1 with JSON, and its replay file reproduces it', () => {
+    const replayFile = join(work, 'splice.replay.json');
+    const r = run('check', join(FIX, 'splice-no-irqsave.patch'), '--json', '--replay-out', replayFile);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { verdict: string; violations: { invariant: string; steps: { labels: string[] }[] }[]; profile: { name: string }; scaling: unknown[]; coverage: unknown; stats: { states: number } };
+    expect(j.verdict).toBe('violation');
+    expect(j.violations[0]!.invariant).toBe('irq-list-hardirq-only');
+    expect(j.violations[0]!.steps.flatMap((s) => s.labels).join('\n')).toMatch(/dio_alloc_irq_cache_splice: cache->free_list = cache->free_list_irq; \(direct-io\.c:78\)/);
+    expect(j.profile.name).toBe('iomap-v1');
+    expect(j.scaling).toHaveLength(2);
+    expect(j.coverage).not.toBeNull();
+    expect(j.stats.states).toBeGreaterThan(0);
+    const rp = run('check', join(FIX, 'splice-no-irqsave.patch'), '--replay', replayFile);
+    expect(rp.code).toBe(1);
+    expect(rp.out).toMatch(/reproduced: irq-list-hardirq-only/);
+    expect(JSON.parse(readFileSync(replayFile, 'utf8')).invariant).toBe('irq-list-hardirq-only');
+  });
+});
+
+describe('init-impl', () => {
+  it('writes a template that check accepts as conforming', () => {
+    const dir = join(work, 'mine');
+    const w = run('init-impl', dir);
+    expect(w.code).toBe(0);
+    const src = readFileSync(join(dir, 'impl.ts'), 'utf8');
+    expect(src).toMatch(/Never keep state in module variables/);
+    expect(src).toMatch(/name: 'my-impl'/);
+    const r = run('check', join(dir, 'impl.ts'));
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^my-impl \(TypeScript\/JavaScript module\)/);
+    expect(r.out).toMatch(/conforms: /);
+    expectUsage(run('init-impl', dir), /impl\.ts exists; not overwriting it/);
+  });
+});

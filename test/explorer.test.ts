@@ -1,0 +1,248 @@
+/**
+ * The interleaving explorer: exhaustive verdicts at small scopes with and without symmetry, the
+ * soft cap's bound reached (not just respected), a known-bad implementation caught with a
+ * minimised counterexample that replays identically from its file (API and CLI), Ctrl-C/abort
+ * giving a partial result, and the state counts recorded in conformance/manifest.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { MANIFEST_PATH, MANIFEST_RUNS, manifestEntry, type ManifestEntry } from '../bench/manifest.js';
+import { explore, exploreAsync } from '../conformance/explorer/explore.js';
+import { Fingerprinter } from '../conformance/explorer/fingerprint.js';
+import { readReplay, replay, writeReplay } from '../conformance/explorer/replay.js';
+import { renderTrace, runChoices } from '../conformance/explorer/trace.js';
+import { SCOPES } from '../conformance/scopes.js';
+import { System } from '../conformance/system.js';
+import { port, type Implementation, type Op } from '../impl/interface.js';
+import type { Kernel } from '../impl/kernel/primitives.js';
+import { NULL, type Value } from '../impl/kernel/values.js';
+import { iomapV1 } from '../impl/ports/iomap-v1.js';
+import { PORTS } from '../impl/registry.js';
+import { getProfile, reachableCapBound } from '../model/profiles.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const spinRef = (ops: number) => ({ ...SCOPES['spin-ref']!, ops });
+
+const runs = new Map<string, ManifestEntry>();
+function run(i: number): ManifestEntry {
+  const key = JSON.stringify(MANIFEST_RUNS[i]);
+  let r = runs.get(key);
+  if (!r) runs.set(key, (r = manifestEntry(MANIFEST_RUNS[i]!)));
+  return r;
+}
+
+/**
+ * The seeded BUG_NOIRQOFF of the Promela reference, written here so the test does not depend on
+ * another file: the splice without local_irq_save()/local_irq_restore(). A hardirq put between
+ * `free_list = free_list_irq` and `free_list_irq = NULL` is lost.
+ */
+const spliceNoIrqsave = port('dio_alloc_irq_cache_splice', function* (k: Kernel, cache: Value): Op {
+  yield 'if (WARN_ON_ONCE(cache->free_list)) return;';
+  if (k.WARN_ON_ONCE(k.load(cache, 'free_list') !== NULL)) return;
+  yield 'cache->free_list = cache->free_list_irq;';
+  k.store(cache, 'free_list', k.load(cache, 'free_list_irq'));
+  yield 'cache->free_list_irq = NULL;';
+  k.store(cache, 'free_list_irq', NULL);
+  yield 'cache->nr += cache->nr_irq;';
+  k.store(cache, 'nr', k.load(cache, 'nr') + k.load(cache, 'nr_irq'));
+  yield 'cache->nr_irq = 0;';
+  k.store(cache, 'nr_irq', 0);
+});
+const allocNoIrqsave = port('dio_alloc_percpu_cache', function* (k: Kernel): Op<Value> {
+  yield 'cache = per_cpu_ptr(dio_cache, get_cpu());';
+  const cache = k.per_cpu_ptr(k.global('dio_cache'), k.get_cpu());
+  yield 'if (!cache->free_list) {';
+  if (k.load(cache, 'free_list') === NULL) {
+    yield 'if (READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD)';
+    if (k.READ_ONCE(cache, 'nr_irq') >= k.macro('DIO_ALLOC_CACHE_THRESHOLD')) yield* spliceNoIrqsave(k, cache);
+    yield 'if (!cache->free_list) {';
+    if (k.load(cache, 'free_list') === NULL) {
+      yield 'put_cpu();';
+      k.put_cpu();
+      return NULL;
+    }
+  }
+  yield 'dio = cache->free_list;';
+  const dio = k.load(cache, 'free_list');
+  yield 'cache->free_list = dio->dio_next;';
+  k.store(cache, 'free_list', k.load(dio, 'dio_next'));
+  yield 'cache->nr--;';
+  k.store(cache, 'nr', k.load(cache, 'nr') - 1);
+  yield 'put_cpu();';
+  k.put_cpu();
+  return dio;
+});
+const rwNoIrqsave = port('__iomap_dio_rw', function* (k: Kernel): Op<Value> {
+  let dio = yield* allocNoIrqsave(k);
+  yield 'if (!dio) {';
+  if (dio === NULL) {
+    yield 'dio = kmalloc(sizeof(*dio), GFP_KERNEL);';
+    dio = k.kmalloc('iomap_dio', 'GFP_KERNEL');
+  }
+  yield 'dio->iocb = iocb;';
+  k.store(dio, 'iocb', 1);
+  yield 'atomic_set(&dio->ref, 1);';
+  k.store(dio, 'ref', 1);
+  return dio;
+});
+const badSplice: Implementation = { ...iomapV1, name: 'test-splice-no-irqsave', description: 'splice without local_irq_save (test fixture)', alloc: rwNoIrqsave };
+
+describe('explorer: exhaustive verdicts', () => {
+  it('iomap-v1 conforms at spin-ref K=3 with symmetry on and off; symmetry stores fewer states', () => {
+    const on = run(0);
+    const off = run(1);
+    expect(on.verdict).toBe('conforms');
+    expect(off.verdict).toBe('conforms');
+    expect(on.states).toBeLessThan(off.states);
+    // Symmetry merges isomorphic states only: the reachable extremes cannot change.
+    expect(on.maxCached).toBe(off.maxCached);
+    console.log(`spin-ref K=3: ${off.states} states without symmetry, ${on.states} with (${(off.states / on.states).toFixed(2)}x)`);
+  });
+
+  it('iomap-v1 conforms on 2 CPUs with preemption, migration and cross-CPU puts (smp-small), symmetry on and off', () => {
+    expect(run(2).verdict).toBe('conforms');
+    expect(run(3).verdict).toBe('conforms');
+    expect(run(2).states).toBeLessThanOrEqual(run(3).states);
+  });
+
+  it('DFS visits exactly the states BFS visits', () => {
+    const dfs = explore({ impl: iomapV1, scope: spinRef(3), strategy: 'dfs' });
+    expect(dfs.verdict).toBe('conforms');
+    expect(dfs.complete).toBe(true);
+    expect(dfs.stats.states).toBe(run(0).states);
+  });
+
+  it('every registered port conforms at spin-ref K=3 and reaches exactly its profile\'s cap bound', () => {
+    for (const impl of PORTS) {
+      const scope = { ...spinRef(3), profile: impl.profile };
+      const r = explore({ impl, scope });
+      const bound = reachableCapBound(getProfile(impl.profile, { max: scope.max, threshold: scope.threshold }));
+      expect(r.verdict, `${impl.name}: ${r.violations[0]?.id} ${r.violations[0]?.message}`).toBe('conforms');
+      expect(r.extremes.maxCached, impl.name).toBe(bound);
+    }
+  });
+});
+
+describe('explorer: the soft cap is tight', () => {
+  it('iomap-v1 reaches MAX+2, and the shortest trace to it has a hardirq put between a task put\'s cap test and its push', () => {
+    const r = explore({ impl: iomapV1, scope: spinRef(3) });
+    const max = SCOPES['spin-ref']!.max;
+    expect(r.extremes.maxCached).toBe(max + 2);
+    const w = r.extremes.witnesses.find((x) => x.value === max + 2)!;
+    expect(w).toBeDefined();
+    const sys = new System(iomapV1, spinRef(3));
+    const path = runChoices(sys, w.choices);
+    const c = path.abs.caches[w.cpu]!;
+    expect(c.quiescent).toBe(true);
+    expect(c.freeList.length + c.freeListIrq.length).toBe(max + 2);
+    // The race: a hardirq put runs after the task put's cap test and before its `cache->nr++`,
+    // so both see room and both push (the test and the push are not atomic against a hardirq).
+    const steps = path.steps;
+    const capTest = steps.findIndex((s) => s.labels.some((l) => l.startsWith('dio_put_percpu_cache: if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)')) && s.who.endsWith('/task0'));
+    const nrInc = steps.findIndex((s, i) => i > capTest && s.who.endsWith('/task0') && s.labels.includes('dio_put_percpu_cache: cache->nr++;'));
+    const raced = capTest >= 0 && nrInc > capTest && steps.slice(capTest + 1, nrInc).some((s) => s.who.endsWith('/hardirq') && s.returned === 'free done (push-irq)');
+    expect(raced, renderTrace(steps, null).join('\n')).toBe(true);
+    // BFS: no shorter path reaches MAX+2 (a path one step shorter would have been found first).
+    const shorter = explore({ impl: iomapV1, scope: spinRef(3), maxStates: Infinity });
+    expect(shorter.extremes.witnesses.find((x) => x.value === max + 2)!.choices.length).toBe(w.choices.length);
+  });
+});
+
+describe('explorer: counterexamples', () => {
+  it('catches the splice without local_irq_save, minimises the trace, and replays it identically from the replay file', () => {
+    const scope = spinRef(5);
+    const r = explore({ impl: badSplice, scope });
+    expect(r.verdict).toBe('violation');
+    const v = r.violations[0]!;
+    expect(['irq-list-hardirq-only', 'nr-accuracy', 'object-safety']).toContain(v.id);
+    expect(v.minimised).toBeDefined();
+    expect(v.minimised!.to.interrupts).toBeLessThanOrEqual(v.minimised!.from.interrupts);
+    expect(v.interrupts).toBe(v.minimised!.to.interrupts);
+    // The race needs at least THRESHOLD hardirq puts onto free_list_irq before the splice.
+    expect(v.interrupts).toBeGreaterThanOrEqual(SCOPES['spin-ref']!.threshold);
+    const lines = renderTrace(v.steps, v);
+    console.log(lines.join('\n'));
+    expect(lines.some((l) => l.includes('dio_alloc_irq_cache_splice: cache->free_list'))).toBe(true);
+    expect(lines[lines.length - 1]).toContain(`✗ ${v.id}: ${v.message}`);
+    expect(lines.length).toBeLessThanOrEqual(20);
+
+    const dir = mkdtempSync(join(tmpdir(), 'dio-explorer-'));
+    const file = join(dir, 'bad.replay.json');
+    writeReplay(file, { impl: badSplice.name, scope, choices: v.steps.map((s) => s.choice), invariant: v.id, message: v.message });
+    const back = replay(badSplice, readReplay(file));
+    expect(back.violation).toEqual({ id: v.id, message: v.message });
+    expect(back.steps).toEqual(v.steps);
+  });
+
+  it('CLI: explore --impl PATH --json exits 1 with a replay file, and `replay FILE` reproduces the identical trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dio-explorer-cli-'));
+    const mod = join(dir, 'bad.ts');
+    const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    // The fixture module: this file's bad splice, importing the repo by absolute path.
+    const body = src.slice(src.indexOf('const spliceNoIrqsave'), src.indexOf("describe('explorer: exhaustive"));
+    writeFileSync(
+      mod,
+      [
+        `import { port, type Implementation, type Op } from '${repo}/impl/interface.js';`,
+        `import type { Kernel } from '${repo}/impl/kernel/primitives.js';`,
+        `import { NULL, type Value } from '${repo}/impl/kernel/values.js';`,
+        `import { iomapV1 } from '${repo}/impl/ports/iomap-v1.js';`,
+        body,
+        'export default badSplice;',
+      ].join('\n'),
+    );
+    const replayFile = join(dir, 'out.replay.json');
+    const cli = (...a: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'conformance/cli/main.ts'), ...a], { cwd: repo, encoding: 'utf8' });
+    const ex = cli('explore', '--impl', mod, '--ops', '4', '--json', '--replay-out', replayFile);
+    expect(ex.status, ex.stderr).toBe(1);
+    const out = JSON.parse(ex.stdout) as { verdict: string; violations: { invariant: string; steps: unknown[]; replayFile: string }[]; stats: { states: number; bytesPerState: number }; extremes: { maxCached: number } };
+    expect(out.verdict).toBe('violation');
+    expect(out.violations[0]!.replayFile).toBe(replayFile);
+    expect(out.stats.states).toBeGreaterThan(0);
+    const rp = cli('replay', replayFile, '--json');
+    expect(rp.status, rp.stderr).toBe(1);
+    const back = JSON.parse(rp.stdout) as { reproduced: boolean; invariant: string; steps: unknown[] };
+    expect(back.reproduced).toBe(true);
+    expect(back.invariant).toBe(out.violations[0]!.invariant);
+    expect(back.steps).toEqual(out.violations[0]!.steps);
+    const bad = cli('explore', '--impl', join(dir, 'missing.ts'));
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^dio-cache: --impl .*missing\.ts/);
+  });
+});
+
+describe('explorer: search mechanics', () => {
+  it('an abort signal (Ctrl-C) stops the search with a partial result', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const r = await exploreAsync({ impl: iomapV1, scope: spinRef(7), signal: ac.signal });
+    expect(r.complete).toBe(false);
+    expect(r.stoppedBy).toBe('signal');
+    expect(r.verdict).toBe('conforms');
+    expect(r.stats.states).toBeGreaterThan(1);
+  });
+
+  it('symmetry: completing either of two interchangeable in-flight objects gives one fingerprint, a real difference another', () => {
+    const sys = new System(iomapV1, spinRef(3));
+    const init = sys.initial();
+    const [a, b] = init.world.inflight;
+    const wa = sys.step(init.world, init.abs, { kind: 'hardirq', cpu: 0, obj: a! }).world;
+    const wb = sys.step(init.world, init.abs, { kind: 'hardirq', cpu: 0, obj: b! }).world;
+    const wsoft = sys.step(init.world, init.abs, { kind: 'softirq', cpu: 0, obj: a! }).world;
+    const sym = new Fingerprinter(true);
+    const raw = new Fingerprinter(false);
+    expect(sym.serialised(wa)).toEqual(sym.serialised(wb));
+    expect(raw.serialised(wa)).not.toEqual(raw.serialised(wb));
+    expect(sym.serialised(wa)).not.toEqual(sym.serialised(wsoft));
+  });
+
+  it('the state counts match conformance/manifest.json', () => {
+    const manifest = JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as { runs: ManifestEntry[] };
+    expect(manifest.runs.length).toBe(MANIFEST_RUNS.length);
+    MANIFEST_RUNS.forEach((_, i) => expect(run(i)).toEqual(manifest.runs[i]));
+  });
+});

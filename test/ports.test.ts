@@ -1,0 +1,208 @@
+/**
+ * The ports conform: every port in the registry, under the interleaving explorer, at small scopes
+ * that finish in seconds — the Promela reference's semantics at K=3, two CPUs with preemption,
+ * migration and cross-CPU frees, and CPU hotplug. Plus what the abstraction sees of the ports
+ * whose lists are not plain `struct dio_alloc_cache` fields (the v3 helpers' element headers and
+ * descriptor) and the bio port's hotplug prune, step by step.
+ */
+import { describe, expect, it } from 'vitest';
+import { explore } from '../conformance/explorer/explore.js';
+import { SCOPES } from '../conformance/scopes.js';
+import { System, type Choice, type Scope } from '../conformance/system.js';
+import { PORTS } from '../impl/registry.js';
+import type { Implementation } from '../impl/interface.js';
+import { bio } from '../impl/ports/bio.js';
+import { iomapCommon, bioCommon } from '../impl/ports/common.js';
+import { iomapV1 } from '../impl/ports/iomap-v1.js';
+import { ptrId, ptrOff } from '../impl/kernel/values.js';
+import type { World } from '../impl/kernel/world.js';
+import type { AbstractState } from '../model/abstract.js';
+import { getProfile, reachableCapBound } from '../model/profiles.js';
+
+/** The Promela reference's semantics (spin-ref) with K=3 operations, under the port's own profile. */
+function spinRef3(impl: Implementation): Scope {
+  return { ...SCOPES['spin-ref']!, name: 'spin-ref-k3', ops: 3, profile: impl.profile };
+}
+
+/**
+ * Two CPUs, two tasks starting on CPU 0: CPU 1 picks the second one up (a migration), one
+ * preemption, alloc and free in task context, a hardirq completion whose handler interleaves with
+ * the other CPU statement by statement. Objects allocated on one CPU are freed on the other.
+ */
+function smp2(impl: Implementation): Scope {
+  return {
+    name: 'smp2-small',
+    description: '2 CPUs, 2 tasks (one migrates), 1 preemption, alloc/free, 1 prefilled per CPU, 1 hardirq completion, MAX 1',
+    cpus: 2,
+    taskCpus: [0, 0],
+    ops: 2,
+    taskOps: ['alloc', 'free'],
+    prefill: 1,
+    inflight: 1,
+    completers: ['hardirq'],
+    atomicIrq: false,
+    preemptions: 1,
+    migration: true,
+    hotplug: false,
+    profile: impl.profile,
+    max: 1,
+    threshold: 1,
+  };
+}
+
+/** Two CPUs, one cached object on each, a hardirq completion; CPU 1 may go offline. */
+function hotplug(impl: Implementation): Scope {
+  return {
+    name: 'hotplug-small',
+    description: '2 CPUs, 1 task each doing one op, 1 prefilled per CPU, 1 hardirq completion, CPU 1 may go offline',
+    cpus: 2,
+    taskCpus: [0, 1],
+    ops: 1,
+    taskOps: ['alloc', 'free'],
+    prefill: 1,
+    inflight: 1,
+    completers: ['hardirq'],
+    atomicIrq: true,
+    preemptions: 0,
+    migration: false,
+    hotplug: true,
+    profile: impl.profile,
+    max: 2,
+    threshold: 1,
+  };
+}
+
+const describeViolations = (r: ReturnType<typeof explore>) => r.violations.map((v) => `${v.id}: ${v.message}`);
+
+describe('every port conforms under explore()', () => {
+  it('the registry lists the five ports', () => {
+    expect(PORTS.map((p) => p.name)).toEqual(['iomap-v1', 'bio', 'iomap-common', 'bio-common', 'slab']);
+    for (const p of PORTS) expect(p.expectedViolation).toBeUndefined();
+  });
+
+  for (const impl of PORTS) {
+    it(`${impl.name} conforms at spin-ref K=3, and reaches the ${impl.profile} profile's cap bound`, () => {
+      const scope = spinRef3(impl);
+      const r = explore({ impl, scope });
+      console.log(`${impl.name} @ ${scope.name}: ${r.verdict}, ${r.stats.states} states, ${r.stats.seconds.toFixed(2)} s, maxCached ${r.extremes.maxCached}`);
+      expect(describeViolations(r)).toEqual([]);
+      expect(r.verdict).toBe('conforms');
+      expect(r.complete).toBe(true);
+      const profile = getProfile(impl.profile, { max: scope.max, threshold: scope.threshold });
+      // With 4 in flight and 2 prefilled the bound is reachable: MAX+2 with `>`, MAX+1 with `>=`.
+      if (profile.cached) expect(r.extremes.maxCached).toBe(reachableCapBound(profile));
+      else expect(r.extremes.maxCached).toBe(0);
+    });
+
+    it(`${impl.name} conforms on 2 CPUs with migration, preemption and cross-CPU frees`, () => {
+      const scope = smp2(impl);
+      const r = explore({ impl, scope });
+      console.log(`${impl.name} @ ${scope.name}: ${r.verdict}, ${r.stats.states} states, ${r.stats.seconds.toFixed(2)} s`);
+      expect(describeViolations(r)).toEqual([]);
+      expect(r.complete).toBe(true);
+    });
+  }
+});
+
+describe('CPU hotplug', () => {
+  for (const impl of PORTS) {
+    const strands = impl.cache !== null && !getProfile(impl.profile).hotplugPrune;
+    it(`${impl.name}: ${strands ? 'strands a dead CPU\'s objects (hotplug-stranding warning)' : 'leaves nothing on a dead CPU'}`, () => {
+      const r = explore({ impl, scope: hotplug(impl) });
+      expect(describeViolations(r)).toEqual([]);
+      expect(r.complete).toBe(true);
+      expect(r.warnings.map((w) => w.id)).toEqual(strands ? ['hotplug-stranding'] : []);
+    });
+  }
+});
+
+/** Runs choices picked by `pick` until it returns undefined; fails on any violation. */
+function walk(sys: System, pick: (w: World, choices: Choice[]) => Choice | undefined): { w: World; abs: AbstractState } {
+  const init = sys.initial();
+  expect(init.violations).toEqual([]);
+  let w = init.world;
+  let abs = init.abs;
+  for (let i = 0; i < 200; i++) {
+    const c = pick(w, sys.enabled(w));
+    if (!c) return { w, abs };
+    const r = sys.step(w, abs, c);
+    expect(r.violations).toEqual([]);
+    w = r.world;
+    abs = r.abs;
+  }
+  throw new Error('walk did not finish');
+}
+
+describe('the v3 generic helpers: the abstraction sees the lists through the descriptor and the element headers', () => {
+  for (const impl of [iomapCommon, bioCommon]) {
+    it(`${impl.name}: prefilled, irq-completed and allocated objects land where the model says`, () => {
+      const scope: Scope = { ...SCOPES['spin-ref']!, ops: 1, taskOps: ['alloc'], profile: impl.profile };
+      const sys = new System(impl, scope);
+      const init = sys.initial();
+      const c0 = init.abs.caches[0]!;
+      // Boot put 2 objects on free_list through the helper: the list links headers of kmalloc'd objects.
+      expect(c0.freeList).toHaveLength(2);
+      expect(c0.nr).toBe(2);
+      expect(c0.listFault).toBeUndefined();
+      // The descriptor (struct pcpu_cache_list) is the module's, not an object the model tracks.
+      const descriptor = ptrId(init.world.globals[impl.cache!.percpu]!);
+      expect(init.world.heap[descriptor]!.type).toBe('pcpu_cache_list');
+      expect(init.abs.objects.map((o) => o.id)).not.toContain(descriptor);
+      expect(init.abs.objects.filter((o) => !o.freed)).toHaveLength(6);
+      const head = c0.freeList[0]!;
+
+      // A hardirq completes one in-flight object, then the task allocates.
+      let hardirqs = 0;
+      const { w, abs } = walk(sys, (world, cs) => {
+        if (hardirqs === 0) {
+          hardirqs++;
+          return cs.find((c) => c.kind === 'hardirq');
+        }
+        const step = cs.find((c) => c.kind === 'step');
+        if (step) return step;
+        if (world.tasks[0]!.opsDone === 0) return cs.find((c) => c.kind === 'start');
+        return undefined;
+      });
+      const c = abs.caches[0]!;
+      expect(c.freeListIrq).toHaveLength(1);
+      expect(c.nrIrq).toBe(1);
+      expect(c.freeList).toHaveLength(1);
+      expect(c.nr).toBe(1);
+      // The task holds the payload pointer: the old head's object, one header past its start.
+      const held = w.tasks[0]!.held;
+      expect(held).toHaveLength(1);
+      expect(ptrId(held[0]!)).toBe(head);
+      expect(ptrOff(held[0]!)).toBe(8);
+      expect(abs.objects.find((o) => o.id === head)!.places).toEqual([{ kind: 'held', task: 0 }]);
+    });
+  }
+});
+
+describe('bio: bio_cpu_dead() prunes both lists of a dead CPU', () => {
+  it('a bio cached on CPU 1 free_list and one on its free_list_irq are freed when CPU 1 goes offline', () => {
+    const sys = new System(bio, hotplug(bio));
+    let phase = 0;
+    const { w, abs } = walk(sys, (_world, cs) => {
+      phase++;
+      if (phase === 1) return cs.find((c) => c.kind === 'hardirq' && c.cpu === 1);
+      if (phase === 2) return cs.find((c) => c.kind === 'offline' && c.cpu === 1);
+      return undefined;
+    });
+    expect(phase).toBe(3);
+    const c1 = abs.caches[1]!;
+    expect(c1.online).toBe(false);
+    expect([c1.freeList, c1.freeListIrq, c1.nr, c1.nrIrq]).toEqual([[], [], 0, 0]);
+    // Everything that is still live is on CPU 0's list or in nobody's hands but the model's.
+    expect(abs.objects.filter((o) => !o.freed).every((o) => o.places.some((p) => p.kind === 'task-list' && p.cpu === 0))).toBe(true);
+    expect(w.cpus[0]!.irqsOff).toBe(false);
+  });
+
+  it('iomap-v1, in the same steps, strands both objects', () => {
+    const sys = new System(iomapV1, hotplug(iomapV1));
+    const init = sys.initial();
+    const irq = sys.step(init.world, init.abs, sys.enabled(init.world).find((c) => c.kind === 'hardirq' && c.cpu === 1)!);
+    const off = sys.step(irq.world, irq.abs, sys.enabled(irq.world).find((c) => c.kind === 'offline' && c.cpu === 1)!);
+    expect(off.violations.map((v) => v.id)).toEqual(['hotplug-stranding']);
+    expect(off.violations[0]!.message).toContain('2 object(s)');
+  });
+});
