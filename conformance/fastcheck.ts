@@ -24,7 +24,7 @@ import { getProfile, type Profile } from '../model/profiles.js';
 import type { Implementation } from '../impl/interface.js';
 import { NULL, ptrId, type Value } from '../impl/kernel/values.js';
 import type { World } from '../impl/kernel/world.js';
-import { System, type Choice, type Scope, type StepReport } from './system.js';
+import { BootError, System, type Choice, type Scope, type StepReport } from './system.js';
 
 // ---- the model side ---------------------------------------------------------------------------
 
@@ -143,7 +143,15 @@ export class FcReal {
   constructor(impl: Implementation, scope: Scope) {
     this.sys = new System(impl, scope);
     this.atomic = new System(impl, { ...scope, atomicIrq: true });
-    const init = this.sys.initial();
+    let init: ReturnType<System['initial']>;
+    try {
+      init = this.sys.initial();
+    } catch (e) {
+      // Boot runs the implementation's own init, allocs and puts: a fault there is a finding.
+      if (!(e instanceof BootError)) throw e;
+      const objectFault = /: (use-after-free|double-free|bad-free|uninit-read):/.test(e.message);
+      throw new FcViolation(objectFault ? 'object-safety' : 'crash', `boot: ${e.message}`);
+    }
     this.world = init.world;
     this.abs = init.abs;
     failOn(init.violations.map((v) => ({ ...v })), 'boot');
@@ -252,7 +260,7 @@ function noteModelPut(real: FcReal, m: FcModel, cpu: number, ctx: PutCtx, obj: n
   if (want.lastOutcome === 'free') {
     real.unlink(obj);
     m.allocCpu.delete(obj);
-    if (ctx !== 'softirq') m.stats.capRefused = true;
+    if (ctx !== 'softirq' && m.profile.cached) m.stats.capRefused = true;
   }
   const from = m.allocCpu.get(obj);
   if (from !== undefined && from >= 0 && from !== cpu) m.stats.crossCpuPuts++;
@@ -523,7 +531,11 @@ class Interrupted implements Cmd {
         else refused = true;
       };
       interrupt();
-      if (!cm.send(begin)) throw new Error(`harness: the model refused ${begin.type}`);
+      if (!cm.send(begin)) {
+        // A machine without phases (the slab profile has no per-CPU lists): whole operations only.
+        if (this.op === 'alloc') cm.alloc(fresh);
+        else cm.put('task', taskObj);
+      }
       phases++;
       while (!cm.taskIdle) {
         interrupt();
@@ -744,9 +756,9 @@ export function runFastCheck(impl: Implementation, o: FastCheckOptions = {}): Fa
     ...(o.shrink === false ? { endOnFailure: true } : {}),
     ...(o.timeLimitMs ? { plugins: [fc.interruptAfterTimeLimit(o.timeLimitMs)] } : {}),
   };
+  log(`fast-check: seed ${seed}, ${numRuns} runs (${profile.name}, MAX ${profile.max}, THRESHOLD ${profile.threshold}, ${cpus} CPUs)`);
   const out = fc.check(prop, params as fc.Parameters<[RunInput]>);
   const seconds = (performance.now() - t0) / 1000;
-  log(`fast-check: seed ${seed}, ${numRuns} runs requested`);
 
   const failures: FastCheckFailure[] = [];
   if (out.failed) {

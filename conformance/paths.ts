@@ -162,7 +162,8 @@ const modelCache = new Map<string, PathModel>();
 
 /** Builds (once per profile and bounds) the machine and its transition-coverage paths. */
 export function pathModel(profile: Profile): PathModel {
-  const key = JSON.stringify(profile);
+  // The machine depends on these fields only: profiles that agree on them share their paths.
+  const key = JSON.stringify([profile.capCompare, profile.cached, profile.max, profile.threshold]);
   const hit = modelCache.get(key);
   if (hit) return hit;
   const machine = cacheMachine(profile);
@@ -272,7 +273,8 @@ function expectedOf(snap: Snap): Observed {
 const show = (o: Observed) =>
   `free_list [${o.freeList.join(',')}] nr ${o.nr}, free_list_irq [${o.freeListIrq.join(',')}] nr_irq ${o.nrIrq}, irqs ${o.irqsOff ? 'off' : 'on'}, task ${o.task}, softirq ${o.softirq}, hardirq ${o.hardirq}, in use [${o.inUse.join(',')}]`;
 
-class Refusal extends Error {}
+/** A model object with no implementation counterpart: the two have diverged. */
+class Unmapped extends Error {}
 
 /** One node of the replay trie: the model and the implementation after the same events. */
 interface Node {
@@ -469,7 +471,7 @@ function advance(
 
   const toImpl = (modelId: number): Value => {
     for (const [implId, m] of toModel) if (m === modelId) for (const p of world.inflight) if (ptrId(p) === implId) return p;
-    throw new Refusal(`model object ${modelId} has no in-flight counterpart in the implementation`);
+    throw new Unmapped(`model object ${modelId} has no in-flight counterpart in the implementation`);
   };
 
   const apply = (c: Choice): StepReport | null => {
@@ -533,7 +535,7 @@ function advance(
         break;
     }
   } catch (e) {
-    if (e instanceof Refusal) {
+    if (e instanceof Unmapped) {
       bad('refinement', e.message);
       return out();
     }

@@ -515,12 +515,17 @@ function cellsKey(cells: Record<number, Value>): string {
 
 /** Freed objects nothing points to can never be touched again: drop them so they do not split states. */
 function gcFreed(w: World): void {
-  let any = false;
-  for (const o of w.heap) if (o?.freed) any = true;
-  if (!any) return;
-  const refs = new Set<number>();
+  let freed: number[] | null = null;
+  for (let id = 1; id < w.heap.length; id++) if (w.heap[id]?.freed) (freed ??= []).push(id);
+  if (!freed) return;
+  // Only the freed ids matter: mark which of them something still points to.
+  const f = freed;
+  const live = new Uint8Array(f.length);
   const mark = (v: Value) => {
-    if (isPtr(v)) refs.add(ptrId(v));
+    if (isPtr(v)) {
+      const i = f.indexOf(ptrId(v));
+      if (i >= 0) live[i] = 1;
+    }
   };
   for (const o of w.heap) if (o && !o.freed) for (const k in o.cells) mark(o.cells[k]!);
   for (const k in w.globals) mark(w.globals[k]!);
@@ -533,13 +538,13 @@ function gcFreed(w: World): void {
   }
   w.inflight.forEach(mark);
   for (const c of w.cpus)
-    for (const f of [c.softirq, c.hardirq])
-      if (f) {
-        f.args.forEach(mark);
-        f.reads.forEach(mark);
+    for (const fr of [c.softirq, c.hardirq])
+      if (fr) {
+        fr.args.forEach(mark);
+        fr.reads.forEach(mark);
       }
-  w.heap.forEach((o, id) => {
-    if (o?.freed && !refs.has(id)) w.heap[id] = undefined;
+  f.forEach((id, i) => {
+    if (!live[i]) w.heap[id] = undefined;
   });
   while (w.heap.length > 1 && w.heap[w.heap.length - 1] === undefined) w.heap.pop();
 }

@@ -28,11 +28,14 @@
  * path can put an interrupt there: `TASK_PUT_BEGIN`, `PUT{ctx:'hardirq'}`, `TASK_STEP` is the
  * MAX+2 race.
  *
+ * A profile without a cache (`slab`) keeps the three context regions and the whole operations only:
+ * every alloc is a fresh object, every put a kfree.
+ *
  * MAX, THRESHOLD and the cap comparison come from the profile (model/profiles.ts). Object ids are
  * plain numbers chosen by whoever sends the events (`fresh` for the object a miss hands out).
  */
 import { and, assign, setup } from 'xstate';
-import { capAllows, reachableCapBound, sequentialCapBound, type Profile } from './profiles.js';
+import { capAllows, sequentialCapBound, type Profile } from './profiles.js';
 import type { CtxKind } from './abstract.js';
 
 export type Outcome = 'hit' | 'splice-hit' | 'miss' | 'push-task' | 'push-irq' | 'free';
@@ -111,7 +114,6 @@ export function cacheMachine(profile: Profile) {
   const MAX = profile.max;
   const THRESHOLD = profile.threshold;
   const SEQ = sequentialCapBound(profile);
-  const BOUND = reachableCapBound(profile);
 
   const m = setup({
     types: { context: {} as CacheContext, events: {} as CacheEvent },
@@ -139,17 +141,23 @@ export function cacheMachine(profile: Profile) {
       spliceable: ({ context }) => context.freeList.length === 0 && context.nrIrq >= THRESHOLD,
       /** `if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX) goto out_free;` (l.113-114) is false (`>=` in v2/v3). */
       capAllows: ({ context }) => capAllows(profile, total(context)),
-      // ---- derived regions ------------------------------------------------------------------
+      // ---- derived regions (views of the context; no C statement of their own) ------------
+      /** in_serving_softirq(): a softirq's put is in progress. */
       softirqRunning: ({ context }) => context.softirqObj !== null,
+      /** in_hardirq(): a hardirq's put is in progress. */
       hardirqRunning: ({ context }) => context.hardirqObj !== null,
       noSoftirq: ({ context }) => context.softirqObj === null,
       noHardirq: ({ context }) => context.hardirqObj === null,
+      /** irqs_disabled(): inside `local_irq_save(flags); ... local_irq_restore(flags);` (l.79-84) or a hardirq. */
       irqsDisabled: ({ context }) => context.irqsOff,
       irqsEnabled: ({ context }) => !context.irqsOff,
+      /** `!cache->free_list` (l.93). */
       taskListEmpty: ({ context }) => context.freeList.length === 0,
       taskListNonEmpty: ({ context }) => context.freeList.length > 0,
+      /** `READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD` (l.94), false / true. */
       nrIrqBelowThreshold: ({ context }) => context.nrIrq < THRESHOLD,
       nrIrqAtThreshold: ({ context }) => context.nrIrq >= THRESHOLD,
+      /** `READ_ONCE(cache->nr_irq) + cache->nr` (l.113) against DIO_ALLOC_CACHE_MAX (l.61). */
       totalBelowMax: ({ context }) => total(context) < MAX,
       totalIsMax: ({ context }) => total(context) === MAX,
       /** MAX < total <= the sequential bound (MAX+1 with `>`; empty with `>=`). */
@@ -433,7 +441,6 @@ export function cacheMachine(profile: Profile) {
       : {}),
   };
 
-  void BOUND;
   return m.createMachine({
     id: 'cpu',
     type: 'parallel',

@@ -82,32 +82,46 @@ function initialOf(n: NodeLike): string | undefined {
 const mid = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');
 const mlabel = (s: string) => s.replace(/;/g, '#59;').replace(/:/g, '#58;');
 
+/**
+ * Mermaid cannot draw a transition between states of two different composite states, so only the
+ * parallel regions become composites; compound states inside a region are flattened to their
+ * leaves, named by their path in the region (`preemptOff.alloc.pop`). Every transition of this
+ * machine stays inside its region, and is declared inside that region's block.
+ */
 export function toMermaid(m: AnyStateMachine): string {
   const out: string[] = ['stateDiagram-v2'];
-  const edges: string[] = [];
   const start = initialIds(m);
-  const walk = (n: NodeLike, indent: string) => {
-    const kids = children(n);
-    if (n.type === 'compound' && start.has(n.id)) {
-      const k = initialOf(n);
-      if (k) out.push(`${indent}[*] --> ${mid(n.states[k]!.id)}`);
+  const leaves = (n: NodeLike): NodeLike[] => (children(n).length && n.type !== 'parallel' ? children(n).flatMap(leaves) : [n]);
+  const initialLeaf = (n: NodeLike): NodeLike => {
+    const k = initialOf(n);
+    return k && n.type === 'compound' ? initialLeaf(n.states[k]!) : n;
+  };
+  const region = (r: NodeLike, indent: string) => {
+    out.push(`${indent}state "${r.key}" as ${mid(r.id)} {`);
+    if (r.type === 'parallel') parallel(r, indent + '  ');
+    else {
+      const inner = indent + '  ';
+      if (start.has(r.id)) out.push(`${inner}[*] --> ${mid(initialLeaf(r).id)}`);
+      const ls = leaves(r);
+      for (const l of ls) out.push(`${inner}state "${l.id.slice(r.id.length + 1)}" as ${mid(l.id)}`);
+      const walkEdges = (n: NodeLike) => {
+        for (const t of transitionsOf(n))
+          for (const tgt of t.target?.length ? t.target : [n]) out.push(`${inner}${mid(n.id)} --> ${mid(initialLeaf(tgt).id)} : ${mlabel(transitionLabel(t))}`);
+        for (const c of children(n)) walkEdges(c);
+      };
+      for (const c of children(r)) walkEdges(c);
     }
+    out.push(`${indent}}`);
+  };
+  const parallel = (p: NodeLike, indent: string) => {
+    const kids = children(p);
     kids.forEach((c, i) => {
-      if (children(c).length) {
-        out.push(`${indent}state "${c.key}" as ${mid(c.id)} {`);
-        walk(c, indent + '  ');
-        out.push(`${indent}}`);
-      } else out.push(`${indent}state "${c.key}" as ${mid(c.id)}`);
-      if (n.type === 'parallel' && i < kids.length - 1) out.push(`${indent}--`);
-      for (const t of transitionsOf(c))
-        for (const tgt of t.target?.length ? t.target : [c]) edges.push(`  ${mid(c.id)} --> ${mid(tgt.id)} : ${mlabel(transitionLabel(t))}`);
+      region(c, indent);
+      if (i < kids.length - 1) out.push(`${indent}--`);
     });
   };
-  const r = root(m);
-  out.push(`  state "${r.key}" as ${mid(r.id)} {`);
-  walk(r, '    ');
-  out.push('  }');
-  return [...out, ...edges].join('\n') + '\n';
+  region(root(m), '  ');
+  return out.join('\n') + '\n';
 }
 
 // ---- DOT ------------------------------------------------------------------------------------

@@ -120,9 +120,11 @@ describe('explorer: exhaustive verdicts', () => {
     for (const impl of PORTS) {
       const scope = { ...spinRef(3), profile: impl.profile };
       const r = explore({ impl, scope });
-      const bound = reachableCapBound(getProfile(impl.profile, { max: scope.max, threshold: scope.threshold }));
+      const profile = getProfile(impl.profile, { max: scope.max, threshold: scope.threshold });
       expect(r.verdict, `${impl.name}: ${r.violations[0]?.id} ${r.violations[0]?.message}`).toBe('conforms');
-      expect(r.extremes.maxCached, impl.name).toBe(bound);
+      // A profile without per-CPU lists (the slab stand-in) caches nothing.
+      expect(r.extremes.maxCached, impl.name).toBe(profile.cached ? reachableCapBound(profile) : 0);
+      console.log(`${impl.name} (${impl.profile}): ${r.stats.states} states, largest nr + nr_irq ${r.extremes.maxCached}`);
     }
   });
 });

@@ -65,7 +65,7 @@ const GFP: Record<string, number> = { GFP_KERNEL: 1, GFP_ATOMIC: 2, GFP_NOWAIT: 
 const GFP_NAME: Record<number, Gfp> = { 1: 'GFP_KERNEL', 2: 'GFP_ATOMIC', 3: 'GFP_NOWAIT' };
 
 /** Statements a C operation may execute before it is called non-terminating (a `crash`). */
-export const C_STEP_BUDGET = 2000;
+export const C_STEP_BUDGET = 400;
 
 export class CRuntimeError extends Error {}
 

@@ -128,6 +128,9 @@ export function registerCheck(program: Command): void {
       if (existsSync(out)) throw new UsageError(`${out} exists; not overwriting it`);
       mkdirSync(dir, { recursive: true });
       writeFileSync(out, template());
+      // Outside this checkout Node would load a .ts file as CommonJS; the template is ESM.
+      const pkg = join(dir, 'package.json');
+      if (!existsSync(pkg)) writeFileSync(pkg, JSON.stringify({ type: 'module', private: true }, null, 2) + '\n');
       process.stdout.write(`wrote ${out}\ncheck it with: dio-cache check ${out}\n`);
     });
 }

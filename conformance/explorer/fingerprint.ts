@@ -31,15 +31,20 @@ const M_NOFRAME = -0x7fff0004;
  * Heap objects are copy-on-write (runtime.ts copies one before its first write in a step), so
  * once a step is over an object never changes: its cells are flattened once, not per state.
  */
-const FLAT = new WeakMap<HeapObj, number[]>();
-/** [type, origin, freed, (offset, value)...] with the strings interned. */
-function flatObj(o: HeapObj): number[] {
-  let f = FLAT.get(o);
+const FLAT: unique symbol = Symbol('dio-cache fingerprint cells');
+type Flattened = HeapObj & { [FLAT]?: number[] };
+/**
+ * [type, origin, freed, (offset, value)...] with the strings interned, cached on the object under
+ * a non-enumerable symbol (a WeakMap lookup per object per state cost more than the rest of the
+ * walk; non-enumerable, so a spread copy of the object never inherits a stale cache).
+ */
+function flatObj(o: Flattened): number[] {
+  let f = o[FLAT];
   if (!f) {
     f = [intern(o.type), intern(o.origin), o.freed ? 1 : 0];
     // Integer keys iterate in ascending order: no sort needed.
     for (const k in o.cells) f.push(+k, o.cells[k as unknown as number]!);
-    FLAT.set(o, f);
+    Object.defineProperty(o, FLAT, { value: f, enumerable: false, writable: true, configurable: true });
   }
   return f;
 }

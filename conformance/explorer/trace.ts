@@ -94,8 +94,9 @@ export function renderTrace(steps: readonly TraceStep[], broken: { id: string; m
   for (const g of segs) {
     const li = lanes.indexOf(g.lane);
     const n = g.labels.length;
-    const what = g.events.length ? `${g.events.join(', ').replace(/^task\d+ /, '').replace(/^cpu\d+ /, '')}: ` : '';
     const stmt = g.labels[n - 1] ?? '';
+    // A schedule() step's label already says what happened.
+    const what = g.events.length && !stmt.includes(g.events[0]!) ? `${g.events.join(', ').replace(/^task\d+ /, '').replace(/^cpu\d+ /, '')}: ` : '';
     const more = n > 1 ? ` (${n} statements)` : '';
     const ret = g.returned ? ` → ${g.returned}` : '';
     const idx = g.first === g.last ? `${g.first + 1}` : `${g.first + 1}-${g.last + 1}`;

@@ -114,8 +114,16 @@ function exitFacts(world: World, cpu: number, frame: Frame): Fact[] {
   return facts;
 }
 
-/** Runs a whole operation without interleaving (boot, prefill, atomic interrupt handlers). */
+/**
+ * Runs a whole operation without interleaving (boot, prefill, atomic interrupt handlers).
+ *
+ * A fresh operation runs in one live pass of its generator: nothing needs replaying when no
+ * other context can run between its statements (statement by statement it would replay the
+ * whole prefix before each statement). Labels, facts, the read log and the frame's counters come
+ * out the same as from runStatement() called until the operation returns.
+ */
 export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): StepOutcome & { labels: string[] } {
+  if (frame.steps === 0 && frame.reads.length === 0) return runFreshToCompletion(env, world, cpu, ctx, task, frame);
   const labels: string[] = [];
   const facts: Fact[] = [];
   for (;;) {
@@ -123,5 +131,33 @@ export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKin
     labels.push(out.label);
     facts.push(...out.facts);
     if (out.fault || out.done) return { ...out, facts, labels };
+  }
+}
+
+function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): StepOutcome & { labels: string[] } {
+  const labels: string[] = [];
+  const k = new Kernel({ world, cpu, ctx, task, frame }, env.impl.structs, env.macros);
+  k.replaying = false;
+  let label = frame.next;
+  let pushed = false;
+  try {
+    const gen = generatorFor(env, k, frame);
+    let r = gen.next();
+    if (r.done) throw new KernelFault('replay-divergence', `operation ${frame.op} ended during replay at statement 0`);
+    for (;;) {
+      label = `${k.fn}: ${r.value}`;
+      pushed = false;
+      r = gen.next();
+      labels.push(label);
+      pushed = true;
+      if (r.done) return { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value }, labels };
+      frame.steps++;
+      frame.next = `${k.fn}: ${r.value}`;
+      if (frame.steps > STEP_BUDGET)
+        throw new KernelFault('exception', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
+    }
+  } catch (e) {
+    if (!pushed) labels.push(label);
+    return { label, facts: k.facts, fault: asFault(e), labels };
   }
 }

@@ -3,11 +3,13 @@
  * function from block/bio.c.
  *
  * Source read: mainline block/bio.c after v6.12 (it has bio_chain_and_submit() and the
- * ERR_PTR-returning bio_split()), a stored copy without its commit id; the cache functions ported
- * here have been unchanged since v6.9, when Pavel Begunkov's "block: extend bio caching to task
- * context" and "block: optimise in irq bio put caching" (Feb 2024) gave bio_put_percpu_cache() its
- * in_task() / in_hardirq() / else-free shape. The kernel's CONFIG and statement order are kept;
- * each `yield` is the boundary before the statement it names (the conventions of iomap-v1.ts).
+ * ERR_PTR-returning bio_split()), from a stored copy that does not name its commit; the stored
+ * torvalds/linux versions (f7639d36, 008f05a7) predate the irq list and were not used. The cache
+ * functions ported here have been unchanged since v6.9, when Pavel Begunkov's "block: extend bio
+ * caching to task context" and "block: optimise in irq bio put caching" (Feb 2024) gave
+ * bio_put_percpu_cache() its in_task() / in_hardirq() / else-free shape, the one the iomap patch
+ * copies. Names and statement order are the C's; each `yield` is the boundary before the
+ * statement it names (the conventions of iomap-v1.ts).
  *
  * What is modelled and what is not:
  * - One bio_set, `fs_bio_set`, made with BIOSET_PERCPU_CACHE; every bio carries REQ_ALLOC_CACHE

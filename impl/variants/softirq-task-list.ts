@@ -6,6 +6,8 @@
  * and writes free_list. A softirq runs on top of a task that is inside get_cpu()...put_cpu()
  * (preemption off does not hold softirqs back), so it can land between that task's
  * `dio = cache->free_list` and `cache->free_list = dio->dio_next`: lost or doubly handed-out objects.
+ * It has the shape of bug B4 (d4347d50407d): a cached put from irq context where the code assumed
+ * task context.
  * Invariant: task-list-task-only — the write itself is the violation, whatever it interrupted.
  * Shortest scenario: one softirq completion of an in-flight object with the cap not reached.
  */

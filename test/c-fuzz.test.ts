@@ -1,0 +1,72 @@
+/**
+ * The patch and C reader, the extractor and the role inference on malformed input: random bytes,
+ * truncated and mutated copies of the seed. Each case either builds an implementation or fails
+ * with a UsageError (one line for the user); never another exception, never a hang.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildFromC } from '../conformance/c/build.js';
+import { detectKind } from '../conformance/c/reader.js';
+import { UsageError } from '../conformance/cli/errors.js';
+
+const SEED_TEXT = readFileSync('/work/shared/seed/iomap-dio-alloc-cache-v1.txt', 'utf8');
+const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
+const CASE_MS = 3000;
+
+/** Runs the C path's front end on `text`; returns 'built', or the UsageError message. */
+async function front(name: string, text: string): Promise<string> {
+  const t0 = performance.now();
+  try {
+    const kind = detectKind(name, text);
+    if (kind === 'module') return 'module';
+    await buildFromC(name, text, kind);
+    return 'built';
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw new Error(`not a UsageError on ${JSON.stringify(text.slice(0, 200))}: ${e instanceof Error ? e.stack : String(e)}`);
+    expect(e.message).not.toMatch(/\n/);
+    return e.message;
+  } finally {
+    const ms = performance.now() - t0;
+    if (ms > CASE_MS) throw new Error(`a case took ${ms.toFixed(0)} ms (limit ${CASE_MS})`);
+  }
+}
+
+describe(`reader and extractor fuzz (seed ${seed}; FC_SEED=${seed} replays)`, () => {
+  it('random text and bytes', async () => {
+    console.log(`c-fuzz seed ${seed}`);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 400 }), fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b).toString('latin1'))), async (t) => {
+        await front('input.patch', t);
+      }),
+      { seed, numRuns: 60 },
+    );
+  });
+
+  it('the seed truncated anywhere', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: SEED_TEXT.length }), async (n) => {
+        await front('seed.patch', SEED_TEXT.slice(0, n));
+      }),
+      { seed, numRuns: 40 },
+    );
+  });
+
+  it('the seed with lines deleted, duplicated or garbled', async () => {
+    const lines = SEED_TEXT.split('\n');
+    const edit = fc.record({ at: fc.integer({ min: 0, max: lines.length - 1 }), kind: fc.constantFrom('delete', 'dup', 'garble'), junk: fc.string({ maxLength: 12 }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(edit, { minLength: 1, maxLength: 4 }), async (edits) => {
+        const l = lines.slice();
+        for (const e of edits) {
+          const i = Math.min(e.at, l.length - 1);
+          if (e.kind === 'delete') l.splice(i, 1);
+          else if (e.kind === 'dup') l.splice(i, 0, l[i]!);
+          else l[i] = l[i]!.slice(0, Math.floor(l[i]!.length / 2)) + e.junk;
+        }
+        await front('seed.patch', l.join('\n'));
+      }),
+      { seed, numRuns: 40 },
+    );
+  });
+});
