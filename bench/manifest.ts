@@ -40,7 +40,7 @@ export function manifestEntry(run: (typeof MANIFEST_RUNS)[number]): ManifestEntr
   const base = SCOPES[run.scope]!;
   const scope = { ...base, ops: run.ops ?? base.ops };
   const r = explore({ impl, scope, symmetry: run.symmetry });
-  const w = r.extremes.witnesses[r.extremes.witnesses.length - 1];
+  const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);
   return {
     impl: run.impl,
     scope: run.scope,

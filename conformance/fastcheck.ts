@@ -59,26 +59,26 @@ class CpuModel {
   }
 
   put(ctx: PutCtx, obj: number): CacheContext {
-    const m = this.adopt(obj);
-    if (!m.send({ type: 'PUT', ctx, obj })) throw new Error(`harness: the model refused a ${ctx} PUT of m${obj}`);
-    return m.ctx;
+    this.adopt(obj);
+    if (!this.send({ type: 'PUT', ctx, obj })) throw new Error(`harness: the model refused a ${ctx} PUT of m${obj}`);
+    return this.ctx;
   }
 
   /**
    * The machine of one CPU knows only the objects handed out on that CPU (`inUse`). An object
    * allocated on another CPU, or in flight since boot, is added before this CPU's put takes it:
-   * ownership moves between CPUs outside the per-CPU statechart. Returns the machine to use.
+   * ownership moves between CPUs outside the per-CPU statechart. Only `inUse` and `freed` change,
+   * so the derived regions (lists, capacity, irqs) stay true to the context.
    */
-  adopt(...objs: number[]): CpuModel {
+  adopt(...objs: number[]): void {
     const snap = this.actor.getSnapshot();
     const fresh = objs.filter((o) => !snap.context.inUse.includes(o));
-    if (fresh.length === 0) return this;
+    if (fresh.length === 0) return;
     const context = { ...snap.context, inUse: [...snap.context.inUse, ...fresh], freed: snap.context.freed.filter((x) => !fresh.includes(x)) };
     const moved = createActor(this.machine, { snapshot: this.machine.resolveState({ value: snap.value, context }) }).start();
     // This CpuModel is the one the caller holds: swap the actor in place.
     this.actor.stop();
     this.actor = moved;
-    return this;
   }
 
   clone(): CpuModel {
@@ -93,7 +93,7 @@ interface TaskModel {
 }
 
 /** The fast-check model: the statechart per CPU, plus where every object the run knows of is. */
-export interface FcModel {
+interface FcModel {
   profile: Profile;
   cpus: CpuModel[];
   /** Task running on each CPU. */
@@ -107,7 +107,7 @@ export interface FcModel {
   stats: RunStats;
 }
 
-export interface RunStats {
+interface RunStats {
   /** A task or hardirq put found the cap test failing and freed the object. */
   capRefused: boolean;
   /** An alloc spliced free_list_irq (nr_irq reached THRESHOLD with free_list empty). */
@@ -127,7 +127,7 @@ export interface RunStats {
 // ---- the implementation side ------------------------------------------------------------------
 
 /** The implementation under test: the simulated world, stepped through System. */
-export class FcReal {
+class FcReal {
   /** Statement by statement: task operations and injected interrupts. */
   readonly sys: System;
   /** Interrupt handlers as one step each, for bursts of completions (sound: a handler runs atomically on its CPU). */
@@ -163,7 +163,7 @@ export class FcReal {
     this.steps++;
     this.world = r.world;
     this.abs = r.abs;
-    failOn(r.violations, `${r.who}: ${r.event} [${r.labels.join(' | ')}]`);
+    failOn(r.violations, `${r.who}: ${r.event} [${r.labels.length > 3 ? '... | ' : ''}${r.labels.slice(-3).join(' | ')}]`);
     const f = r.abs.step?.fault;
     if (f) throw new FcViolation('crash', `${r.who}: ${f.kind}: ${f.msg}`);
     return r;
@@ -224,10 +224,6 @@ function finishOp(real: FcReal, first: StepReport, cpu: number, sys: System = re
   return r.abs.step!.done!;
 }
 
-function allocResult(real: FcReal, done: OpOutcome): number {
-  return done.result ?? 0;
-}
-
 /** Compare one CPU's implementation cache with the model's context. */
 function compareCache(real: FcReal, m: FcModel, cpu: number, where: string): void {
   const c = real.abs.caches[cpu]!;
@@ -257,18 +253,18 @@ function outcomeMismatch(where: string, got: OpOutcome['kind'], want: Outcome | 
 function noteModelPut(real: FcReal, m: FcModel, cpu: number, ctx: PutCtx, obj: number, got: OpOutcome, want: CacheContext): void {
   const where = `${ctx} put of m${obj} on cpu${cpu}`;
   if (got.kind !== want.lastOutcome) throw outcomeMismatch(where, got.kind, want.lastOutcome);
+  const from = m.allocCpu.get(obj);
+  if (from !== undefined && from >= 0 && from !== cpu) m.stats.crossCpuPuts++;
   if (want.lastOutcome === 'free') {
     real.unlink(obj);
     m.allocCpu.delete(obj);
     if (ctx !== 'softirq' && m.profile.cached) m.stats.capRefused = true;
   }
-  const from = m.allocCpu.get(obj);
-  if (from !== undefined && from >= 0 && from !== cpu) m.stats.crossCpuPuts++;
 }
 
 function noteModelAlloc(real: FcReal, m: FcModel, cpu: number, task: number, fresh: number, got: OpOutcome, want: CacheContext, nrIrqBefore: number): number {
   const where = `alloc on cpu${cpu}`;
-  const implId = allocResult(real, got);
+  const implId = got.result ?? 0;
   if (got.kind !== want.lastOutcome) throw outcomeMismatch(where, got.kind, want.lastOutcome);
   if (implId === 0) throw new FcViolation('refinement', `${where} returned NULL (-ENOMEM); the model's slab never fails`);
   let modelId: number;
@@ -416,9 +412,10 @@ class FillTo implements Cmd {
 }
 
 /**
- * The soft-cap race of kernel-semantics.md §5, aimed at: fill `cpu` to exactly MAX, then a task
- * put there is interrupted after `k` statements by a hardirq put. With k inside the window between
- * the task's cap test and its push, both cache: MAX+2 with `>`.
+ * The soft-cap race of kernel-semantics.md §5, aimed at: fill `cpu` to the largest total the cap
+ * test lets through, then a task put there is interrupted after `k` statements by a hardirq put.
+ * With k inside the window between the task's cap test and its push, both cache: MAX+2 with `>`,
+ * MAX+1 with `>=`.
  */
 class RaceAtCap implements Cmd {
   constructor(
@@ -430,7 +427,8 @@ class RaceAtCap implements Cmd {
     return this.cpu < m.cpus.length && m.inflight.length > 1 && m.tasks[m.current[this.cpu]!]!.held.length > 0;
   }
   run(m: FcModel, real: FcReal): void {
-    new FillTo(this.cpu, 0).run(m, real);
+    // The largest total the cap test lets through: MAX with `>`, MAX-1 with `>=`.
+    new FillTo(this.cpu, m.profile.capCompare === '>' ? 0 : -1).run(m, real);
     const inter = new Interrupted(this.cpu, 'free', this.k, 'hardirq', this.at);
     if (inter.check(m)) inter.run(m, real);
   }
@@ -463,14 +461,15 @@ class Schedule implements Cmd {
  * A task operation on `cpu` is interrupted after `k` of its statements by an in-flight object's
  * completion in `irq` context on the same CPU, then finishes.
  *
- * The machine takes whole operations, so the outcome is judged against the linearisations the
- * interleaving admits: the interrupt entirely before the task operation, entirely after it, or
- * concurrent — the interrupt landed between the task's check (cap or threshold) and its update, so
- * each decided on the state it read: the task on the state before the interrupt, the interrupt on
- * the state before the task's update, and the interrupt's push lands on top of the task's result.
- * That last one is the soft cap of kernel-semantics.md §5: a task put that read total = MAX and a
- * hardirq put that read the same total both cache, MAX+2. When the task op returned before the
- * interrupt entered, only "task first" is admitted.
+ * The outcome is judged against the machine's own phases (model/machine.ts: TASK_ALLOC_BEGIN /
+ * TASK_PUT_BEGIN, then TASK_STEP to each point where an interrupt may enter): the interrupt's PUT
+ * is placed before the operation, at each of those points, or after it, each on a copy of the
+ * CPU's machine, and the implementation must match one of them in both outcomes and in the lists
+ * and counters left behind. Which statement `k` lands on is the implementation's business (ports
+ * differ), so every point is admitted while the task operation is still running; once it has
+ * returned, only "after" is. A point inside the operation is what explains the soft cap of
+ * kernel-semantics.md §5: a task put that read total = MAX and a hardirq put that read the same
+ * total both cache, MAX+2 — no sequential order of the two gives that (`concurrentOnly` counts it).
  */
 class Interrupted implements Cmd {
   constructor(
@@ -614,6 +613,8 @@ export interface FastCheckFailure {
 }
 
 export interface FastCheckResult {
+  /** Runs asked for, and runs done (fewer when a run failed or a time limit stopped it). */
+  requested: number;
   runs: number;
   seed: number;
   failures: FastCheckFailure[];
@@ -776,6 +777,7 @@ export function runFastCheck(impl: Implementation, o: FastCheckOptions = {}): Fa
     log(`  replay: seed ${out.seed}, path "${out.counterexamplePath}", replayPath "${replayPath}"`);
   }
   return {
+    requested: numRuns,
     runs: out.numRuns,
     seed,
     failures,

@@ -29,6 +29,9 @@ export interface SuiteOptions {
   profile?: string;
   fcRuns?: number;
   seed?: number;
+  /** Replay one fast-check failure: its run path and the commands' replayPath (with its seed). */
+  fcPath?: string;
+  replayPath?: string;
   /** Explorer scope: a name (conformance/scopes.ts) or a scope of its own. */
   scope?: string | Scope;
   /** Layers to run (default: all three). */
@@ -57,6 +60,7 @@ export interface PathsSummary {
 
 export interface FastCheckSummary {
   seconds: number;
+  requested: number;
   runs: number;
   seed: number;
   reachedCap: number;
@@ -115,9 +119,17 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
   }
 
   if (layers.includes('fast-check')) {
-    const f: FastCheckResult = runFastCheck(impl, { profile: profile.name, ...(o.fcRuns !== undefined ? { numRuns: o.fcRuns } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), log });
+    const f: FastCheckResult = runFastCheck(impl, {
+      profile: profile.name,
+      ...(o.fcRuns !== undefined ? { numRuns: o.fcRuns } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.fcPath !== undefined ? { path: o.fcPath } : {}),
+      ...(o.replayPath !== undefined ? { replayPath: o.replayPath } : {}),
+      log,
+    });
     r.fastcheck = {
       seconds: f.seconds,
+      requested: f.requested,
       runs: f.runs,
       seed: f.seed,
       reachedCap: f.reachedCap,
@@ -129,7 +141,12 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
       statements: f.statements,
     };
     for (const x of f.failures)
-      findings.push({ layer: 'fast-check', invariant: x.invariant, message: x.message, where: `${x.counterexample} (seed ${x.seed}, path "${x.path}", replayPath "${x.replayPath}")` });
+      findings.push({
+        layer: 'fast-check',
+        invariant: x.invariant,
+        message: x.message,
+        where: `${x.counterexample}\n    replay: dio-cache test --impl ${impl.name} --profile ${profile.name} --layers fast-check --seed ${x.seed} --fc-path ${x.path} --replay-path '${x.replayPath}'`,
+      });
   }
 
   if (layers.includes('explorer')) {
@@ -150,7 +167,8 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
       warnings: e.warnings.map((w) => ({ invariant: w.id, message: w.message })),
     };
     if (e.error) findings.push({ layer: 'explorer', invariant: 'crash', message: e.error, where: `scope ${name}: boot` });
-    for (const v of e.violations) findings.push({ layer: 'explorer', invariant: v.id, message: v.message, where: `scope ${name}: ${v.steps.length}-step trace (dio-cache explore --impl ${impl.name} --scope ${name})` });
+    const rerun = SCOPES[name] === base ? ` (the trace: dio-cache explore --impl ${impl.name} --scope ${name} --profile ${profile.name})` : '';
+    for (const v of e.violations) findings.push({ layer: 'explorer', invariant: v.id, message: v.message, where: `scope ${name}: a ${v.steps.length}-step trace${rerun}` });
     if (!e.complete && e.violations.length === 0) shortfalls.push(`the explorer stopped at ${e.stats.states} states (${e.stoppedBy ?? 'early'}) without finishing scope ${name}`);
     log(`explorer: ${e.stats.states} states, ${e.violations.length} violation(s), ${e.stats.seconds.toFixed(1)} s`);
   }
@@ -180,8 +198,9 @@ export function renderSuite(r: SuiteResult): string {
   }
   if (r.fastcheck) {
     const f = r.fastcheck;
+    const runs = f.runs === f.requested ? `${f.runs} runs` : `stopped after ${f.runs} of ${f.requested} runs`;
     out.push(
-      `  fast-check        ${f.runs} runs, seed ${f.seed}; past the cap in ${f.reachedCap} runs, spliced at the threshold in ${f.reachedThreshold}; max nr+nr_irq ${f.maxTotal}; ${f.interrupted} interrupted ops (${f.concurrentOnly} only a concurrent linearisation explains), ${f.crossCpuPuts} cross-CPU puts  ${s(f.seconds)}`,
+      `  fast-check        ${runs}, seed ${f.seed}; past the cap in ${f.reachedCap} runs, spliced at the threshold in ${f.reachedThreshold}; max nr+nr_irq ${f.maxTotal}; ${f.interrupted} interrupted ops (${f.concurrentOnly} only a concurrent linearisation explains), ${f.crossCpuPuts} cross-CPU puts  ${s(f.seconds)}`,
     );
   }
   if (r.explorer) {

@@ -18,7 +18,7 @@ import type { Implementation } from '../impl/interface.js';
 import type { Fact } from '../impl/kernel/primitives.js';
 import { firstLabel, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, showValue, type Value } from '../impl/kernel/values.js';
-import { cloneWorld, topContext, type Frame, type World } from '../impl/kernel/world.js';
+import { cloneWorld, topContext, type Frame, type HeapObj, type World } from '../impl/kernel/world.js';
 import { abstractCaches, abstractState, layoutOf, type Layout } from './abstraction.js';
 
 export type TaskOp = 'alloc' | 'free' | 'submit' | 'complete';
@@ -497,7 +497,7 @@ function distinct(w: World, objs: Value[]): Value[] {
   const out: Value[] = [];
   for (const o of objs) {
     const h = w.heap[ptrId(o)];
-    const key = h ? cellsKey(h.cells) + h.freed : String(o);
+    const key = h ? cellsKey(h) + h.freed : String(o);
     if (!seen.has(key)) {
       seen.add(key);
       out.push(o);
@@ -506,11 +506,38 @@ function distinct(w: World, objs: Value[]): Value[] {
   return out;
 }
 
+/**
+ * Per-object facts the explorer asks on every transition, cached on the object under
+ * non-enumerable symbols. Safe because heap objects are copy-on-write: once the step that created
+ * or copied an object is over, nothing writes to it again (runtime.ts copies before a write).
+ */
+const CELLS_KEY: unique symbol = Symbol('cells key');
+const CELL_PTRS: unique symbol = Symbol('cell pointers');
+type Cached = HeapObj & { [CELLS_KEY]?: string; [CELL_PTRS]?: number[] };
+function cache<T>(o: Cached, sym: typeof CELLS_KEY | typeof CELL_PTRS, v: T): T {
+  Object.defineProperty(o, sym, { value: v, enumerable: false, writable: true, configurable: true });
+  return v;
+}
+
 /** The cells as a string: same content, same key (what JSON.stringify gave, without its cost). */
-function cellsKey(cells: Record<number, Value>): string {
+function cellsKey(o: Cached): string {
+  const c = o[CELLS_KEY];
+  if (c !== undefined) return c;
   let k = '';
-  for (const off in cells) k += off + ':' + cells[off as unknown as number] + ',';
-  return k;
+  for (const off in o.cells) k += off + ':' + o.cells[off as unknown as number] + ',';
+  return cache(o, CELLS_KEY, k);
+}
+
+/** Ids of the objects this object's cells point to. */
+function cellPtrIds(o: Cached): number[] {
+  const c = o[CELL_PTRS];
+  if (c !== undefined) return c;
+  const ids: number[] = [];
+  for (const off in o.cells) {
+    const v = o.cells[off as unknown as number]!;
+    if (isPtr(v)) ids.push(ptrId(v));
+  }
+  return cache(o, CELL_PTRS, ids);
 }
 
 /** Freed objects nothing points to can never be touched again: drop them so they do not split states. */
@@ -527,7 +554,12 @@ function gcFreed(w: World): void {
       if (i >= 0) live[i] = 1;
     }
   };
-  for (const o of w.heap) if (o && !o.freed) for (const k in o.cells) mark(o.cells[k]!);
+  for (const o of w.heap)
+    if (o && !o.freed)
+      for (const id of cellPtrIds(o)) {
+        const i = f.indexOf(id);
+        if (i >= 0) live[i] = 1;
+      }
   for (const k in w.globals) mark(w.globals[k]!);
   for (const t of w.tasks) {
     t.held.forEach(mark);

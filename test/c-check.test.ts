@@ -88,3 +88,16 @@ describe('C path: a generalised revision without a binding', () => {
     expect(r.coverage!.warnings).toEqual([]);
   });
 });
+
+describe('C path: a hotplug prune is recognised', () => {
+  it('the seed plus a bio-style cpu_dead callback: profile bio, nothing stranded, the prune covered', async () => {
+    const r = await check({ file: `${FIX}v1-with-prune.patch` });
+    expect(r.verdict).toBe('conforms');
+    expect(r.profile.name).toBe('bio');
+    expect(r.profile.inferred).toContain('hotplug prune dio_cpu_dead()');
+    expect(r.warnings).toEqual([]);
+    const prune = r.coverage!.functions.find((f) => f.name === 'dio_cpu_dead')!;
+    expect(prune.statements.find((s) => s.text.startsWith('kfree(dio);'))!.hits).toBeGreaterThan(0);
+  });
+});
+

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildFromC } from '../conformance/c/build.js';
+import { CHECK_SCOPES } from '../conformance/c/run.js';
+import { explore } from '../conformance/explorer/explore.js';
 import { detectKind } from '../conformance/c/reader.js';
 import { UsageError } from '../conformance/cli/errors.js';
 
@@ -14,13 +16,22 @@ const SEED_TEXT = readFileSync('/work/shared/seed/iomap-dio-alloc-cache-v1.txt',
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
 const CASE_MS = 3000;
 
-/** Runs the C path's front end on `text`; returns 'built', or the UsageError message. */
-async function front(name: string, text: string): Promise<string> {
+/**
+ * Runs the C path's front end on `text` (and, with `run`, a few hundred states of exploration of
+ * what it built); returns 'built', or the UsageError message.
+ */
+async function front(name: string, text: string, run = false): Promise<string> {
   const t0 = performance.now();
   try {
     const kind = detectKind(name, text);
     if (kind === 'module') return 'module';
-    await buildFromC(name, text, kind);
+    const b = await buildFromC(name, text, kind);
+    if (run) {
+      const r = explore({ impl: b.impl, scope: { ...CHECK_SCOPES[0]!, ops: 2 }, maxStates: 150 });
+      expect(['conforms', 'violation', 'error']).toContain(r.verdict);
+      // The interpreter may refuse odd C, but must never fail with a JavaScript error of its own.
+      for (const v of r.violations) expect(v.message).not.toMatch(/the interpreter failed|the implementation threw/);
+    }
     return 'built';
   } catch (e) {
     if (!(e instanceof UsageError)) throw new Error(`not a UsageError on ${JSON.stringify(text.slice(0, 200))}: ${e instanceof Error ? e.stack : String(e)}`);
@@ -64,7 +75,7 @@ describe(`reader and extractor fuzz (seed ${seed}; FC_SEED=${seed} replays)`, ()
           else if (e.kind === 'dup') l.splice(i, 0, l[i]!);
           else l[i] = l[i]!.slice(0, Math.floor(l[i]!.length / 2)) + e.junk;
         }
-        await front('seed.patch', l.join('\n'));
+        await front('seed.patch', l.join('\n'), true);
       }),
       { seed, numRuns: 40 },
     );

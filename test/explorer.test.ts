@@ -14,14 +14,14 @@ import { MANIFEST_PATH, MANIFEST_RUNS, manifestEntry, type ManifestEntry } from 
 import { explore, exploreAsync } from '../conformance/explorer/explore.js';
 import { Fingerprinter } from '../conformance/explorer/fingerprint.js';
 import { readReplay, replay, writeReplay } from '../conformance/explorer/replay.js';
-import { renderTrace, runChoices } from '../conformance/explorer/trace.js';
+import { kernelEvents, renderTrace, runChoices } from '../conformance/explorer/trace.js';
 import { SCOPES } from '../conformance/scopes.js';
 import { System } from '../conformance/system.js';
 import { port, type Implementation, type Op } from '../impl/interface.js';
 import type { Kernel } from '../impl/kernel/primitives.js';
 import { NULL, type Value } from '../impl/kernel/values.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
-import { PORTS } from '../impl/registry.js';
+import { PORTS, VARIANTS } from '../impl/registry.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -215,6 +215,28 @@ describe('explorer: counterexamples', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^dio-cache: --impl .*missing\.ts/);
   });
+});
+
+describe('explorer: the seeded bugs of the Promela reference', () => {
+  // SPIN's shortest counterexamples under -DBFS at K=5 (../shared/reference/spin/README.md), in
+  // Promela steps; each of ours must break the variant's expected invariant in no more statements.
+  const seeded: [string, string, number][] = [
+    ['BUG_NOIRQOFF', 'splice-no-irqsave', 85],
+    ['BUG_NOEMPTY', 'splice-nonempty', 30],
+    ['BUG_NULLPOP', 'flat-threshold-b1', 33],
+    ['BUG_TASKIRQ', 'task-put-irq-list', 43],
+  ];
+  for (const [bug, name, spinDepth] of seeded) {
+    const impl = VARIANTS.find((v) => v.name === name);
+    it.skipIf(!impl)(`${name} (${bug}) is caught at spin-ref K=5 with its expected id, in at most ${spinDepth} steps`, () => {
+      const r = explore({ impl: impl!, scope: { ...spinRef(5), profile: impl!.profile } });
+      expect(r.verdict).toBe('violation');
+      const v = r.violations[0]!;
+      expect(v.id).toBe(impl!.expectedViolation);
+      expect(v.steps.length).toBeLessThanOrEqual(spinDepth);
+      console.log(`${name}: ${v.id} after ${v.steps.length} statements (SPIN: ${spinDepth} Promela steps), ${kernelEvents(v.steps)} kernel-level events`);
+    });
+  }
 });
 
 describe('explorer: search mechanics', () => {

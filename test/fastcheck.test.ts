@@ -30,7 +30,7 @@ describe('fast-check layer', () => {
     expect(r.maxTotal).toBeGreaterThanOrEqual(257);
     expect(r.crossCpuPuts).toBeGreaterThan(runs / 10);
     expect(r.interrupted).toBeGreaterThan(runs / 10);
-  });
+  }, 300_000);
 
   // Two known-bad variants, one per kind of bug: a counter the sequential path gets wrong, and a
   // context that writes the wrong list.

@@ -11,7 +11,7 @@ import { KernelFault } from '../../impl/kernel/primitives.js';
 import { NULL, type Value } from '../../impl/kernel/values.js';
 import { UsageError } from '../cli/errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
-import { extract, INT, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
+import { extract, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
 import { C_PRIMITIVES, CRuntimeError, Interp, newCoverage, type Coverage } from './interp.js';
 import { readPostImage, type InputKind, type SrcLine } from './reader.js';
 import { inferRoles, profileFor, reachable, type Binding, type RoleName, type Roles } from './roles.js';
@@ -66,6 +66,7 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
     throw e;
   }
   const aliases = b.aliases ?? {};
+  validateLayout(prog, roles);
   for (const r of Object.values(roles.fns)) if (r && prog.functions.has(r)) requireParsed(prog.functions.get(r)!);
 
   const types = new Types(prog.structs, prog.typedefs, () => null);
@@ -89,7 +90,16 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
     alloc: findSite(prog, roles, 'alloc', objType) ?? synthSite(prog, 'alloc', roles, objType),
     free: findSite(prog, roles, 'free', objType) ?? synthSite(prog, 'free', roles, objType),
   };
-  const cacheFns = [...new Set([roles.fns.alloc!, roles.fns.put!, ...(roles.fns.splice ? [roles.fns.splice] : []), ...reachable(prog, roles.fns.alloc!, aliases).map((f) => f.name), ...reachable(prog, roles.fns.put!, aliases).map((f) => f.name)])];
+  const cacheFns = [
+    ...new Set([
+      roles.fns.alloc!,
+      roles.fns.put!,
+      ...(roles.fns.splice ? [roles.fns.splice] : []),
+      ...reachable(prog, roles.fns.alloc!, aliases).map((f) => f.name),
+      ...reachable(prog, roles.fns.put!, aliases).map((f) => f.name),
+      ...(roles.fns.prune ? reachable(prog, roles.fns.prune, aliases).map((f) => f.name) : []),
+    ]),
+  ];
   checkCallees(prog, interp, [...Object.values(sites).flatMap((s) => s.stmts), ...cacheFns.map((f) => prog.functions.get(f)!.body), ...(roles.fns.create ? [prog.functions.get(roles.fns.create)!.body] : [])], aliases, o.bindingFile);
 
   const statics = [...prog.statics.values()];
@@ -105,8 +115,10 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       const v = env.vars.get(s.obj)!.v;
       return Number.isNaN(v) ? NULL : v;
     } catch (e) {
-      if (e instanceof CRuntimeError) throw new KernelFault('exception', `unsupported C: ${e.message}`);
-      throw e;
+      if (e instanceof KernelFault) throw e;
+      // Anything else is the interpreter failing on this C, not the C failing: never a `crash`.
+      const msg = e instanceof CRuntimeError ? e.message : `${s.at}: the interpreter failed on this C (${e instanceof Error ? e.message : String(e)})`;
+      throw new KernelFault('exception', `unsupported C: ${msg}`);
     }
   };
   const name = path.split('/').pop() ?? path;
@@ -144,6 +156,27 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
     };
   }
   return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros };
+}
+
+/**
+ * The fields the binding names must exist. A list element whose struct the patch does not show
+ * (the link field was added elsewhere) becomes an opaque object with its link after the prefix.
+ */
+function validateLayout(p: Program, r: Roles): void {
+  const cache = p.structs.get(r.cacheStruct)!;
+  for (const f of [r.binding.freeList, r.binding.freeListIrq, r.binding.nr, r.binding.nrIrq])
+    if (!cache.fields.has(f)) throw new UsageError(`struct ${r.cacheStruct} has no field '${f}' (check the binding's cache field names)`);
+  if ([...p.structs.values()].some((l) => l.fields.has(r.binding.next))) return;
+  const ret = p.functions.get(r.fns.alloc!)!.ret;
+  const name = ret.k === 'ptr' && ret.to.k === 'struct' ? ret.to.name : '';
+  if (!name)
+    throw new UsageError(`the link field '${r.binding.next}' is in no struct the patch shows; add the struct's definition, or give it in a binding ("functions")`);
+  const l = p.structs.get(name) ?? { name, size: 0, align: 8, fields: new Map(), partial: true, at: '(not in the patch)' };
+  l.fields.set(r.binding.next, { off: PARTIAL_PREFIX, type: { k: 'ptr', to: { k: 'struct', name } } });
+  l.size = Math.max(l.size, PARTIAL_PREFIX + 8);
+  l.partial = true;
+  p.structs.set(name, l);
+  r.evidence.push(`struct ${name} is not in the patch: assumed opaque, with its link field ${r.binding.next} at offset ${PARTIAL_PREFIX}`);
 }
 
 /** The Kernel's abstraction finds a field in the first struct that has it: the cache's own first. */
@@ -286,4 +319,3 @@ function checkCallees(p: Program, interp: Interp, roots: N[], aliases: Record<st
   }
 }
 
-export { INT, oneLine };

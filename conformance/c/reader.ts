@@ -210,14 +210,12 @@ export function partialStructMembers(f: Fragment): SrcLine[] {
   const deltas = braceDeltas(f.lines.map((l) => l.text));
   let d = f.depth;
   let start = 0;
-  const out: SrcLine[] = [];
   for (let i = 0; i < f.lines.length; i++) {
     const after = d + deltas[i]!;
     if (after === 0) return f.lines.slice(start, i);
     if (d > 1 && after === 1) start = i + 1;
     d = after;
   }
-  void out;
   return f.lines.slice(start);
 }
 

@@ -159,7 +159,7 @@ export function registerExplore(program: Command): void {
           })),
           warnings: r.warnings.map((v) => ({ invariant: v.id, message: v.message, steps: v.steps })),
           stats: r.stats,
-          extremes: { maxCached: r.extremes.maxCached, bound: reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold })), witnesses: r.extremes.witnesses },
+          extremes: { maxCached: r.extremes.maxCached, perCpu: r.extremes.perCpu, bound: reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold })), witnesses: r.extremes.witnesses },
         };
         process.stdout.write(JSON.stringify(out) + '\n');
       } else {
@@ -179,9 +179,9 @@ function textReport(r: ExploreResult, implName: string, scope: Scope, replayFile
       `${s.bytesPerState.toFixed(0)} bytes/state (${s.strategy.toUpperCase()}, symmetry ${s.symmetry ? 'on' : 'off'})`,
   );
   const bound = reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }));
-  const w = r.extremes.witnesses[r.extremes.witnesses.length - 1];
+  const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);
   out.push(
-    `largest nr + nr_irq on a quiescent CPU: ${r.extremes.maxCached} (MAX ${scope.max}${r.extremes.maxCached > scope.max ? ` + ${r.extremes.maxCached - scope.max}` : ''}; the ${scope.profile} bound is ${bound})` +
+    `largest nr + nr_irq on a quiescent CPU: ${r.extremes.maxCached}${r.extremes.perCpu.length > 1 ? ` (per CPU: ${r.extremes.perCpu.join(', ')})` : ''} (MAX ${scope.max}${r.extremes.maxCached > scope.max ? ` + ${r.extremes.maxCached - scope.max}` : ''}; the ${scope.profile} bound is ${bound})` +
       (w && w.choices.length ? `, first reached on cpu${w.cpu} after ${w.choices.length} steps` : ''),
   );
   for (const v of r.warnings) out.push(`warning ${v.id}: ${v.message} (after ${v.steps.length} steps)`);

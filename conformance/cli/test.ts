@@ -15,6 +15,8 @@ interface TestOptions {
   profile?: string;
   runs?: string;
   seed?: string;
+  fcPath?: string;
+  replayPath?: string;
   scope: string;
   layers?: string;
   json?: boolean;
@@ -33,7 +35,9 @@ export function registerTest(program: Command): void {
     .option('--impl <name>', 'implementation (dio-cache list)', 'iomap-v1')
     .option('--profile <name>', "model profile (default: the implementation's own)")
     .option('--runs <n>', 'fast-check runs (default 1000)')
-    .option('--seed <s>', 'fast-check seed (replays a printed failure together with its path)')
+    .option('--seed <s>', 'fast-check seed')
+    .option('--fc-path <path>', 'fast-check run path of a printed failure (with --seed and --replay-path: replays it)')
+    .option('--replay-path <rp>', "the commands' replayPath of a printed failure")
     .option('--scope <name>', 'explorer scope', DEFAULT_SCOPE)
     .option('--layers <list>', `comma-separated subset of ${LAYERS.join(',')}`)
     .option('--json', 'print the result as JSON')
@@ -43,6 +47,8 @@ export function registerTest(program: Command): void {
       if (o.profile !== undefined && !PROFILES[o.profile]) throw new UsageError(`unknown profile '${o.profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
       if (!SCOPES[o.scope]) throw new UsageError(`unknown scope '${o.scope}' (known: ${Object.keys(SCOPES).join(', ')})`);
       const runs = int('runs', o.runs, 1);
+      if ((o.fcPath === undefined) !== (o.replayPath === undefined) || (o.fcPath !== undefined && o.seed === undefined))
+        throw new UsageError('replaying a fast-check failure takes --seed, --fc-path and --replay-path together');
       const seed = int('seed', o.seed, -(2 ** 31));
       let layers: LayerName[] | undefined;
       if (o.layers !== undefined) {
@@ -55,6 +61,8 @@ export function registerTest(program: Command): void {
         ...(o.profile !== undefined ? { profile: o.profile } : {}),
         ...(runs !== undefined ? { fcRuns: runs } : {}),
         ...(seed !== undefined ? { seed } : {}),
+        ...(o.fcPath !== undefined ? { fcPath: o.fcPath } : {}),
+        ...(o.replayPath !== undefined ? { replayPath: o.replayPath } : {}),
         scope: o.scope,
         ...(layers ? { layers } : {}),
         ...(progress ? { log: progress } : {}),

@@ -110,8 +110,11 @@ export interface ExploreResult {
     /** Expected number of fingerprint collisions (64-bit hashes): n² / 2^65. */
     collisionOdds: number;
   };
-  /** Largest nr + nr_irq seen on any quiescent CPU, and the shortest path to each new maximum. */
-  extremes: { maxCached: number; witnesses: ExtremeWitness[] };
+  /**
+   * Largest nr + nr_irq seen on any quiescent CPU and on each CPU, and the shortest path to each
+   * new per-CPU maximum (in the order found: under BFS the first witness of a value is a shortest).
+   */
+  extremes: { maxCached: number; perCpu: number[]; witnesses: ExtremeWitness[] };
   /** Set when the search could not run (boot failed): the message. */
   error?: string;
 }
@@ -182,6 +185,7 @@ class Search {
   private depth = 0;
   private maxCached = 0;
   private witnesses: ExtremeWitness[] = [];
+  private maxPerCpu: number[] = [];
   private peakOpen = 0;
   private stopped: ExploreResult['stoppedBy'];
   private lastProgress = 0;
@@ -244,10 +248,11 @@ class Search {
     for (const c of abs.caches) {
       if (!c.quiescent) continue;
       const total = c.freeList.length + c.freeListIrq.length;
-      if (total > this.maxCached) {
-        this.maxCached = total;
+      if (total > (this.maxPerCpu[c.cpu] ?? 0) || (total > 0 && this.maxPerCpu[c.cpu] === undefined)) {
+        this.maxPerCpu[c.cpu] = total;
+        this.maxCached = Math.max(this.maxCached, total);
         this.witnesses.push({ value: total, cpu: c.cpu, choices: typeof choices === 'function' ? choices() : choices });
-      }
+      } else if (this.maxPerCpu[c.cpu] === undefined) this.maxPerCpu[c.cpu] = total;
     }
   }
 
@@ -369,7 +374,7 @@ class Search {
         peakOpen: this.peakOpen,
         collisionOdds: (states * states) / 2 ** 65,
       },
-      extremes: { maxCached: this.maxCached, witnesses: this.witnesses },
+      extremes: { maxCached: this.maxCached, perCpu: this.maxPerCpu.map((x) => x ?? 0), witnesses: this.witnesses },
     };
     if (this.stopped) res.stoppedBy = this.stopped;
     if (this.bootError) res.error = this.bootError;
