@@ -179,6 +179,20 @@ async function main(): Promise<void> {
     if (on && off && on.complete && off.complete) process.stdout.write(`     symmetry reduction at K=${k}: ${(off.states / on.states).toFixed(2)}x fewer states\n`);
   }
 
+  // ---- a 2-CPU scope (no SPIN counterpart) ---------------------------------------------------
+  process.stdout.write('\nexplorer, iomap-v1 on smp-irq (2 CPUs, preemption with migration, statement-level handlers):\n');
+  const smp: Record<string, number | boolean>[] = [];
+  for (const symmetry of [true, false]) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const r = await exploreAsync({ impl: iomapV1, scope: SCOPES['smp-irq']!, symmetry });
+    const seconds = (performance.now() - t0) / 1000;
+    const cu = process.cpuUsage(c0);
+    smp.push({ symmetry, states: r.stats.states, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, complete: r.complete, maxCached: r.extremes.maxCached });
+    process.stdout.write(`  symmetry ${symmetry ? 'on ' : 'off'}  ${fmt(r.stats.states).padStart(10)} states  ${fmt(seconds, 2)} s (${fmt((cu.user + cu.system) / 1e6, 1)} cpu s)  ${fmt(r.stats.states / seconds)} states/s  ${fmt(r.stats.bytesPerState, 1)} bytes/state  ${r.verdict}${r.complete ? '' : ' (incomplete)'}\n`);
+  }
+  (results as Record<string, unknown>).smpIrq = smp;
+
   // ---- SPIN ----------------------------------------------------------------------------------
   if (!flag('no-spin')) {
     const pml = join(sharedDir(), 'reference/spin/pcpu_cache.pml');

@@ -248,11 +248,10 @@ class Search {
     for (const c of abs.caches) {
       if (!c.quiescent) continue;
       const total = c.freeList.length + c.freeListIrq.length;
-      if (total > (this.maxPerCpu[c.cpu] ?? 0) || (total > 0 && this.maxPerCpu[c.cpu] === undefined)) {
-        this.maxPerCpu[c.cpu] = total;
-        this.maxCached = Math.max(this.maxCached, total);
-        this.witnesses.push({ value: total, cpu: c.cpu, choices: typeof choices === 'function' ? choices() : choices });
-      } else if (this.maxPerCpu[c.cpu] === undefined) this.maxPerCpu[c.cpu] = total;
+      if (total <= (this.maxPerCpu[c.cpu] ?? -1)) continue;
+      this.maxPerCpu[c.cpu] = total;
+      this.maxCached = Math.max(this.maxCached, total);
+      if (total > 0) this.witnesses.push({ value: total, cpu: c.cpu, choices: typeof choices === 'function' ? choices() : choices });
     }
   }
 
