@@ -239,6 +239,21 @@ describe('explorer: the seeded bugs of the Promela reference', () => {
   }
 });
 
+describe('explorer: an explorer-only bug', () => {
+  const impl = VARIANTS.find((v) => v.name === 'cap-check-split-section');
+  it.skipIf(!impl)('cap-check-split-section breaks cap only with a put preempted inside its own window (scope preempt)', () => {
+    const r = explore({ impl: impl!, scope: { ...SCOPES.preempt!, profile: impl!.profile } });
+    expect(r.verdict).toBe('violation');
+    const v = r.violations[0]!;
+    expect(v.id).toBe('cap');
+    expect(v.preemptions).toBeGreaterThanOrEqual(1);
+    // The second task's put and a hardirq put both land while the first put is preempted.
+    const first = v.steps.findIndex((s) => s.event.includes('preempted'));
+    expect(v.steps.slice(first).some((s) => s.who.endsWith('/hardirq'))).toBe(true);
+    console.log(renderTrace(v.steps, v).join('\n'));
+  });
+});
+
 describe('explorer: search mechanics', () => {
   it('an abort signal (Ctrl-C) stops the search with a partial result', async () => {
     const ac = new AbortController();
