@@ -130,16 +130,19 @@ export class System {
     };
     const init = run(0, 'init', []);
     if (init.fault) bootFail(`${this.impl.name}: init`, init);
+    // Objects come from the slab path when the implementation says how (fresh), so that boot does
+    // not run the cached alloc the exploration is about to test.
+    const allocOp = this.impl.fresh ? 'fresh' : 'alloc';
     const fresh: Value[] = [];
     for (let cpu = 0; cpu < s.cpus; cpu++) {
       for (let i = 0; i < s.prefill; i++) {
-        const a = run(cpu, 'alloc', []);
+        const a = run(cpu, allocOp, []);
         if (a.fault || !a.done || a.done.result === NULL) bootFail('prefill alloc', a);
         fresh.push(a.done!.result);
       }
     }
     for (let i = 0; i < s.inflight; i++) {
-      const a = run(0, 'alloc', []);
+      const a = run(0, allocOp, []);
       if (a.fault || !a.done || a.done.result === NULL) bootFail('in-flight alloc', a);
       w.inflight.push(a.done!.result);
     }

@@ -65,6 +65,12 @@ export interface Implementation {
    * Returns the object, or NULL for -ENOMEM.
    */
   alloc(k: Kernel): Op<Value>;
+  /**
+   * Task context: an object straight from the slab, initialised as the caller initialises it on a
+   * cache miss. Boot uses it to put objects in flight, so that a bug in the cached path shows up as
+   * a trace of the run, not as a failure to boot. Without it, boot allocates through `alloc`.
+   */
+  fresh?(k: Kernel): Op<Value>;
   /** Any context: give the object back (iomap_dio_complete, the error path, an end_io). */
   free(k: Kernel, obj: Value): Op<void>;
   /** CPU hotplug teardown callback run on a surviving CPU for a dead one, if the cache has one. */

@@ -47,6 +47,9 @@ function generatorFor(env: Env, k: Kernel, f: Frame): Op<Value> {
       return impl.init(k) as Op<Value>;
     case 'alloc':
       return impl.alloc(k);
+    case 'fresh':
+      if (!impl.fresh) throw new KernelFault('exception', `${impl.name} has no fresh()`);
+      return impl.fresh(k);
     case 'free':
       return impl.free(k, f.args[0]!) as Op<unknown> as Op<Value>;
     case 'cpu_dead':

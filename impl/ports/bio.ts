@@ -147,6 +147,24 @@ export const bio_alloc_bioset = port('bio_alloc_bioset', function* (k: Kernel): 
   return bio;
 });
 
+/** The mempool half of block/bio.c:bio_alloc_bioset(): a bio from the slab, as on a cache miss. */
+export const bio_alloc_fresh = port('bio_alloc_bioset', function* (k: Kernel): Op<Value> {
+  let bio: Value;
+  let p: Value;
+
+  yield 'p = mempool_alloc(&bs->bio_pool, gfp_mask);';
+  p = k.kmem_cache_alloc('bio', 'GFP_KERNEL');
+  yield 'if (unlikely(!p)) return NULL;';
+  if (p === NULL) return NULL;
+
+  bio = p;
+  yield 'bio_init(bio, bdev, NULL, 0, opf);';
+  bio_init(k, bio, REQ_ALLOC_CACHE);
+  yield 'bio->bi_pool = bs;';
+  k.store(bio, 'bi_pool', FS_BIO_SET);
+  return bio;
+});
+
 /** Port of block/bio.c:bio_free(). */
 export const bio_free = port('bio_free', function* (k: Kernel, bio: Value): Op {
   yield 'struct bio_set *bs = bio->bi_pool;';
@@ -288,6 +306,7 @@ export const bio: Implementation = {
   },
   init: bioset_init,
   alloc: bio_alloc_bioset,
+  fresh: bio_alloc_fresh,
   free: bio_put,
   cpuDead: bio_cpu_dead,
 };

@@ -196,6 +196,32 @@ export const __iomap_dio_rw = port('__iomap_dio_rw', function* (k: Kernel): Op<V
   return dio;
 });
 
+/** The miss half of pcpu_cache_list_alloc(): an element from the slab, its payload returned. */
+const pcpu_cache_list_alloc_fresh = port('pcpu_cache_list_alloc', function* (k: Kernel, pcpu_cache_list: Value): Op<Value> {
+  let cache_element: Value;
+
+  yield 'cache_element = kmalloc(PCPU_CACHE_ELEMENT_SIZE(pcpu_cache_list), GFP_KERNEL);';
+  k.load(pcpu_cache_list, 'element_size');
+  cache_element = k.kmalloc('pcpu_cache_element', 'GFP_KERNEL');
+  yield 'if (!cache_element) return NULL;';
+  if (cache_element === NULL) return NULL;
+  return payloadFromHead(k, cache_element);
+});
+
+/** __iomap_dio_rw() on a cache miss: a fresh dio from the slab, initialised by the caller. */
+export const iomap_dio_fresh = port('__iomap_dio_rw', function* (k: Kernel): Op<Value> {
+  let dio: Value;
+
+  dio = yield* pcpu_cache_list_alloc_fresh(k, k.global('dio_pcpu_cache_list'));
+  yield 'if (!dio) return ERR_PTR(-ENOMEM);';
+  if (dio === NULL) return NULL;
+  yield 'dio->iocb = iocb;';
+  k.store(dio, 'iocb', IOCB);
+  yield 'atomic_set(&dio->ref, 1);';
+  k.store(dio, 'ref', 1);
+  return dio;
+});
+
 /** Port of v3 fs/iomap/direct-io.c:iomap_dio_complete(), the part that releases the dio. */
 export const iomap_dio_complete = port('iomap_dio_complete', function* (k: Kernel, dio: Value): Op {
   yield 'trace_iomap_dio_complete(iocb, dio->error, ret);';
@@ -233,6 +259,7 @@ export const iomapCommon: Implementation = {
   },
   init: iomap_dio_init,
   alloc: __iomap_dio_rw,
+  fresh: iomap_dio_fresh,
   free: iomap_dio_complete,
 };
 
@@ -246,6 +273,23 @@ export const bio_alloc_bioset = port('bio_alloc_bioset', function* (k: Kernel): 
   let bio: Value;
 
   bio = yield* pcpu_cache_list_alloc(k, k.global('bio_pcpu_cache_list'));
+  yield 'if (!bio) return NULL;';
+  if (bio === NULL) return NULL;
+  yield 'bio_init(bio, bdev, NULL, 0, opf);';
+  k.store(bio, 'bi_next', NULL);
+  k.store(bio, 'bi_bdev', BDEV);
+  k.store(bio, 'bi_opf', REQ_ALLOC_CACHE);
+  k.store(bio, 'bi_pool', NULL);
+  yield 'bio->bi_pool = bs;';
+  k.store(bio, 'bi_pool', FS_BIO_SET);
+  return bio;
+});
+
+/** bio_alloc_bioset() on a cache miss: a fresh bio from the slab, initialised by the caller. */
+export const bio_alloc_fresh = port('bio_alloc_bioset', function* (k: Kernel): Op<Value> {
+  let bio: Value;
+
+  bio = yield* pcpu_cache_list_alloc_fresh(k, k.global('bio_pcpu_cache_list'));
   yield 'if (!bio) return NULL;';
   if (bio === NULL) return NULL;
   yield 'bio_init(bio, bdev, NULL, 0, opf);';
@@ -294,5 +338,6 @@ export const bioCommon: Implementation = {
   },
   init: bioset_init,
   alloc: bio_alloc_bioset,
+  fresh: bio_alloc_fresh,
   free: bio_put,
 };

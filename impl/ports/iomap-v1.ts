@@ -141,6 +141,21 @@ export const __iomap_dio_rw = port('__iomap_dio_rw', function* (k: Kernel): Op<V
   return dio;
 });
 
+/** The fallback half of fs/iomap/direct-io.c:__iomap_dio_rw(): a dio from the slab, as on a miss. */
+export const iomap_dio_fresh = port('__iomap_dio_rw', function* (k: Kernel): Op<Value> {
+  let dio: Value;
+
+  yield 'dio = kmalloc(sizeof(*dio), GFP_KERNEL);';
+  dio = k.kmalloc('iomap_dio', 'GFP_KERNEL');
+  yield 'if (!dio) return ERR_PTR(-ENOMEM);';
+  if (dio === NULL) return NULL;
+  yield 'dio->iocb = iocb;';
+  k.store(dio, 'iocb', IOCB);
+  yield 'atomic_set(&dio->ref, 1);';
+  k.store(dio, 'ref', 1);
+  return dio;
+});
+
 /** Port of fs/iomap/direct-io.c:iomap_dio_complete(), the part that releases the dio. */
 export const iomap_dio_complete = port('iomap_dio_complete', function* (k: Kernel, dio: Value): Op {
   yield 'trace_iomap_dio_complete(iocb, dio->error, ret);';
@@ -176,6 +191,7 @@ export const iomapV1: Implementation = {
   },
   init: iomap_dio_init,
   alloc: __iomap_dio_rw,
+  fresh: iomap_dio_fresh,
   free: iomap_dio_complete,
 };
 
