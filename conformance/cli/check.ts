@@ -15,7 +15,7 @@ import { defaultReplayPath, readReplay, replay, writeReplay } from '../explorer/
 import { kernelEvents, renderTrace } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import type { Scope } from '../system.js';
-import { EXIT_VIOLATION, UsageError } from './errors.js';
+import { EXIT_VIOLATION, int, UsageError } from './errors.js';
 import { describeScope } from './explore.js';
 
 interface CheckFlags {
@@ -34,13 +34,6 @@ interface CheckFlags {
   maxStates?: string;
   full?: boolean;
   progress: boolean;
-}
-
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
 }
 
 const ROLE_NAMES: readonly RoleName[] = ['alloc', 'put', 'splice', 'create', 'prune'];
@@ -111,7 +104,15 @@ export function registerCheck(program: Command): void {
       r.violations.forEach((v, i) => {
         if (v.steps.length === 0) return replayFiles.push('');
         const path = resolve(f.replayOut && i === 0 ? f.replayOut : defaultReplayPath(r.impl, v.id));
-        writeReplay(path, { impl: resolve(r.ref), scope: v.scope, choices: v.steps.map((s) => s.choice), invariant: v.id, message: v.message });
+        writeReplay(path, {
+          impl: resolve(r.ref),
+          scope: v.scope,
+          choices: v.steps.map((s) => s.choice),
+          invariant: v.id,
+          message: v.message,
+          ...(f.binding ? { binding: resolve(f.binding) } : {}),
+          ...(f.role.length ? { roles: parseRoles(f.role) as Record<string, string> } : {}),
+        });
         replayFiles.push(path);
       });
       if (f.json) process.stdout.write(JSON.stringify(jsonReport(r, replayFiles)) + '\n');

@@ -11,7 +11,7 @@ import { defaultReplayPath, loadImplementation, readReplay, replay, writeReplay 
 import { kernelEvents, renderTrace } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import type { Scope } from '../system.js';
-import { EXIT_VIOLATION, UsageError } from './errors.js';
+import { EXIT_VIOLATION, int, UsageError } from './errors.js';
 
 interface ExploreFlags {
   impl: string;
@@ -33,13 +33,6 @@ interface ExploreFlags {
   full?: boolean;
   listScopes?: boolean;
   progress: boolean;
-}
-
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
 }
 
 export function describeScope(s: Scope): string {
@@ -211,7 +204,7 @@ export function registerReplay(program: Command): void {
     .option('--full', 'print every statement')
     .action(async (file: string, f: { json?: boolean; full?: boolean }) => {
       const rf = readReplay(file);
-      const { impl } = await loadImplementation(rf.impl);
+      const { impl } = await loadImplementation(rf.impl, { ...(rf.binding ? { binding: rf.binding } : {}), ...(rf.roles ? { roles: rf.roles } : {}) });
       const r = replay(impl, rf);
       if (r.diverged) throw new UsageError(`${file}: choice ${r.diverged.at} is not enabled (only ${r.diverged.enabled} choices there): the implementation or scope changed`);
       if (f.json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps, interrupts: r.interrupts, preemptions: r.preemptions }) + '\n');

@@ -24,14 +24,26 @@ export interface ReplayFile {
   /** The invariant id the last step breaks. */
   invariant: string;
   message: string;
+  /** C input only: the binding file and --role flags `check` used, so the same code is rebuilt. */
+  binding?: string;
+  roles?: Record<string, string>;
 }
 
-/** `--impl NAME|PATH`: a registry name, or a TS/JS module exporting default or `impl`. */
-export async function loadImplementation(spec: string): Promise<{ impl: Implementation; ref: string }> {
+/**
+ * `--impl NAME|PATH`: a registry name, or a TS/JS module exporting default or `impl`. A replay file
+ * written by `check` names a patch or C file instead: that is rebuilt through the C path.
+ */
+export async function loadImplementation(spec: string, c?: { binding?: string; roles?: Record<string, string> }): Promise<{ impl: Implementation; ref: string }> {
   const named = findImpl(spec);
   if (named) return { impl: named, ref: spec };
   const path = resolve(spec);
   if (!existsSync(path)) throw new UsageError(`--impl ${spec}: no implementation of that name (see \`dio-cache list\`) and no such file`);
+  if (!/\.(ts|mts|cts|js|mjs|cjs)$/.test(path)) {
+    // Imported lazily: the C path itself depends on the explorer.
+    const { loadInput } = await import('../c/run.js');
+    const loaded = await loadInput(path, c?.binding, c?.roles as Parameters<typeof loadInput>[2]);
+    return { impl: loaded.impl, ref: path };
+  }
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
