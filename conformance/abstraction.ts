@@ -94,20 +94,34 @@ function frameBusy(f: Frame | null): boolean {
   return f !== null && (f.preempt > 0 || f.irqSaved > 0);
 }
 
+/** No interrupt frame on the CPU and no task on it inside get_cpu()/local_irq_save(). */
+export function cpuQuiescent(w: World, c: number): boolean {
+  const cpu = w.cpus[c]!;
+  if (cpu.hardirq || cpu.softirq) return false;
+  for (const t of w.tasks) if (t.cpu === c && frameBusy(t.frame)) return false;
+  return true;
+}
+
 export function abstractCaches(impl: Implementation, w: World, layout: Layout | null): AbsCache[] {
   const objs = cacheObjects(impl, w);
-  return w.cpus.map((cpu, c) => {
-    const quiescent =
-      !cpu.hardirq && !cpu.softirq && !w.tasks.some((t) => t.cpu === c && frameBusy(t.frame));
-    const base: AbsCache = { cpu: c, online: cpu.online, freeList: [], freeListIrq: [], nr: 0, nrIrq: 0, quiescent };
+  const out: AbsCache[] = new Array(w.cpus.length);
+  // Plain loops: this runs several times per explored transition.
+  for (let c = 0; c < w.cpus.length; c++) {
+    const cpu = w.cpus[c]!;
+    const quiescent = cpuQuiescent(w, c);
     const cp = objs[c];
-    if (!layout || cp === null || cp === undefined) return base;
+    if (!layout || cp === null || cp === undefined) {
+      out[c] = { cpu: c, online: cpu.online, freeList: [], freeListIrq: [], nr: 0, nrIrq: 0, quiescent };
+      continue;
+    }
     const fl = walk(w, cell(w, cp + layout.freeList), layout.next);
     const fi = walk(w, cell(w, cp + layout.freeListIrq), layout.next);
-    const r: AbsCache = { ...base, freeList: fl.ids, freeListIrq: fi.ids, nr: cell(w, cp + layout.nr) ?? 0, nrIrq: cell(w, cp + layout.nrIrq) ?? 0 };
+    const r: AbsCache = { cpu: c, online: cpu.online, freeList: fl.ids, freeListIrq: fi.ids, nr: cell(w, cp + layout.nr) ?? 0, nrIrq: cell(w, cp + layout.nrIrq) ?? 0, quiescent };
     const fault = fl.fault ? `free_list: ${fl.fault}` : fi.fault ? `free_list_irq: ${fi.fault}` : undefined;
-    return fault ? { ...r, listFault: fault } : r;
-  });
+    if (fault) r.listFault = fault;
+    out[c] = r;
+  }
+  return out;
 }
 
 /** Frames in progress with a name for reports. */
@@ -123,34 +137,91 @@ export function framesOf(w: World): { who: string; frame: Frame; cpu: number }[]
   return out;
 }
 
+/**
+ * Places are immutable values and the same few recur in every state: share one object per
+ * (kind, cpu/task/who) instead of allocating them per step.
+ */
+const TASK_LIST_PLACES: Place[] = [];
+const IRQ_LIST_PLACES: Place[] = [];
+const HELD_PLACES: Place[] = [];
+const IN_FLIGHT: Place = { kind: 'in-flight' };
+const IN_OP_PLACES = new Map<string, Place>();
+const TASK_WHO: string[] = [];
+const SOFTIRQ_WHO: string[] = [];
+const HARDIRQ_WHO: string[] = [];
+
+function placeOf(table: Place[], kind: 'task-list' | 'irq-list', cpu: number): Place {
+  return (table[cpu] ??= { kind, cpu });
+}
+function heldPlace(task: number): Place {
+  return (HELD_PLACES[task] ??= { kind: 'held', task });
+}
+function inOpPlace(who: string): Place {
+  let p = IN_OP_PLACES.get(who);
+  if (!p) IN_OP_PLACES.set(who, (p = { kind: 'in-op', who }));
+  return p;
+}
+
 export function abstractState(impl: Implementation, profile: Profile, w: World, layout: Layout | null, step?: AbsStep): AbstractState {
-  const caches = abstractCaches(impl, w, layout);
-  const places = new Map<number, Place[]>();
-  const add = (id: number, p: Place) => {
-    const l = places.get(id);
+  return abstractStateOf(impl, profile, w, abstractCaches(impl, w, layout), step);
+}
+
+/**
+ * abstractState() from the caches abstractCaches() returned for this same world (System.step
+ * reuses the lists it already walked when the heap has not changed since).
+ */
+export function abstractStateOf(impl: Implementation, profile: Profile, w: World, caches: AbsCache[], step?: AbsStep): AbstractState {
+  // Places by object id (ids are small: heap indices).
+  const places: (Place[] | undefined)[] = new Array(w.heap.length);
+  const add = (id: number, p: Place): void => {
+    const l = places[id];
     if (l) l.push(p);
-    else places.set(id, [p]);
+    else places[id] = [p];
   };
   for (const c of caches) {
-    for (const id of c.freeList) add(id, { kind: 'task-list', cpu: c.cpu });
-    for (const id of c.freeListIrq) add(id, { kind: 'irq-list', cpu: c.cpu });
+    if (c.freeList.length) {
+      const p = placeOf(TASK_LIST_PLACES, 'task-list', c.cpu);
+      for (const id of c.freeList) add(id, p);
+    }
+    if (c.freeListIrq.length) {
+      const p = placeOf(IRQ_LIST_PLACES, 'irq-list', c.cpu);
+      for (const id of c.freeListIrq) add(id, p);
+    }
   }
-  w.tasks.forEach((t, i) => {
-    for (const p of t.held) add(ptrId(p), { kind: 'held', task: i });
-  });
-  for (const p of w.inflight) add(ptrId(p), { kind: 'in-flight' });
-  for (const { who, frame } of framesOf(w)) {
-    const refs = new Set<number>();
-    for (const v of frame.args) if (isPtr(v)) refs.add(ptrId(v));
-    for (const v of frame.reads) if (isPtr(v)) refs.add(ptrId(v));
-    for (const id of refs) add(id, { kind: 'in-op', who });
+  for (let i = 0; i < w.tasks.length; i++) {
+    const held = w.tasks[i]!.held;
+    if (held.length) {
+      const p = heldPlace(i);
+      for (const v of held) add(ptrId(v), p);
+    }
+  }
+  for (const v of w.inflight) add(ptrId(v), IN_FLIGHT);
+  // Operations in progress, in framesOf() order; each object once per frame, args before reads.
+  const refs: number[] = [];
+  const inOp = (f: Frame, who: string): void => {
+    refs.length = 0;
+    for (const v of f.args) if (isPtr(v) && !refs.includes(ptrId(v))) refs.push(ptrId(v));
+    for (const v of f.reads) if (isPtr(v) && !refs.includes(ptrId(v))) refs.push(ptrId(v));
+    if (refs.length === 0) return;
+    const p = inOpPlace(who);
+    for (const id of refs) add(id, p);
+  };
+  for (let i = 0; i < w.tasks.length; i++) {
+    const f = w.tasks[i]!.frame;
+    if (f) inOp(f, (TASK_WHO[i] ??= `task${i}`));
+  }
+  for (let i = 0; i < w.cpus.length; i++) {
+    const c = w.cpus[i]!;
+    if (c.softirq) inOp(c.softirq, (SOFTIRQ_WHO[i] ??= `cpu${i}/softirq`));
+    if (c.hardirq) inOp(c.hardirq, (HARDIRQ_WHO[i] ??= `cpu${i}/hardirq`));
   }
   // Every allocation except the per-CPU areas (and a v3 descriptor) is an object the cache or its callers own.
   const objects: AbsObject[] = [];
   const descriptor = descriptorObject(impl, w);
-  w.heap.forEach((o, id) => {
-    if (!o || o.origin === 'percpu' || id === descriptor) return;
-    objects.push({ id, freed: o.freed, places: places.get(id) ?? [] });
-  });
+  for (let id = 0; id < w.heap.length; id++) {
+    const o = w.heap[id];
+    if (!o || o.origin === 'percpu' || id === descriptor) continue;
+    objects.push({ id, freed: o.freed, places: places[id] ?? [] });
+  }
   return step ? { profile, caches, objects, step } : { profile, caches, objects };
 }

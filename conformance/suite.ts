@@ -213,6 +213,15 @@ export function renderSuite(r: SuiteResult): string {
     out.push(`    ${f.where}`);
   }
   for (const x of r.shortfalls) out.push(`  INCOMPLETE ${x}`);
-  out.push(`verdict: ${r.verdict === 'conforms' ? 'conforms' : r.verdict === 'violation' ? `VIOLATION (${[...new Set(r.findings.map((f) => f.invariant))].join(', ')})` : 'incomplete'}  (${s(r.seconds)})`);
+  out.push(`verdict: ${r.verdict === 'conforms' ? conformsLine(r) : r.verdict === 'violation' ? `VIOLATION (${[...new Set(r.findings.map((f) => f.invariant))].join(', ')})` : 'incomplete'}  (${s(r.seconds)})`);
   return out.join('\n') + '\n';
+}
+
+/** What a conforming verdict covers, layer by layer, so the claim carries its own bounds. */
+function conformsLine(r: SuiteResult): string {
+  const parts: string[] = [];
+  if (r.paths) parts.push(`every statechart state and transition (${r.paths.paths} paths)`);
+  if (r.fastcheck) parts.push(`${r.fastcheck.runs} fast-check runs at MAX 256`);
+  if (r.explorer) parts.push(`${r.explorer.states} states, every interleaving of scope ${r.explorer.scope}`);
+  return `conforms: ${parts.join('; ')}`;
 }

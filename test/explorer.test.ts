@@ -130,7 +130,7 @@ describe('explorer: exhaustive verdicts', () => {
 });
 
 describe('explorer: the soft cap is tight', () => {
-  it('iomap-v1 reaches MAX+2, and the shortest trace to it has a hardirq put between a task put\'s cap test and its push', () => {
+  it('iomap-v1 reaches MAX+2, and the shortest trace to it has hardirq puts between a task put\'s cap test and its nr++', () => {
     const r = explore({ impl: iomapV1, scope: spinRef(3) });
     const max = SCOPES['spin-ref']!.max;
     expect(r.extremes.maxCached).toBe(max + 2);

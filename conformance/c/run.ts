@@ -197,7 +197,7 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
   const notes: string[] = [];
   if (maxCached > seq && maxCached <= bound)
     notes.push(
-      `soft cap: a CPU cached ${maxCached} objects with MAX ${s0.max} (MAX+${maxCached - s0.max}): a hardirq put between a task put's cap test and its push; sequentially the bound is ${seq}`,
+      `soft cap: a CPU cached ${maxCached} objects with MAX ${s0.max} (MAX+${maxCached - s0.max}): hardirq puts inside a task put's window (after its cap test, before its nr++) read a total that does not count it yet; sequentially the bound is ${seq}`,
     );
   const c = l.c;
   const scaling: CheckReport['scaling'] = [];

@@ -8,9 +8,9 @@ import { getProfile, PROFILES, reachableCapBound } from '../../model/profiles.js
 import { invariant, type InvariantId } from '../../model/invariants.js';
 import { exploreAsync, type ExploreResult, type FoundViolation } from '../explorer/explore.js';
 import { defaultReplayPath, loadImplementation, readReplay, replay, writeReplay } from '../explorer/replay.js';
-import { kernelEvents, renderTrace } from '../explorer/trace.js';
+import { kernelEvents, renderTrace, runChoices } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
-import type { Scope } from '../system.js';
+import { System, type Scope } from '../system.js';
 import { EXIT_VIOLATION, int, UsageError } from './errors.js';
 
 interface ExploreFlags {
@@ -31,6 +31,7 @@ interface ExploreFlags {
   maxStates?: string;
   all?: boolean;
   full?: boolean;
+  showMax?: boolean;
   listScopes?: boolean;
   progress: boolean;
 }
@@ -77,6 +78,7 @@ export function registerExplore(program: Command): void {
     .option('--max-states <n>', 'stop after this many states (the verdict is then incomplete)')
     .option('--all', 'keep exploring after a violation: one counterexample per invariant id')
     .option('--full', 'print every statement of a counterexample, not one line per context run')
+    .option('--show-max', 'print the shortest trace that reaches the largest nr + nr_irq (the soft-cap witness)')
     .option('--no-progress', 'no progress lines on stderr')
     .option('--list-scopes', 'list the named scopes and exit')
     .action(async (f: ExploreFlags) => {
@@ -157,10 +159,23 @@ export function registerExplore(program: Command): void {
         process.stdout.write(JSON.stringify(out) + '\n');
       } else {
         process.stdout.write(textReport(r, impl.name, scope, replayFiles, !!f.full).join('\n') + '\n');
+        if (f.showMax) process.stdout.write(maxWitness(new System(impl, scope), r, !!f.full).join('\n') + '\n');
       }
       if (r.verdict === 'error') throw new UsageError(`${impl.name}: ${r.error ?? 'the scope could not be booted'}`);
       if (r.verdict === 'violation') process.exitCode = EXIT_VIOLATION;
     });
+}
+
+/** The shortest path to the largest total found, rendered like a counterexample. */
+function maxWitness(sys: System, r: ExploreResult, full: boolean): string[] {
+  const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);
+  if (!w || w.choices.length === 0) return [`no step raised nr + nr_irq above its boot value ${r.extremes.maxCached}`];
+  const run = runChoices(sys, w.choices);
+  return [
+    '',
+    `shortest trace to nr + nr_irq = ${w.value} on cpu${w.cpu} (${kernelEvents(run.steps)} kernel-level events, ${run.steps.length} steps):`,
+    ...renderTrace(run.steps, null, full).map((l) => `  ${l}`),
+  ];
 }
 
 function textReport(r: ExploreResult, implName: string, scope: Scope, replayFiles: string[], full: boolean): string[] {
