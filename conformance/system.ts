@@ -19,7 +19,7 @@ import type { Fact } from '../impl/kernel/primitives.js';
 import { firstLabel, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, showValue, type Value } from '../impl/kernel/values.js';
 import { cloneWorld, topContext, type Frame, type HeapObj, type World } from '../impl/kernel/world.js';
-import { abstractCaches, abstractState, layoutOf, type Layout } from './abstraction.js';
+import { abstractCaches, abstractState, abstractStateOf, cpuQuiescent, layoutOf, type Layout } from './abstraction.js';
 
 export type TaskOp = 'alloc' | 'free' | 'submit' | 'complete';
 export type Completer = 'hardirq' | 'softirq' | 'task';
@@ -231,6 +231,10 @@ export class System {
     let task = -1;
     let preemptible = false;
     let irqsOff = false;
+    // The per-CPU lists as walked after the last change to the heap in this step (null: not yet
+    // walked). `prevAbs.caches` are the lists of `w` until the first statement runs: `w` is a
+    // copy of `prevWorld` and the steps below change tasks and frames before that, never memory.
+    let lists: AbsCache[] | null = null;
 
     const exec = (f: Frame, fcpu: number, fctx: CtxKind, ftask: number, atomic: boolean, seen?: { caches: AbsCache[] }): StepOutcome => {
       cpu = fcpu;
@@ -244,7 +248,10 @@ export class System {
       labels = 'labels' in out ? (out as { labels: string[] }).labels : [out.label];
       facts = out.facts;
       fault = out.fault;
-      if (!atomic) this.observe(before, this.cachesOf(w), f, fcpu, fctx);
+      if (!atomic) {
+        lists = abstractCaches(this.impl, w, this.layout);
+        this.observe(before, { caches: lists }, f, fcpu, fctx);
+      }
       return out;
     };
 
@@ -253,8 +260,8 @@ export class System {
         const top = topContext(w, c.cpu);
         const f = top.frame!;
         who = top.ctx === 'task' ? `cpu${c.cpu}/task${top.task}` : `cpu${c.cpu}/${top.ctx}`;
-        const out = exec(f, c.cpu, top.ctx, top.task, false);
-        if (out.done) done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result);
+        const out = exec(f, c.cpu, top.ctx, top.task, false, prevAbs);
+        if (out.done) done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result, lists);
         break;
       }
       case 'start': {
@@ -273,10 +280,9 @@ export class System {
         const f = newFrame(c.op === 'alloc' ? 'alloc' : 'free', c.op === 'alloc' ? [] : [c.obj], w.cpus[t.cpu]!.irqsOff);
         f.next = firstLabel(this.env, w, t.cpu, 'task', c.task, f);
         t.frame = f;
-        const now = this.cachesOf(w);
-        this.observe(null, now, f, t.cpu, 'task');
-        const out = exec(f, t.cpu, 'task', c.task, false, now);
-        if (out.done) done = this.finish(w, f, t.cpu, 'task', c.task, out.done.result);
+        this.observe(null, prevAbs, f, t.cpu, 'task');
+        const out = exec(f, t.cpu, 'task', c.task, false, prevAbs);
+        if (out.done) done = this.finish(w, f, t.cpu, 'task', c.task, out.done.result, lists);
         break;
       }
       case 'hardirq':
@@ -292,15 +298,16 @@ export class System {
         f.next = firstLabel(this.env, w, c.cpu, kind, -1, f);
         if (kind === 'hardirq') cs.hardirq = f;
         else cs.softirq = f;
-        this.observe(null, this.cachesOf(w), f, c.cpu, kind);
+        this.observe(null, prevAbs, f, c.cpu, kind);
         const atomic = this.scope.atomicIrq;
-        const out = exec(f, c.cpu, kind, -1, atomic);
+        const out = exec(f, c.cpu, kind, -1, atomic, prevAbs);
         if (atomic) {
           // The whole handler ran: classify it against the state it started from.
-          this.observe(prevAbs, this.cachesOf(w), f, c.cpu, kind);
+          lists = abstractCaches(this.impl, w, this.layout);
+          this.observe(prevAbs, { caches: lists }, f, c.cpu, kind);
         }
         if (out.done || out.fault) {
-          if (out.done) done = this.finish(w, f, c.cpu, kind, -1, out.done.result);
+          if (out.done) done = this.finish(w, f, c.cpu, kind, -1, out.done.result, lists);
           else this.endInterrupt(w, c.cpu, kind);
         }
         break;
@@ -342,22 +349,38 @@ export class System {
           cpu = 0;
           if (out.done) done = { op: 'cpu_dead', ctx: 'task', cpu: 0, kind: 'other', saw: emptySaw() };
         }
-        const after = this.cachesOf(w).caches[c.cpu]!;
+        lists = abstractCaches(this.impl, w, this.layout);
+        const after = lists[c.cpu]!;
         offlined = { cpu: c.cpu, stranded: after.freeList.length + after.freeListIrq.length };
         break;
       }
     }
 
-    gcFreed(w);
+    const dropped = gcFreed(w);
+    // The lists walked above still describe the heap unless gcFreed dropped an object; whether a
+    // CPU is quiescent depends on frames that finish() may have ended since, so that is redone.
+    let abs: AbstractState;
+    if (lists && !dropped) {
+      const ls: AbsCache[] = lists;
+      for (const lc of ls) {
+        lc.online = w.cpus[lc.cpu]!.online;
+        lc.quiescent = cpuQuiescent(w, lc.cpu);
+      }
+      abs = abstractStateOf(this.impl, this.profile, w, ls);
+    } else abs = this.abs(w);
     // Every operation still in progress witnesses the new instant.
-    const abs0 = this.abs(w);
-    for (const { frame, cpu: fc, ctx: fx } of this.liveFrames(w)) this.observe(null, abs0, frame, fc, fx);
+    for (const t of w.tasks) if (t.frame) this.observe(null, abs, t.frame, t.cpu, 'task');
+    for (let i = 0; i < w.cpus.length; i++) {
+      const cs = w.cpus[i]!;
+      if (cs.softirq) this.observe(null, abs, cs.softirq, i, 'softirq');
+      if (cs.hardirq) this.observe(null, abs, cs.hardirq, i, 'hardirq');
+    }
 
     const step: AbsStep = { who, cpu, ctx, task, preemptible, irqsOff, label: labels[labels.length - 1] ?? event, facts };
     if (fault) step.fault = { kind: fault.kind, msg: fault.message };
     if (done) step.done = done;
     if (offlined) step.offlined = offlined;
-    const abs = { ...abs0, step };
+    abs.step = step;
     return { world: w, who, labels, event, abs, violations: violations(prevAbs, abs) };
   }
 
@@ -424,7 +447,7 @@ export class System {
   }
 
   /** An operation returned: hand the result to its owner and classify what it did. */
-  private finish(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, result: Value): OpOutcome {
+  private finish(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, result: Value, lists: AbsCache[] | null): OpOutcome {
     const g = f.ghost;
     const saw = {
       emptyTaskList: (g & G_EMPTY) !== 0,
@@ -450,7 +473,8 @@ export class System {
       if (task >= 0) w.tasks[task]!.frame = null;
       else this.endInterrupt(w, cpu, ctx);
       const id = ptrId(f.args[0]!);
-      const a = this.cachesOf(w);
+      // The lists after the operation's last statement: ending the frame does not change memory.
+      const a = lists ? { caches: lists } : this.cachesOf(w);
       const o = w.heap[id];
       if (g & G_OTHER) kind = 'other';
       else if (a.caches.some((c) => c.freeList.includes(id))) kind = 'push-task';
@@ -544,10 +568,10 @@ function cellPtrIds(o: Cached): number[] {
 }
 
 /** Freed objects nothing points to can never be touched again: drop them so they do not split states. */
-function gcFreed(w: World): void {
+function gcFreed(w: World): boolean {
   let freed: number[] | null = null;
   for (let id = 1; id < w.heap.length; id++) if (w.heap[id]?.freed) (freed ??= []).push(id);
-  if (!freed) return;
+  if (!freed) return false;
   // Only the freed ids matter: mark which of them something still points to.
   const f = freed;
   const live = new Uint8Array(f.length);
@@ -578,8 +602,13 @@ function gcFreed(w: World): void {
         fr.args.forEach(mark);
         fr.reads.forEach(mark);
       }
+  let dropped = false;
   f.forEach((id, i) => {
-    if (!live[i]) w.heap[id] = undefined;
+    if (!live[i]) {
+      w.heap[id] = undefined;
+      dropped = true;
+    }
   });
   while (w.heap.length > 1 && w.heap[w.heap.length - 1] === undefined) w.heap.pop();
+  return dropped;
 }
