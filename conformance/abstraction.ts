@@ -162,6 +162,28 @@ function inOpPlace(who: string): Place {
   return p;
 }
 
+// Module-level helpers rather than closures in abstractStateOf(): it runs on every transition.
+function add(places: (Place[] | undefined)[], id: number, p: Place): void {
+  const l = places[id];
+  if (l) l.push(p);
+  else places[id] = [p];
+}
+
+/** The objects an operation in progress refers to (args, then reads), each once per frame. */
+function inOp(places: (Place[] | undefined)[], f: Frame, who: string): void {
+  let p: Place | null = null;
+  for (let j = 0; j < f.args.length + f.reads.length; j++) {
+    const v = j < f.args.length ? f.args[j]! : f.reads[j - f.args.length]!;
+    if (!isPtr(v)) continue;
+    const id = ptrId(v);
+    p ??= inOpPlace(who);
+    // Once per object per frame: the object's places end with this frame's place if seen.
+    const l = places[id];
+    if (l && l[l.length - 1] === p) continue;
+    add(places, id, p);
+  }
+}
+
 export function abstractState(impl: Implementation, profile: Profile, w: World, layout: Layout | null, step?: AbsStep): AbstractState {
   return abstractStateOf(impl, profile, w, abstractCaches(impl, w, layout), step);
 }
@@ -173,47 +195,33 @@ export function abstractState(impl: Implementation, profile: Profile, w: World, 
 export function abstractStateOf(impl: Implementation, profile: Profile, w: World, caches: AbsCache[], step?: AbsStep): AbstractState {
   // Places by object id (ids are small: heap indices).
   const places: (Place[] | undefined)[] = new Array(w.heap.length);
-  const add = (id: number, p: Place): void => {
-    const l = places[id];
-    if (l) l.push(p);
-    else places[id] = [p];
-  };
   for (const c of caches) {
     if (c.freeList.length) {
       const p = placeOf(TASK_LIST_PLACES, 'task-list', c.cpu);
-      for (const id of c.freeList) add(id, p);
+      for (const id of c.freeList) add(places, id, p);
     }
     if (c.freeListIrq.length) {
       const p = placeOf(IRQ_LIST_PLACES, 'irq-list', c.cpu);
-      for (const id of c.freeListIrq) add(id, p);
+      for (const id of c.freeListIrq) add(places, id, p);
     }
   }
   for (let i = 0; i < w.tasks.length; i++) {
     const held = w.tasks[i]!.held;
     if (held.length) {
       const p = heldPlace(i);
-      for (const v of held) add(ptrId(v), p);
+      for (const v of held) add(places, ptrId(v), p);
     }
   }
-  for (const v of w.inflight) add(ptrId(v), IN_FLIGHT);
+  for (const v of w.inflight) add(places, ptrId(v), IN_FLIGHT);
   // Operations in progress, in framesOf() order; each object once per frame, args before reads.
-  const refs: number[] = [];
-  const inOp = (f: Frame, who: string): void => {
-    refs.length = 0;
-    for (const v of f.args) if (isPtr(v) && !refs.includes(ptrId(v))) refs.push(ptrId(v));
-    for (const v of f.reads) if (isPtr(v) && !refs.includes(ptrId(v))) refs.push(ptrId(v));
-    if (refs.length === 0) return;
-    const p = inOpPlace(who);
-    for (const id of refs) add(id, p);
-  };
   for (let i = 0; i < w.tasks.length; i++) {
     const f = w.tasks[i]!.frame;
-    if (f) inOp(f, (TASK_WHO[i] ??= `task${i}`));
+    if (f) inOp(places, f, (TASK_WHO[i] ??= `task${i}`));
   }
   for (let i = 0; i < w.cpus.length; i++) {
     const c = w.cpus[i]!;
-    if (c.softirq) inOp(c.softirq, (SOFTIRQ_WHO[i] ??= `cpu${i}/softirq`));
-    if (c.hardirq) inOp(c.hardirq, (HARDIRQ_WHO[i] ??= `cpu${i}/hardirq`));
+    if (c.softirq) inOp(places, c.softirq, (SOFTIRQ_WHO[i] ??= `cpu${i}/softirq`));
+    if (c.hardirq) inOp(places, c.hardirq, (HARDIRQ_WHO[i] ??= `cpu${i}/hardirq`));
   }
   // Every allocation except the per-CPU areas (and a v3 descriptor) is an object the cache or its callers own.
   const objects: AbsObject[] = [];

@@ -18,7 +18,7 @@ import type { Implementation } from '../impl/interface.js';
 import type { Fact } from '../impl/kernel/primitives.js';
 import { firstLabel, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, showValue, type Value } from '../impl/kernel/values.js';
-import { cloneWorld, topContext, type Frame, type HeapObj, type World } from '../impl/kernel/world.js';
+import { cloneWorld, flatObj, topContext, type Frame, type World } from '../impl/kernel/world.js';
 import { abstractCaches, abstractState, abstractStateOf, cpuQuiescent, layoutOf, type Layout } from './abstraction.js';
 
 export type TaskOp = 'alloc' | 'free' | 'submit' | 'complete';
@@ -236,31 +236,14 @@ export class System {
     // copy of `prevWorld` and the steps below change tasks and frames before that, never memory.
     let lists: AbsCache[] | null = null;
 
-    const exec = (f: Frame, fcpu: number, fctx: CtxKind, ftask: number, atomic: boolean, seen?: { caches: AbsCache[] }): StepOutcome => {
-      cpu = fcpu;
-      ctx = fctx;
-      task = ftask;
-      irqsOff = w.cpus[fcpu]!.irqsOff;
-      preemptible = fctx === 'task' && f.preempt === 0 && !irqsOff;
-      // The lists before the statement (the caller may already have them for this same memory).
-      const before = atomic ? null : (seen ?? this.cachesOf(w));
-      const out = atomic ? runToCompletion(this.env, w, fcpu, fctx, ftask, f) : runStatement(this.env, w, fcpu, fctx, ftask, f);
-      labels = 'labels' in out ? (out as { labels: string[] }).labels : [out.label];
-      facts = out.facts;
-      fault = out.fault;
-      if (!atomic) {
-        lists = abstractCaches(this.impl, w, this.layout);
-        this.observe(before, { caches: lists }, f, fcpu, fctx);
-      }
-      return out;
-    };
-
     switch (c.kind) {
       case 'step': {
         const top = topContext(w, c.cpu);
         const f = top.frame!;
         who = top.ctx === 'task' ? `cpu${c.cpu}/task${top.task}` : `cpu${c.cpu}/${top.ctx}`;
-        const out = exec(f, c.cpu, top.ctx, top.task, false, prevAbs);
+        const x = this.exec(w, f, c.cpu, top.ctx, top.task, false, prevAbs);
+        ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
+        const out = x.out;
         if (out.done) done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result, lists);
         break;
       }
@@ -281,7 +264,9 @@ export class System {
         f.next = firstLabel(this.env, w, t.cpu, 'task', c.task, f);
         t.frame = f;
         this.observe(null, prevAbs, f, t.cpu, 'task');
-        const out = exec(f, t.cpu, 'task', c.task, false, prevAbs);
+        const x = this.exec(w, f, t.cpu, 'task', c.task, false, prevAbs);
+        ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
+        const out = x.out;
         if (out.done) done = this.finish(w, f, t.cpu, 'task', c.task, out.done.result, lists);
         break;
       }
@@ -300,7 +285,9 @@ export class System {
         else cs.softirq = f;
         this.observe(null, prevAbs, f, c.cpu, kind);
         const atomic = this.scope.atomicIrq;
-        const out = exec(f, c.cpu, kind, -1, atomic, prevAbs);
+        const x = this.exec(w, f, c.cpu, kind, -1, atomic, prevAbs);
+        ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
+        const out = x.out;
         if (atomic) {
           // The whole handler ran: classify it against the state it started from.
           lists = abstractCaches(this.impl, w, this.layout);
@@ -384,6 +371,24 @@ export class System {
     return { world: w, who, labels, event, abs, violations: violations(prevAbs, abs) };
   }
 
+  /**
+   * Runs the next statement of `f` (or, `atomic`, the whole operation) and, statement by
+   * statement, records in the frame's ghost what the statement did to the lists (`before`: the
+   * lists before it). A method, not a closure in step(): it runs on every transition.
+   */
+  private exec(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, atomic: boolean, before: { caches: AbsCache[] }): Exec {
+    const irqsOff = w.cpus[cpu]!.irqsOff;
+    const preemptible = ctx === 'task' && f.preempt === 0 && !irqsOff;
+    const out = atomic ? runToCompletion(this.env, w, cpu, ctx, task, f) : runStatement(this.env, w, cpu, ctx, task, f);
+    const labels = 'labels' in out ? (out as { labels: string[] }).labels : [out.label];
+    let lists: AbsCache[] | null = null;
+    if (!atomic) {
+      lists = abstractCaches(this.impl, w, this.layout);
+      this.observe(before, { caches: lists }, f, cpu, ctx);
+    }
+    return { out, cpu, ctx, task, irqsOff, preemptible, labels, facts: out.facts, fault: out.fault, lists };
+  }
+
   abs(w: World): AbstractState {
     return abstractState(this.impl, this.profile, w, this.layout);
   }
@@ -391,16 +396,6 @@ export class System {
   /** Only the per-CPU lists: what the refinement ghost and the step bookkeeping need (cheaper than abs). */
   private cachesOf(w: World): { caches: AbsCache[] } {
     return { caches: abstractCaches(this.impl, w, this.layout) };
-  }
-
-  private liveFrames(w: World): { frame: Frame; cpu: number; ctx: CtxKind }[] {
-    const out: { frame: Frame; cpu: number; ctx: CtxKind }[] = [];
-    for (const t of w.tasks) if (t.frame) out.push({ frame: t.frame, cpu: t.cpu, ctx: 'task' });
-    w.cpus.forEach((c, i) => {
-      if (c.softirq) out.push({ frame: c.softirq, cpu: i, ctx: 'softirq' });
-      if (c.hardirq) out.push({ frame: c.hardirq, cpu: i, ctx: 'hardirq' });
-    });
-    return out;
   }
 
   /**
@@ -496,6 +491,20 @@ export class System {
 
 export class BootError extends Error {}
 
+/** What System.exec() ran and the step's bookkeeping it sets. */
+interface Exec {
+  out: StepOutcome;
+  cpu: number;
+  ctx: CtxKind;
+  task: number;
+  irqsOff: boolean;
+  preemptible: boolean;
+  labels: string[];
+  facts: Fact[];
+  fault: StepOutcome['fault'];
+  lists: AbsCache[] | null;
+}
+
 function emptySaw(): OpOutcome['saw'] {
   return { emptyTaskList: false, belowThresholdWhileEmpty: false, spliced: false, emptyAfterSplice: false, popped: false, poppedObj: 0, room: false, full: false };
 }
@@ -520,95 +529,78 @@ function isRunning(w: World, task: number): boolean {
 /** Choices over objects that differ only in identity are the same choice up to symmetry; keep one. */
 function distinct(w: World, objs: Value[]): Value[] {
   if (objs.length < 2) return objs.slice();
-  const seen = new Set<string>();
   const out: Value[] = [];
   for (const o of objs) {
-    const h = w.heap[ptrId(o)];
-    const key = h ? cellsKey(h) + h.freed : String(o);
-    if (!seen.has(key)) {
-      seen.add(key);
-      out.push(o);
-    }
+    let dup = false;
+    for (const q of out)
+      if (sameContent(w, o, q)) {
+        dup = true;
+        break;
+      }
+    if (!dup) out.push(o);
   }
   return out;
 }
 
-/**
- * Per-object facts the explorer asks on every transition, cached on the object under
- * non-enumerable symbols. Safe because heap objects are copy-on-write: once the step that created
- * or copied an object is over, nothing writes to it again (runtime.ts copies before a write).
- */
-const CELLS_KEY: unique symbol = Symbol('cells key');
-const CELL_PTRS: unique symbol = Symbol('cell pointers');
-type Cached = HeapObj & { [CELLS_KEY]?: string; [CELL_PTRS]?: number[] };
-function cache<T>(o: Cached, sym: typeof CELLS_KEY | typeof CELL_PTRS, v: T): T {
-  Object.defineProperty(o, sym, { value: v, enumerable: false, writable: true, configurable: true });
-  return v;
-}
-
-/** The cells as a string: same content, same key (what JSON.stringify gave, without its cost). */
-function cellsKey(o: Cached): string {
-  const c = o[CELLS_KEY];
-  if (c !== undefined) return c;
-  let k = '';
-  for (const off in o.cells) k += off + ':' + o.cells[off as unknown as number] + ',';
-  return cache(o, CELLS_KEY, k);
-}
-
-/** Ids of the objects this object's cells point to. */
-function cellPtrIds(o: Cached): number[] {
-  const c = o[CELL_PTRS];
-  if (c !== undefined) return c;
-  const ids: number[] = [];
-  for (const off in o.cells) {
-    const v = o.cells[off as unknown as number]!;
-    if (isPtr(v)) ids.push(ptrId(v));
-  }
-  return cache(o, CELL_PTRS, ids);
+/** Same cells and freed flag (type and origin are not compared), or the same value where there is no object. */
+function sameContent(w: World, a: Value, b: Value): boolean {
+  const ha = w.heap[ptrId(a)];
+  const hb = w.heap[ptrId(b)];
+  if (!ha || !hb) return !ha && !hb && a === b;
+  const fa = flatObj(ha);
+  const fb = flatObj(hb);
+  if (fa.length !== fb.length) return false;
+  for (let i = 2; i < fa.length; i++) if (fa[i] !== fb[i]) return false;
+  return true;
 }
 
 /** Freed objects nothing points to can never be touched again: drop them so they do not split states. */
 function gcFreed(w: World): boolean {
+  const heap = w.heap;
   let freed: number[] | null = null;
-  for (let id = 1; id < w.heap.length; id++) if (w.heap[id]?.freed) (freed ??= []).push(id);
+  for (let id = 1; id < heap.length; id++) if (heap[id]?.freed) (freed ??= []).push(id);
   if (!freed) return false;
   // Only the freed ids matter: mark which of them something still points to.
   const f = freed;
   const live = new Uint8Array(f.length);
-  const mark = (v: Value) => {
+  // Cell values of live objects: every other entry of the flattened form from index 4.
+  for (const o of heap) if (o && !o.freed) markAll(f, live, flatObj(o), 4, 2);
+  for (const k in w.globals) markAll(f, live, [w.globals[k]!], 0, 1);
+  for (const t of w.tasks) {
+    markAll(f, live, t.held, 0, 1);
+    if (t.frame) {
+      markAll(f, live, t.frame.args, 0, 1);
+      markAll(f, live, t.frame.reads, 0, 1);
+    }
+  }
+  markAll(f, live, w.inflight, 0, 1);
+  for (const c of w.cpus) {
+    if (c.softirq) {
+      markAll(f, live, c.softirq.args, 0, 1);
+      markAll(f, live, c.softirq.reads, 0, 1);
+    }
+    if (c.hardirq) {
+      markAll(f, live, c.hardirq.args, 0, 1);
+      markAll(f, live, c.hardirq.reads, 0, 1);
+    }
+  }
+  let dropped = false;
+  for (let i = 0; i < f.length; i++)
+    if (!live[i]) {
+      heap[f[i]!] = undefined;
+      dropped = true;
+    }
+  while (heap.length > 1 && heap[heap.length - 1] === undefined) heap.pop();
+  return dropped;
+}
+
+/** Marks live[i] for each freed id f[i] that a pointer among vs[from], vs[from + stride]... names. */
+function markAll(f: number[], live: Uint8Array, vs: readonly Value[], from: number, stride: number): void {
+  for (let j = from; j < vs.length; j += stride) {
+    const v = vs[j]!;
     if (isPtr(v)) {
       const i = f.indexOf(ptrId(v));
       if (i >= 0) live[i] = 1;
     }
-  };
-  for (const o of w.heap)
-    if (o && !o.freed)
-      for (const id of cellPtrIds(o)) {
-        const i = f.indexOf(id);
-        if (i >= 0) live[i] = 1;
-      }
-  for (const k in w.globals) mark(w.globals[k]!);
-  for (const t of w.tasks) {
-    t.held.forEach(mark);
-    if (t.frame) {
-      t.frame.args.forEach(mark);
-      t.frame.reads.forEach(mark);
-    }
   }
-  w.inflight.forEach(mark);
-  for (const c of w.cpus)
-    for (const fr of [c.softirq, c.hardirq])
-      if (fr) {
-        fr.args.forEach(mark);
-        fr.reads.forEach(mark);
-      }
-  let dropped = false;
-  f.forEach((id, i) => {
-    if (!live[i]) {
-      w.heap[id] = undefined;
-      dropped = true;
-    }
-  });
-  while (w.heap.length > 1 && w.heap[w.heap.length - 1] === undefined) w.heap.pop();
-  return dropped;
 }

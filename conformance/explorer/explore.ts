@@ -137,6 +137,17 @@ interface Open {
   idx: number;
 }
 
+/**
+ * What a stored state keeps of its abstract state for the steps out of it: `System.step` and the
+ * invariants' `check(prev, next)` read only `prev.caches` (the lists before the step). Dropping
+ * the per-object places keeps the BFS frontier small: surviving objects are what each young-
+ * generation collection copies, and it was a fifth of the run time.
+ */
+const NO_OBJECTS: AbstractState['objects'] = [];
+function parentAbs(a: AbstractState): AbstractState {
+  return { profile: a.profile, caches: a.caches, objects: NO_OBJECTS };
+}
+
 /** Growable parent/choice arrays: 4 + 2 bytes per stored state. */
 class Parents {
   parent = new Uint32Array(1 << 16);
@@ -273,7 +284,7 @@ class Search {
     if (!this.seen.add(this.fp.hi, this.fp.lo)) return null;
     const idx = this.strategy === 'bfs' ? this.parents.add(from.idx, ci) : this.seen.size - 1;
     if (this.o.maxStates && this.seen.size >= this.o.maxStates) this.stopped = 'maxStates';
-    return { w: r.world, abs: r.abs, idx };
+    return { w: r.world, abs: parentAbs(r.abs), idx };
   }
 
   /** Works for about `ms` milliseconds; returns true when the search is over. */

@@ -18,7 +18,7 @@
  * bit 8: it is renamed with the objects.
  */
 import { OBJ_SPAN, PTR_BASE } from '../../impl/kernel/values.js';
-import type { Frame, HeapObj, World } from '../../impl/kernel/world.js';
+import { flatObj, intern, type Frame, type HeapObj, type World } from '../../impl/kernel/world.js';
 
 const GHOST_SHIFT = 8;
 const GHOST_FLAGS = (1 << GHOST_SHIFT) - 1;
@@ -26,38 +26,6 @@ const M_OBJ = -0x7fff0001;
 const M_NONE = -0x7fff0002;
 const M_FRAME = -0x7fff0003;
 const M_NOFRAME = -0x7fff0004;
-
-/**
- * Heap objects are copy-on-write (runtime.ts copies one before its first write in a step), so
- * once a step is over an object never changes: its cells are flattened once, not per state.
- */
-const FLAT: unique symbol = Symbol('dio-cache fingerprint cells');
-type Flattened = HeapObj & { [FLAT]?: number[] };
-/**
- * [type, origin, freed, (offset, value)...] with the strings interned, cached on the object under
- * a non-enumerable symbol (a WeakMap lookup per object per state cost more than the rest of the
- * walk; non-enumerable, so a spread copy of the object never inherits a stale cache).
- */
-function flatObj(o: Flattened): number[] {
-  let f = o[FLAT];
-  if (!f) {
-    f = [intern(o.type), intern(o.origin), o.freed ? 1 : 0];
-    // Integer keys iterate in ascending order: no sort needed.
-    for (const k in o.cells) f.push(+k, o.cells[k as unknown as number]!);
-    Object.defineProperty(o, FLAT, { value: f, enumerable: false, writable: true, configurable: true });
-  }
-  return f;
-}
-
-const STRINGS = new Map<string, number>();
-function intern(s: string): number {
-  let id = STRINGS.get(s);
-  if (id === undefined) {
-    id = STRINGS.size + 1;
-    STRINGS.set(s, id);
-  }
-  return id;
-}
 
 export class Fingerprinter {
   private buf = new Int32Array(1024);
@@ -129,16 +97,27 @@ export class Fingerprinter {
       this.push(M_NONE);
       return;
     }
-    this.push(M_OBJ);
     const flat = flatObj(o);
-    this.push(flat[0]!);
-    this.push(flat[1]!);
-    this.push(flat[2]!);
-    for (let i = 3; i < flat.length; i += 2) {
-      this.push(flat[i]!);
-      this.push(this.val(flat[i + 1]!));
+    // Room for the whole object at once, then direct writes (this runs for every object of every state).
+    while (this.n + flat.length + 2 > this.buf.length) {
+      const b = new Int32Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
     }
-    this.push(M_NONE);
+    const buf = this.buf;
+    let n = this.n;
+    buf[n++] = M_OBJ;
+    buf[n++] = flat[0]!;
+    buf[n++] = flat[1]!;
+    buf[n++] = flat[2]!;
+    for (let i = 3; i < flat.length; i += 2) {
+      buf[n++] = flat[i]!;
+      const v = flat[i + 1]!;
+      // val() names objects (queue and canon only): it never writes to the buffer.
+      buf[n++] = v < PTR_BASE ? v | 0 : this.val(v);
+    }
+    buf[n++] = M_NONE;
+    this.n = n;
   }
 
   private drain(): void {
@@ -200,18 +179,31 @@ export class Fingerprinter {
     return h >>> 0;
   }
 
+  /** Sort buffers of multiset(): keys and values, reused (the sets are a handful long). */
+  private mk: number[] = [];
+  private mv: number[] = [];
+
   private multiset(vals: number[]): void {
-    this.push(vals.length);
-    if (vals.length === 0) return;
-    let order = vals;
-    if (vals.length > 1) {
-      if (this.symmetry) {
-        const keyed = vals.map((v, i) => ({ v, k: this.key(v), i }));
-        keyed.sort((a, b) => a.k - b.k || a.i - b.i);
-        order = keyed.map((e) => e.v);
-      } else order = vals.slice().sort((a, b) => a - b);
+    const n = vals.length;
+    this.push(n);
+    if (n === 0) return;
+    const ks = this.mk;
+    const vs = this.mv;
+    // All keys first (naming happens only when the values are written below), then a stable
+    // insertion sort: equal keys keep their original relative order.
+    for (let i = 0; i < n; i++) {
+      const v = vals[i]!;
+      const k = this.symmetry ? (n > 1 ? this.key(v) : 0) : v;
+      let j = i;
+      while (j > 0 && ks[j - 1]! > k) {
+        ks[j] = ks[j - 1]!;
+        vs[j] = vs[j - 1]!;
+        j--;
+      }
+      ks[j] = k;
+      vs[j] = v;
     }
-    for (const v of order) this.push(this.val(v));
+    for (let i = 0; i < n; i++) this.push(this.val(vs[i]!));
     this.drain();
   }
 

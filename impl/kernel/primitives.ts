@@ -13,7 +13,7 @@
  * suppressed (they are already in the stored memory).
  */
 import { isPtr, mkPtr, NULL, ptrId, ptrOff, showValue, type Value } from './values.js';
-import { cloneObj, type CtxKind, type Frame, type HeapObj, type World } from './world.js';
+import { cellWritten, cloneObj, newHeapObj, type CtxKind, type Frame, type HeapObj, type World } from './world.js';
 
 export interface PrimitiveDecl {
   /** C spelling. */
@@ -122,7 +122,8 @@ export class Kernel {
   /** Function names entered (port() wrappers keep it), innermost last. */
   readonly fnStack: string[] = [];
   private cursor = 0;
-  private copied = new Set<number>();
+  /** Objects this statement already copied (or created): written in place. A handful at most. */
+  private copied: number[] = [];
   private readonly fieldOffsets: Map<string, number>;
   private readonly structs: Map<string, StructDecl>;
 
@@ -271,14 +272,17 @@ export class Kernel {
   private storeWhat(p: Value, v: Value, what: () => string): void {
     if (this.replaying) return;
     const { id } = this.objFor(p, what());
-    this.writable(id).cells[ptrOff(p)] = v;
+    const o = this.writable(id);
+    const off = ptrOff(p);
+    o.cells[off] = v;
+    cellWritten(o, off, v);
   }
 
   private writable(id: number): HeapObj {
     const heap = this.x.world.heap;
-    if (!this.copied.has(id)) {
+    if (!this.copied.includes(id)) {
       heap[id] = cloneObj(heap[id]!);
-      this.copied.add(id);
+      this.copied.push(id);
     }
     return heap[id]!;
   }
@@ -430,8 +434,8 @@ export class Kernel {
       const s = this.structs.get(type);
       for (const off of s ? Object.values(s.fields) : []) cells[off] = 0;
     }
-    heap[id] = { type, freed: false, origin, cells };
-    this.copied.add(id);
+    heap[id] = newHeapObj(type, false, origin, cells);
+    this.copied.push(id);
     void size;
     return mkPtr(id);
   }

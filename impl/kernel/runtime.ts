@@ -81,12 +81,12 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
     for (let i = 0; i < frame.steps && !r.done; i++) r = gen.next();
     if (r.done) throw new KernelFault('replay-divergence', `operation ${frame.op} ended during replay at statement ${frame.steps}`);
     k.checkReplayConsumed();
-    label = `${k.fn}: ${r.value}`;
+    label = labelOf(k.fn, r.value);
     k.replaying = false;
     r = gen.next();
     if (r.done) return { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value } };
     frame.steps++;
-    frame.next = `${k.fn}: ${r.value}`;
+    frame.next = labelOf(k.fn, r.value);
     if (frame.steps > STEP_BUDGET)
       throw new KernelFault('exception', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
     return { label, facts: k.facts };
@@ -95,12 +95,25 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
   }
 }
 
+/**
+ * `function: statement`, one string per pair: a step stores the label of the next statement in
+ * its frame, and building it anew each time left a fresh string in every stored state.
+ */
+const LABELS = new Map<string, Map<unknown, string>>();
+function labelOf(fn: string, stmt: unknown): string {
+  let m = LABELS.get(fn);
+  if (!m) LABELS.set(fn, (m = new Map()));
+  let l = m.get(stmt);
+  if (l === undefined) m.set(stmt, (l = `${fn}: ${String(stmt)}`));
+  return l;
+}
+
 /** Label of the first statement, for a frame that has not run yet (reports and coverage). */
 export function firstLabel(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): string {
   const k = new Kernel({ world, cpu, ctx, task, frame: { ...frame, reads: [] } }, env.impl.structs, env.macros);
   try {
     const r = generatorFor(env, k, { ...frame, reads: [] }).next();
-    return r.done ? `${frame.op}: return` : `${k.fn}: ${r.value}`;
+    return r.done ? `${frame.op}: return` : labelOf(k.fn, r.value);
   } catch {
     return `${frame.op}: (start)`;
   }
@@ -148,14 +161,14 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
     let r = gen.next();
     if (r.done) throw new KernelFault('replay-divergence', `operation ${frame.op} ended during replay at statement 0`);
     for (;;) {
-      label = `${k.fn}: ${r.value}`;
+      label = labelOf(k.fn, r.value);
       pushed = false;
       r = gen.next();
       labels.push(label);
       pushed = true;
       if (r.done) return { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value }, labels };
       frame.steps++;
-      frame.next = `${k.fn}: ${r.value}`;
+      frame.next = labelOf(k.fn, r.value);
       if (frame.steps > STEP_BUDGET)
         throw new KernelFault('exception', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
     }

@@ -122,7 +122,88 @@ export function cloneWorld(w: World): World {
 }
 
 export function cloneObj(o: HeapObj): HeapObj {
-  return { type: o.type, freed: o.freed, origin: o.origin, cells: { ...o.cells } };
+  const copy = new KernelObj(o.type, o.freed, o.origin, { ...o.cells });
+  // The copy starts with the original's flattened form, kept current by cellWritten(): walking
+  // the cells of every copied object with for-in was the largest single cost of fingerprinting.
+  const c = KernelObj.validFlat(o);
+  if (c !== undefined) copy.setFlat({ cells: copy.cells, freed: copy.freed, f: c.f.slice() });
+  return copy;
+}
+
+/** A fresh heap object (what the allocation primitives create). */
+export function newHeapObj(type: string, freed: boolean, origin: string, cells: Record<number, Value>): HeapObj {
+  return new KernelObj(type, freed, origin, cells);
+}
+
+interface Flat {
+  /** The cells object and freed flag the flattened form describes. */
+  cells: Record<number, Value>;
+  freed: boolean;
+  f: number[];
+}
+
+/**
+ * The kernel's heap objects: plain data (the same four enumerable fields as a HeapObj literal)
+ * plus a private cache of the flattened form, which spreads, JSON and equality never see.
+ */
+class KernelObj implements HeapObj {
+  #flat: Flat | undefined = undefined;
+  constructor(
+    public type: string,
+    public freed: boolean,
+    public origin: string,
+    public cells: Record<number, Value>,
+  ) {}
+
+  static validFlat(o: HeapObj): Flat | undefined {
+    if (!(o instanceof KernelObj)) return undefined;
+    const c = o.#flat;
+    return c !== undefined && c.cells === o.cells && c.freed === o.freed ? c : undefined;
+  }
+
+  setFlat(f: Flat): void {
+    this.#flat = f;
+  }
+}
+
+/**
+ * An object as numbers, `[type, origin, freed, offset, value, offset, value...]` with the
+ * strings interned and the offsets ascending: what fingerprints, symmetry keys and pointer scans
+ * read. Cached on kernel-made objects and valid while the object keeps the same `cells` object
+ * and `freed` flag; the one in-place cell write, Kernel.store, reports itself through
+ * cellWritten(). Heap objects are copy-on-write, so after its step an object never changes and
+ * the form is computed once (or inherited from the object it was copied from).
+ */
+export function flatObj(o: HeapObj): readonly number[] {
+  const c = KernelObj.validFlat(o);
+  if (c !== undefined) return c.f;
+  const f = [intern(o.type), intern(o.origin), o.freed ? 1 : 0];
+  // Integer keys iterate in ascending order: no sort needed.
+  for (const k in o.cells) f.push(+k, o.cells[k as unknown as number]!);
+  if (o instanceof KernelObj) o.setFlat({ cells: o.cells, freed: o.freed, f });
+  return f;
+}
+
+/** `o.cells[off] = v` has just been done on an object being written in this step. */
+export function cellWritten(o: HeapObj, off: number, v: Value): void {
+  const c = KernelObj.validFlat(o);
+  if (c === undefined) return;
+  const f = c.f;
+  let i = 3;
+  while (i < f.length && f[i]! < off) i += 2;
+  if (i < f.length && f[i] === off) f[i + 1] = v;
+  else f.splice(i, 0, off, v);
+}
+
+const STRINGS = new Map<string, number>();
+/** A small number per distinct string (struct types, origins, op and static names). */
+export function intern(s: string): number {
+  let id = STRINGS.get(s);
+  if (id === undefined) {
+    id = STRINGS.size + 1;
+    STRINGS.set(s, id);
+  }
+  return id;
 }
 
 /** The context on top of a CPU's stack: the one that runs if this CPU takes a step. */
