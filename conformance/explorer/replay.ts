@@ -48,7 +48,12 @@ export async function loadImplementation(spec: string, c?: { binding?: string; r
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new UsageError(`--impl ${spec}: the module failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    const first = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    // A .ts file outside an ESM package is loaded as CommonJS, which cannot require the checker's ES modules.
+    const hint = /require\(\)|ES Module|require\(esm\)/.test(first)
+      ? ' (put a package.json with {"type": "module"} beside it, or name it .mts; `dio-cache init-impl DIR` sets this up)'
+      : '';
+    throw new UsageError(`--impl ${spec}: the module failed to load: ${first}${hint}`);
   }
   const x = mod.default ?? mod.impl;
   const problems = implementationProblems(x);

@@ -88,6 +88,9 @@ export class KernelFault extends Error {
   }
 }
 
+/** Kernel calls one statement may make before it is taken for an endless loop. */
+export const LIVE_CALL_BUDGET = 100_000;
+
 export type Gfp = 'GFP_KERNEL' | 'GFP_ATOMIC' | 'GFP_NOWAIT';
 
 /** A struct the implementation declares: field name -> byte offset, and its size. */
@@ -157,6 +160,19 @@ export class Kernel {
    */
   replaying = true;
 
+  /** Kernel calls made by the one statement that runs live. */
+  private liveCalls = 0;
+
+  /**
+   * A statement is a handful of kernel calls; a loop without a `yield` inside one statement would
+   * hang the checker, so past the budget it is reported (runtime.ts turns it into a fault). A loop
+   * that touches no kernel state at all cannot be seen from here (docs/checking-your-patch.md).
+   */
+  private live(): void {
+    if (++this.liveCalls > LIVE_CALL_BUDGET)
+      throw new KernelFault('exception', `${this.fn}: one statement made more than ${LIVE_CALL_BUDGET} kernel calls without reaching a yield (an endless loop inside a statement?)`);
+  }
+
   /** Every returned value goes through here: replayed from the log or recorded in it. */
   private ret<T extends Value>(live: () => T): T {
     const reads = this.x.frame.reads;
@@ -165,6 +181,7 @@ export class Kernel {
         throw new KernelFault('replay-divergence', 'implementation is not deterministic: replay asked for more values than were logged');
       return reads[this.cursor++] as T;
     }
+    this.live();
     const v = live();
     reads.push(v);
     this.cursor++;
@@ -172,7 +189,10 @@ export class Kernel {
   }
 
   private effect(fn: () => void): void {
-    if (!this.replaying) fn();
+    if (!this.replaying) {
+      this.live();
+      fn();
+    }
   }
 
   /** Called by runtime.ts after replay; the log must be consumed exactly. */
@@ -271,6 +291,7 @@ export class Kernel {
 
   private storeWhat(p: Value, v: Value, what: () => string): void {
     if (this.replaying) return;
+    this.live();
     const { id } = this.objFor(p, what());
     const o = this.writable(id);
     const off = ptrOff(p);
