@@ -18,6 +18,9 @@ export const MANIFEST_RUNS: readonly { impl: string; scope: string; ops?: number
   { impl: 'iomap-v1', scope: 'spin-ref', ops: 3, symmetry: false },
   { impl: 'iomap-v1', scope: 'smp-small', symmetry: true },
   { impl: 'iomap-v1', scope: 'smp-small', symmetry: false },
+  // Deep enough for held and in-flight dios linked by stale dio_next pointers: the count moves
+  // if the symmetry reduction's canonical form changes.
+  { impl: 'iomap-v1', scope: 'spin-ref', ops: 5, symmetry: true },
 ];
 
 export interface ManifestEntry {

@@ -8,7 +8,8 @@
  *   npm run bench -- --manifest        # also rewrite conformance/manifest.json (small-scope counts)
  *
  * For spin-ref K = 3, 5, 7 with iomap-v1 (the same code as the Promela's bio-style cache): states,
- * seconds to verdict, states/s and bytes/state with and without symmetry; SPIN end to end
+ * seconds to verdict, states/s and bytes/state with and without symmetry, on one thread and on one
+ * worker thread per core (the parallel BFS, with its speed-up over one thread); SPIN end to end
  * (`spin -a`, `gcc -O2`, `./pan`) on ../shared/reference/spin/pcpu_cache.pml with the same K, and
  * the ratio. Then the four seeded Promela bugs under -DBFS against our variants of the same bugs.
  * Results go to stdout and bench/results.json.
@@ -35,7 +36,6 @@ const opt = (name: string, dflt: string) => {
 };
 const KS = opt('ks', '3,5,7').split(',').map(Number);
 const BUDGET_S = Number(opt('budget', '300'));
-const NOSYM_LIMIT_S = 180;
 
 function sharedDir(): string {
   const cands = [process.env.DIO_CACHE_SHARED, resolve(repo, '../shared'), '/work/shared'].filter((x): x is string => !!x);
@@ -46,6 +46,8 @@ function sharedDir(): string {
 interface OurRun {
   k: number;
   symmetry: boolean;
+  /** Worker threads (1: the sequential BFS). */
+  workers: number;
   states: number;
   transitions: number;
   seconds: number;
@@ -59,18 +61,20 @@ interface OurRun {
   skipped?: string;
 }
 
-async function ours(k: number, symmetry: boolean): Promise<OurRun> {
+async function ours(k: number, symmetry: boolean, workers: number): Promise<OurRun> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), BUDGET_S * 1000);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r: ExploreResult = await exploreAsync({ impl: iomapV1, scope: { ...SCOPES['spin-ref']!, ops: k }, symmetry, signal: ac.signal });
+  const r: ExploreResult = await exploreAsync({ impl: iomapV1, scope: { ...SCOPES['spin-ref']!, ops: k }, symmetry, signal: ac.signal, workers });
   clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
+  // With workers, this process's CPU time includes theirs (worker threads are threads of it).
   return {
     k,
     symmetry,
+    workers,
     cpuSeconds: (cu.user + cu.system) / 1e6,
     states: r.stats.states,
     transitions: r.stats.transitions,
@@ -156,40 +160,43 @@ async function main(): Promise<void> {
   };
 
   // ---- the explorer ------------------------------------------------------------------------
-  process.stdout.write('explorer, iomap-v1 on spin-ref (BFS):\n');
-  process.stdout.write('  K  symmetry      states   seconds  cpu s   states/s   bytes/state  complete  max nr+nr_irq\n');
-  let nosymK5Seconds = 0;
+  process.stdout.write(`explorer, iomap-v1 on spin-ref (BFS), 1 thread and ${cores} worker threads:\n`);
+  process.stdout.write('  K  symmetry  workers      states   seconds  cpu s   states/s   bytes/state  complete  max nr+nr_irq\n');
+  const row = (r: OurRun) =>
+    process.stdout.write(
+      `  ${r.k}  ${r.symmetry ? 'on ' : 'off'}       ${String(r.workers).padStart(2)}  ${fmt(r.states).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(r.cpuSeconds, 1).padStart(5)}  ${fmt(r.statesPerSecond).padStart(9)}  ${fmt(r.bytesPerState, 1).padStart(12)}  ${String(r.complete).padStart(8)}  ${r.maxCached}\n`,
+    );
   for (const k of KS) {
     for (const symmetry of [true, false]) {
-      let r: OurRun;
-      if (!symmetry && k >= 7 && (nosymK5Seconds === 0 || nosymK5Seconds * 20 > NOSYM_LIMIT_S)) {
-        r = { k, symmetry, states: 0, transitions: 0, seconds: 0, cpuSeconds: 0, statesPerSecond: 0, bytesPerState: 0, complete: false, verdict: 'skipped', maxCached: 0, skipped: `projected over ${NOSYM_LIMIT_S} s (K=5 without symmetry took ${nosymK5Seconds.toFixed(1)} s; K=7 has ~12x the states)` };
-        process.stdout.write(`  ${k}  off           skipped: ${r.skipped}\n`);
-      } else {
-        r = await ours(k, symmetry);
-        if (!symmetry && k === 5) nosymK5Seconds = r.seconds;
-        process.stdout.write(
-          `  ${k}  ${symmetry ? 'on ' : 'off'}  ${fmt(r.states).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(r.cpuSeconds, 1).padStart(5)}  ${fmt(r.statesPerSecond).padStart(9)}  ${fmt(r.bytesPerState, 1).padStart(12)}  ${String(r.complete).padStart(8)}  ${r.maxCached}\n`,
-        );
+      for (const workers of new Set([1, cores])) {
+        const r = await ours(k, symmetry, workers);
+        results.ours.push(r);
+        row(r);
       }
-      results.ours.push(r);
+      const one = results.ours.find((x) => x.k === k && x.symmetry === symmetry && x.workers === 1);
+      const many = results.ours.find((x) => x.k === k && x.symmetry === symmetry && x.workers === cores);
+      if (one && many && cores > 1 && one.complete && many.complete)
+        process.stdout.write(
+          `     ${cores} workers: ${(one.seconds / many.seconds).toFixed(2)}x the speed of 1 thread (${one.states === many.states && one.transitions === many.transitions ? `same ${fmt(many.states)} states and ${fmt(many.transitions)} transitions` : `DIFFERENT: ${fmt(one.states)} states with 1 thread, ${fmt(many.states)} with ${cores}`})\n`,
+        );
     }
-    const on = results.ours.find((x) => x.k === k && x.symmetry);
-    const off = results.ours.find((x) => x.k === k && !x.symmetry && !x.skipped);
-    if (on && off && on.complete && off.complete) process.stdout.write(`     symmetry reduction at K=${k}: ${(off.states / on.states).toFixed(2)}x fewer states\n`);
+    const on = results.ours.find((x) => x.k === k && x.symmetry && x.complete);
+    const off = results.ours.find((x) => x.k === k && !x.symmetry && x.complete);
+    if (on && off) process.stdout.write(`     symmetry reduction at K=${k}: ${(off.states / on.states).toFixed(2)}x fewer states\n`);
   }
 
   // ---- a 2-CPU scope (no SPIN counterpart) ---------------------------------------------------
   process.stdout.write('\nexplorer, iomap-v1 on smp-irq (2 CPUs, preemption with migration, statement-level handlers):\n');
   const smp: Record<string, number | boolean>[] = [];
-  for (const symmetry of [true, false]) {
+  for (const [symmetry, workers] of [[true, 1], [true, cores], [false, 1]] as const) {
+    if (workers === cores && cores === 1) continue;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const r = await exploreAsync({ impl: iomapV1, scope: SCOPES['smp-irq']!, symmetry });
+    const r = await exploreAsync({ impl: iomapV1, scope: SCOPES['smp-irq']!, symmetry, workers });
     const seconds = (performance.now() - t0) / 1000;
     const cu = process.cpuUsage(c0);
-    smp.push({ symmetry, states: r.stats.states, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, complete: r.complete, maxCached: r.extremes.maxCached });
-    process.stdout.write(`  symmetry ${symmetry ? 'on ' : 'off'}  ${fmt(r.stats.states).padStart(10)} states  ${fmt(seconds, 2)} s (${fmt((cu.user + cu.system) / 1e6, 1)} cpu s)  ${fmt(r.stats.states / seconds)} states/s  ${fmt(r.stats.bytesPerState, 1)} bytes/state  ${r.verdict}${r.complete ? '' : ' (incomplete)'}\n`);
+    smp.push({ symmetry, workers, states: r.stats.states, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, complete: r.complete, maxCached: r.extremes.maxCached });
+    process.stdout.write(`  symmetry ${symmetry ? 'on ' : 'off'} workers ${workers}  ${fmt(r.stats.states).padStart(10)} states  ${fmt(seconds, 2)} s (${fmt((cu.user + cu.system) / 1e6, 1)} cpu s)  ${fmt(r.stats.states / seconds)} states/s  ${fmt(r.stats.bytesPerState, 1)} bytes/state  ${r.verdict}${r.complete ? '' : ' (incomplete)'}\n`);
   }
   (results as Record<string, unknown>).smpIrq = smp;
 
@@ -199,14 +206,15 @@ async function main(): Promise<void> {
     if (!ensureSpin()) process.stdout.write('\nSPIN unavailable (apt-get install -y spin failed): no side-by-side figures\n');
     else {
       process.stdout.write('\nSPIN on the Promela reference (spin -a; gcc -O2 -DSAFETY; ./pan -m1000000 -w27), end to end:\n');
-      process.stdout.write('  K  canon      states   pan s   end-to-end s (cpu s)   ours (sym) s (cpu s)   ratio ours/SPIN wall (cpu)\n');
+      process.stdout.write(`  K  canon      states   pan s   end-to-end s (cpu s)   ours (sym, 1 thread) s (cpu s)   ratio ours/SPIN wall (cpu)   ours (sym, ${cores} workers) s, ratio\n`);
       for (const k of KS) {
         for (const canon of [0, 1]) {
           const s = spin(pml, k, canon ? ['-DCANON=1'] : [], ['-DSAFETY'], ['-m1000000', '-w27']);
           results.spin.push(s);
-          const o = results.ours.find((x) => x.k === k && x.symmetry);
+          const o = results.ours.find((x) => x.k === k && x.symmetry && x.workers === 1);
+          const p = cores > 1 ? results.ours.find((x) => x.k === k && x.symmetry && x.workers === cores) : undefined;
           const ratio = o && o.complete ? `${(o.seconds / s.endToEndSeconds).toFixed(2)} (${(o.cpuSeconds / s.cpuSeconds).toFixed(2)})` : o ? `>${(o.seconds / s.endToEndSeconds).toFixed(1)} (ours incomplete)` : '—';
-          process.stdout.write(`  ${k}  ${canon}    ${fmt(s.states).padStart(12)}  ${fmt(s.panSeconds, 2).padStart(6)}  ${fmt(s.endToEndSeconds, 2).padStart(12)} (${fmt(s.cpuSeconds, 1)})  ${o ? `${fmt(o.seconds, 2).padStart(12)} (${fmt(o.cpuSeconds, 1)})` : '—'}   ${canon ? '' : ratio}\n`);
+          process.stdout.write(`  ${k}  ${canon}    ${fmt(s.states).padStart(12)}  ${fmt(s.panSeconds, 2).padStart(6)}  ${fmt(s.endToEndSeconds, 2).padStart(12)} (${fmt(s.cpuSeconds, 1)})  ${o ? `${fmt(o.seconds, 2).padStart(12)} (${fmt(o.cpuSeconds, 1)})` : '—'}   ${canon ? '' : ratio}${!canon && p ? `   ${fmt(p.seconds, 2)} s, ${(p.seconds / s.endToEndSeconds).toFixed(2)}` : ''}\n`);
         }
       }
 

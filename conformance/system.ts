@@ -15,8 +15,8 @@ import type { AbsCache, AbstractState, AbsStep, CtxKind, OpOutcome } from '../mo
 import { violations, type InvariantId } from '../model/invariants.js';
 import { capAllows, getProfile, type Profile } from '../model/profiles.js';
 import type { Implementation } from '../impl/interface.js';
-import type { Fact } from '../impl/kernel/primitives.js';
-import { firstLabel, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
+import { KernelFault, type Fact } from '../impl/kernel/primitives.js';
+import { newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, showValue, type Value } from '../impl/kernel/values.js';
 import { cloneWorld, flatObj, topContext, type Frame, type World } from '../impl/kernel/world.js';
 import { abstractCaches, abstractState, abstractStateOf, cpuQuiescent, layoutOf, type Layout } from './abstraction.js';
@@ -131,21 +131,26 @@ export class System {
     const init = run(0, 'init', []);
     if (init.fault) bootFail(`${this.impl.name}: init`, init);
     // Objects come from the slab path when the implementation says how (fresh), so that boot does
-    // not run the cached alloc the exploration is about to test.
-    const allocOp = this.impl.fresh ? 'fresh' : 'alloc';
-    const fresh: Value[] = [];
-    for (let cpu = 0; cpu < s.cpus; cpu++) {
-      for (let i = 0; i < s.prefill; i++) {
-        const a = run(cpu, allocOp, []);
-        if (a.fault || !a.done || a.done.result === NULL) bootFail('prefill alloc', a);
-        fresh.push(a.done!.result);
+    // not run the cached alloc the exploration is about to test. A slab path that cannot allocate
+    // by itself (a C site whose miss path is inside the cache's helper) hands boot to alloc.
+    let allocOp = this.impl.fresh ? 'fresh' : 'alloc';
+    const bootAlloc = (cpu: number, what: string): Value => {
+      if (allocOp === 'fresh') {
+        // Heap objects are copied before they are written: the snapshot stays as it was.
+        const before = cloneWorld(w);
+        const a = run(cpu, 'fresh', []);
+        // Success is an object: NULL and an ERR_PTR(-ENOMEM) both say the site could not allocate.
+        if (!a.fault && a.done && isPtr(a.done.result)) return a.done.result;
+        Object.assign(w, before);
+        allocOp = 'alloc';
       }
-    }
-    for (let i = 0; i < s.inflight; i++) {
-      const a = run(0, allocOp, []);
-      if (a.fault || !a.done || a.done.result === NULL) bootFail('in-flight alloc', a);
-      w.inflight.push(a.done!.result);
-    }
+      const a = run(cpu, 'alloc', []);
+      if (a.fault || !a.done || a.done.result === NULL) bootFail(what, a);
+      return a.done!.result;
+    };
+    const fresh: Value[] = [];
+    for (let cpu = 0; cpu < s.cpus; cpu++) for (let i = 0; i < s.prefill; i++) fresh.push(bootAlloc(cpu, 'prefill alloc'));
+    for (let i = 0; i < s.inflight; i++) insertSorted(w.inflight, bootAlloc(0, 'in-flight alloc'));
     let n = 0;
     for (let cpu = 0; cpu < s.cpus; cpu++) {
       for (let i = 0; i < s.prefill; i++) {
@@ -254,15 +259,20 @@ export class System {
         cpu = t.cpu;
         if (c.op === 'submit') {
           removeOne(t.held, c.obj);
-          w.inflight.push(c.obj);
+          insertSorted(w.inflight, c.obj);
           labels = [`submit_bio: ${showValue(c.obj)} goes in flight`];
           break;
         }
         if (c.op === 'free') removeOne(t.held, c.obj);
         if (c.op === 'complete') removeOne(w.inflight, c.obj);
         const f = newFrame(c.op === 'alloc' ? 'alloc' : 'free', c.op === 'alloc' ? [] : [c.obj], w.cpus[t.cpu]!.irqsOff);
-        f.next = firstLabel(this.env, w, t.cpu, 'task', c.task, f);
         t.frame = f;
+        const endless = this.endlessAlone(w, t.cpu, 'task', c.task);
+        if (endless) {
+          labels = [`${f.op}: (run alone to its end: it does not return)`];
+          fault = new KernelFault('no-return', `${f.op} does not return even when nothing interrupts it: run alone from here, ${endless.message}`);
+          break;
+        }
         this.observe(null, prevAbs, f, t.cpu, 'task');
         const x = this.exec(w, f, t.cpu, 'task', c.task, false, prevAbs);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
@@ -280,11 +290,17 @@ export class System {
         // A hardirq handler runs with irqs off; a softirq runs with them on.
         if (kind === 'hardirq') cs.irqsOff = true;
         const f = newFrame('free', [c.obj], cs.irqsOff);
-        f.next = firstLabel(this.env, w, c.cpu, kind, -1, f);
         if (kind === 'hardirq') cs.hardirq = f;
         else cs.softirq = f;
-        this.observe(null, prevAbs, f, c.cpu, kind);
         const atomic = this.scope.atomicIrq;
+        // An atomic handler runs to its end in this step anyway.
+        const endless = atomic ? null : this.endlessAlone(w, c.cpu, kind, -1);
+        if (endless) {
+          labels = [`${f.op}: (run alone to its end: it does not return)`];
+          fault = new KernelFault('no-return', `the ${kind} handler's put does not return even when nothing interrupts it: run alone from here, ${endless.message}`);
+          break;
+        }
+        this.observe(null, prevAbs, f, c.cpu, kind);
         const x = this.exec(w, f, c.cpu, kind, -1, atomic, prevAbs);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
@@ -389,6 +405,20 @@ export class System {
     return { out, cpu, ctx, task, irqsOff, preemptible, labels, facts: out.facts, fault: out.fault, lists };
   }
 
+  /**
+   * An operation that loops forever would be found by the search only once it had interleaved
+   * every other context with each of its STEP_BUDGET statements: minutes of BFS for one bug. So
+   * at its start, the operation is first run alone to its end on a copy of the world; if it does
+   * not return, the start is the finding. (Such a loop waiting for another context to change
+   * memory would be reported too: the cache code has no such wait.)
+   */
+  private endlessAlone(w: World, cpu: number, ctx: CtxKind, task: number): KernelFault | null {
+    const copy = cloneWorld(w);
+    const f = ctx === 'task' ? copy.tasks[task]!.frame! : ctx === 'hardirq' ? copy.cpus[cpu]!.hardirq! : copy.cpus[cpu]!.softirq!;
+    const out = runToCompletion(this.env, copy, cpu, ctx, task, f, true);
+    return out.fault?.kind === 'no-return' ? out.fault : null;
+  }
+
   abs(w: World): AbstractState {
     return abstractState(this.impl, this.profile, w, this.layout);
   }
@@ -460,7 +490,7 @@ export class System {
       if (task >= 0) {
         const t = w.tasks[task]!;
         t.frame = null;
-        if (result !== NULL && isPtr(result)) t.held.push(result);
+        if (result !== NULL && isPtr(result)) insertSorted(t.held, result);
       }
       out.result = isPtr(result) ? ptrId(result) : 0;
       kind = g & G_OTHER ? 'other' : saw.popped ? (saw.spliced ? 'splice-hit' : 'hit') : 'miss';
@@ -515,6 +545,19 @@ function eq(a: number[], b: number[]): boolean {
 
 function isPush(before: number[], after: number[]): boolean {
   return after.length === before.length + 1 && eq(after.slice(1), before);
+}
+
+/**
+ * Held and in-flight objects are sets, hashed as such (fingerprint.ts): kept in ascending order,
+ * the order the checker offers their choices in (and which of two equal objects `distinct` keeps)
+ * is a function of the state itself, never of the path that reached it. Otherwise two paths to
+ * one state could continue differently, and which of them a search kept would change what it
+ * finds next (the parallel BFS keeps whichever worker's insert wins).
+ */
+function insertSorted(a: Value[], v: Value): void {
+  let i = a.length;
+  while (i > 0 && a[i - 1]! > v) i--;
+  a.splice(i, 0, v);
 }
 
 function removeOne(a: Value[], v: Value): void {

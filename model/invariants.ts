@@ -5,7 +5,7 @@
  * `check(prev, next)` returns null when the claim holds across the step prev -> next, or a message
  * saying what broke. Claims about a single state ignore `prev`.
  */
-import type { AbsCache, AbstractState, Place } from './abstract.js';
+import type { AbsCache, AbsObject, AbstractState, Place } from './abstract.js';
 import { capAllows, reachableCapBound } from './profiles.js';
 
 export type InvariantId =
@@ -33,24 +33,47 @@ export interface Invariant {
   check(prev: AbstractState | undefined, next: AbstractState): string | null;
 }
 
-const facts = (s: AbstractState, kinds: string[]) => (s.step?.facts ?? []).filter((f) => kinds.includes(f.kind));
-const sameIds = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+/** The message of the step's first fact of one of these kinds (invariants run on every explored step: no arrays). */
+function firstFact(s: AbstractState, kinds: readonly string[]): string | null {
+  const fs = s.step?.facts;
+  if (!fs || fs.length === 0) return null;
+  for (const f of fs) if (kinds.includes(f.kind)) return f.msg;
+  return null;
+}
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 const placeName = (p: Place) =>
   p.kind === 'task-list' ? `cpu${p.cpu} free_list` : p.kind === 'irq-list' ? `cpu${p.cpu} free_list_irq` : p.kind === 'held' ? `task${p.task}` : p.kind === 'in-op' ? `an operation of ${p.who}` : 'in flight';
 
+type Change = { c: AbsCache; p: AbsCache; task: boolean; irq: boolean };
+const NO_CHANGE: Change[] = [];
+/** changed() of the last (prev, next) pair: three invariants ask for it on every step. */
+let lastChange: { prev: AbstractState; next: AbstractState; out: Change[] } | null = null;
+
 /** The cache whose lists changed between prev and next, with what changed. */
-function changed(prev: AbstractState | undefined, next: AbstractState): { c: AbsCache; p: AbsCache; task: boolean; irq: boolean }[] {
-  if (!prev) return [];
-  const out = [];
+function changed(prev: AbstractState | undefined, next: AbstractState): Change[] {
+  if (!prev) return NO_CHANGE;
+  if (lastChange && lastChange.prev === prev && lastChange.next === next) return lastChange.out;
+  let out = NO_CHANGE;
   for (const c of next.caches) {
     const p = prev.caches[c.cpu];
     if (!p) continue;
     const task = !sameIds(p.freeList, c.freeList) || p.nr !== c.nr;
     const irq = !sameIds(p.freeListIrq, c.freeListIrq) || p.nrIrq !== c.nrIrq;
-    if (task || irq) out.push({ c, p, task, irq });
+    if (task || irq) {
+      if (out === NO_CHANGE) out = [];
+      out.push({ c, p, task, irq });
+    }
   }
+  lastChange = { prev, next, out };
   return out;
 }
+
+/** Where an object is stored (not counting operations that refer to it), for messages. */
+const storedNames = (o: AbsObject) => o.places.filter((p) => p.kind !== 'in-op').map(placeName);
 
 /** Hotplug callbacks legitimately empty a dead CPU's lists from another CPU. */
 const isPrune = (next: AbstractState, c: AbsCache) => !c.online || next.step?.done?.op === 'cpu_dead' || (next.step?.label ?? '').includes('cpu_dead');
@@ -78,8 +101,8 @@ export const INVARIANTS: readonly Invariant[] = [
     source: 'fs/iomap/direct-io.c:dio_alloc_irq_cache_splice() (block/bio.c:bio_alloc_irq_cache_splice())',
     severity: 'error',
     check(prev, s) {
-      const warn = facts(s, ['warn']);
-      if (warn.length) return warn[0]!.msg;
+      const warn = firstFact(s, ['warn']);
+      if (warn !== null) return warn;
       for (const { c, p } of changed(prev, s)) {
         // free_list = free_list_irq over a non-empty free_list: the old task list is dropped.
         if (p.freeList.length > 0 && p.freeListIrq.length > 0 && c.freeList[0] === p.freeListIrq[0] && c.freeList[0] !== p.freeList[0])
@@ -95,8 +118,8 @@ export const INVARIANTS: readonly Invariant[] = [
     source: 'fs/iomap/direct-io.c:dio_put_percpu_cache(), dio_alloc_irq_cache_splice()',
     severity: 'error',
     check(prev, s) {
-      const lockdep = facts(s, ['lockdep-irqs-enabled']);
-      if (lockdep.length) return lockdep[0]!.msg;
+      const lockdep = firstFact(s, ['lockdep-irqs-enabled']);
+      if (lockdep !== null) return lockdep;
       const st = s.step;
       if (!st) return null;
       for (const { c, irq } of changed(prev, s)) {
@@ -137,13 +160,18 @@ export const INVARIANTS: readonly Invariant[] = [
       for (const c of s.caches) if (c.listFault && c.quiescent) return `cpu${c.cpu}: ${c.listFault}`;
       // Inside a critical section the lists are mid-update (the splice has the irq list's
       // objects on both lists for two statements): judge placement once the CPU is quiescent.
-      const busy = (p: Place) => (p.kind === 'task-list' || p.kind === 'irq-list') && s.caches[p.cpu]?.quiescent === false;
       for (const o of s.objects) {
-        if (o.places.some(busy)) continue;
-        const stored = o.places.filter((p) => p.kind !== 'in-op');
-        if (o.freed && stored.length) return `freed object #${o.id} is still reachable: ${stored.map(placeName).join(', ')}`;
+        // Counted without building arrays: this runs for every object on every explored step.
+        let stored = 0;
+        let busy = false;
+        for (const p of o.places) {
+          if ((p.kind === 'task-list' || p.kind === 'irq-list') && s.caches[p.cpu]?.quiescent === false) busy = true;
+          if (p.kind !== 'in-op') stored++;
+        }
+        if (busy) continue;
+        if (o.freed && stored) return `freed object #${o.id} is still reachable: ${storedNames(o).join(', ')}`;
         if (o.freed) continue;
-        if (stored.length > 1) return `object #${o.id} is in two places at once: ${stored.map(placeName).join(' and ')}`;
+        if (stored > 1) return `object #${o.id} is in two places at once: ${storedNames(o).join(' and ')}`;
         if (o.places.length === 0) return `object #${o.id} was lost: live, but on no list, held by no task, not in flight and referenced by no operation`;
       }
       return null;
@@ -216,8 +244,7 @@ export const INVARIANTS: readonly Invariant[] = [
     source: 'include/linux/smp.h:get_cpu(); lib/smp_processor_id.c:check_preemption_disabled()',
     severity: 'error',
     check(_prev, s) {
-      const f = facts(s, ['preemptible-percpu', 'preempt-underflow', 'irq-restore-mismatch', 'unbalanced-exit']);
-      return f.length ? f[0]!.msg : null;
+      return firstFact(s, ['preemptible-percpu', 'preempt-underflow', 'irq-restore-mismatch', 'unbalanced-exit']);
     },
   },
   {
@@ -227,19 +254,18 @@ export const INVARIANTS: readonly Invariant[] = [
     source: 'kernel/sched/core.c:__might_sleep(); iomap v2 thread (2026-01-14)',
     severity: 'error',
     check(_prev, s) {
-      const f = facts(s, ['might-sleep']);
-      return f.length ? f[0]!.msg : null;
+      return firstFact(s, ['might-sleep']);
     },
   },
   {
     id: 'crash',
-    claim: 'the implementation does not oops: no NULL dereference, wild pointer or exception',
+    claim: 'the implementation does not oops or hang: no NULL dereference, wild pointer, exception or endless loop',
     kernelRule: '"BUG: kernel NULL pointer dereference" (bug B1, 13a184e26965: pop from an empty free_list)',
     source: 'block/bio.c:bio_alloc_percpu_cache() history; any',
     severity: 'error',
     check(_prev, s) {
       const f = s.step?.fault;
-      if (f && ['null-deref', 'wild-pointer', 'exception', 'replay-divergence'].includes(f.kind)) return f.msg;
+      if (f && ['null-deref', 'wild-pointer', 'exception', 'no-return', 'replay-divergence'].includes(f.kind)) return f.msg;
       return null;
     },
   },

@@ -69,8 +69,19 @@ describe('C path: known-bad C edits of the seed patch', () => {
       console.log(`${name}: ${r.violations.map((v) => `${v.id} (${v.steps.length} steps)`).join(', ')}; ${r.stats.states} states, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       expect(r.verdict).toBe('violation');
       expect(r.violations.map((v) => v.id)).toContain(expected);
+      // Boot takes its objects from the caller's slab path, so every bug shows as a trace of the
+      // run, B1's pop from an empty free_list included (it used to oops during boot, with no trace).
+      expect(r.violations.find((v) => v.id === expected)!.steps.length).toBeGreaterThan(0);
     });
   }
+
+  it('bad-loop.patch: the endless loop is a crash at the first alloc, found in a few states', async () => {
+    const r = await check({ file: `${FIX}bad-loop.patch` });
+    const v = r.violations.find((x) => x.id === 'crash')!;
+    expect(v.message).toMatch(/does not return even when nothing interrupts it.*did not return within 400 statements: an endless loop at direct-io\.c:94/);
+    expect(v.steps.length).toBe(1);
+    expect(r.stats.states).toBeLessThan(100);
+  });
 });
 
 describe('C path: a generalised revision without a binding', () => {

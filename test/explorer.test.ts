@@ -19,7 +19,8 @@ import { SCOPES } from '../conformance/scopes.js';
 import { System } from '../conformance/system.js';
 import { port, type Implementation, type Op } from '../impl/interface.js';
 import type { Kernel } from '../impl/kernel/primitives.js';
-import { NULL, type Value } from '../impl/kernel/values.js';
+import { isPtr, mkPtr, NULL, ptrId, ptrOff, type Value } from '../impl/kernel/values.js';
+import { newHeapObj, type Frame, type World } from '../impl/kernel/world.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
 import { PORTS, VARIANTS } from '../impl/registry.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
@@ -277,6 +278,98 @@ describe('explorer: search mechanics', () => {
     expect(sym.serialised(wa)).toEqual(sym.serialised(wb));
     expect(raw.serialised(wa)).not.toEqual(raw.serialised(wb));
     expect(sym.serialised(wa)).not.toEqual(sym.serialised(wsoft));
+  });
+
+  it('an operation that never returns is a crash at its start, found at once (not after STEP_BUDGET levels of BFS)', () => {
+    // alloc spins while free_list is empty: boot (through fresh) is fine, the first miss hangs.
+    const spinning = port('dio_alloc_percpu_cache', function* (k: Kernel): Op<Value> {
+      yield 'cache = per_cpu_ptr(dio_cache, get_cpu());';
+      const cache = k.per_cpu_ptr(k.global('dio_cache'), k.get_cpu());
+      for (;;) {
+        yield 'while (!cache->free_list) cpu_relax();';
+        if (k.load(cache, 'free_list') !== NULL) break;
+      }
+      yield 'dio = cache->free_list;';
+      const dio = k.load(cache, 'free_list');
+      yield 'cache->free_list = dio->dio_next;';
+      k.store(cache, 'free_list', k.load(dio, 'dio_next'));
+      yield 'cache->nr--;';
+      k.store(cache, 'nr', k.load(cache, 'nr') - 1);
+      yield 'put_cpu();';
+      k.put_cpu();
+      return dio;
+    });
+    const impl: Implementation = { ...iomapV1, name: 'alloc-spins-when-empty', alloc: spinning };
+    const t0 = performance.now();
+    const r = explore({ impl, scope: spinRef(4) });
+    expect(performance.now() - t0).toBeLessThan(60_000);
+    expect(r.verdict).toBe('violation');
+    const v = r.violations[0]!;
+    expect(v.id).toBe('crash');
+    expect(v.message).toMatch(/does not return even when nothing interrupts it/);
+    // Two allocs empty the prefilled free_list; the third starts and is the finding.
+    expect(v.steps.filter((s) => s.event.endsWith('alloc')).length).toBeLessThanOrEqual(3);
+  });
+
+  it('symmetry is a canonical form: every state reached at spin-ref K=4 and smp-small fingerprints the same under a random renaming of its objects', () => {
+    // A renaming keeps the state (sets stay sorted, as System keeps them); if some renaming
+    // changed the fingerprint, the count of states would depend on which of two isomorphic
+    // worlds a search happened to keep (and the parallel BFS would not find the same count).
+    let seed = 20261126;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const rename = (w: World): World => {
+      const ids = w.heap.flatMap((o, id) => (o && id > 0 ? [id] : []));
+      const perm = ids.slice();
+      for (let i = perm.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+      }
+      const to = new Map(ids.map((id, i) => [id, perm[i]!]));
+      const rv = (v: Value) => (isPtr(v) ? mkPtr(to.get(ptrId(v)) ?? ptrId(v), ptrOff(v)) : v);
+      const heap: World['heap'] = new Array(w.heap.length).fill(undefined);
+      for (const id of ids) {
+        const o = w.heap[id]!;
+        const cells: Record<number, Value> = {};
+        for (const k in o.cells) cells[+k] = rv(o.cells[+k]!);
+        heap[to.get(id)!] = newHeapObj(o.type, o.freed, o.origin, cells);
+      }
+      const rf = (f: Frame | null): Frame | null => f && { ...f, args: f.args.map(rv), reads: f.reads.map(rv), ghost: (f.ghost & 255) | (f.ghost >>> 8 ? to.get(f.ghost >>> 8)! << 8 : 0) };
+      const set = (a: Value[]) => a.map(rv).sort((x, y) => x - y);
+      return {
+        ...w,
+        heap,
+        globals: Object.fromEntries(Object.entries(w.globals).map(([k, v]) => [k, rv(v)])),
+        cpus: w.cpus.map((c) => ({ ...c, softirq: rf(c.softirq), hardirq: rf(c.hardirq) })),
+        tasks: w.tasks.map((t) => ({ ...t, held: set(t.held), frame: rf(t.frame) })),
+        inflight: set(w.inflight),
+      };
+    };
+    for (const scope of [spinRef(4), SCOPES['smp-small']!]) {
+      const sys = new System(iomapV1, scope);
+      const fp = new Fingerprinter(true);
+      const key = (w: World) => (fp.fingerprint(w), `${fp.hi}:${fp.lo}`);
+      const init = sys.initial();
+      const seen = new Set([key(init.world)]);
+      let frontier = [{ w: init.world, abs: init.abs }];
+      let differ = 0;
+      while (frontier.length) {
+        const next: typeof frontier = [];
+        for (const s of frontier) {
+          if (key(rename(s.w)) !== key(s.w)) differ++;
+          for (const c of sys.enabled(s.w)) {
+            const r = sys.step(s.w, s.abs, c);
+            const k = key(r.world);
+            if (!seen.has(k)) {
+              seen.add(k);
+              next.push({ w: r.world, abs: r.abs });
+            }
+          }
+        }
+        frontier = next;
+      }
+      expect(seen.size).toBeGreaterThan(5000);
+      expect(differ).toBe(0);
+    }
   });
 
   it('the state counts match conformance/manifest.json', () => {

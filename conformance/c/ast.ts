@@ -42,10 +42,44 @@ const ANNOTATIONS =
   /\b(__percpu|__init|__exit|__rcu|__user|__iomem|__read_mostly|__cold|__always_inline|noinline|__must_check|__maybe_unused|__initdata|__ro_after_init)\b/g;
 const EXPORTS = /^\s*(EXPORT_SYMBOL(_GPL)?|module_init|module_exit|fs_initcall|late_initcall|subsys_initcall|core_initcall)\s*\(\s*\w+\s*\)\s*;\s*$/;
 
+/**
+ * The CPU iterators of include/linux/cpumask.h, as the loops they expand to. Every simulated CPU
+ * is possible and present; the online ones are those the scope has not taken down, so the online
+ * variants test cpu_online() per CPU (a statement boundary, as the mask read is in the kernel).
+ */
+const CPU_ITERATORS =
+  /\bfor_each_(possible|present|online)_cpu\s*\(\s*(\w+)\s*\)|\bfor_each_cpu\s*\(\s*(\w+)\s*,\s*&?\s*(?:__)?cpu_(possible|present|online)_mask\s*\)/g;
+/** container_of(ptr, struct T, member) and its list aliases take a type: blank `struct` so the argument parses as T. */
+const CONTAINER_OF = /(\b(?:container_of(?:_const)?|list_entry|list_first_entry|hlist_entry|hlist_entry_safe)\s*\([^;]*?,\s*)struct(\s+\w+\s*,)/g;
+
+const DEFINE_PER_CPU = /^(\s*)(?:static\s+)?DEFINE_PER_CPU(?:_ALIGNED|_SHARED_ALIGNED)?\s*\(\s*((?:struct\s+)?\w+)\s*,\s*(\w+)\s*\)\s*;/;
+/** `DEFINE_PER_CPU(T, name)` on this raw line: T, else null. */
+export function definePerCpu(raw: string): string | null {
+  const m = DEFINE_PER_CPU.exec(raw);
+  return m ? m[2]!.replace(/^struct\s+/, '') : null;
+}
+
 export function sanitize(text: string): string {
   if (EXPORTS.test(text)) return ' '.repeat(text.length);
-  // `alloc_percpu(struct x)` takes a type, which is no C expression: make it `sizeof(struct x)`.
-  return text.replace(ANNOTATIONS, (m) => ' '.repeat(m.length)).replace(/\balloc_percpu\s*\(\s*((?:struct\s+)?\w+)\s*\)/g, 'alloc_percpu(sizeof($1))');
+  return (
+    text
+      .replace(ANNOTATIONS, (m) => ' '.repeat(m.length))
+      // `alloc_percpu(struct x)` takes a type, which is no C expression: make it `sizeof(struct x)`.
+      .replace(/\balloc_percpu\s*\(\s*((?:struct\s+)?\w+)\s*\)/g, 'alloc_percpu(sizeof($1))')
+      .replace(CPU_ITERATORS, (_m, kind: string | undefined, v1: string | undefined, v2: string | undefined, kind2: string | undefined) => {
+        const v = v1 ?? v2!;
+        const loop = `for (${v} = 0; ${v} < nr_cpu_ids; ${v}++)`;
+        return (kind ?? kind2) === 'online' ? `${loop} if (cpu_online(${v}))` : loop;
+      })
+      .replace(CONTAINER_OF, (_m, head: string, tail: string) => `${head}      ${tail}`)
+      // DEFINE_PER_CPU(T, name) is a per-CPU variable; the checker holds it as a __percpu pointer
+      // (set at boot, see build.ts), so `&name` in per_cpu_ptr()/this_cpu_ptr() is that pointer.
+      .replace(DEFINE_PER_CPU, (_m, lead: string, type: string, name: string) => `${lead}static ${type} *${name};`)
+      .replace(/&\s*per_cpu\s*\(\s*(\w+)\s*,\s*((?:[^()]|\([^()]*\))*?)\s*\)/g, 'per_cpu_ptr(&$1, $2)')
+      .replace(/\bper_cpu\s*\(\s*(\w+)\s*,\s*((?:[^()]|\([^()]*\))*?)\s*\)\s*\./g, 'per_cpu_ptr(&$1, $2)->')
+      // min_t(type, a, b) is min(a, b) once both are converted: drop the type argument.
+      .replace(/\b(min|max)_t\s*\(\s*[\w\s]+?\s*,/g, '$1(')
+  );
 }
 
 const OP_NODES = new Set(['binary_expression', 'unary_expression', 'update_expression', 'assignment_expression', 'field_expression', 'pointer_expression']);

@@ -12,7 +12,7 @@ import { NULL, type Value } from '../../impl/kernel/values.js';
 import { UsageError } from '../cli/errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import { extract, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
-import { C_PRIMITIVES, CRuntimeError, Interp, newCoverage, type Coverage } from './interp.js';
+import { C_PRIMITIVES, CRuntimeError, Interp, newCoverage, type Budget, type Coverage } from './interp.js';
 import { readPostImage, type InputKind, type SrcLine } from './reader.js';
 import { inferRoles, profileFor, reachable, type Binding, type RoleName, type Roles } from './roles.js';
 
@@ -103,11 +103,11 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   checkCallees(prog, interp, [...Object.values(sites).flatMap((s) => s.stmts), ...cacheFns.map((f) => prog.functions.get(f)!.body), ...(roles.fns.create ? [prog.functions.get(roles.fns.create)!.body] : [])], aliases, o.bindingFile);
 
   const statics = [...prog.statics.values()];
-  const runSite = function* (k: Kernel, s: Site, obj: Value | null): Op<Value> {
+  const runSite = function* (k: Kernel, s: Site, obj: Value | null, miss?: Budget['miss']): Op<Value> {
     k.enter(s.fn);
     const env = { vars: new Map([[s.obj, { v: obj ?? Number.NaN, t: s.objType }]]), margs: null, parent: null };
     try {
-      const st = { steps: 0 };
+      const st: Budget = miss ? { steps: 0, miss } : { steps: 0 };
       const c = yield* interp.block(k, s.stmts, env, st, s.fn);
       k.leave();
       if (c?.k === 'ret') return c.v.v;
@@ -133,7 +133,22 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
     cache: roles.binding,
     *init(k: Kernel): Op<number> {
       // File-scope statics start zeroed (or at their initialiser), as the C loader leaves them.
-      for (const s of statics) k.setGlobal(s.name, s.init ? interp.expr(k, s.init, { vars: new Map(), margs: null, parent: null }).v : 0);
+      for (const s of statics) {
+        let v = 0;
+        try {
+          // A static descriptor struct is memory, zeroed as the loader leaves .bss; the abstraction
+          // knows it as the descriptor, not as an object. Other static structs are refused on use.
+          if (s.type.k === 'struct') {
+            if (s.name !== roles.binding.percpu || roles.binding.percpuField === undefined) v = 0;
+            else if (s.init) throw new CRuntimeError(`${s.at}: the initialiser of static struct ${s.name} is not supported; set its fields in the init function`);
+            else v = k.kzalloc(s.type.name, 'GFP_KERNEL');
+          } else v = s.init ? interp.expr(k, s.init, { vars: new Map(), margs: null, parent: null }).v : 0;
+        } catch (e) {
+          if (e instanceof CRuntimeError) throw new KernelFault('exception', `unsupported C: ${e.message}`);
+          throw e;
+        }
+        k.setGlobal(s.name, v);
+      }
       const r = yield* runSite(k, sites.init, null);
       return r === NULL || r === 0 ? 0 : r;
     },
@@ -141,13 +156,24 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       return yield* runSite(k, sites.alloc, null);
     },
     *free(k: Kernel, obj: Value): Op<void> {
-      if (!k.replaying && k.ctx !== 'task') {
+      if (!k.replaying && !k.probing && k.ctx !== 'task') {
         const at = k.interruptedAt() || '(between operations)';
         coverage.interrupts.set(at, (coverage.interrupts.get(at) ?? 0) + 1);
       }
       yield* runSite(k, sites.free, obj);
     },
   };
+  // Boot takes its objects from the slab path of the caller's own allocation site: the site run
+  // with the cache's alloc answering NULL (a miss). Boot through the cache would run the code
+  // under test before the search starts, where a bug in it (B1's pop from an empty list) is an
+  // oops without a trace. A site that cannot allocate on a miss by itself (v2/v3 allocate in the
+  // helper) returns NULL here, and boot falls back to alloc (System.initial).
+  const cacheAlloc = roles.fns.alloc!;
+  if (sites.alloc.stmts.some((n) => callsFunction(n, cacheAlloc, aliases))) {
+    impl.fresh = function* (k: Kernel): Op<Value> {
+      return yield* runSite(k, sites.alloc, null, { fn: cacheAlloc, v: NULL });
+    };
+  }
   if (roles.fns.prune) {
     const prune = prog.functions.get(roles.fns.prune)!;
     impl.cpuDead = function* (k: Kernel, cpu: number): Op<void> {
@@ -215,15 +241,20 @@ function regions(p: Program): { fn: string; lines: SrcLine[] }[] {
  */
 function findSite(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objType: CType): Site | null {
   const inside = new Set(Object.values(r.fns));
+  // The initcall assigns the static, or (a static descriptor) passes it to the create helper.
+  const assigns = new RegExp(`\\b${r.binding.percpu}\\s*=\\s*\\w+\\s*\\(`);
   const pat =
     which === 'init'
-      ? new RegExp(`\\b${r.binding.percpu}\\s*=\\s*\\w+\\s*\\(`)
+      ? new RegExp(`${assigns.source}${r.fns.create ? `|\\b${r.fns.create}\\s*\\(\\s*&\\s*${r.binding.percpu}\\b` : ''}`)
       : new RegExp(`\\b${which === 'alloc' ? r.fns.alloc : r.fns.put}\\s*\\(`);
   for (const reg of regions(p)) {
     if (inside.has(reg.fn) && which !== 'init') continue;
     for (let i = 0; i < reg.lines.length; i++) {
       if (!pat.test(reg.lines[i]!.text)) continue;
-      if (/^\s*(static\s+)?[\w\s]+\*?\s*\w+\s*\([^;]*$/.test(reg.lines[i]!.text) && !/[=;]/.test(reg.lines[i]!.text)) continue;
+      // The create helper's own (recursive-looking) mention of its name is not its call site.
+      if (which === 'init' && reg.fn === r.fns.create && !assigns.test(reg.lines[i]!.text)) continue;
+      // A function's header line is not a call site (`if (create(...))` without a `;` is).
+      if (/^\s*(static\s+)?[\w\s]+\*?\s*\w+\s*\([^;]*$/.test(reg.lines[i]!.text) && !/[=;]/.test(reg.lines[i]!.text) && !/^\s*(if|while|return)\b/.test(reg.lines[i]!.text)) continue;
       for (let j = i; j < Math.min(reg.lines.length, i + 16); j++) {
         const window = reg.lines.slice(i, j + 1);
         const wrapped: SrcLine[] = [{ text: 'void __site(void) {', file: window[0]!.file, line: window[0]!.line }, ...window, { text: '}', file: window[0]!.file, line: window[window.length - 1]!.line }];
@@ -275,7 +306,10 @@ function synthSite(p: Program, which: 'init' | 'alloc' | 'free', r: Roles, objTy
   const alloc = p.functions.get(r.fns.alloc!)!;
   const put = p.functions.get(r.fns.put!)!;
   if (which === 'init') {
-    if (r.fns.create && p.functions.get(r.fns.create)!.params.length === 0) text = `${r.binding.percpu} = ${r.fns.create}();`;
+    // A DEFINE_PER_CPU variable has no initcall line: its instances are allocated at boot, here.
+    const pcv = p.statics.get(r.binding.percpu)?.perCpuVar;
+    if (pcv) text = `${r.binding.percpu} = alloc_percpu(struct ${pcv});`;
+    else if (r.fns.create && p.functions.get(r.fns.create)!.params.length === 0) text = `${r.binding.percpu} = ${r.fns.create}();`;
     else if (r.fns.create) throw new UsageError(`the patch does not show how ${r.fns.create}() is called; add the call (e.g. the initcall) or a binding`);
     else text = `${r.binding.percpu} = alloc_percpu(struct ${r.cacheStruct});`;
   } else if (which === 'alloc') {
@@ -290,14 +324,16 @@ function synthSite(p: Program, which: 'init' | 'alloc' | 'free', r: Roles, objTy
 function checkCallees(p: Program, interp: Interp, roots: N[], aliases: Record<string, string>, bindingFile?: string): void {
   const missing = new Map<string, string>();
   const seen = new Set<N>();
-  const visit = (n: N) => {
+  let refused: string | null = null;
+  const visit = (n: N, fn?: CFunction) => {
     if (seen.has(n)) return;
     seen.add(n);
+    refused ??= interp.unsupported(n, fn?.params ?? []);
     for (const c of interp.calledNames(n)) {
       const name = aliases[c.name] ?? c.name;
       const f = p.functions.get(name);
       if (f) {
-        visit(f.body);
+        visit(f.body, f);
         continue;
       }
       const m = p.macros.get(name);
@@ -310,7 +346,11 @@ function checkCallees(p: Program, interp: Interp, roots: N[], aliases: Record<st
       if (!missing.has(c.name)) missing.set(c.name, c.at);
     }
   };
-  roots.forEach(visit);
+  for (const r of roots) {
+    const f = [...p.functions.values()].find((x) => x.body === r);
+    visit(r, f);
+  }
+  if (refused) throw new UsageError(`unsupported C: ${refused}`);
   if (missing.size) {
     const list = [...missing].map(([n, at]) => `${n}() at ${at}`).join(', ');
     throw new UsageError(
@@ -319,3 +359,11 @@ function checkCallees(p: Program, interp: Interp, roots: N[], aliases: Record<st
   }
 }
 
+/** Whether a statement calls `fn` (directly, or through a macro alias of it). */
+function callsFunction(n: N, fn: string, aliases: Readonly<Record<string, string>>): boolean {
+  if (n.t === 'call_expression') {
+    const name = n.f.function?.text ?? '';
+    if (name === fn || aliases[name] === fn) return true;
+  }
+  return n.kids.some((c) => callsFunction(c, fn, aliases));
+}

@@ -6,7 +6,7 @@
  */
 import type { StructDecl } from '../../impl/kernel/primitives.js';
 import { UsageError } from '../cli/errors.js';
-import { firstError, oneLine, parseLines, walk, type N } from './ast.js';
+import { definePerCpu, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import type { Parser } from 'web-tree-sitter';
 import { partialStructMembers, type PostImage, type SrcLine } from './reader.js';
 
@@ -56,6 +56,8 @@ export interface Static {
   name: string;
   type: CType;
   percpu: boolean;
+  /** Set for `DEFINE_PER_CPU(T, name)`: the type T, allocated per CPU at boot. */
+  perCpuVar?: string;
   init: N | null;
   at: string;
 }
@@ -328,7 +330,15 @@ export function extract(parser: Parser, post: PostImage): Program {
         const { name, type } = types.declare(base, d);
         if (!name || d.t === 'function_declarator') continue;
         const raw = post.complete.find((l) => l.line === n.line && l.file === n.file)?.text ?? n.text;
-        statics.set(name, { name, type, percpu: /__percpu/.test(raw) || /__percpu/.test(n.text), init: d.t === 'init_declarator' ? d.f.value ?? null : null, at: n.at });
+        const perCpuVar = definePerCpu(raw);
+        statics.set(name, {
+          name,
+          type,
+          percpu: /__percpu/.test(raw) || /__percpu/.test(n.text) || !!perCpuVar,
+          ...(perCpuVar ? { perCpuVar } : {}),
+          init: d.t === 'init_declarator' ? d.f.value ?? null : null,
+          at: n.at,
+        });
       }
     }
     if (n.t === 'function_definition' && n.f.body) {
@@ -356,5 +366,10 @@ export function structDecls(p: Program): StructDecl[] {
 /** Throws a UsageError naming the first parse error inside `fn`. */
 export function requireParsed(fn: CFunction): void {
   const e = firstError(fn.node);
-  if (e) throw new UsageError(`C does not parse: ${e.at}: in ${fn.name}(), near '${oneLine(e.text).slice(0, 60)}'`);
+  if (!e) return;
+  const near = oneLine(e.text).slice(0, 60);
+  // An iterator macro other than the for_each_*_cpu ones sanitize() expands reads as no C.
+  const iter = /\b(\w*for_each\w*)\s*\(/.exec(near);
+  const hint = iter ? ` (unsupported C: the iterator macro ${iter[1]}() is not one the checker expands; write the loop out, or use for_each_possible_cpu/for_each_online_cpu/for_each_present_cpu)` : '';
+  throw new UsageError(`C does not parse: ${e.at}: in ${fn.name}(), near '${near}'${hint}`);
 }

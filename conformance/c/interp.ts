@@ -58,7 +58,46 @@ export const C_PRIMITIVES = new Set([
   'READ_ONCE', 'WRITE_ONCE', 'WARN_ON_ONCE', 'WARN_ON', 'lockdep_assert_irqs_disabled', 'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR',
   'kmalloc', 'kzalloc', 'kfree', 'kmem_cache_alloc', 'kmem_cache_zalloc', 'kmem_cache_free', 'alloc_percpu', 'free_percpu', 'cpu_online', 'num_possible_cpus',
   'atomic_set', 'atomic_read', 'memset',
+  // Added for the constructs v2/v3 and block/bio.c use, or a revision of them plausibly would.
+  'BUG_ON', 'BUG', 'WARN', 'WARN_ONCE', 'data_race', 'min', 'max', 'IS_ERR_OR_NULL', 'container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe',
+  'cpu_possible', 'cpu_present', 'num_online_cpus', 'in_nmi', 'barrier', 'smp_mb', 'smp_rmb', 'smp_wmb', 'BUILD_BUG_ON', 'get_cpu_ptr', 'put_cpu_ptr', 'kcalloc', 'kmalloc_array',
+  'pr_debug', 'pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 'pr_warn_ratelimited',
+  ...['cpuhp_setup_state', 'cpuhp_setup_state_nocalls', 'cpuhp_setup_state_multi', 'cpuhp_state_add_instance', 'cpuhp_state_add_instance_nocalls'],
+  ...['cpuhp_remove_state', 'cpuhp_remove_state_nocalls', 'cpuhp_remove_multi_state', 'cpuhp_state_remove_instance', 'cpuhp_state_remove_instance_nocalls'],
 ]);
+
+/**
+ * CPU-hotplug registration: a no-op here, as the checker runs the recognised prune (roles.ts)
+ * itself when a scope takes a CPU down. The callback named in it is no function pointer to follow.
+ */
+const CPUHP = /^cpuhp_(setup_state|remove_state|remove_multi_state|state_add_instance|state_remove_instance)/;
+
+/** Primitives that touch no shared state themselves (their arguments still may). */
+const PURE_PRIMITIVES = new Set([
+  'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR', 'IS_ERR_OR_NULL', 'data_race', 'min', 'max', 'container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe',
+  'cpu_possible', 'cpu_present', 'in_nmi', 'barrier', 'BUILD_BUG_ON', 'pr_debug', 'pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 'pr_warn_ratelimited',
+]);
+
+/** Macros that take a type where C wants an expression: `container_of(ptr, T, member)` (its `struct` blanked by sanitize). */
+const CONTAINER_OF = new Set(['container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe']);
+
+/** Limits of include/linux/limits.h a cap or a loop bound may be written with. */
+const LIMITS: Record<string, number> = { INT_MAX: 2 ** 31 - 1, INT_MIN: -(2 ** 31), UINT_MAX: 2 ** 32 - 1, U32_MAX: 2 ** 32 - 1, S32_MAX: 2 ** 31 - 1, LONG_MAX: 2 ** 63 - 1, ULONG_MAX: 2 ** 64 - 1, U16_MAX: 65535, USHRT_MAX: 65535 };
+
+/** Statement kinds the interpreter runs (anything else is refused up front, with its line). */
+const STATEMENTS = new Set([
+  'compound_statement', 'expression_statement', 'declaration', 'return_statement', 'if_statement', 'else_clause', 'while_statement', 'for_statement', 'do_statement',
+  'labeled_statement', 'goto_statement', 'break_statement', 'continue_statement',
+]);
+/** Expression kinds it does not evaluate, with the name a kernel developer knows them by. */
+const UNSUPPORTED_EXPR: Record<string, string> = {
+  compound_literal_expression: 'a compound literal (a struct value)',
+  initializer_list: 'an initializer list (a struct or array value)',
+  gnu_asm_expression: 'inline assembly',
+  generic_expression: '_Generic',
+  alignof_expression: 'alignof',
+  statement_expression: 'a statement expression ({ ... })',
+};
 
 const ERRNO: Record<string, number> = { ENOMEM: 12, EINVAL: 22, EIO: 5, EAGAIN: 11, EBUSY: 16, ENOSPC: 28, EOPNOTSUPP: 95, ENOTBLK: 15 };
 const GFP: Record<string, number> = { GFP_KERNEL: 1, GFP_ATOMIC: 2, GFP_NOWAIT: 3, GFP_NOIO: 1, GFP_NOFS: 1 };
@@ -66,6 +105,16 @@ const GFP_NAME: Record<number, Gfp> = { 1: 'GFP_KERNEL', 2: 'GFP_ATOMIC', 3: 'GF
 
 /** Statements a C operation may execute before it is called non-terminating (a `crash`). */
 export const C_STEP_BUDGET = 400;
+
+/**
+ * What one operation carries down its calls: the statements it has run (against C_STEP_BUDGET),
+ * and, for the slab path at boot (build.ts `fresh`), a function of the patch whose calls answer
+ * `miss.v` without running: the cache's alloc reporting a miss.
+ */
+export interface Budget {
+  steps: number;
+  miss?: { fn: string; v: number };
+}
 
 export class CRuntimeError extends Error {}
 
@@ -86,7 +135,7 @@ export class Interp {
   // ---- statements -----------------------------------------------------------------------------
 
   /** Calls an interpreted function. Arguments are already evaluated. */
-  *call(k: Kernel, fn: CFunction, args: TV[], st: { steps: number }): Gen<TV> {
+  *call(k: Kernel, fn: CFunction, args: TV[], st: Budget): Gen<TV> {
     k.enter(fn.name);
     const env: Env = { vars: new Map(), margs: null, parent: null };
     fn.params.forEach((p, i) => env.vars.set(p.name, { v: args[i]?.v ?? 0, t: p.type }));
@@ -97,7 +146,7 @@ export class Interp {
   }
 
   /** Runs statements in order; resolves gotos to labels among them. */
-  *block(k: Kernel, stmts: readonly N[], env: Env, st: { steps: number }, fn: string): Gen<Completion> {
+  *block(k: Kernel, stmts: readonly N[], env: Env, st: Budget, fn: string): Gen<Completion> {
     let i = 0;
     while (i < stmts.length) {
       const c = yield* this.stmt(k, stmts[i]!, env, st, fn);
@@ -124,13 +173,13 @@ export class Interp {
 
   private readonly labelMemo = new WeakMap<N, string>();
 
-  private *boundary(k: Kernel, n: N, st: { steps: number }, fn: string): Gen<void> {
+  private *boundary(k: Kernel, n: N, st: Budget, fn: string): Gen<void> {
     let label = this.labelMemo.get(n);
     if (label === undefined) this.labelMemo.set(n, (label = this.label(n)));
     yield label;
     if (++st.steps > C_STEP_BUDGET)
-      throw new KernelFault('exception', `${fn}() did not return within ${C_STEP_BUDGET} statements: an endless loop at ${n.at}?`);
-    if (!k.replaying) {
+      throw new KernelFault('no-return', `${fn}() did not return within ${C_STEP_BUDGET} statements: an endless loop at ${n.at}?`);
+    if (!k.replaying && !k.probing) {
       const key = `${fn}|${label}`;
       const s = this.cov.stmts.get(key);
       if (s) s.hits++;
@@ -139,7 +188,7 @@ export class Interp {
   }
 
   private branch(k: Kernel, n: N, fn: string, taken: boolean): void {
-    if (k.replaying) return;
+    if (k.replaying || k.probing) return;
     const key = `${fn}|${n.at}|${n.text.length}`;
     const b = this.cov.branches.get(key) ?? { fn, at: n.at, text: `if ${oneLine(n.f.condition?.text ?? '')}`, taken: 0, notTaken: 0 };
     if (taken) b.taken++;
@@ -181,7 +230,7 @@ export class Interp {
       else if (x.t === 'call_expression') {
         const name = x.f.function?.text ?? '';
         const mac = this.prog.macros.get(name);
-        if (this.prog.functions.has(this.aliases[name] ?? name) || name === 'likely' || name === 'unlikely' || name === 'ERR_PTR' || name === 'IS_ERR' || name === 'PTR_ERR') return;
+        if (this.prog.functions.has(this.aliases[name] ?? name) || PURE_PRIMITIVES.has(this.aliases[name] ?? name)) return;
         if (mac?.params && mac.expr && this.pure(mac.expr)) return;
         ok = false;
       } else if (x.t === 'identifier') {
@@ -209,7 +258,7 @@ export class Interp {
     return found;
   }
 
-  *stmt(k: Kernel, n: N, env: Env, st: { steps: number }, fn: string): Gen<Completion> {
+  *stmt(k: Kernel, n: N, env: Env, st: Budget, fn: string): Gen<Completion> {
     switch (n.t) {
       case 'compound_statement': {
         const inner: Env = { vars: new Map(), margs: env.margs, parent: env };
@@ -227,6 +276,8 @@ export class Interp {
         for (const d of n.kids) {
           if (d === n.f.type || !/declarator|identifier/.test(d.t)) continue;
           const { name, type } = this.types.declare(base, d);
+          if (type.k === 'struct')
+            throw new CRuntimeError(`${d.at}: a local struct value ('${showType(type)} ${name}') is not supported: locals are not in simulated memory; use a pointer`);
           let v = 0;
           let init = false;
           if (d.t === 'init_declarator' && d.f.value) {
@@ -308,7 +359,7 @@ export class Interp {
   // ---- expressions ----------------------------------------------------------------------------
 
   /** Evaluates an expression that may call interpreted functions (which yield). */
-  *gexpr(k: Kernel, n: N, env: Env, st: { steps: number }, fn: string): Gen<TV> {
+  *gexpr(k: Kernel, n: N, env: Env, st: Budget, fn: string): Gen<TV> {
     if (!this.hasCall(n)) return this.expr(k, n, env);
     switch (n.t) {
       case 'parenthesized_expression':
@@ -322,6 +373,7 @@ export class Interp {
         if (!f) throw new CRuntimeError(`${n.at}: ${name} is not a function of the patch`);
         const args: TV[] = [];
         for (const a of argNodes) args.push(yield* this.gexpr(k, a, env, st, fn));
+        if (st.miss?.fn === name) return { v: st.miss.v, t: f.ret };
         return yield* this.call(k, f, args, st);
       }
       case 'assignment_expression': {
@@ -348,7 +400,7 @@ export class Interp {
     }
   }
 
-  private *gmacro(k: Kernel, params: string[], expr: N | null, stmt: N | null, args: N[], env: Env, st: { steps: number }, fn: string): Gen<TV> {
+  private *gmacro(k: Kernel, params: string[], expr: N | null, stmt: N | null, args: N[], env: Env, st: Budget, fn: string): Gen<TV> {
     const margs = new Map<string, { node: N; env: Env }>();
     params.forEach((p, i) => args[i] && margs.set(p, { node: args[i]!, env }));
     const menv: Env = { vars: new Map(), margs, parent: null };
@@ -415,6 +467,10 @@ export class Interp {
         const e = n.f.value ?? n.kids[0]!;
         return { v: this.types.sizeOf(this.typeOf(k, e, env)), t: LONG };
       }
+      case 'offsetof_expression': {
+        const t = this.types.descriptor(n.f.type!);
+        return { v: this.memberOffset(k, t, n.kids[n.kids.length - 1]!, n), t: LONG };
+      }
       case 'conditional_expression': {
         const c = this.expr(k, n.f.condition!, env);
         return this.expr(k, truthy(c.v) ? n.f.consequence! : n.f.alternative!, env);
@@ -457,6 +513,7 @@ export class Interp {
       return { v: v.v, t: v.t };
     }
     const s = this.prog.statics.get(name);
+    if (s?.type.k === 'struct') throw new CRuntimeError(`${n.at}: the static struct ${name} used as a value is not supported (its fields and its address are)`);
     if (s) return { v: k.global(name), t: s.type.k === 'array' ? { k: 'ptr', to: s.type.of } : s.type };
     if (this.scaled.has(name)) return { v: k.macro(name), t: INT };
     const mac = this.prog.macros.get(name);
@@ -469,6 +526,8 @@ export class Interp {
     if (name === 'false') return { v: 0, t: INT };
     if (name in GFP) return { v: GFP[name]!, t: INT };
     if (name in ERRNO) return { v: ERRNO[name]!, t: INT };
+    if (name in LIMITS) return { v: LIMITS[name]!, t: name.startsWith('U') ? LONG : INT };
+    if (this.prog.functions.has(name)) throw new CRuntimeError(`${n.at}: function pointers are not supported: '${name}' is used as a value, not called`);
     if (name === 'nr_cpu_ids') return { v: k.num_possible_cpus(), t: INT };
     throw new CRuntimeError(`${n.at}: unknown identifier '${name}' (not a local, a static, a macro or a kernel constant the checker knows)`);
   }
@@ -534,12 +593,23 @@ export class Interp {
         const el = a.t.k === 'ptr' ? a.t.to : INT;
         return { v: a.v + i.v * this.types.sizeOf(el), t: el };
       }
+      case 'identifier': {
+        // A static struct (the descriptor of the generic helpers, `static struct pcpu_cache_list
+        // dio_list;`) lives in simulated memory: its static holds the address (build.ts).
+        const s = this.lookup(env, n.text) || this.margOf(env, n.text) ? undefined : this.prog.statics.get(n.text);
+        if (s?.type.k === 'struct' && isPtr(k.global(n.text))) return { v: k.global(n.text), t: s.type };
+        if (s?.type.k === 'struct') throw new CRuntimeError(`${n.at}: the static struct ${n.text} is not supported (only the cache's descriptor is kept in simulated memory)`);
+        throw new CRuntimeError(`${n.at}: not an lvalue in memory: ${oneLine(n.text)}`);
+      }
       default:
         throw new CRuntimeError(`${n.at}: not an lvalue in memory: ${oneLine(n.text)}`);
     }
   }
 
   private addrOf(k: Kernel, n: N, env: Env): TV {
+    // `&name` of a DEFINE_PER_CPU variable is what per_cpu_ptr()/this_cpu_ptr() take: its __percpu pointer.
+    const pcv = n.t === 'identifier' && !this.lookup(env, n.text) && !this.margOf(env, n.text) ? this.prog.statics.get(n.text) : undefined;
+    if (pcv?.perCpuVar) return { v: k.global(n.text), t: pcv.type };
     if (n.t === 'identifier' && (this.lookup(env, n.text) || this.margOf(env, n.text)))
       throw new CRuntimeError(`${n.at}: taking the address of local '${n.text}' is not supported (locals are not in simulated memory)`);
     const a = this.addr(k, n, env);
@@ -661,7 +731,7 @@ export class Interp {
       const g = args[i] ? a(i).v : 1;
       return GFP_NAME[g] ?? 'GFP_KERNEL';
     };
-    if (name.startsWith('trace_')) return int(0);
+    if (name.startsWith('trace_') || CPUHP.test(name)) return int(0);
     switch (name) {
       case 'get_cpu':
         return int(k.get_cpu());
@@ -770,9 +840,116 @@ export class Interp {
         return int(k.loadAt(a(0).v, oneLine(args[0]!.text)));
       case 'memset':
         return a(0);
+      case 'BUG_ON':
+        if (truthy(a(0).v)) throw new KernelFault('exception', `${k.fn}: kernel BUG: BUG_ON(${oneLine(args[0]!.text)}) at ${n.at}`);
+        return int(0);
+      case 'BUG':
+        throw new KernelFault('exception', `${k.fn}: kernel BUG at ${n.at}`);
+      case 'WARN':
+      case 'WARN_ONCE':
+        return int(k.WARN_ON_ONCE(truthy(a(0).v)));
+      case 'data_race':
+        return a(0);
+      case 'min':
+      case 'max': {
+        const x = a(0);
+        const y = a(1);
+        return (name === 'min' ? x.v <= y.v : x.v >= y.v) ? { v: x.v, t: wider(x.t, y.t) } : { v: y.v, t: wider(x.t, y.t) };
+      }
+      case 'IS_ERR_OR_NULL': {
+        const v = a(0).v;
+        return int(v === NULL || v < 0);
+      }
+      case 'container_of':
+      case 'container_of_const':
+      case 'list_entry':
+      case 'hlist_entry':
+      case 'hlist_entry_safe':
+        return this.containerOf(k, n, args, env, name === 'hlist_entry_safe');
+      case 'cpu_possible':
+      case 'cpu_present': {
+        const c = a(0).v;
+        return int(c >= 0 && c < k.num_possible_cpus());
+      }
+      case 'num_online_cpus': {
+        let c = 0;
+        for (let i = 0; i < k.num_possible_cpus(); i++) if (k.cpu_online(i)) c++;
+        return int(c);
+      }
+      case 'in_nmi':
+      case 'barrier':
+      case 'smp_mb':
+      case 'smp_rmb':
+      case 'smp_wmb':
+      case 'BUILD_BUG_ON':
+      case 'pr_debug':
+      case 'pr_info':
+      case 'pr_warn':
+      case 'pr_err':
+      case 'pr_warn_once':
+      case 'pr_info_once':
+      case 'pr_warn_ratelimited':
+        return int(0);
+      case 'get_cpu_ptr': {
+        k.preempt_disable();
+        const p = a(0);
+        return { v: k.this_cpu_ptr(p.v), t: p.t };
+      }
+      case 'put_cpu_ptr':
+        k.preempt_enable();
+        return int(0);
+      case 'kcalloc':
+      case 'kmalloc_array': {
+        const type = this.allocType(k, args[1]!, env);
+        const g = gfp(2);
+        return { v: name === 'kcalloc' ? k.kzalloc(type, g) : k.kmalloc(type, g), t: VOIDP };
+      }
       default:
         throw new CRuntimeError(`${n.at}: ${raw}() is neither a function of the patch nor a kernel primitive the checker knows`);
     }
+  }
+
+  /** container_of(ptr, T, member): the enclosing struct's address (the `_safe` form keeps NULL). */
+  private containerOf(k: Kernel, n: N, args: N[], env: Env, safe: boolean): TV {
+    const tname = args[1];
+    if (args.length !== 3 || !tname || tname.t !== 'identifier')
+      throw new CRuntimeError(`${n.at}: ${oneLine(n.text)}: container_of() needs (ptr, struct NAME, member) on one line`);
+    const name = this.prog.structs.has(tname.text) ? tname.text : this.prog.typedefs.has(tname.text) ? '' : tname.text;
+    const t: CType = name ? { k: 'struct', name } : this.types.base({ ...tname, t: 'type_identifier' });
+    const p = this.expr(k, args[0]!, env);
+    if (safe && p.v === NULL) return { v: NULL, t: { k: 'ptr', to: t } };
+    return { v: p.v - this.memberOffset(k, t, args[2]!, n), t: { k: 'ptr', to: t } };
+  }
+
+  /** offsetof(T, member) for a member designator: `f`, `f.g`, `f[2]`. */
+  private memberOffset(k: Kernel, t: CType, m: N, at: N): number {
+    if (m.t === 'parenthesized_expression') return this.memberOffset(k, t, m.kids[0]!, at);
+    const fieldOf = (st: CType, name: string) => {
+      if (st.k !== 'struct') throw new CRuntimeError(`${at.at}: ${oneLine(at.text)}: ${showType(st)} is not a struct`);
+      const l = this.prog.structs.get(st.name);
+      const f = l?.fields.get(name);
+      if (!f) throw new CRuntimeError(`${at.at}: ${oneLine(at.text)}: struct ${st.name} has no field '${name}'${l ? '' : ' (the struct is not in the patch)'}`);
+      return f;
+    };
+    const walkM = (x: N): { off: number; t: CType } => {
+      if (x.t === 'identifier' || x.t === 'field_identifier') {
+        const f = fieldOf(t, x.text);
+        return { off: f.off, t: f.type };
+      }
+      if (x.t === 'field_expression' && x.op === '.') {
+        const base = walkM(x.f.argument!);
+        const f = fieldOf(base.t, x.f.field!.text);
+        return { off: base.off + f.off, t: f.type };
+      }
+      if (x.t === 'subscript_expression') {
+        const base = walkM(x.f.argument!);
+        const el = base.t.k === 'array' ? base.t.of : INT;
+        const i = this.expr(k, x.kids[1]!, { vars: new Map(), margs: null, parent: null }).v;
+        return { off: base.off + i * this.types.sizeOf(el), t: el };
+      }
+      throw new CRuntimeError(`${at.at}: ${oneLine(at.text)}: unsupported member designator '${oneLine(x.text)}'`);
+    };
+    return walkM(m).off;
   }
 
   /** The struct name a kmalloc size names: `sizeof(*dio)`, `sizeof(struct x)`, else the object type. */
@@ -786,6 +963,57 @@ export class Interp {
     return 'kmalloc';
   }
 
+  /**
+   * The first construct under `root` the interpreter does not run, found before exploring: a
+   * scope small enough to be quick may never execute it, and a pass over code that was never
+   * run would prove nothing. `params` are the enclosing function's parameters.
+   */
+  unsupported(root: N, params: readonly { name: string; type: CType }[] = []): string | null {
+    const locals = new Set(params.map((p) => p.name));
+    for (const p of params)
+      if (p.type.k === 'struct') return `a struct passed by value (parameter '${p.name}', ${showType(p.type)}) is not supported; pass a pointer`;
+    walk(root, (x) => {
+      if (x.t === 'declaration') for (const d of x.kids) if (d !== x.f.type && /declarator|identifier/.test(d.t)) locals.add(this.types.declare(INT, d).name);
+    });
+    let found: string | null = null;
+    const visit = (x: N, parent: N | null): void => {
+      if (found) return;
+      const isStmt = /_statement$|^declaration$|^else_clause$/.test(x.t);
+      if (x.t === 'compound_statement' && parent?.t === 'parenthesized_expression') found = `${x.at}: a statement expression ({ ... }): ${oneLine(parent.text).slice(0, 60)}`;
+      else if (isStmt && !STATEMENTS.has(x.t)) found = `${x.at}: a ${x.t.replace(/_statement$/, '')} statement: ${oneLine(x.text).slice(0, 60)}`;
+      else if (x.t in UNSUPPORTED_EXPR) found = `${x.at}: ${UNSUPPORTED_EXPR[x.t]}: ${oneLine(x.text).slice(0, 60)}`;
+      else if (x.t === 'function_definition' && parent) found = `${x.at}: a statement the C grammar reads as a nested function (an unknown iterator macro?): ${oneLine(x.text).slice(0, 60)}`;
+      else if (x.t === 'pointer_expression' && x.op === '&' && x.f.argument?.t === 'identifier' && locals.has(x.f.argument.text) && !this.prog.statics.has(x.f.argument.text))
+        found = `${x.at}: taking the address of local '${x.f.argument.text}' is not supported (locals are not in simulated memory): ${oneLine(x.text)}`;
+      else if (
+        x.t === 'identifier' &&
+        this.prog.functions.has(x.text) &&
+        !locals.has(x.text) &&
+        !(parent?.t === 'call_expression' && parent.f.function === x) &&
+        !(parent?.t === 'argument_list' && CPUHP.test(parent.text.length ? callee(root, parent) : ''))
+      )
+        found = `${x.at}: function pointers are not supported: '${x.text}' is used as a value, not called`;
+      else if (x.t === 'declaration') {
+        for (const d of x.kids) {
+          if (d === x.f.type || !/declarator|identifier/.test(d.t)) continue;
+          let fnDecl = false;
+          walk(d, (y) => {
+            if (y.t === 'function_declarator') fnDecl = true;
+          });
+          if (fnDecl) found = `${d.at}: function pointers are not supported: ${oneLine(x.text)}`;
+          else {
+            const { name, type } = this.types.declare(this.types.base(x.f.type), d);
+            if (type.k === 'struct') found = `${d.at}: a local struct value ('${showType(type)} ${name}') is not supported: locals are not in simulated memory; use a pointer`;
+          }
+          if (found) return;
+        }
+      }
+      for (const k of x.kids) visit(k, x);
+    };
+    visit(root, null);
+    return found;
+  }
+
   /** Function names called anywhere under n (for the missing-primitive check). */
   calledNames(n: N): { name: string; at: string }[] {
     const out: { name: string; at: string }[] = [];
@@ -794,6 +1022,15 @@ export class Interp {
     });
     return out;
   }
+}
+
+/** The name of the function called with `args` (an argument_list under root). */
+function callee(root: N, args: N): string {
+  let name = '';
+  walk(root, (x) => {
+    if (x.t === 'call_expression' && x.f.arguments === args) name = x.f.function?.text ?? '';
+  });
+  return name;
 }
 
 function truthy(v: number): boolean {

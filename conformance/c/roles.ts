@@ -8,7 +8,7 @@
 import type { CacheBinding } from '../../impl/interface.js';
 import { UsageError } from '../cli/errors.js';
 import { walk, type N } from './ast.js';
-import type { CFunction, Program } from './extract.js';
+import type { CFunction, CType, Program } from './extract.js';
 
 export interface Binding {
   cache?: Partial<CacheBinding>;
@@ -107,16 +107,42 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
 
   // 2. The __percpu static holding it.
   let percpu = given.percpu ?? '';
+  let percpuField = given.percpuField;
+  const pointsTo = (t: CType, name: string) => t.k === 'ptr' && t.to.k === 'struct' && t.to.name === name;
   if (!percpu) {
     const cands = [...p.statics.values()].filter((s) => s.percpu && s.type.k === 'ptr');
-    percpu = (cands.find((s) => s.type.k === 'ptr' && s.type.to.k === 'struct' && s.type.to.name === cacheStruct) ?? cands[0])?.name ?? '';
+    percpu = (cands.find((s) => pointsTo(s.type, cacheStruct)) ?? cands[0])?.name ?? '';
+  }
+  const givenStatic = percpu ? p.statics.get(percpu) : undefined;
+  if (percpuField === undefined && (!percpu || (givenStatic && !givenStatic.percpu && !pointsTo(givenStatic.type, cacheStruct)))) {
+    // v2/v3 keep the __percpu pointer in a kmalloc'd descriptor (`dio_pcpu_cache_list->cache`):
+    // a static points to a struct that has a pointer-to-cache field.
+    for (const s of givenStatic ? [givenStatic] : p.statics.values()) {
+      // The descriptor is kmalloc'd (a static pointer to it) or is the static itself.
+      const to = s.type.k === 'ptr' && s.type.to.k === 'struct' ? p.structs.get(s.type.to.name) : s.type.k === 'struct' ? p.structs.get(s.type.name) : undefined;
+      const field = to && [...to.fields].find(([, f]) => pointsTo(f.type, cacheStruct))?.[0];
+      if (to && field) {
+        percpu = s.name;
+        percpuField = field;
+        evidence.push(`the __percpu pointer is ${s.name}${s.type.k === 'struct' ? '.' : '->'}${field} (a descriptor, struct ${to.name} at ${to.at})`);
+        break;
+      }
+    }
   }
   if (!percpu || !p.statics.has(percpu)) throw new UsageError(`no __percpu static pointer to struct ${cacheStruct} found; name it with --binding ('cache.percpu')`);
 
   // 3. Functions by what they do to the lists.
   const fns: Partial<Record<RoleName, string>> = { ...(b.roles ?? {}), ...flags };
   let next = given.next ?? '';
-  for (const f of p.functions.values()) {
+  // A prune (bio's __bio_alloc_cache_prune) pops too, and its helper takes an int: the role
+  // goes to the function whose name says what it does, before source order decides.
+  const teardown = /prune|dead|destroy|drain|flush|shrink|offline/;
+  const ordered = [...p.functions.values()].sort((a, b) => Number(teardown.test(a.name)) - Number(teardown.test(b.name)));
+  const isInt = (t: CType) => t.k === 'int';
+  const pruneBy = (re: RegExp) => ordered.find((f) => re.test(f.name) && f.params.length > 0 && isInt(f.params[0]!.type))?.name;
+  if (!fns.prune) fns.prune = pruneBy(/cpu_dead|cpuhp|cpu_offline/) ?? [...p.functions.values()].find((f) => /prune|dead/.test(f.name) && f.params.length > 0 && f.params.every((x) => isInt(x.type)))?.name;
+  if (!fns.prune) delete fns.prune;
+  for (const f of ordered) {
     const as = assignments(f);
     const toList = as.filter((a) => isField(a.f.left, freeList));
     if (!fns.splice && toList.some((a) => mentions(a.f.right!, freeListIrq))) fns.splice = f.name;
@@ -138,7 +164,6 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
       if (x.t === 'call_expression' && x.f.function?.text === 'alloc_percpu') callsPercpu = true;
     });
     if (callsPercpu && !fns.create) fns.create = f.name;
-    if (!fns.prune && /cpu_dead|cpuhp|prune/.test(f.name) && f.params.some((x) => x.type.k === 'int')) fns.prune = f.name;
   }
   for (const r of ['alloc', 'put'] as const) {
     if (!fns[r]) throw new UsageError(`no ${r === 'alloc' ? 'alloc (a function that pops from ' + freeList + ')' : 'put (a function that pushes on ' + freeList + ')'} found; name it with --role ${r}=FUNCTION`);
@@ -185,7 +210,7 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
   evidence.push(missAllocation === 'helper' ? `${fns.alloc}() allocates on a miss itself` : `${fns.alloc}() returns NULL on a miss; the caller allocates`);
   evidence.push(fns.prune ? `hotplug prune ${fns.prune}()` : 'no hotplug prune (no cpu_dead callback)');
   return {
-    binding: { percpu, freeList, freeListIrq, nr, nrIrq, next, maxMacro, thresholdMacro },
+    binding: { percpu, ...(percpuField !== undefined ? { percpuField } : {}), freeList, freeListIrq, nr, nrIrq, next, maxMacro, thresholdMacro },
     cacheStruct,
     fns,
     capCompare: capCompare as '>' | '>=',

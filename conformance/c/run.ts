@@ -11,6 +11,7 @@ import { loadImplementation } from '../explorer/replay.js';
 import type { Scope } from '../system.js';
 import { UsageError } from '../cli/errors.js';
 import { buildFromC, type CBuild } from './build.js';
+import type { Coverage } from './interp.js';
 import { detectKind, type InputKind } from './reader.js';
 import type { Binding, RoleName } from './roles.js';
 
@@ -99,6 +100,8 @@ export interface CheckOptions {
   maxStates?: number;
   progress?: (line: string) => void;
   signal?: AbortSignal;
+  /** Worker threads per exploration (the parallel BFS); each rebuilds the implementation from the file. */
+  workers?: number;
 }
 
 export interface Loaded {
@@ -155,6 +158,13 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       all: true,
       ...(o.maxStates ? { maxStates: o.maxStates } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.workers && o.workers > 1
+        ? {
+            workers: o.workers,
+            load: { ref: l.ref, ...(o.bindingFile ? { binding: o.bindingFile } : {}), ...(o.roles ? { roles: o.roles as Record<string, string> } : {}) },
+            ...(l.c ? { workerCoverage: (c: unknown) => mergeCoverage(l.c!.coverage, c as Coverage) } : {}),
+          }
+        : {}),
       ...(o.progress ? { progress: (p) => o.progress!(`  ${scope.name}: ${p.states} states, depth ${p.depth}, ${p.seconds.toFixed(1)} s`) } : {}),
     });
     if (r.verdict === 'error') {
@@ -174,8 +184,10 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
     for (const v of r.violations) {
       // A fault of the harness, not of the code under test: the interpreter cannot run this C,
       // or a TypeScript module threw or did not return.
-      if (v.id === 'crash' && (/^unsupported C: /.test(v.message) || (l.kind === 'module' && /the implementation threw|did not return within/.test(v.message))))
-        throw new UsageError(`${l.impl.name}: ${v.message.split('\n')[0]}`);
+      // The interpreter's refusal may surface at boot (the initcall, the prefill), wrapped in the
+      // explorer's boot message: the construct and its line are in the last part.
+      if (v.id === 'crash' && /unsupported C: /.test(v.message)) throw new UsageError(`${l.impl.name}: ${/unsupported C: .*/.exec(v.message.split('\n')[0]!)![0]}`);
+      if (v.id === 'crash' && l.kind === 'module' && /the implementation threw|did not return within/.test(v.message)) throw new UsageError(`${l.impl.name}: ${v.message.split('\n')[0]}`);
       if (!violations.some((x) => x.id === v.id)) violations.push({ ...v, scope });
     }
     for (const v of r.warnings) if (!warnings.some((w) => w.id === v.id)) warnings.push({ ...v, scope });
@@ -262,4 +274,21 @@ export function coverageReport(c: CBuild): CoverageReport {
   }
   const interruptsAt = [...c.coverage.interrupts].map(([at, count]) => ({ at, count })).sort((a, b) => b.count - a.count);
   return { functions, interruptsAt, warnings, branchGaps };
+}
+
+/** Adds a worker thread's counters (parallel exploration) to this thread's. */
+function mergeCoverage(into: Coverage, from: Coverage): void {
+  for (const [k, v] of from.stmts) {
+    const t = into.stmts.get(k);
+    if (t) t.hits += v.hits;
+    else into.stmts.set(k, { ...v });
+  }
+  for (const [k, v] of from.branches) {
+    const t = into.branches.get(k);
+    if (t) {
+      t.taken += v.taken;
+      t.notTaken += v.notTaken;
+    } else into.branches.set(k, { ...v });
+  }
+  for (const [k, n] of from.interrupts) into.interrupts.set(k, (into.interrupts.get(k) ?? 0) + n);
 }

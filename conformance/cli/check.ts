@@ -32,6 +32,7 @@ interface CheckFlags {
   replayOut?: string;
   replay?: string;
   maxStates?: string;
+  workers?: string;
   full?: boolean;
   progress: boolean;
 }
@@ -68,6 +69,7 @@ export function registerCheck(program: Command): void {
     .option('--replay-out <file>', 'where to write the replay file of the first violation')
     .option('--replay <file>', 're-run a replay file written by check against FILE and print the trace')
     .option('--max-states <n>', 'stop each exploration after this many states')
+    .option('--workers <n>', 'worker threads for each exploration (default 1)')
     .option('--full', 'print every statement of a counterexample')
     .option('--no-progress', 'no progress lines on stderr')
     .action(async (file: string, f: CheckFlags) => {
@@ -89,6 +91,7 @@ export function registerCheck(program: Command): void {
         scopes = [scopeWith(base, overrides)];
       } else scopes = CHECK_SCOPES.map((s, i) => (i === 0 ? scopeWith(s, overrides) : scopeWith(s, { ...(overrides.max !== undefined ? { max: overrides.max } : {}), ...(overrides.threshold !== undefined ? { threshold: overrides.threshold } : {}) })));
       const maxStates = int('max-states', f.maxStates, 1);
+      const workers = int('workers', f.workers, 1);
       const showProgress = f.progress && !f.json;
       const r = await check(
         {
@@ -96,6 +99,7 @@ export function registerCheck(program: Command): void {
           scopes,
           ...(f.profile ? { profile: f.profile } : {}),
           ...(maxStates ? { maxStates } : {}),
+          ...(workers ? { workers } : {}),
           ...(showProgress ? { progress: (l: string) => process.stderr.write(l + '\n') } : {}),
         },
         loaded,

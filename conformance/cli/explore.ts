@@ -34,6 +34,7 @@ interface ExploreFlags {
   showMax?: boolean;
   listScopes?: boolean;
   progress: boolean;
+  workers?: string;
 }
 
 export function describeScope(s: Scope): string {
@@ -79,6 +80,7 @@ export function registerExplore(program: Command): void {
     .option('--all', 'keep exploring after a violation: one counterexample per invariant id')
     .option('--full', 'print every statement of a counterexample, not one line per context run')
     .option('--show-max', 'print the shortest trace that reaches the largest nr + nr_irq (the soft-cap witness)')
+    .option('--workers <n>', 'worker threads for the BFS (default 1; one per core is fastest on a big scope)')
     .option('--no-progress', 'no progress lines on stderr')
     .option('--list-scopes', 'list the named scopes and exit')
     .action(async (f: ExploreFlags) => {
@@ -103,6 +105,8 @@ export function registerExplore(program: Command): void {
         profile,
       });
       const maxStates = int('max-states', f.maxStates, 1);
+      const workers = int('workers', f.workers, 1) ?? 1;
+      if (workers > 1 && f.dfs) throw new UsageError('--workers runs a parallel BFS; it cannot be combined with --dfs');
       const ac = new AbortController();
       const onInt = () => {
         if (ac.signal.aborted) process.exit(130);
@@ -120,6 +124,8 @@ export function registerExplore(program: Command): void {
           symmetry: f.symmetry,
           all: !!f.all,
           signal: ac.signal,
+          workers,
+          load: { ref },
           ...(maxStates ? { maxStates } : {}),
           ...(showProgress
             ? { progress: (p) => process.stderr.write(`  ${fmt(p.states)} states, ${fmt(p.states / Math.max(p.seconds, 1e-9))} states/s, depth ${p.depth}, ${p.seconds.toFixed(1)} s\n`) }
@@ -184,7 +190,7 @@ function textReport(r: ExploreResult, implName: string, scope: Scope, replayFile
   out.push(`${implName} on ${describeScope(scope)}`);
   out.push(
     `${fmt(s.states)} states, ${fmt(s.transitions)} transitions, depth ${s.depth}, ${s.seconds.toFixed(2)} s, ${fmt(s.statesPerSecond)} states/s, ` +
-      `${s.bytesPerState.toFixed(0)} bytes/state (${s.strategy.toUpperCase()}, symmetry ${s.symmetry ? 'on' : 'off'})`,
+      `${s.bytesPerState.toFixed(0)} bytes/state (${s.strategy.toUpperCase()}${s.workers > 1 ? ` on ${s.workers} worker threads` : ''}, symmetry ${s.symmetry ? 'on' : 'off'})`,
   );
   const bound = reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }));
   const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);

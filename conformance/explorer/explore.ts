@@ -76,6 +76,15 @@ export interface ExploreOptions {
   minimise?: boolean;
   /** State budget of the minimising search (default 2,000,000). */
   minimiseMaxStates?: number;
+  /**
+   * Worker threads for a BFS (exploreAsync only; default 1, this thread). Each worker loads the
+   * implementation itself from `load` (or, for a registry implementation, from its name).
+   */
+  workers?: number;
+  /** How a worker thread loads the implementation: what `loadImplementation()` takes. */
+  load?: { ref: string; binding?: string; roles?: Record<string, string> };
+  /** Called once per worker at the end with what its implementation counted (the C path's coverage). */
+  workerCoverage?: (coverage: unknown) => void;
 }
 
 /** The shortest path found to a new largest `nr + nr_irq` on a quiescent CPU. */
@@ -109,6 +118,8 @@ export interface ExploreResult {
     peakOpen: number;
     /** Expected number of fingerprint collisions (64-bit hashes): n² / 2^65. */
     collisionOdds: number;
+    /** Worker threads that expanded states (1: this thread alone). */
+    workers: number;
   };
   /**
    * Largest nr + nr_irq seen on any quiescent CPU and on each CPU, and the shortest path to each
@@ -120,10 +131,11 @@ export interface ExploreResult {
 }
 
 /** Fault kinds during boot and the invariant that judges them (model/invariants.ts). */
-const BOOT_FAULTS: Record<string, InvariantId> = {
+export const BOOT_FAULTS: Record<string, InvariantId> = {
   'null-deref': 'crash',
   'wild-pointer': 'crash',
   exception: 'crash',
+  'no-return': 'crash',
   'replay-divergence': 'crash',
   'use-after-free': 'object-safety',
   'double-free': 'object-safety',
@@ -131,7 +143,7 @@ const BOOT_FAULTS: Record<string, InvariantId> = {
   'uninit-read': 'object-safety',
 };
 
-interface Open {
+export interface Open {
   w: World;
   abs: AbstractState;
   idx: number;
@@ -144,12 +156,12 @@ interface Open {
  * generation collection copies, and it was a fifth of the run time.
  */
 const NO_OBJECTS: AbstractState['objects'] = [];
-function parentAbs(a: AbstractState): AbstractState {
+export function parentAbs(a: AbstractState): AbstractState {
   return { profile: a.profile, caches: a.caches, objects: NO_OBJECTS };
 }
 
 /** Growable parent/choice arrays: 4 + 2 bytes per stored state. */
-class Parents {
+export class Parents {
   parent = new Uint32Array(1 << 16);
   choice = new Uint16Array(1 << 16);
   n = 0;
@@ -343,53 +355,88 @@ class Search {
 
   result(): ExploreResult {
     const seconds = (performance.now() - this.t0) / 1000;
-    const states = this.seen.size;
-    const build = (m: Map<string, { v: Violation; choices: number[] }>, min: boolean): FoundViolation[] => {
-      const out: FoundViolation[] = [];
-      for (const { v, choices } of m.values()) {
-        let vec = choices;
-        let minimised: FoundViolation['minimised'];
-        if (this.bootFailed) {
-          out.push({ ...v, steps: [], interrupts: 0, preemptions: 0 });
-          continue;
-        }
-        if (min && this.o.minimise !== false) {
-          const m2 = minimise(this.sys, v.id, choices, { maxStates: this.o.minimiseMaxStates ?? 2_000_000, symmetry: this.o.symmetry !== false, signal: this.o.signal });
-          vec = m2.choices;
-          minimised = { from: m2.from, to: m2.to, complete: m2.complete };
-        }
-        const run = runChoices(this.sys, vec);
-        const again = run.violations.find((x) => x.id === v.id);
-        const fv: FoundViolation = { ...(again ?? v), steps: run.steps, interrupts: run.interrupts, preemptions: run.preemptions };
-        if (minimised) fv.minimised = minimised;
-        out.push(fv);
-      }
-      return out.sort((a, b) => a.steps.length - b.steps.length);
-    };
-    const errs = build(this.found, true);
-    const res: ExploreResult = {
-      verdict: this.bootError ? 'error' : errs.length ? 'violation' : 'conforms',
-      violations: errs,
-      warnings: build(this.warned, false),
-      complete: !this.stopped && !this.bootError,
+    return assemble(this.sys, this.o, {
+      found: this.found,
+      warned: this.warned,
+      bootFailed: this.bootFailed,
+      ...(this.bootError !== undefined ? { bootError: this.bootError } : {}),
+      ...(this.stopped ? { stopped: this.stopped } : {}),
       stats: {
-        states,
+        states: this.seen.size,
         transitions: this.transitions,
         depth: this.depth,
         seconds,
-        statesPerSecond: states / Math.max(seconds, 1e-9),
-        bytesPerState: states ? (this.seen.bytes + (this.strategy === 'bfs' ? this.parents.bytes : 0)) / states : 0,
-        symmetry: this.o.symmetry !== false,
+        bytes: this.seen.bytes + (this.strategy === 'bfs' ? this.parents.bytes : 0),
         strategy: this.strategy,
         peakOpen: this.peakOpen,
-        collisionOdds: (states * states) / 2 ** 65,
       },
       extremes: { maxCached: this.maxCached, perCpu: this.maxPerCpu.map((x) => x ?? 0), witnesses: this.witnesses },
-    };
-    if (this.stopped) res.stoppedBy = this.stopped;
-    if (this.bootError) res.error = this.bootError;
-    return res;
+    });
   }
+}
+
+/** What a finished search (sequential or parallel) hands to assemble(). */
+export interface SearchOutcome {
+  /** One violation per invariant id with the choice vector that reaches it. */
+  found: Map<string, { v: Violation; choices: number[] }>;
+  warned: Map<string, { v: Violation; choices: number[] }>;
+  bootFailed: boolean;
+  bootError?: string;
+  stopped?: ExploreResult['stoppedBy'];
+  stats: { states: number; transitions: number; depth: number; seconds: number; bytes: number; strategy: 'bfs' | 'dfs'; peakOpen: number; workers?: number };
+  extremes: ExploreResult['extremes'];
+}
+
+/** The verdict, with every error counterexample minimised and every path re-run into a trace. */
+export function assemble(sys: System, o: ExploreOptions, x: SearchOutcome): ExploreResult {
+  const states = x.stats.states;
+  const seconds = x.stats.seconds;
+  const build = (m: Map<string, { v: Violation; choices: number[] }>, min: boolean): FoundViolation[] => {
+    const out: FoundViolation[] = [];
+    for (const { v, choices } of m.values()) {
+      let vec = choices;
+      let minimised: FoundViolation['minimised'];
+      if (x.bootFailed) {
+        out.push({ ...v, steps: [], interrupts: 0, preemptions: 0 });
+        continue;
+      }
+      if (min && o.minimise !== false) {
+        const m2 = minimise(sys, v.id, choices, { maxStates: o.minimiseMaxStates ?? 2_000_000, symmetry: o.symmetry !== false, signal: o.signal });
+        vec = m2.choices;
+        minimised = { from: m2.from, to: m2.to, complete: m2.complete };
+      }
+      const run = runChoices(sys, vec);
+      const again = run.violations.find((y) => y.id === v.id);
+      const fv: FoundViolation = { ...(again ?? v), steps: run.steps, interrupts: run.interrupts, preemptions: run.preemptions };
+      if (minimised) fv.minimised = minimised;
+      out.push(fv);
+    }
+    return out.sort((a, b) => a.steps.length - b.steps.length);
+  };
+  const errs = build(x.found, true);
+  const res: ExploreResult = {
+    verdict: x.bootError ? 'error' : errs.length ? 'violation' : 'conforms',
+    violations: errs,
+    warnings: build(x.warned, false),
+    complete: !x.stopped && !x.bootError,
+    stats: {
+      states,
+      transitions: x.stats.transitions,
+      depth: x.stats.depth,
+      seconds,
+      statesPerSecond: states / Math.max(seconds, 1e-9),
+      bytesPerState: states ? x.stats.bytes / states : 0,
+      symmetry: o.symmetry !== false,
+      strategy: x.stats.strategy,
+      peakOpen: x.stats.peakOpen,
+      collisionOdds: (states * states) / 2 ** 65,
+      workers: x.stats.workers ?? 1,
+    },
+    extremes: x.extremes,
+  };
+  if (x.stopped) res.stoppedBy = x.stopped;
+  if (x.bootError) res.error = x.bootError;
+  return res;
 }
 
 /** Explores to the end (or to the first violation, maxStates, or an already-aborted signal). */
@@ -401,6 +448,11 @@ export function explore(o: ExploreOptions): ExploreResult {
 
 /** As explore(), yielding to the event loop every ~50 ms so that a signal can stop it. */
 export async function exploreAsync(o: ExploreOptions): Promise<ExploreResult> {
+  if ((o.workers ?? 1) > 1 && (o.strategy ?? 'bfs') === 'bfs') {
+    // Imported lazily: worker threads are only started when asked for.
+    const { exploreParallel } = await import('./parallel.js');
+    return exploreParallel(o);
+  }
   const s = new Search(o);
   while (!s.run(50)) await new Promise<void>((r) => setImmediate(r));
   return s.result();

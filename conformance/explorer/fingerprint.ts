@@ -11,7 +11,11 @@
  *
  * Soundness does not depend on the walk being a perfect canonical form: the serialisation always
  * describes the whole state with a consistent renaming, so equal serialisations mean isomorphic
- * states. A walk that is not canonical only stores more states than necessary.
+ * states. A walk that is not canonical stores more states than necessary, and makes the count
+ * depend on which of two isomorphic worlds a search kept (the parallel BFS keeps whichever
+ * worker's insert wins). So sets are written by individualisation and refinement (multiset())
+ * with keys that see what an object points to and what points to it, and a test renames every
+ * reachable state of two scopes at random and checks that its fingerprint does not change.
  *
  * `Frame.next` is derived (a label for reports) and is not part of the state; `World.interrupts`
  * counts the path, not the state, and is left out too. `Frame.ghost` carries an object id above
@@ -21,6 +25,8 @@ import { OBJ_SPAN, PTR_BASE } from '../../impl/kernel/values.js';
 import { flatObj, intern, type Frame, type HeapObj, type World } from '../../impl/kernel/world.js';
 
 const GHOST_SHIFT = 8;
+/** How far key() follows pointers to objects not named yet. */
+const KEY_DEPTH = 3;
 const GHOST_FLAGS = (1 << GHOST_SHIFT) - 1;
 const M_OBJ = -0x7fff0001;
 const M_NONE = -0x7fff0002;
@@ -149,10 +155,14 @@ export class Fingerprinter {
 
   /**
    * A content key for ordering interchangeable objects: the object's cells with pointers to
-   * already-named objects replaced by their canonical id and pointers to unnamed ones by a
-   * placeholder. Objects with equal keys keep their original relative order.
+   * already-named objects replaced by their canonical id, and pointers to unnamed ones by the key
+   * of what they point to and the set that holds it (to a depth of KEY_DEPTH). Objects with equal keys keep their original
+   * relative order; a placeholder for every unnamed target would tie objects that differ only in
+   * what they point to (an in-flight dio whose stale dio_next names another in-flight one), and
+   * the tie would then be broken by object ids: isomorphic states serialised differently, which
+   * costs states and makes the count depend on which of two isomorphic worlds a search kept.
    */
-  private key(v: number): number {
+  private key(v: number, depth = KEY_DEPTH): number {
     if (v < PTR_BASE) return v;
     const rel = v - PTR_BASE;
     const id = Math.floor(rel / OBJ_SPAN);
@@ -171,7 +181,7 @@ export class Fingerprinter {
         const r = c - PTR_BASE;
         const cid = Math.floor(r / OBJ_SPAN);
         const cn = this.canon[cid] ?? 0;
-        x = cn > 0 ? 0x40000000 + cn * OBJ_SPAN + (r - cid * OBJ_SPAN) : 0x3fffffff;
+        x = cn > 0 ? 0x40000000 + cn * OBJ_SPAN + (r - cid * OBJ_SPAN) : depth > 0 ? this.key(c, depth - 1) ^ this.container(cid) ^ 0x2545f491 : 0x3fffffff;
       }
       h = Math.imul(h ^ (k * 31 + x), 0x1b873593);
       h = (h << 13) | (h >>> 19);
@@ -179,33 +189,84 @@ export class Fingerprinter {
     return h >>> 0;
   }
 
-  /** Sort buffers of multiset(): keys and values, reused (the sets are a handful long). */
-  private mk: number[] = [];
+  /**
+   * Who points at object `id`, as a sum over referring cells (order-free): the referrer's
+   * canonical id if it has one, else its content key and the set it is in, with the field offset. Two objects of a
+   * set with equal contents, of which another object links to one (a dio whose stale dio_next
+   * names a held dio), are not interchangeable: their keys must differ.
+   */
+  private inRefs(id: number): number {
+    const heap = this.w.heap;
+    let h = 0;
+    for (let j = 1; j < heap.length; j++) {
+      const o = heap[j];
+      if (!o || j === id) continue;
+      const flat = flatObj(o);
+      for (let i = 3; i < flat.length; i += 2) {
+        const c = flat[i + 1]!;
+        if (c < PTR_BASE) continue;
+        const r = c - PTR_BASE;
+        if (Math.floor(r / OBJ_SPAN) !== id) continue;
+        const cn = this.canon[j] ?? 0;
+        const who = cn > 0 ? 0x51ed27 + cn : this.key(PTR_BASE + j * OBJ_SPAN, 0) ^ this.container(j);
+        h = (h + Math.imul(who ^ Math.imul(flat[i]! + 1, 0x9e3779b1) ^ (r - id * OBJ_SPAN), 0x85ebca6b)) | 0;
+      }
+    }
+    return h;
+  }
+
+  /** Where an unnamed object is held: a task's set (by task), the objects in flight, or neither. */
+  private container(id: number): number {
+    const p = PTR_BASE + id * OBJ_SPAN;
+    const w = this.w;
+    for (let t = 0; t < w.tasks.length; t++) if (w.tasks[t]!.held.includes(p)) return Math.imul(t + 1, 0x27d4eb2f);
+    return w.inflight.includes(p) ? 0x165667b1 : 0;
+  }
+
+  /** multiset()'s working copy of the set, reused (the sets are a handful long). */
   private mv: number[] = [];
 
   private multiset(vals: number[]): void {
     const n = vals.length;
     this.push(n);
     if (n === 0) return;
-    const ks = this.mk;
-    const vs = this.mv;
-    // All keys first (naming happens only when the values are written below), then a stable
-    // insertion sort: equal keys keep their original relative order.
-    for (let i = 0; i < n; i++) {
-      const v = vals[i]!;
-      const k = this.symmetry ? (n > 1 ? this.key(v) : 0) : v;
-      let j = i;
-      while (j > 0 && ks[j - 1]! > k) {
-        ks[j] = ks[j - 1]!;
-        vs[j] = vs[j - 1]!;
-        j--;
-      }
-      ks[j] = k;
-      vs[j] = v;
+    if (!this.symmetry || n === 1) {
+      // Without symmetry the set is written in value order (object ids are the identity).
+      const vs = this.mv;
+      for (let i = 0; i < n; i++) vs[i] = vals[i]!;
+      const sorted = vs.slice(0, n).sort((a, b) => a - b);
+      for (const v of sorted) this.push(this.val(v));
+      this.drain();
+      return;
     }
-    for (let i = 0; i < n; i++) this.push(this.val(vs[i]!));
-    this.drain();
+    // Individualise and refine: write the element with the smallest key, name it and what it
+    // reaches, then key the rest again. Keys read the canonical ids named so far, so of two
+    // elements that tied before (two held dios with equal cells, each the stale dio_next of
+    // another one), the ones linked to what was just named now differ from the others: linked
+    // structures come out in one consistent order whatever their object ids. Ties left are
+    // between elements no key tells apart (interchangeable ones), broken by position.
+    const rest = this.mv;
+    for (let i = 0; i < n; i++) rest[i] = vals[i]!;
+    let m = n;
+    while (m > 0) {
+      let best = 0;
+      let bestKey = -1;
+      for (let i = 0; i < m; i++) {
+        const v = rest[i]!;
+        const k = m > 1 ? (this.key(v) ^ (v < PTR_BASE ? 0 : this.inRefs(Math.floor((v - PTR_BASE) / OBJ_SPAN)))) >>> 0 : 0;
+        if (bestKey < 0 || k < bestKey) {
+          bestKey = k;
+          best = i;
+        }
+      }
+      const v = rest[best]!;
+      for (let i = best; i < m - 1; i++) rest[i] = rest[i + 1]!;
+      m--;
+      this.push(this.val(v));
+      this.drain();
+    }
   }
+
 
   private serialise(w: World): void {
     this.w = w;
@@ -343,5 +404,94 @@ export class FingerprintSet {
     this.mask = this.hiA.length - 1;
     this.size = 0;
     for (let i = 0; i < oh.length; i++) if (oh[i] !== 0 || ol[i] !== 0) this.insert(oh[i]!, ol[i]!);
+  }
+}
+
+/** The shared memory of a SharedFingerprintSet, as posted to worker threads. */
+export interface SharedTable {
+  hi: SharedArrayBuffer;
+  lo: SharedArrayBuffer;
+  /** [0]: states stored. */
+  count: SharedArrayBuffer;
+}
+
+/**
+ * The visited set of a parallel search (parallel.ts): the same open addressing over shared
+ * memory, inserted into by every worker at once. A slot is claimed by a compare-and-swap on its
+ * high word; the low word follows, and a reader that finds the high word it is looking for waits
+ * for the low word before comparing. Neither word is ever 0 in a stored fingerprint (0 marks an
+ * empty slot), so both are nudged to 1 when they are.
+ *
+ * It does not grow while workers insert: `add` answers FULL past 7/8 load and the worker keeps
+ * the state aside; between BFS levels the main thread grows the table (`grown`) and the workers
+ * retry.
+ */
+export class SharedFingerprintSet {
+  static readonly FULL = -1;
+  readonly hiA: Int32Array;
+  readonly loA: Int32Array;
+  private readonly countA: Int32Array;
+  private readonly mask: number;
+  private readonly limit: number;
+
+  constructor(readonly table: SharedTable) {
+    this.hiA = new Int32Array(table.hi);
+    this.loA = new Int32Array(table.lo);
+    this.countA = new Int32Array(table.count);
+    this.mask = this.hiA.length - 1;
+    this.limit = (this.hiA.length / 8) * 7;
+  }
+
+  static create(capacityPow2: number): SharedFingerprintSet {
+    return new SharedFingerprintSet({
+      hi: new SharedArrayBuffer(capacityPow2 * 4),
+      lo: new SharedArrayBuffer(capacityPow2 * 4),
+      count: new SharedArrayBuffer(4),
+    });
+  }
+
+  get size(): number {
+    return Atomics.load(this.countA, 0);
+  }
+  get capacity(): number {
+    return this.hiA.length;
+  }
+  get bytes(): number {
+    return this.hiA.byteLength + this.loA.byteLength;
+  }
+
+  /** 1: added; 0: already present; FULL: not added, the table is too full. */
+  add(hi: number, lo: number): number {
+    hi |= 0;
+    lo |= 0;
+    if (hi === 0) hi = 1;
+    if (lo === 0) lo = 1;
+    if (Atomics.load(this.countA, 0) >= this.limit) return SharedFingerprintSet.FULL;
+    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    for (;;) {
+      let h = Atomics.load(this.hiA, i);
+      if (h === 0) {
+        h = Atomics.compareExchange(this.hiA, i, 0, hi);
+        if (h === 0) {
+          Atomics.store(this.loA, i, lo);
+          Atomics.add(this.countA, 0, 1);
+          return 1;
+        }
+      }
+      if (h === hi) {
+        let l = Atomics.load(this.loA, i);
+        // The winner of this slot has not written its low word yet: a few instructions away.
+        while (l === 0) l = Atomics.load(this.loA, i);
+        if (l === lo) return 0;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** A table `factor` times larger holding the same fingerprints (only while no worker inserts). */
+  grown(factor: number): SharedFingerprintSet {
+    const t = SharedFingerprintSet.create(this.hiA.length * factor);
+    for (let i = 0; i < this.hiA.length; i++) if (this.hiA[i] !== 0) t.add(this.hiA[i]!, this.loA[i]!);
+    return t;
   }
 }

@@ -33,7 +33,10 @@ export interface ReplayFile {
  * `--impl NAME|PATH`: a registry name, or a TS/JS module exporting default or `impl`. A replay file
  * written by `check` names a patch or C file instead: that is rebuilt through the C path.
  */
-export async function loadImplementation(spec: string, c?: { binding?: string; roles?: Record<string, string> }): Promise<{ impl: Implementation; ref: string }> {
+export async function loadImplementation(
+  spec: string,
+  c?: { binding?: string; roles?: Record<string, string> },
+): Promise<{ impl: Implementation; ref: string; coverage?: unknown }> {
   const named = findImpl(spec);
   if (named) return { impl: named, ref: spec };
   const path = resolve(spec);
@@ -42,7 +45,9 @@ export async function loadImplementation(spec: string, c?: { binding?: string; r
     // Imported lazily: the C path itself depends on the explorer.
     const { loadInput } = await import('../c/run.js');
     const loaded = await loadInput(path, c?.binding, c?.roles as Parameters<typeof loadInput>[2]);
-    return { impl: loaded.impl, ref: path };
+    // The C interpreter's statement and branch counters: a worker thread (parallel.ts) sends its
+    // own back to the thread that reports them.
+    return { impl: loaded.impl, ref: path, ...(loaded.c ? { coverage: loaded.c.coverage } : {}) };
   }
   let mod: Record<string, unknown>;
   try {

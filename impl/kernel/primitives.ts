@@ -79,6 +79,8 @@ export type FaultKind =
   | 'uninit-read'
   | 'wild-pointer'
   | 'exception'
+  /** The operation does not return: a statement or operation budget ran out (an endless loop). */
+  | 'no-return'
   | 'replay-divergence';
 
 /** A fault stops the operation, as the kernel would oops; the explorer reports it. */
@@ -108,6 +110,8 @@ export interface ExecContext {
   /** Task index when ctx is 'task', else -1. */
   task: number;
   frame: Frame;
+  /** A trial run the search does not keep (System's run-alone check): counters must not count it. */
+  probe?: boolean;
 }
 
 /** The live thunk of a read that is being replayed: never called. */
@@ -170,7 +174,7 @@ export class Kernel {
    */
   private live(): void {
     if (++this.liveCalls > LIVE_CALL_BUDGET)
-      throw new KernelFault('exception', `${this.fn}: one statement made more than ${LIVE_CALL_BUDGET} kernel calls without reaching a yield (an endless loop inside a statement?)`);
+      throw new KernelFault('no-return', `${this.fn}: one statement made more than ${LIVE_CALL_BUDGET} kernel calls without reaching a yield (an endless loop inside a statement?)`);
   }
 
   /** Every returned value goes through here: replayed from the log or recorded in it. */
@@ -186,6 +190,14 @@ export class Kernel {
     reads.push(v);
     this.cursor++;
     return v;
+  }
+
+  /**
+   * The next logged value, for primitives that test `replaying` themselves before building the
+   * closure `ret` takes: most kernel calls are replays, and each closure is garbage.
+   */
+  private replayed<T extends Value>(): T {
+    return this.ret(noLive as () => T);
   }
 
   private effect(fn: () => void): void {
@@ -219,6 +231,10 @@ export class Kernel {
 
   get ctx(): CtxKind {
     return this.x.ctx;
+  }
+  /** True in a trial run whose effects are thrown away (coverage counters skip it). */
+  get probing(): boolean {
+    return this.x.probe === true;
   }
   get cpu(): number {
     return this.x.cpu;
@@ -327,6 +343,7 @@ export class Kernel {
 
   /** A file-scope static variable. */
   global(name: string): Value {
+    if (this.replaying) return this.replayed();
     return this.ret(() => {
       const v = this.x.world.globals[name];
       if (v === undefined) throw new KernelFault('uninit-read', `static ${name} read before it was set`);
@@ -334,6 +351,7 @@ export class Kernel {
     });
   }
   setGlobal(name: string, v: Value): void {
+    if (this.replaying) return;
     this.effect(() => {
       this.x.world.globals[name] = v;
     });
@@ -342,6 +360,7 @@ export class Kernel {
   // ---- preemption and per-CPU -----------------------------------------------------------------
 
   get_cpu(): number {
+    if (this.replaying) return this.replayed();
     this.effect(() => {
       this.x.frame.preempt++;
     });
@@ -351,11 +370,13 @@ export class Kernel {
     this.preempt_enable();
   }
   preempt_disable(): void {
+    if (this.replaying) return;
     this.effect(() => {
       this.x.frame.preempt++;
     });
   }
   preempt_enable(): void {
+    if (this.replaying) return;
     this.effect(() => {
       if (this.x.frame.preempt === 0) this.fact('preempt-underflow', `${this.fn}: put_cpu()/preempt_enable() without a matching get_cpu()`);
       else this.x.frame.preempt--;
@@ -366,6 +387,7 @@ export class Kernel {
     return this.ret(() => this.x.cpu);
   }
   per_cpu_ptr(pp: Value, cpu: number): Value {
+    if (this.replaying) return this.replayed();
     return this.ret(() => {
       const { obj } = this.objFor(pp, 'per_cpu_ptr()');
       if (obj.type !== '__percpu') throw new KernelFault('wild-pointer', `per_cpu_ptr() on ${showValue(pp)}, which is not a __percpu pointer`);
@@ -380,6 +402,7 @@ export class Kernel {
     return this.per_cpu_ptr(pp, cpu);
   }
   cpu_online(cpu: number): boolean {
+    if (this.replaying) return this.replayed() === 1;
     return this.ret(() => (this.x.world.cpus[cpu]?.online ? 1 : 0)) === 1;
   }
   num_possible_cpus(): number {
@@ -389,6 +412,7 @@ export class Kernel {
   // ---- irqs and contexts ----------------------------------------------------------------------
 
   local_irq_save(): Value {
+    if (this.replaying) return this.replayed();
     const flags = this.ret(() => (this.cpuState.irqsOff ? 1 : 0));
     this.effect(() => {
       this.cpuState.irqsOff = true;
@@ -397,6 +421,7 @@ export class Kernel {
     return flags;
   }
   local_irq_restore(flags: Value): void {
+    if (this.replaying) return;
     this.effect(() => {
       if (this.x.frame.irqSaved === 0) this.fact('irq-restore-mismatch', `${this.fn}: local_irq_restore() without local_irq_save()`);
       else this.x.frame.irqSaved--;
@@ -404,25 +429,31 @@ export class Kernel {
     });
   }
   local_irq_disable(): void {
+    if (this.replaying) return;
     this.effect(() => {
       this.cpuState.irqsOff = true;
     });
   }
   local_irq_enable(): void {
+    if (this.replaying) return;
     this.effect(() => {
       this.cpuState.irqsOff = false;
     });
   }
   irqs_disabled(): boolean {
+    if (this.replaying) return this.replayed() === 1;
     return this.ret(() => (this.cpuState.irqsOff ? 1 : 0)) === 1;
   }
   in_task(): boolean {
+    if (this.replaying) return this.replayed() === 1;
     return this.ret(() => (this.x.ctx === 'task' ? 1 : 0)) === 1;
   }
   in_hardirq(): boolean {
+    if (this.replaying) return this.replayed() === 1;
     return this.ret(() => (this.x.ctx === 'hardirq' ? 1 : 0)) === 1;
   }
   in_serving_softirq(): boolean {
+    if (this.replaying) return this.replayed() === 1;
     return this.ret(() => (this.x.ctx === 'softirq' || (this.x.ctx === 'hardirq' && this.cpuState.softirq !== null) ? 1 : 0)) === 1;
   }
   WARN_ON_ONCE(cond: boolean): boolean {
@@ -481,6 +512,7 @@ export class Kernel {
     return this.ret(() => this.newObject(type, 'kmem_cache', this.structs.get(type)?.size ?? 0, false));
   }
   kfree(p: Value): void {
+    if (this.replaying) return;
     this.effect(() => {
       if (p === NULL) return;
       if (!isPtr(p)) throw new KernelFault('bad-free', `kfree() of non-pointer ${p}`);

@@ -36,8 +36,13 @@ export function resolveMacros(impl: Implementation, max: number, threshold: numb
   return out;
 }
 
+/**
+ * A frame about to run its first statement. Its `next` label is known only once the generator
+ * reaches its first yield, which the step that starts the operation does at once; until then it
+ * names the function's entry, which is also what a fault before the first yield reports.
+ */
 export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
-  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: '' };
+  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: `${op}: (start)` };
 }
 
 function generatorFor(env: Env, k: Kernel, f: Frame): Op<Value> {
@@ -88,7 +93,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
     frame.steps++;
     frame.next = labelOf(k.fn, r.value);
     if (frame.steps > STEP_BUDGET)
-      throw new KernelFault('exception', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
+      throw new KernelFault('no-return', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
     return { label, facts: k.facts };
   } catch (e) {
     return { label, facts: k.facts, fault: asFault(e) };
@@ -106,17 +111,6 @@ function labelOf(fn: string, stmt: unknown): string {
   let l = m.get(stmt);
   if (l === undefined) m.set(stmt, (l = `${fn}: ${String(stmt)}`));
   return l;
-}
-
-/** Label of the first statement, for a frame that has not run yet (reports and coverage). */
-export function firstLabel(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): string {
-  const k = new Kernel({ world, cpu, ctx, task, frame: { ...frame, reads: [] } }, env.impl.structs, env.macros);
-  try {
-    const r = generatorFor(env, k, { ...frame, reads: [] }).next();
-    return r.done ? `${frame.op}: return` : labelOf(k.fn, r.value);
-  } catch {
-    return `${frame.op}: (start)`;
-  }
 }
 
 /** context-balance at the end of an operation: what it took it must give back. */
@@ -138,8 +132,8 @@ function exitFacts(world: World, cpu: number, frame: Frame): Fact[] {
  * whole prefix before each statement). Labels, facts, the read log and the frame's counters come
  * out the same as from runStatement() called until the operation returns.
  */
-export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): StepOutcome & { labels: string[] } {
-  if (frame.steps === 0 && frame.reads.length === 0) return runFreshToCompletion(env, world, cpu, ctx, task, frame);
+export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe = false): StepOutcome & { labels: string[] } {
+  if (frame.steps === 0 && frame.reads.length === 0) return runFreshToCompletion(env, world, cpu, ctx, task, frame, probe);
   const labels: string[] = [];
   const facts: Fact[] = [];
   for (;;) {
@@ -150,9 +144,9 @@ export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKin
   }
 }
 
-function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): StepOutcome & { labels: string[] } {
+function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean): StepOutcome & { labels: string[] } {
   const labels: string[] = [];
-  const k = new Kernel({ world, cpu, ctx, task, frame }, env.impl.structs, env.macros);
+  const k = new Kernel(probe ? { world, cpu, ctx, task, frame, probe } : { world, cpu, ctx, task, frame }, env.impl.structs, env.macros);
   k.replaying = false;
   let label = frame.next;
   let pushed = false;
@@ -170,7 +164,7 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
       frame.steps++;
       frame.next = labelOf(k.fn, r.value);
       if (frame.steps > STEP_BUDGET)
-        throw new KernelFault('exception', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
+        throw new KernelFault('no-return', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
     }
   } catch (e) {
     if (!pushed) labels.push(label);

@@ -55,7 +55,7 @@ export interface Task {
   cpu: number;
   /** Operations started so far (the workload bounds it). */
   opsDone: number;
-  /** Objects this task owns: allocated and not yet freed or submitted. A set. */
+  /** Objects this task owns: allocated and not yet freed or submitted. A set, in ascending order. */
   held: Value[];
   frame: Frame | null;
 }
@@ -66,7 +66,7 @@ export interface World {
   globals: Record<string, Value>;
   cpus: Cpu[];
   tasks: Task[];
-  /** Objects submitted for I/O and not yet completed: a multiset. */
+  /** Objects submitted for I/O and not yet completed: a multiset, in ascending order. */
   inflight: Value[];
   /** Preemptions (task switches) taken so far; bounded by the workload. */
   preemptions: number;
@@ -196,11 +196,23 @@ export function cellWritten(o: HeapObj, off: number, v: Value): void {
 }
 
 const STRINGS = new Map<string, number>();
-/** A small number per distinct string (struct types, origins, op and static names). */
+const BY_NUMBER = new Map<number, string>();
+/**
+ * A number per distinct string (struct types, origins, op and static names): a hash of its text,
+ * not an order of first use, so that worker threads (parallel.ts), which meet strings in different
+ * orders, fingerprint the same state the same way. Two of the few strings a run uses hashing alike
+ * would conflate them, so that is checked, not assumed.
+ */
 export function intern(s: string): number {
   let id = STRINGS.get(s);
   if (id === undefined) {
-    id = STRINGS.size + 1;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    // Small positive numbers, clear of the fingerprint's markers (near -2^31).
+    id = (h >>> 2) + 1;
+    const other = BY_NUMBER.get(id);
+    if (other !== undefined) throw new Error(`intern(): '${s}' and '${other}' hash alike; rename one`);
+    BY_NUMBER.set(id, s);
     STRINGS.set(s, id);
   }
   return id;

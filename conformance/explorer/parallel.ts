@@ -1,0 +1,223 @@
+/**
+ * The BFS on several worker threads (`--workers N`): the same search as explore.ts, level by
+ * level, with the visited set in shared memory.
+ *
+ * - Every worker loads the implementation itself (worker.ts); the main thread keeps a System of
+ *   its own for the boot check, minimisation and traces.
+ * - A level: each worker expands the states it owns; a new state belongs to the worker whose
+ *   insert into the shared set won. Between levels the main thread grows the table when it is
+ *   half full (workers set aside what did not fit past 7/8 and retry), and moves states from the
+ *   fullest next frontier to the emptiest so that no core idles.
+ * - States, transitions and depth are those of the sequential search (the set of states is the
+ *   same; only which of two isomorphic worlds represents a state may differ). A counterexample
+ *   is a shortest one, as with one thread, and is rebuilt from every worker's parent arrays.
+ */
+import { Worker } from 'node:worker_threads';
+import { findImpl } from '../../impl/registry.js';
+import { System, type Violation } from '../system.js';
+import { assemble, explore, type ExploreOptions, type ExploreResult, type ExtremeWitness, type SearchOutcome } from './explore.js';
+import { SharedFingerprintSet } from './fingerprint.js';
+import { C_STATES, C_STOP, C_TRANSITIONS, CONTROL_SLOTS, STOP_MAX_STATES, STOP_SIGNAL, STOP_VIOLATION, type Found, type FromWorker, type ToWorker, type WorkerInit, type Witness } from './protocol.js';
+
+const BOOT = new URL('./worker-boot.mjs', import.meta.url);
+
+/** A worker and the replies it owes: each request gets exactly one message back. */
+class Peer {
+  private waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void }[] = [];
+  private failed: Error | null = null;
+
+  constructor(readonly w: Worker) {
+    w.on('message', (m: FromWorker) => {
+      if (m.type === 'error') this.fail(new Error(m.message));
+      else this.waiting.shift()?.resolve(m);
+    });
+    w.on('error', (e: Error) => this.fail(e));
+    w.on('exit', (code) => {
+      if (code !== 0) this.fail(new Error(`a worker thread exited with code ${code}`));
+    });
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    for (const x of this.waiting.splice(0)) x.reject(e);
+  }
+
+  /** The next message from the worker (after sending `m`, if given). */
+  ask(m?: ToWorker): Promise<FromWorker> {
+    if (this.failed) return Promise.reject(this.failed);
+    const p = new Promise<FromWorker>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (m) this.w.postMessage(m);
+    return p;
+  }
+}
+
+function reply<T extends FromWorker['type']>(m: FromWorker, type: T): Extract<FromWorker, { type: T }> {
+  if (m.type !== type) throw new Error(`worker protocol: expected ${type}, got ${m.type}`);
+  return m as Extract<FromWorker, { type: T }>;
+}
+
+export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult> {
+  const n = o.workers ?? 2;
+  const load = o.load ?? (findImpl(o.impl.name) === o.impl ? { ref: o.impl.name } : null);
+  if (!load) throw new Error(`parallel exploration: worker threads cannot load ${o.impl.name}; pass ExploreOptions.load (the module path)`);
+  const t0 = performance.now();
+  const sys = new System(o.impl, o.scope);
+
+  let table = SharedFingerprintSet.create(1 << 16);
+  const controlBuf = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+  const control = new Int32Array(controlBuf);
+  const peers: Peer[] = [];
+  const onAbort = () => Atomics.compareExchange(control, C_STOP, 0, STOP_SIGNAL);
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort);
+  let depth = 0;
+  let lastProgress = t0;
+  const progress = o.progress
+    ? setInterval(() => {
+        const now = performance.now();
+        if (now - lastProgress < (o.progressEveryMs ?? 1000)) return;
+        lastProgress = now;
+        o.progress!({ states: Atomics.load(control, C_STATES), transitions: Atomics.load(control, C_TRANSITIONS), depth, seconds: (now - t0) / 1000 });
+      }, Math.min(o.progressEveryMs ?? 1000, 250))
+    : null;
+
+  const found: (Found & { worker: number })[] = [];
+  const witnesses: Witness[] = [];
+  let transitions = 0;
+  let peakOpen = 1;
+  try {
+    for (let id = 0; id < n; id++) {
+      const init: WorkerInit = {
+        id,
+        workers: n,
+        load,
+        scope: o.scope,
+        symmetry: o.symmetry !== false,
+        all: !!o.all,
+        table: table.table,
+        control: controlBuf,
+        ...(o.maxStates ? { maxStates: o.maxStates } : {}),
+      };
+      const p = new Peer(new Worker(BOOT, { workerData: init }));
+      peers.push(p);
+    }
+    const ready = await Promise.all(peers.map((p) => p.ask().then((m) => reply(m, 'ready'))));
+    // Boot failures and violations at the root are reported by the sequential search, the same way.
+    if (ready.some((r) => r.sequential)) return explore(o);
+
+    const merge = (replies: FromWorker[]): number[] => {
+      const next: number[] = [];
+      transitions = 0;
+      for (const r of replies) {
+        const l = reply(r, 'level');
+        next[l.id] = l.next;
+        transitions += l.transitions;
+        for (const f of l.found) found.push({ ...f, worker: l.id });
+        witnesses.push(...l.witnesses);
+      }
+      return next;
+    };
+    const pendingIn = (replies: FromWorker[]) => replies.some((r) => r.type === 'level' && r.pending > 0);
+    const setTable = async (t: SharedFingerprintSet) => {
+      table = t;
+      return Promise.all(peers.map((p) => p.ask({ type: 'table', table: t.table })));
+    };
+
+    for (let level = 0; ; level++) {
+      let replies = await Promise.all(peers.map((p) => p.ask({ type: 'level' })));
+      let next = merge(replies);
+      // What did not fit: grow, and let the workers insert it (it belongs to this same level).
+      while (pendingIn(replies)) {
+        replies = await setTable(table.grown(4));
+        const more = merge(replies);
+        next = more;
+      }
+      depth = level;
+      if (Atomics.load(control, C_STOP) !== 0) break;
+      const total = next.reduce((a, b) => a + b, 0);
+      if (total === 0) break;
+      peakOpen = Math.max(peakOpen, total);
+      if (table.size * 2 > table.capacity) merge(await setTable(table.grown(4)));
+      await rebalance(peers, next);
+    }
+
+    const arrays = await Promise.all(peers.map((p) => p.ask({ type: 'finish' }).then((m) => reply(m, 'parents'))));
+    arrays.sort((a, b) => a.id - b.id);
+    if (o.workerCoverage) for (const a of arrays) if (a.coverage !== undefined) o.workerCoverage(a.coverage);
+    const path = (g: number): number[] => {
+      const out: number[] = [];
+      while (g > 0) {
+        const a = arrays[g % n]!;
+        const l = Math.floor(g / n);
+        out.push(a.choice[l]!);
+        g = a.parent[l]!;
+      }
+      return out.reverse();
+    };
+    const stepPath = (parent: number, choice: number) => (choice < 0 ? [] : [...path(parent), choice]);
+
+    // One counterexample per invariant id: the shallowest (BFS: a shortest), then the lowest worker.
+    found.sort((a, b) => a.depth - b.depth || a.worker - b.worker);
+    const errs = new Map<string, { v: Violation; choices: number[] }>();
+    const warns = new Map<string, { v: Violation; choices: number[] }>();
+    for (const f of found) {
+      const into = f.v.severity === 'warning' ? warns : errs;
+      if (!into.has(f.v.id)) into.set(f.v.id, { v: f.v, choices: stepPath(f.parent, f.choice) });
+    }
+    // Extremes: the per-CPU maxima in BFS order, as the sequential search records them.
+    witnesses.sort((a, b) => a.depth - b.depth || a.value - b.value || a.cpu - b.cpu);
+    const perCpu: number[] = [];
+    const kept: ExtremeWitness[] = [];
+    for (const w of witnesses) {
+      if (w.value <= (perCpu[w.cpu] ?? -1)) continue;
+      perCpu[w.cpu] = w.value;
+      kept.push({ value: w.value, cpu: w.cpu, choices: stepPath(w.parent, w.choice) });
+    }
+    const stop = Atomics.load(control, C_STOP);
+    const stopped: ExploreResult['stoppedBy'] = stop === STOP_VIOLATION ? 'violation' : stop === STOP_MAX_STATES ? 'maxStates' : stop === STOP_SIGNAL ? 'signal' : undefined;
+    const outcome: SearchOutcome = {
+      found: errs,
+      warned: warns,
+      bootFailed: false,
+      ...(stopped ? { stopped } : {}),
+      stats: {
+        states: table.size,
+        transitions,
+        depth,
+        seconds: (performance.now() - t0) / 1000,
+        bytes: table.bytes + arrays.reduce((a, x) => a + x.parent.byteLength + x.choice.byteLength, 0),
+        strategy: 'bfs',
+        peakOpen,
+        workers: n,
+      },
+      extremes: { maxCached: Math.max(0, ...perCpu.map((x) => x ?? 0)), perCpu: Array.from(perCpu, (x) => x ?? 0), witnesses: kept },
+    };
+    return assemble(sys, o, outcome);
+  } finally {
+    if (progress) clearInterval(progress);
+    o.signal?.removeEventListener('abort', onAbort);
+    await Promise.all(peers.map((p) => p.w.terminate()));
+  }
+}
+
+/** Moves states from the fullest next frontiers to the emptiest, when they differ by more than a tenth. */
+async function rebalance(peers: Peer[], next: number[]): Promise<void> {
+  const total = next.reduce((a, b) => a + b, 0);
+  const fair = Math.ceil(total / peers.length);
+  const slack = Math.max(32, Math.floor(fair / 10));
+  for (;;) {
+    let hi = 0;
+    let lo = 0;
+    for (let i = 1; i < next.length; i++) {
+      if (next[i]! > next[hi]!) hi = i;
+      if (next[i]! < next[lo]!) lo = i;
+    }
+    if (next[hi]! - next[lo]! <= slack) return;
+    const k = Math.min(next[hi]! - fair, fair - next[lo]!);
+    if (k <= 0) return;
+    const given = reply(await peers[hi]!.ask({ type: 'give', n: k }), 'worlds');
+    reply(await peers[lo]!.ask({ type: 'take', worlds: given.worlds }), 'took');
+    next[hi] = next[hi]! - k;
+    next[lo] = next[lo]! + k;
+  }
+}
