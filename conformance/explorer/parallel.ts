@@ -200,9 +200,14 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
   }
 }
 
+/** Levels with fewer states than this are not rebalanced. */
+const SMALL_LEVEL = 512;
+
 /** Moves states from the fullest next frontiers to the emptiest, when they differ by more than a tenth. */
 async function rebalance(peers: Peer[], next: number[]): Promise<void> {
   const total = next.reduce((a, b) => a + b, 0);
+  // A small level is done sooner by one worker than by moving worlds between threads.
+  if (total < SMALL_LEVEL) return;
   const fair = Math.ceil(total / peers.length);
   const slack = Math.max(32, Math.floor(fair / 10));
   for (;;) {
