@@ -3,7 +3,9 @@
  * is caught with its invariant id, and the generalised revision (v3 shape) is checked without a
  * binding. Timings and state counts are printed for the report.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { check } from '../conformance/c/run.js';
 
@@ -112,3 +114,23 @@ describe('C path: a hotplug prune is recognised', () => {
   });
 });
 
+describe('C path: a deleted statement leaves the roles recognisable', () => {
+  // A mutation that deletes the statement role inference keys on (the pop's advance, the push's
+  // store) is still a change to check: exit 1 with what it breaks, not exit 2 "no alloc found".
+  const seed = readFileSync(SEED, 'utf8');
+  const dir = mkdtempSync(join(tmpdir(), 'dio-mut-'));
+  const cases: [string, string, string][] = [
+    ['alloc never advances free_list', '+\tcache->free_list = dio->dio_next;\n', 'object-safety'],
+    ['the hardirq put never stores the object', '+\t\tcache->free_list_irq = dio;\n', 'object-safety'],
+  ];
+  for (const [what, line, id] of cases) {
+    it(`${what}: ${id}`, async () => {
+      expect(seed).toContain(line);
+      const file = join(dir, `${id}-${what.replace(/\W+/g, '-')}.patch`);
+      writeFileSync(file, seed.replace(line, '+\t;\n'));
+      const r = await check({ file });
+      expect(r.verdict).toBe('violation');
+      expect(r.violations.map((v) => v.id)).toContain(id);
+    });
+  }
+});

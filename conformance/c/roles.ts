@@ -42,6 +42,17 @@ const mentions = (n: N, field: string) => {
   return hit;
 };
 
+/** Whether `fn` reads `x->field` anywhere but as the target of an assignment. */
+function readsField(fn: CFunction, field: string): boolean {
+  let hit = false;
+  walk(fn.body, (x) => {
+    if (x.t === 'assignment_expression') {
+      if (x.f.right && mentions(x.f.right, field)) hit = true;
+    } else if ((x.t === 'init_declarator' || x.t === 'return_statement' || x.t === 'if_statement') && mentions(x, field)) hit = true;
+  });
+  return hit;
+}
+
 function assignments(fn: CFunction): N[] {
   const out: N[] = [];
   walk(fn.body, (x) => {
@@ -164,6 +175,28 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
       if (x.t === 'call_expression' && x.f.function?.text === 'alloc_percpu') callsPercpu = true;
     });
     if (callsPercpu && !fns.create) fns.create = f.name;
+  }
+  // A changed alloc may read the head without ever advancing it (handing one object out twice),
+  // and a changed put may link the object to the head without storing it there (losing it).
+  // They are still the alloc and the put: taking them lets the search say what is wrong, where
+  // refusing would leave the change unchecked.
+  const taken = () => new Set(Object.values(fns));
+  if (!fns.alloc) {
+    const t = taken();
+    fns.alloc = ordered.find((f) => !t.has(f.name) && f.ret.k === 'ptr' && readsField(f, freeList))?.name;
+    if (fns.alloc) evidence.push(`${fns.alloc}() returns a pointer and reads ${freeList} but never pops from it: taken as the alloc`);
+    else delete fns.alloc;
+  }
+  if (!fns.put) {
+    const t = taken();
+    const linkOf = (f: CFunction) =>
+      assignments(f).find((a) => a.f.left?.t === 'field_expression' && a.f.right && (isField(a.f.right, freeList) || isField(a.f.right, freeListIrq)));
+    const f = ordered.find((x) => !t.has(x.name) && linkOf(x) !== undefined);
+    if (f) {
+      fns.put = f.name;
+      next ||= linkOf(f)!.f.left!.f.field!.text;
+      evidence.push(`${f.name}() links an object to a list head but never stores it there: taken as the put`);
+    } else delete fns.put;
   }
   for (const r of ['alloc', 'put'] as const) {
     if (!fns[r]) throw new UsageError(`no ${r === 'alloc' ? 'alloc (a function that pops from ' + freeList + ')' : 'put (a function that pushes on ' + freeList + ')'} found; name it with --role ${r}=FUNCTION`);
