@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { check } from '../conformance/c/run.js';
 import { explore, exploreAsync, type ExploreResult } from '../conformance/explorer/explore.js';
 import { SharedFingerprintSet } from '../conformance/explorer/fingerprint.js';
+import { runChoices } from '../conformance/explorer/trace.js';
 import { SCOPES } from '../conformance/scopes.js';
+import { System } from '../conformance/system.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
 import { findImpl } from '../impl/registry.js';
 
@@ -46,6 +48,10 @@ describe('parallel BFS', () => {
     expect(par.verdict).toBe('violation');
     expect(par.violations.map((v) => v.id)).toEqual(seq.violations.map((v) => v.id));
     expect(par.violations[0]!.steps.length).toBe(seq.violations[0]!.steps.length);
+    // The choice vector rebuilt from three workers' parent arrays replays to the same violation.
+    const again = runChoices(new System(impl, scope), par.violations[0]!.steps.map((x) => x.choice));
+    expect(again.violations.map((v) => v.id)).toContain(par.violations[0]!.id);
+    expect(again.steps.map((x) => x.labels)).toEqual(par.violations[0]!.steps.map((x) => x.labels));
     expect(par.complete).toBe(false);
     expect(par.stoppedBy).toBe('violation');
   });
