@@ -11,14 +11,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Kernel, KernelFault } from '../impl/kernel/primitives.js';
+import { cHarness } from './c-harness.js';
+import { KernelFault } from '../impl/kernel/primitives.js';
 import { mkPtr } from '../impl/kernel/values.js';
-import type { World } from '../impl/kernel/world.js';
 import { UsageError } from '../conformance/cli/errors.js';
-import { cParser } from '../conformance/c/ast.js';
-import { extract, structDecls, Types } from '../conformance/c/extract.js';
-import { Interp, newCoverage, type TV } from '../conformance/c/interp.js';
-import { readPostImage } from '../conformance/c/reader.js';
+import type { TV } from '../conformance/c/interp.js';
 import { check, CHECK_SCOPES } from '../conformance/c/run.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -341,33 +338,16 @@ static int bug(int x)
 }
 `;
 
+/** `run(name, args)` → the function's value. */
 async function setup() {
-  const parser = await cParser();
-  const prog = extract(parser, readPostImage('t.c', SRC, 'c'));
-  const interp = new Interp(prog, new Types(prog.structs, prog.typedefs, () => null), newCoverage(), {}, new Set());
-  const world: World = {
-    heap: [undefined, { type: 'elem', freed: false, origin: 'kmalloc', cells: {} }],
-    globals: {},
+  const h = await cHarness(SRC, {
+    obj1: { type: 'elem', freed: false, origin: 'kmalloc', cells: {} },
     cpus: [
       { online: true, irqsOff: false, current: 0, softirq: null, hardirq: null },
       { online: false, irqsOff: false, current: -1, softirq: null, hardirq: null },
     ],
-    tasks: [{ cpu: 0, opsDone: 0, held: [], frame: null }],
-    inflight: [],
-    preemptions: 0,
-    interrupts: 0,
-  };
-  const frame = { op: 'alloc', args: [], reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart: false, ghost: 0, next: '' };
-  const k = new Kernel({ world, cpu: 0, ctx: 'task', task: 0, frame }, structDecls(prog), {});
-  k.replaying = false;
-  const run = (name: string, args: TV[]) => {
-    const gen = interp.call(k, prog.functions.get(name)!, args, { steps: 0 });
-    for (;;) {
-      const r = gen.next();
-      if (r.done) return r.value.v;
-    }
-  };
-  return run;
+  });
+  return (name: string, args: TV[]) => h.run(name, args).v;
 }
 
 describe('the interpreter on the added primitives', () => {

@@ -3,13 +3,9 @@
  * against the simulated kernel memory, and its statement boundaries.
  */
 import { describe, expect, it } from 'vitest';
-import { Kernel, KernelFault } from '../impl/kernel/primitives.js';
+import { cHarness } from './c-harness.js';
+import { KernelFault } from '../impl/kernel/primitives.js';
 import { mkPtr, NULL } from '../impl/kernel/values.js';
-import type { World } from '../impl/kernel/world.js';
-import { cParser } from '../conformance/c/ast.js';
-import { extract, structDecls, Types } from '../conformance/c/extract.js';
-import { Interp, newCoverage, type TV } from '../conformance/c/interp.js';
-import { readPostImage } from '../conformance/c/reader.js';
 
 const SRC = `
 #define SQ(x) ((x) * (x))
@@ -57,34 +53,7 @@ static int reads_unset(struct pair *p)
 }
 `;
 
-async function setup() {
-  const parser = await cParser();
-  const prog = extract(parser, readPostImage('t.c', SRC, 'c'));
-  const interp = new Interp(prog, new Types(prog.structs, prog.typedefs, () => null), newCoverage(), {}, new Set());
-  const world: World = {
-    heap: [undefined, { type: 'pair', freed: false, origin: 'kmalloc', cells: {} }],
-    globals: { counter: 0 },
-    cpus: [{ online: true, irqsOff: false, current: 0, softirq: null, hardirq: null }],
-    tasks: [{ cpu: 0, opsDone: 0, held: [], frame: null }],
-    inflight: [],
-    preemptions: 0,
-    interrupts: 0,
-  };
-  const frame = { op: 'alloc', args: [], reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart: false, ghost: 0, next: '' };
-  const k = new Kernel({ world, cpu: 0, ctx: 'task', task: 0, frame }, structDecls(prog), {});
-  k.replaying = false;
-  /** Runs a function to its end; returns its value and the labels it yielded. */
-  const run = (name: string, args: TV[]) => {
-    const gen = interp.call(k, prog.functions.get(name)!, args, { steps: 0 });
-    const labels: string[] = [];
-    for (;;) {
-      const r = gen.next();
-      if (r.done) return { v: r.value.v, labels };
-      labels.push(r.value);
-    }
-  };
-  return { prog, world, run };
-}
+const setup = () => cHarness(SRC, { obj1: { type: 'pair', freed: false, origin: 'kmalloc', cells: {} }, globals: { counter: 0 } });
 
 describe('C interpreter', () => {
   it('lays out structs by the x86-64 rules', async () => {

@@ -1,0 +1,45 @@
+/**
+ * Runs C functions of a snippet on a bare simulated kernel, outside any exploration: what the
+ * interpreter tests (c-interp, c-constructs) share.
+ */
+import { cParser } from '../conformance/c/ast.js';
+import { extract, structDecls, Types, type Program } from '../conformance/c/extract.js';
+import { Interp, newCoverage, type TV } from '../conformance/c/interp.js';
+import { readPostImage } from '../conformance/c/reader.js';
+import { Kernel } from '../impl/kernel/primitives.js';
+import type { Cpu, HeapObj, World } from '../impl/kernel/world.js';
+
+export interface Harness {
+  prog: Program;
+  world: World;
+  /** Runs a function to its end (one live execution); its value and the labels it yielded. */
+  run(name: string, args: TV[]): { v: number; labels: string[] };
+}
+
+/** `src` as a C file; one task on cpu0; `heap[1]` and the statics and CPUs as given. */
+export async function cHarness(src: string, o: { obj1: HeapObj; globals?: Record<string, number>; cpus?: Cpu[] }): Promise<Harness> {
+  const prog = extract(await cParser(), readPostImage('t.c', src, 'c'));
+  const interp = new Interp(prog, new Types(prog.structs, prog.typedefs, () => null), newCoverage(), {}, new Set());
+  const world: World = {
+    heap: [undefined, o.obj1],
+    globals: o.globals ?? {},
+    cpus: o.cpus ?? [{ online: true, irqsOff: false, current: 0, softirq: null, hardirq: null }],
+    tasks: [{ cpu: 0, opsDone: 0, held: [], frame: null }],
+    inflight: [],
+    preemptions: 0,
+    interrupts: 0,
+  };
+  const frame = { op: 'alloc', args: [], reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart: false, ghost: 0, next: '' };
+  const k = new Kernel({ world, cpu: 0, ctx: 'task', task: 0, frame }, structDecls(prog), {});
+  k.replaying = false;
+  const run = (name: string, args: TV[]) => {
+    const gen = interp.call(k, prog.functions.get(name)!, args, { steps: 0 });
+    const labels: string[] = [];
+    for (;;) {
+      const r = gen.next();
+      if (r.done) return { v: r.value.v, labels };
+      labels.push(r.value);
+    }
+  };
+  return { prog, world, run };
+}
