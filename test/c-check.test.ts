@@ -59,6 +59,20 @@ describe('C path: the seed patch', () => {
     expect(r.verdict).toBe('conforms');
     expect(r.extremes.maxCached).toBe(4);
   });
+
+  it('a whole source file: the rest of the initcall and unrelated functions are not run, nor refused', async () => {
+    // As in fs/iomap/direct-io.c upstream: the initcall also allocates zero_page, and other
+    // functions use constructs the interpreter refuses (switch, calls through function pointers).
+    const src = readFileSync(`${FIX}direct-io-v1.c`, 'utf8')
+      .replace('static int __init iomap_dio_init(void)\n{\n', 'static struct page *zero_page;\n\nstatic int __init iomap_dio_init(void)\n{\n\tzero_page = alloc_pages(GFP_KERNEL | __GFP_ZERO, IOMAP_ZERO_PAGE_ORDER);\n\tif (!zero_page)\n\t\treturn -ENOMEM;\n\n')
+      .concat('\nstatic int iomap_dio_iter(struct iomap_iter *iter, struct iomap_dio *dio)\n{\n\tswitch (iter->iomap.type) {\n\tcase IOMAP_HOLE:\n\t\treturn dio->dops->end_io(iter, 0, 0, 0);\n\tdefault:\n\t\treturn -EIO;\n\t}\n}\n');
+    expect(src).toContain('alloc_pages');
+    const file = join(mkdtempSync(join(tmpdir(), 'dio-src-')), 'direct-io.c');
+    writeFileSync(file, src);
+    const r = await check({ file });
+    expect(r.verdict).toBe('conforms');
+    expect(r.extremes.maxCached).toBe(4);
+  });
 });
 
 describe('C path: known-bad C edits of the seed patch', () => {
