@@ -75,6 +75,30 @@ describe('C path: the seed patch', () => {
   });
 });
 
+describe('C path: the seed as a mail client saves it', () => {
+  const seed = readFileSync(SEED, 'latin1');
+  const body = seed.slice(seed.indexOf('From:'));
+  const mail = (enc: string, b: string) =>
+    `From: guzebing <guzebing@bytedance.com>\nSubject: [PATCH] iomap: add allocation cache for iomap_dio\nMIME-Version: 1.0\nContent-Type: text/plain; charset="utf-8"\nContent-Transfer-Encoding: ${enc}\n\n${b}`;
+  // Quoted-printable as mailers write it: `=` and tabs escaped, lines folded at 76 with a soft break.
+  const qp = body
+    .split('\n')
+    .map((l) => l.replace(/=/g, '=3D').replace(/\t/g, '=09').replace(/(.{75})(?=.)/g, '$1=\n'))
+    .join('\n');
+  const b64 = Buffer.from(body, 'latin1').toString('base64').replace(/(.{76})/g, '$1\n');
+  for (const [enc, text] of [['quoted-printable', qp], ['base64', b64]] as const) {
+    it(`a ${enc} body is decoded and conforms like the seed`, async () => {
+      // Encoded: the diff's tabbed lines are no longer readable as they are.
+      expect(text).not.toContain('\tstruct iomap_dio\t\t*free_list;');
+      const file = join(mkdtempSync(join(tmpdir(), 'dio-mail-')), 'seed.eml');
+      writeFileSync(file, mail(enc, text), 'latin1');
+      const r = await check({ file });
+      expect(r.verdict).toBe('conforms');
+      expect(r.stats.states).toBe(9486);
+    });
+  }
+});
+
 describe('C path: known-bad C edits of the seed patch', () => {
   for (const name of BAD) {
     it(`${name} is caught with its id`, async () => {

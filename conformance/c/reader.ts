@@ -55,6 +55,28 @@ export interface PostImage {
 
 const MODULE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
 
+/**
+ * An email saved from a mail client may carry its body quoted-printable (`=09` for a tab, `=3D`
+ * for `=`, `=` at the end of a folded line) or base64: decoded here, so that the diff inside reads
+ * as posted. `text` is read as latin1, one char per byte, and the result keeps that convention.
+ */
+export function decodeMail(text: string): string {
+  const header = /^Content-Transfer-Encoding:[ \t]*(quoted-printable|base64)[ \t]*\r?$/im.exec(text);
+  if (!header) return text;
+  const diffAt = text.search(/^(diff --git |--- |\+\+\+ |@@ )/m);
+  if (diffAt >= 0 && diffAt < header.index) return text;
+  const blank = /\r?\n\r?\n/.exec(text.slice(header.index));
+  if (!blank) return text;
+  const start = header.index + blank.index + blank[0].length;
+  const body = text.slice(start);
+  if (header[1]!.toLowerCase() === 'base64') {
+    const b64 = /^[A-Za-z0-9+/=\r\n]+/.exec(body)?.[0] ?? '';
+    return text.slice(0, start) + Buffer.from(b64.replace(/\s+/g, ''), 'base64').toString('latin1') + body.slice(b64.length);
+  }
+  const decoded = body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return text.slice(0, start) + decoded;
+}
+
 /** Decides what kind of input `text` is. `path` is only used for its extension. */
 export function detectKind(path: string, text: string): InputKind {
   if (MODULE_EXT.test(path)) return 'module';

@@ -12,7 +12,7 @@ import type { Scope } from '../system.js';
 import { UsageError } from '../cli/errors.js';
 import { buildFromC, type CBuild } from './build.js';
 import type { Coverage } from './interp.js';
-import { detectKind, type InputKind } from './reader.js';
+import { decodeMail, detectKind, type InputKind } from './reader.js';
 import type { Binding, RoleName } from './roles.js';
 
 /**
@@ -119,7 +119,7 @@ export async function loadInput(file: string, bindingFile?: string, roles?: Part
     throw new UsageError(`${file}: no such file`);
   }
   if (st.isDirectory()) throw new UsageError(`${file} is a directory; give the module, patch or C file inside it`);
-  const text = /\.(ts|mts|cts|js|mjs|cjs)$/.test(file) ? '' : readFileSync(file, 'latin1');
+  const text = /\.(ts|mts|cts|js|mjs|cjs)$/.test(file) ? '' : decodeMail(readFileSync(file, 'latin1'));
   const kind = detectKind(file, text);
   if (kind === 'module') {
     const { impl, ref } = await loadImplementation(file);
