@@ -10,6 +10,25 @@
  */
 import type { Scope } from './system.js';
 
+const SMP_SMALL: Scope = {
+  name: 'smp-small',
+  description: '2 CPUs, a task on each, 2 ops each, 1 preemption with migration (cross-CPU puts), atomic hardirqs and softirqs, 1 in flight, MAX 2, THRESHOLD 1 (seconds; used by the tests)',
+  cpus: 2,
+  taskCpus: [0, 1],
+  ops: 2,
+  taskOps: ['alloc', 'free', 'submit'],
+  prefill: 1,
+  inflight: 1,
+  completers: ['hardirq', 'softirq'],
+  atomicIrq: true,
+  preemptions: 1,
+  migration: true,
+  hotplug: false,
+  profile: 'iomap-v1',
+  max: 2,
+  threshold: 1,
+};
+
 export const SCOPES: Readonly<Record<string, Scope>> = {
   'spin-ref': {
     name: 'spin-ref',
@@ -29,24 +48,7 @@ export const SCOPES: Readonly<Record<string, Scope>> = {
     max: 4,
     threshold: 2,
   },
-  'smp-small': {
-    name: 'smp-small',
-    description: '2 CPUs, a task on each, 2 ops each, 1 preemption with migration (cross-CPU puts), atomic hardirqs and softirqs, 1 in flight, MAX 2, THRESHOLD 1 (seconds; used by the tests)',
-    cpus: 2,
-    taskCpus: [0, 1],
-    ops: 2,
-    taskOps: ['alloc', 'free', 'submit'],
-    prefill: 1,
-    inflight: 1,
-    completers: ['hardirq', 'softirq'],
-    atomicIrq: true,
-    preemptions: 1,
-    migration: true,
-    hotplug: false,
-    profile: 'iomap-v1',
-    max: 2,
-    threshold: 1,
-  },
+  'smp-small': SMP_SMALL,
   preempt: {
     name: 'preempt',
     description: '1 CPU, 2 tasks that preempt each other (3 switches), 2 ops each, 2 in flight, no prefill, MAX 1, THRESHOLD 1, atomic irqs: a put preempted inside its own window',
@@ -66,22 +68,10 @@ export const SCOPES: Readonly<Record<string, Scope>> = {
     threshold: 1,
   },
   'smp-irq': {
+    ...SMP_SMALL,
     name: 'smp-irq',
     description: 'as smp-small, but hardirq and softirq handlers are interleaved statement by statement (a hardirq can split a softirq put)',
-    cpus: 2,
-    taskCpus: [0, 1],
-    ops: 2,
-    taskOps: ['alloc', 'free', 'submit'],
-    prefill: 1,
-    inflight: 1,
-    completers: ['hardirq', 'softirq'],
     atomicIrq: false,
-    preemptions: 1,
-    migration: true,
-    hotplug: false,
-    profile: 'iomap-v1',
-    max: 2,
-    threshold: 1,
   },
   smp: {
     name: 'smp',

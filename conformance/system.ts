@@ -267,10 +267,9 @@ export class System {
         if (c.op === 'complete') removeOne(w.inflight, c.obj);
         const f = newFrame(c.op === 'alloc' ? 'alloc' : 'free', c.op === 'alloc' ? [] : [c.obj], w.cpus[t.cpu]!.irqsOff);
         t.frame = f;
-        const endless = this.endlessAlone(w, t.cpu, 'task', c.task);
-        if (endless) {
+        fault = this.endlessAlone(w, t.cpu, 'task', c.task, f.op);
+        if (fault) {
           labels = [`${f.op}: (run alone to its end: it does not return)`];
-          fault = new KernelFault('no-return', `${f.op} does not return even when nothing interrupts it: run alone from here, ${endless.message}`);
           break;
         }
         this.observe(null, prevAbs, f, t.cpu, 'task');
@@ -294,10 +293,9 @@ export class System {
         else cs.softirq = f;
         const atomic = this.scope.atomicIrq;
         // An atomic handler runs to its end in this step anyway.
-        const endless = atomic ? null : this.endlessAlone(w, c.cpu, kind, -1);
-        if (endless) {
+        fault = atomic ? undefined : this.endlessAlone(w, c.cpu, kind, -1, `the ${kind} handler's put`);
+        if (fault) {
           labels = [`${f.op}: (run alone to its end: it does not return)`];
-          fault = new KernelFault('no-return', `the ${kind} handler's put does not return even when nothing interrupts it: run alone from here, ${endless.message}`);
           break;
         }
         this.observe(null, prevAbs, f, c.cpu, kind);
@@ -412,11 +410,12 @@ export class System {
    * not return, the start is the finding. (Such a loop waiting for another context to change
    * memory would be reported too: the cache code has no such wait.)
    */
-  private endlessAlone(w: World, cpu: number, ctx: CtxKind, task: number): KernelFault | null {
+  private endlessAlone(w: World, cpu: number, ctx: CtxKind, task: number, what: string): KernelFault | undefined {
     const copy = cloneWorld(w);
     const f = ctx === 'task' ? copy.tasks[task]!.frame! : ctx === 'hardirq' ? copy.cpus[cpu]!.hardirq! : copy.cpus[cpu]!.softirq!;
     const out = runToCompletion(this.env, copy, cpu, ctx, task, f, true);
-    return out.fault?.kind === 'no-return' ? out.fault : null;
+    if (out.fault?.kind !== 'no-return') return undefined;
+    return new KernelFault('no-return', `${what} does not return even when nothing interrupts it: run alone from here, ${out.fault.message}`);
   }
 
   abs(w: World): AbstractState {

@@ -233,9 +233,13 @@ export class Fingerprinter {
     if (!this.symmetry || n === 1) {
       // Without symmetry the set is written in value order (object ids are the identity).
       const vs = this.mv;
-      for (let i = 0; i < n; i++) vs[i] = vals[i]!;
-      const sorted = vs.slice(0, n).sort((a, b) => a - b);
-      for (const v of sorted) this.push(this.val(v));
+      for (let i = 0; i < n; i++) {
+        const v = vals[i]!;
+        let j = i;
+        for (; j > 0 && vs[j - 1]! > v; j--) vs[j] = vs[j - 1]!;
+        vs[j] = v;
+      }
+      for (let i = 0; i < n; i++) this.push(this.val(vs[i]!));
       this.drain();
       return;
     }

@@ -129,8 +129,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
       // What did not fit: grow, and let the workers insert it (it belongs to this same level).
       while (pendingIn(replies)) {
         replies = await setTable(table.grown(4));
-        const more = merge(replies);
-        next = more;
+        next = merge(replies);
       }
       depth = level;
       if (Atomics.load(control, C_STOP) !== 0) break;

@@ -18,7 +18,7 @@
  */
 import type { Kernel, StructDecl } from '../kernel/primitives.js';
 import { NULL, type Value } from '../kernel/values.js';
-import { port, type Implementation, type Op } from '../interface.js';
+import { port, type CacheBinding, type Implementation, type Op } from '../interface.js';
 import { BIO, REQ_ALLOC_CACHE } from './bio.js';
 
 /** struct pcpu_cache_element: the header; `char payload[]` starts at its size. */
@@ -239,6 +239,24 @@ export const iomap_dio_init = port('iomap_dio_init', function* (k: Kernel): Op<n
   return 0;
 });
 
+/**
+ * Where the checker finds an instance's lists: the static descriptor the instance made with
+ * pcpu_cache_list_create(), its `cache` field the __percpu pointer; the helpers' field names.
+ */
+function pcpuCacheListBinding(percpu: string, maxMacro: string): CacheBinding {
+  return {
+    percpu,
+    percpuField: 'cache',
+    freeList: 'free_list',
+    freeListIrq: 'free_list_irq',
+    nr: 'nr',
+    nrIrq: 'nr_irq',
+    next: 'next',
+    maxMacro,
+    thresholdMacro: 'PCPU_CACHE_IRQ_THRESHOLD',
+  };
+}
+
 export const iomapCommon: Implementation = {
   name: 'iomap-common',
   description: 'v3 (2026-01-15): generic pcpu_cache_list helpers (element header before the payload, cap >= max_nr, kmalloc after put_cpu), iomap_dio instance',
@@ -246,17 +264,7 @@ export const iomapCommon: Implementation = {
   structs: [PCPU_CACHE_ELEMENT, PCPU_CACHE, PCPU_CACHE_LIST, IOMAP_DIO_V3],
   macros: { DIO_ALLOC_CACHE_MAX: 'MAX', PCPU_CACHE_IRQ_THRESHOLD: 'THRESHOLD' },
   objectType: 'iomap_dio',
-  cache: {
-    percpu: 'dio_pcpu_cache_list',
-    percpuField: 'cache',
-    freeList: 'free_list',
-    freeListIrq: 'free_list_irq',
-    nr: 'nr',
-    nrIrq: 'nr_irq',
-    next: 'next',
-    maxMacro: 'DIO_ALLOC_CACHE_MAX',
-    thresholdMacro: 'PCPU_CACHE_IRQ_THRESHOLD',
-  },
+  cache: pcpuCacheListBinding('dio_pcpu_cache_list', 'DIO_ALLOC_CACHE_MAX'),
   init: iomap_dio_init,
   alloc: __iomap_dio_rw,
   fresh: iomap_dio_fresh,
@@ -325,17 +333,7 @@ export const bioCommon: Implementation = {
   structs: [PCPU_CACHE_ELEMENT, PCPU_CACHE, PCPU_CACHE_LIST, BIO],
   macros: { ALLOC_CACHE_MAX: 'MAX', PCPU_CACHE_IRQ_THRESHOLD: 'THRESHOLD' },
   objectType: 'bio',
-  cache: {
-    percpu: 'bio_pcpu_cache_list',
-    percpuField: 'cache',
-    freeList: 'free_list',
-    freeListIrq: 'free_list_irq',
-    nr: 'nr',
-    nrIrq: 'nr_irq',
-    next: 'next',
-    maxMacro: 'ALLOC_CACHE_MAX',
-    thresholdMacro: 'PCPU_CACHE_IRQ_THRESHOLD',
-  },
+  cache: pcpuCacheListBinding('bio_pcpu_cache_list', 'ALLOC_CACHE_MAX'),
   init: bioset_init,
   alloc: bio_alloc_bioset,
   fresh: bio_alloc_fresh,
