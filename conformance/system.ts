@@ -568,20 +568,55 @@ function isRunning(w: World, task: number): boolean {
   return w.cpus.some((c) => c.online && c.current === task);
 }
 
-/** Choices over objects that differ only in identity are the same choice up to symmetry; keep one. */
+/**
+ * Choices over objects that differ only in identity are the same choice up to symmetry; keep one.
+ * Two objects are interchangeable only if swapping their ids maps the state onto itself: equal
+ * cells, the same set (the caller passes one set), and nothing else naming either of them. A
+ * stale `dio_next` left in an object, a value an operation in progress has read, or a static
+ * that points at one of them tells them apart, and choosing one or the other then leads to states
+ * that are not isomorphic: both must be explored.
+ */
 function distinct(w: World, objs: Value[]): Value[] {
   if (objs.length < 2) return objs.slice();
   const out: Value[] = [];
+  let named: Set<number> | null = null;
   for (const o of objs) {
     let dup = false;
     for (const q of out)
       if (sameContent(w, o, q)) {
-        dup = true;
-        break;
+        named ??= namedIds(w);
+        dup = !named.has(ptrId(o)) && !named.has(ptrId(q));
+        if (dup) break;
       }
     if (!dup) out.push(o);
   }
   return out;
+}
+
+/** Ids of the objects a pointer names anywhere but in the held and in-flight sets. */
+function namedIds(w: World): Set<number> {
+  const ids = new Set<number>();
+  const add = (v: Value): void => {
+    if (isPtr(v)) ids.add(ptrId(v));
+  };
+  for (const o of w.heap) {
+    if (!o) continue;
+    const f = flatObj(o);
+    for (let i = 4; i < f.length; i += 2) add(f[i]!);
+  }
+  for (const k in w.globals) add(w.globals[k]!);
+  const frame = (f: Frame | null): void => {
+    if (!f) return;
+    for (const v of f.args) add(v);
+    for (const v of f.reads) add(v);
+    if (f.ghost >>> POP_SHIFT) ids.add(f.ghost >>> POP_SHIFT);
+  };
+  for (const t of w.tasks) frame(t.frame);
+  for (const c of w.cpus) {
+    frame(c.softirq);
+    frame(c.hardirq);
+  }
+  return ids;
 }
 
 /** Same cells and freed flag (type and origin are not compared), or the same value where there is no object. */
