@@ -11,9 +11,9 @@ import { KernelFault } from '../../impl/kernel/primitives.js';
 import { NULL, type Value } from '../../impl/kernel/values.js';
 import { UsageError } from '../cli/errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
-import { extract, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
-import { C_PRIMITIVES, CRuntimeError, Interp, newCoverage, type Budget, type Coverage } from './interp.js';
-import { readPostImage, type InputKind, type SrcLine } from './reader.js';
+import { extract, INT, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
+import { C_PRIMITIVES, CRuntimeError, Interp, KNOWN_CONSTANTS, newCoverage, type Budget, type Coverage } from './interp.js';
+import { readPostImage, resolveConfig, type InputKind, type SrcLine } from './reader.js';
 import { inferRoles, profileFor, reachable, type Binding, type RoleName, type Roles } from './roles.js';
 
 /** A statement list that drives the cache from outside it, with the function it sits in. */
@@ -25,6 +25,11 @@ export interface Site {
   objType: CType;
   synthesised: boolean;
   at: string;
+  /**
+   * The parameters of the function the site sits in (a whole source file's bio_alloc_bioset(bdev,
+   * nr_vecs, opf, gfp_mask, bs)): the site's lines use them, and the checker gives them values.
+   */
+  params?: { name: string; type: CType }[];
 }
 
 export interface CBuild {
@@ -53,7 +58,7 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   if (b.functions) {
     const file = o.bindingFile ?? 'binding';
     const extra = Object.values(b.functions).join('\n').split('\n');
-    post.complete.push(...extra.map((t, i) => ({ text: t, file, line: i + 1 })));
+    post.complete.push(...resolveConfig(extra.map((t, i) => ({ text: t, file, line: i + 1 })), (post.config ??= [])));
   }
   const prog = extract(parser, post);
   let roles: Roles;
@@ -85,11 +90,34 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   const interp = new Interp(prog, types, coverage, aliases, new Set([roles.binding.maxMacro, roles.binding.thresholdMacro]));
 
   const objType = objectTypeOf(prog, roles);
+  const objName = objType.k === 'ptr' && objType.to.k === 'struct' ? objType.to.name : '';
+  const desc = prog.statics.get(roles.binding.percpu)?.type;
+  const descName = roles.binding.percpuField === undefined || !desc ? '' : desc.k === 'struct' ? desc.name : desc.k === 'ptr' && desc.to.k === 'struct' ? desc.to.name : '';
+  for (const l of prog.structs.values())
+    if (l.implicit && [objName, descName].some((n) => n && (l.name === n || l.name.startsWith(`${n}.`)))) roles.evidence.push(`struct ${l.name} is not defined in the ${kind === 'c' ? 'file' : 'patch'}: laid out from the members the code uses (${[...l.fields.keys()].slice(0, 6).join(', ')}${l.fields.size > 6 ? ', ...' : ''})`);
+  if (prog.post.config?.length) roles.evidence.push(`read with ${prog.post.config.join(', ')}`);
+  // The initcall's call of the create helper runs the whole helper; when that reaches code the
+  // checker cannot run (block/bio.c's bioset_init(): mempools, a workqueue, a function pointer),
+  // the site is the helper's own alloc_percpu() statement, as a v1 initcall's is.
+  const initCands = findSites(prog, roles, 'init', objType);
+  const createBody = (s: Site) => (roles.fns.create && roles.fns.create !== s.fn ? [prog.functions.get(roles.fns.create)!.body] : []);
+  let init = initCands[0];
+  if (init && initCands.length > 1) {
+    const first = calleeProblems(prog, interp, [...init.stmts, ...createBody(init)], aliases, siteNames(init));
+    const ok = first && initCands.find((c) => !calleeProblems(prog, interp, [...c.stmts, ...createBody(c)], aliases, siteNames(c)));
+    if (first && ok) {
+      roles.evidence.push(`init: the call at ${init.at} runs all of ${roles.fns.create ?? init.fn}(), which the checker cannot run (${first.split(' (in ')[0]}): the site is the alloc_percpu() statement of ${ok.fn}() (${ok.at})`);
+      init = ok;
+    }
+  }
+  const alloc = findSites(prog, roles, 'alloc', objType)[0];
   const sites = {
-    init: findSite(prog, roles, 'init', objType) ?? synthSite(prog, 'init', roles, objType),
-    alloc: findSite(prog, roles, 'alloc', objType) ?? synthSite(prog, 'alloc', roles, objType),
-    free: findSite(prog, roles, 'free', objType) ?? synthSite(prog, 'free', roles, objType),
+    init: init ?? synthSite(prog, 'init', roles, objType),
+    alloc: alloc ? withSlabPath(prog, roles, alloc) : synthSite(prog, 'alloc', roles, objType),
+    free: findSites(prog, roles, 'free', objType)[0] ?? synthSite(prog, 'free', roles, objType),
   };
+  for (const [which, site] of Object.entries(sites))
+    if (paramValues(prog, roles, site).length) roles.evidence.push(`${which} site in ${site.fn}() (${site.at}): ${paramValues(prog, roles, site).map((x) => `${x.name} = ${x.shown}`).join(', ')}`);
   const cacheFns = [
     ...new Set([
       roles.fns.alloc!,
@@ -103,12 +131,24 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   // The create helper runs only when the init site calls it; when the site is a window of the
   // create function itself (v1's initcall), the rest of that function (zero_page = alloc_pages()
   // in a whole direct-io.c) never runs and is not checked.
-  checkCallees(prog, interp, [...Object.values(sites).flatMap((s) => s.stmts), ...cacheFns.map((f) => prog.functions.get(f)!.body), ...(roles.fns.create && roles.fns.create !== sites.init.fn ? [prog.functions.get(roles.fns.create)!.body] : [])], aliases, o.bindingFile);
+  const used = checkCallees(
+    prog,
+    interp,
+    [...Object.values(sites).flatMap((s) => s.stmts), ...cacheFns.map((f) => prog.functions.get(f)!.body), ...createBody(sites.init)],
+    aliases,
+    new Set(Object.values(sites).flatMap((s) => [...siteNames(s)])),
+    o.bindingFile,
+  );
 
-  const statics = [...prog.statics.values()];
+  // Only the statics the code that runs names are set up: a whole file has others (block/bio.c's
+  // bvec_slabs[] with its initializer list) that nothing here reads.
+  const statics = [...prog.statics.values()].filter((s) => used.has(s.name) || s.name === roles.binding.percpu);
   const runSite = function* (k: Kernel, s: Site, obj: Value | null, miss?: Budget['miss']): Op<Value> {
     k.enter(s.fn);
-    const env = { vars: new Map([[s.obj, { v: obj ?? Number.NaN, t: s.objType }]]), margs: null, parent: null };
+    const vars = new Map<string, { v: number; t: CType }>();
+    for (const x of paramValues(prog, roles, s)) vars.set(x.name, { v: x.value(k), t: x.type });
+    vars.set(s.obj, { v: obj ?? Number.NaN, t: s.objType });
+    const env = { vars, margs: null, parent: null };
     try {
       const st: Budget = miss ? { steps: 0, miss } : { steps: 0 };
       const c = yield* interp.block(k, s.stmts, env, st, s.fn);
@@ -179,8 +219,18 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   }
   if (roles.fns.prune) {
     const prune = prog.functions.get(roles.fns.prune)!;
+    // A multi-instance cpuhp callback gets the hlist_node inside its descriptor
+    // (`bs = hlist_entry_safe(node, struct bio_set, cpuhp_dead)`): the node's address is the
+    // descriptor's plus that member's offset.
+    const memberOf = new Map<string, number>();
+    walk(prune.body, (x) => {
+      const args = x.f.arguments?.kids ?? [];
+      if (x.t !== 'call_expression' || !/^(container_of|container_of_const|list_entry|hlist_entry|hlist_entry_safe)$/.test(x.f.function?.text ?? '')) return;
+      const off = args[0]?.t === 'identifier' && args[1] && args[2] ? prog.structs.get(args[1].text)?.fields.get(args[2].text)?.off : undefined;
+      if (off !== undefined) memberOf.set(args[0]!.text, off);
+    });
     impl.cpuDead = function* (k: Kernel, cpu: number): Op<void> {
-      const args = prune.params.map((p) => ({ v: p.type.k === 'int' ? cpu : k.global(roles.binding.percpu), t: p.type }));
+      const args = prune.params.map((p) => ({ v: p.type.k === 'int' ? cpu : k.global(roles.binding.percpu) + (memberOf.get(p.name) ?? 0), t: p.type }));
       yield* interp.call(k, prune, args, { steps: 0 });
     };
   }
@@ -242,7 +292,7 @@ function regions(p: Program): { fn: string; lines: SrcLine[] }[] {
  * own lines, and the `if` right after it that tests the result: parsed from a window of lines
  * that grows until it is valid C.
  */
-function findSite(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objType: CType): Site | null {
+function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objType: CType): Site[] {
   const inside = new Set(Object.values(r.fns));
   // The initcall assigns the static, or (a static descriptor) passes it to the create helper.
   const assigns = new RegExp(`\\b${r.binding.percpu}\\s*=\\s*\\w+\\s*\\(`);
@@ -250,12 +300,18 @@ function findSite(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTyp
     which === 'init'
       ? new RegExp(`${assigns.source}${r.fns.create ? `|\\b${r.fns.create}\\s*\\(\\s*&\\s*${r.binding.percpu}\\b` : ''}`)
       : new RegExp(`\\b${which === 'alloc' ? r.fns.alloc : r.fns.put}\\s*\\(`);
+  // Inside a create helper that takes the descriptor: `bs->cache = alloc_percpu(...)`, last resort.
+  const own = which === 'init' && r.binding.percpuField && r.fns.create ? new RegExp(`\\b\\w+\\s*->\\s*${r.binding.percpuField}\\s*=\\s*alloc_percpu\\s*\\(`) : null;
+  const out: Site[] = [];
+  const late: Site[] = [];
   for (const reg of regions(p)) {
     if (inside.has(reg.fn) && which !== 'init') continue;
+    const fn = p.functions.get(reg.fn);
     for (let i = 0; i < reg.lines.length; i++) {
-      if (!pat.test(reg.lines[i]!.text)) continue;
+      const isOwn = !!own && reg.fn === r.fns.create && own.test(reg.lines[i]!.text);
+      if (!pat.test(reg.lines[i]!.text) && !isOwn) continue;
       // The create helper's own (recursive-looking) mention of its name is not its call site.
-      if (which === 'init' && reg.fn === r.fns.create && !assigns.test(reg.lines[i]!.text)) continue;
+      if (which === 'init' && reg.fn === r.fns.create && !assigns.test(reg.lines[i]!.text) && !isOwn) continue;
       // A function's header line is not a call site (`if (create(...))` without a `;` is).
       if (/^\s*(static\s+)?[\w\s]+\*?\s*\w+\s*\([^;]*$/.test(reg.lines[i]!.text) && !/[=;]/.test(reg.lines[i]!.text) && !/^\s*(if|while|return)\b/.test(reg.lines[i]!.text)) continue;
       for (let j = i; j < Math.min(reg.lines.length, i + 16); j++) {
@@ -281,11 +337,123 @@ function findSite(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTyp
           obj = args.find((a) => a.t === 'identifier' && !p.statics.has(a.text))?.text ?? '';
           if (!obj) continue;
         }
-        return { fn: reg.fn, stmts: chosen, obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
+        const site: Site = { fn: reg.fn, stmts: chosen, obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
+        if (fn?.params.length && paramsUsed(fn, chosen).length) site.params = fn.params;
+        (isOwn ? late : out).push(site);
+        break;
       }
     }
   }
-  return null;
+  return [...out, ...late];
+}
+
+/** The parameters of `fn` that the statements name. */
+function paramsUsed(fn: CFunction, stmts: N[]): string[] {
+  const names = new Set(fn.params.map((x) => x.name));
+  const hit = new Set<string>();
+  for (const st of stmts)
+    walk(st, (x) => {
+      if (x.t === 'identifier' && names.has(x.text)) hit.add(x.text);
+    });
+  return [...hit];
+}
+
+/**
+ * The values a site's enclosing-function parameters get: a pointer to the cache's descriptor is
+ * the descriptor (`bs` = &fs_bio_set), every other parameter is 0 (NULL, no flags, no vecs).
+ */
+function paramValues(p: Program, r: Roles, s: Site): { name: string; type: CType; shown: string; value: (k: Kernel) => number }[] {
+  const d = p.statics.get(r.binding.percpu);
+  const descType = r.binding.percpuField === undefined || !d ? null : d.type.k === 'struct' ? d.type.name : d.type.k === 'ptr' && d.type.to.k === 'struct' ? d.type.to.name : null;
+  return (s.params ?? [])
+    .filter((x) => x.name !== s.obj)
+    .map((x) =>
+      descType && x.type.k === 'ptr' && x.type.to.k === 'struct' && x.type.to.name === descType
+        ? { name: x.name, type: x.type, shown: `${d!.type.k === 'struct' ? '&' : ''}${r.binding.percpu}`, value: (k: Kernel) => k.global(r.binding.percpu) }
+        : { name: x.name, type: x.type, shown: '0', value: () => (x.type.k === 'ptr' ? NULL : 0) },
+    );
+}
+
+/**
+ * A caller's site that only asks the cache (`bio = bio_alloc_percpu_cache(...); if (bio) return
+ * bio;`) and whose slab fallback is further down in code the checker does not run (block/bio.c's
+ * bio_alloc_bioset(): mempools, the rescuer): on a miss, the object comes from the slab
+ * (kzalloc) and gets what the alloc itself does to an object after its put_cpu() (bio_init(),
+ * `bio->bi_pool = bs`), so that a fresh object and a cached one are set up alike.
+ */
+function withSlabPath(p: Program, r: Roles, site: Site): Site {
+  const allocates = site.stmts.some((st) => {
+    let hit = false;
+    walk(st, (x) => {
+      if (x.t === 'call_expression' && /^(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|mempool_alloc)$/.test(x.f.function?.text ?? '')) hit = true;
+    });
+    return hit;
+  });
+  if (allocates || r.missAllocation !== 'caller' || site.synthesised) return site;
+  const a = p.functions.get(r.fns.alloc!)!;
+  let call: N | null = null;
+  for (const st of site.stmts)
+    walk(st, (x) => {
+      if (!call && x.t === 'call_expression' && x.f.function?.text === a.name) call = x;
+    });
+  const name = call ? slabPath(p, r, site.objType) : null;
+  if (!call || !name) return site;
+  const args = ((call as N).f.arguments?.kids ?? []).map((x) => x.text).join(', ');
+  const fallback = parseLines(p.parser, [{ text: `void __site(void) { if (!${site.obj}) ${site.obj} = ${name}(${args}); }`, file: 'synthesised', line: 0 }]);
+  const st = fallback.kids[0]?.f.body?.kids[0];
+  if (!st) return site;
+  return { ...site, stmts: [...site.stmts, st] };
+}
+
+/**
+ * The slab path of a miss when the caller's own is not there to run: a function taking the
+ * alloc's parameters that kzallocs the object and does to it what the alloc does to a popped one
+ * after its put_cpu() (block/bio.c: bio_init(), `bio->bi_pool = bs`), so that a fresh object and a
+ * cached one are set up alike. Null when the alloc does nothing after put_cpu() but return it.
+ */
+function slabPath(p: Program, r: Roles, objType: CType): string | null {
+  const a = p.functions.get(r.fns.alloc!)!;
+  const name = `__slab_${a.name}`;
+  if (p.functions.has(name)) return name;
+  const body = a.body.kids;
+  const last = body.length - 1;
+  const ret = body[last];
+  if (ret?.t !== 'return_statement' || ret.kids[0]?.t !== 'identifier') return null;
+  const local = ret.kids[0].text;
+  const putAt = body.map((x, i) => (/^\s*(put_cpu|put_cpu_ptr|preempt_enable)\s*\(/.test(x.text) ? i : -1)).reduce((m, i) => Math.max(m, i), -1);
+  const tail = body.slice(putAt + 1, last);
+  const objT = objType.k === 'ptr' && objType.to.k === 'struct' ? objType.to.name : '';
+  if (putAt < 0 || !tail.length || !objT) return null;
+  const header = a.node.text
+    .slice(0, a.node.text.indexOf('{'))
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(new RegExp(`\\b${a.name}\\s*\\(`), `${name}(`);
+  const syn = (text: string) => ({ text, file: 'synthesised', line: 0 });
+  const lines: SrcLine[] = [
+    syn(header),
+    syn('{'),
+    syn(`\tstruct ${objT} *${local} = kzalloc(sizeof(*${local}), GFP_KERNEL);`),
+    syn(`\tif (!${local})`),
+    syn('\t\treturn NULL;'),
+    ...tail.flatMap((st) => st.text.split('\n').map((t, i) => ({ text: t, file: st.file, line: st.line + i }))),
+    syn(`\treturn ${local};`),
+    syn('}'),
+  ];
+  const root = parseLines(p.parser, lines);
+  const def = root.kids.find((k) => k.t === 'function_definition');
+  if (!def || firstError(root) || !def.f.body) return null;
+  p.functions.set(name, { name, ret: a.ret, params: a.params, body: def.f.body, node: def, at: a.at });
+  r.evidence.push(`a miss's slab path is ${name}(): kzalloc() and ${a.name}()'s own set-up after put_cpu() (${tail.map((x) => oneLine(x.text)).join(' ')})`);
+  return name;
+}
+
+/** The struct a static descriptor (or the one a static points to) is, when the __percpu pointer is its field. */
+function descriptorType(p: Program, r: Roles): string | null {
+  const d = p.statics.get(r.binding.percpu);
+  if (r.binding.percpuField === undefined || !d) return null;
+  return d.type.k === 'struct' ? d.type.name : d.type.k === 'ptr' && d.type.to.k === 'struct' ? d.type.to.name : null;
 }
 
 /** The type of `name` from a declaration above line i (`struct iomap_dio *dio;`), if the patch shows one. */
@@ -301,10 +469,17 @@ function declaredType(p: Program, lines: SrcLine[], i: number, name: string): CT
 
 /** Caller code the patch does not show, written the way __iomap_dio_rw and iomap_dio_complete use the cache. */
 function synthSite(p: Program, which: 'init' | 'alloc' | 'free', r: Roles, objType: CType): Site {
+  const desc = descriptorType(p, r);
+  const isDesc = (t: CType) => !!desc && t.k === 'ptr' && t.to.k === 'struct' && t.to.name === desc;
+  const descArg = p.statics.get(r.binding.percpu)?.type.k === 'struct' ? `&${r.binding.percpu}` : r.binding.percpu;
+  const sameObj = (t: CType) => t.k === 'ptr' && t.to.k === 'struct' && objType.k === 'ptr' && objType.to.k === 'struct' && t.to.name === objType.to.name;
   const argsFor = (f: CFunction, obj: string) =>
-    f.params
-      .map((x) => (x.type.k === 'ptr' && p.statics.get(r.binding.percpu) && x.type.to.k === 'struct' && x.type.to.name === r.cacheStruct ? r.binding.percpu : x.type.k === 'int' ? `sizeof(*${obj})` : obj))
-      .join(', ');
+    f.params.some((x) => isDesc(x.type))
+      ? // bio's helpers take (bdev, nr_vecs, opf, gfp, bs): the descriptor, the object, and zero for the rest.
+        f.params.map((x) => (isDesc(x.type) ? descArg : sameObj(x.type) ? obj : x.type.k === 'ptr' ? 'NULL' : '0')).join(', ')
+      : f.params
+          .map((x) => (x.type.k === 'ptr' && p.statics.get(r.binding.percpu) && x.type.to.k === 'struct' && x.type.to.name === r.cacheStruct ? r.binding.percpu : x.type.k === 'int' ? `sizeof(*${obj})` : obj))
+          .join(', ');
   let text: string;
   const alloc = p.functions.get(r.fns.alloc!)!;
   const put = p.functions.get(r.fns.put!)!;
@@ -314,35 +489,87 @@ function synthSite(p: Program, which: 'init' | 'alloc' | 'free', r: Roles, objTy
     if (pcv) text = `${r.binding.percpu} = alloc_percpu(struct ${pcv});`;
     else if (r.fns.create && p.functions.get(r.fns.create)!.params.length === 0) text = `${r.binding.percpu} = ${r.fns.create}();`;
     else if (r.fns.create) throw new UsageError(`the patch does not show how ${r.fns.create}() is called; add the call (e.g. the initcall) or a binding`);
+    else if (r.binding.percpuField !== undefined && p.statics.get(r.binding.percpu)?.type.k === 'struct')
+      text = `${r.binding.percpu}.${r.binding.percpuField} = alloc_percpu(struct ${r.cacheStruct});`;
     else text = `${r.binding.percpu} = alloc_percpu(struct ${r.cacheStruct});`;
   } else if (which === 'alloc') {
-    text = `obj = ${alloc.name}(${argsFor(alloc, 'obj')});` + (r.missAllocation === 'caller' ? ` if (!obj) obj = kmalloc(sizeof(*obj), GFP_KERNEL);` : '');
+    const slab = r.missAllocation === 'caller' ? slabPath(p, r, objType) : null;
+    text =
+      `obj = ${alloc.name}(${argsFor(alloc, 'obj')});` +
+      (slab ? ` if (!obj) obj = ${slab}(${argsFor(alloc, 'obj')});` : r.missAllocation === 'caller' ? ` if (!obj) obj = kmalloc(sizeof(*obj), GFP_KERNEL);` : '');
   } else text = `${put.name}(${argsFor(put, 'obj')});`;
   const root = parseLines(p.parser, [{ text: `void __site(void) { ${text} }`, file: 'synthesised', line: 0 }]);
   const stmts = root.kids[0]?.f.body?.kids ?? [];
   return { fn: which === 'init' ? '(initcall)' : which === 'alloc' ? '(caller)' : '(completion)', stmts, obj: 'obj', objType, synthesised: true, at: 'synthesised' };
 }
 
-/** Every called name must be a patch function, a macro, a primitive or a binding alias. */
-function checkCallees(p: Program, interp: Interp, roots: N[], aliases: Record<string, string>, bindingFile?: string): void {
+/** Identifiers the interpreter knows without a definition in the code. */
+const KNOWN_IDENTIFIERS = new Set(['NULL', 'true', 'false', 'nr_cpu_ids', ...Object.keys(KNOWN_CONSTANTS)]);
+/** Calls whose arguments (from the index given) the interpreter never evaluates. */
+const UNEVALUATED_ARGS: [RegExp, number][] = [
+  [/^(trace_\w+|cpuhp_\w+|pr_\w+|BUILD_BUG_ON|barrier|smp_[rw]?mb|in_nmi)$/, 0],
+  [/^(kmem_cache_alloc|kmem_cache_zalloc)$/, 0],
+  [/^(WARN|WARN_ONCE|memset)$/, 1],
+  [/^(container_of|container_of_const|list_entry|hlist_entry|hlist_entry_safe)$/, 1],
+];
+
+interface CalleeCheck {
+  refused: string | null;
+  missing: Map<string, string>;
+  unknownIds: Map<string, string>;
+  statics: Set<string>;
+}
+
+/** The names a site's statements have without declaring them: its object and its function's parameters. */
+function siteNames(s: Site): Set<string> {
+  return new Set([s.obj, ...(s.params ?? []).map((x) => x.name)]);
+}
+
+/** Walks everything `roots` reach: the first refused construct, unknown callees and identifiers, the statics named. */
+function scanCallees(p: Program, interp: Interp, roots: N[], aliases: Record<string, string>, given: ReadonlySet<string>): CalleeCheck {
   const missing = new Map<string, string>();
+  const unknownIds = new Map<string, string>();
+  const statics = new Set<string>();
   const seen = new Set<N>();
   let refused: string | null = null;
-  const visit = (n: N, fn?: CFunction) => {
+  const visit = (n: N, fn?: CFunction, macroParams?: readonly string[], site = false, via: readonly string[] = []) => {
     if (seen.has(n)) return;
     seen.add(n);
-    refused ??= interp.unsupported(n, fn?.params ?? []);
+    if (!refused) {
+      refused = interp.unsupported(n, fn?.params ?? []);
+      // Where it is and how the cache gets there: a binding can replace any function on the way.
+      if (refused && fn && via.length)
+        refused += ` (in ${fn.name}(), reached through ${via.map((x) => `${x}()`).join(' → ')}; a binding can give a definition the checker runs for any of them: "functions": {"${via[via.length - 1]}": "C text"})`;
+      else if (refused && fn) refused += ` (in ${fn.name}())`;
+    }
+    const locals = new Set<string>([...(fn?.params.map((x) => x.name) ?? []), ...(macroParams ?? []), ...(site ? given : [])]);
+    walk(n, (x) => {
+      if (x.t === 'declaration') for (const d of x.kids) if (d !== x.f.type && /declarator|identifier/.test(d.t)) locals.add(interp.types.declare(INT, d).name);
+    });
+    const skip = new Set<N>();
+    walk(n, (x) => {
+      if (x.t !== 'call_expression') return;
+      if (x.f.function) skip.add(x.f.function);
+      const name = aliases[x.f.function?.text ?? ''] ?? x.f.function?.text ?? '';
+      for (const [re, from] of UNEVALUATED_ARGS) if (re.test(name)) (x.f.arguments?.kids ?? []).slice(from).forEach((a) => walk(a, (y) => skip.add(y)));
+    });
+    // A macro's body may name its caller's locals: its identifiers are checked when it runs.
+    walk(n, (x) => {
+      if (x.t !== 'identifier' || skip.has(x) || locals.has(x.text) || (macroParams && !p.statics.has(x.text))) return;
+      if (p.statics.has(x.text)) statics.add(x.text);
+      else if (!p.macros.has(x.text) && !p.functions.has(aliases[x.text] ?? x.text) && !KNOWN_IDENTIFIERS.has(x.text) && !unknownIds.has(x.text)) unknownIds.set(x.text, x.at);
+    });
     for (const c of interp.calledNames(n)) {
       const name = aliases[c.name] ?? c.name;
       const f = p.functions.get(name);
       if (f) {
-        visit(f.body, f);
+        visit(f.body, f, undefined, false, fn ? [...via, fn.name] : via);
         continue;
       }
       const m = p.macros.get(name);
       if (m?.params) {
-        if (m.expr) visit(m.expr);
-        if (m.stmt) visit(m.stmt);
+        if (m.expr) visit(m.expr, undefined, m.params, site, via);
+        if (m.stmt) visit(m.stmt, undefined, m.params, site, via);
         continue;
       }
       if (C_PRIMITIVES.has(name) || name.startsWith('trace_')) continue;
@@ -351,15 +578,35 @@ function checkCallees(p: Program, interp: Interp, roots: N[], aliases: Record<st
   };
   for (const r of roots) {
     const f = [...p.functions.values()].find((x) => x.body === r);
-    visit(r, f);
+    visit(r, f, undefined, !f);
   }
-  if (refused) throw new UsageError(`unsupported C: ${refused}`);
-  if (missing.size) {
-    const list = [...missing].map(([n, at]) => `${n}() at ${at}`).join(', ');
-    throw new UsageError(
-      `unknown function ${list}: not in the patch and not a kernel primitive the checker knows; give its C definition in a binding file ("functions": {"name": "C text"}) or map it to a primitive ("aliases": {"name": "kfree"}), and pass --binding FILE${bindingFile ? ` (now ${bindingFile})` : ''}`,
-    );
-  }
+  return { refused, missing, unknownIds, statics };
+}
+
+/** What keeps `roots` from running: a refused construct, else unknown names; null when they can run. */
+function calleeProblems(p: Program, interp: Interp, roots: N[], aliases: Record<string, string>, given: ReadonlySet<string>): string | null {
+  const c = scanCallees(p, interp, roots, aliases, given);
+  if (c.refused) return `unsupported C: ${c.refused}`;
+  if (c.missing.size || c.unknownIds.size) return unknownNames(c);
+  return null;
+}
+
+function unknownNames(c: CalleeCheck, bindingFile?: string): string {
+  const fns = [...c.missing].map(([n, at]) => `${n}() at ${at}`);
+  const ids = [...c.unknownIds].map(([n, at]) => `${n} at ${at}`);
+  const parts = [
+    ...(fns.length ? [`unknown function ${fns.join(', ')}: not in the code and not a kernel primitive the checker knows`] : []),
+    ...(ids.length ? [`unknown identifier ${ids.join(', ')}: not a local, a static, a macro of the code or a kernel constant the checker knows`] : []),
+  ];
+  return `${parts.join('; ')}; give ${fns.length ? 'a C definition in a binding file ("functions": {"name": "C text"}) or map it to a primitive ("aliases": {"name": "kfree"})' : ''}${fns.length && ids.length ? ', and ' : ''}${ids.length ? 'a #define in a binding file ("functions": {"constants": "#define NAME value"})' : ''}, and pass --binding FILE${bindingFile ? ` (now ${bindingFile})` : ''}`;
+}
+
+/** Every called name must be a patch function, a macro, a primitive or a binding alias; every identifier known. Returns the statics the code names. */
+function checkCallees(p: Program, interp: Interp, roots: N[], aliases: Record<string, string>, given: ReadonlySet<string>, bindingFile?: string): Set<string> {
+  const c = scanCallees(p, interp, roots, aliases, given);
+  if (c.refused) throw new UsageError(`unsupported C: ${c.refused}`);
+  if (c.missing.size || c.unknownIds.size) throw new UsageError(unknownNames(c, bindingFile));
+  return c.statics;
 }
 
 /** Whether a statement calls `fn` (directly, or through a macro alias of it). */

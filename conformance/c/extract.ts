@@ -31,6 +31,11 @@ export interface Layout {
   /** The definition is partial (started before the hunk): unknown members sit in an opaque prefix. */
   partial: boolean;
   at: string;
+  /**
+   * The file uses the struct but does not define it (a header's: block/bio.c's struct bio and
+   * struct bio_set): its layout is made up of the members the code uses, in order of first use.
+   */
+  implicit?: boolean;
 }
 
 export interface CFunction {
@@ -355,7 +360,166 @@ export function extract(parser: Parser, post: PostImage): Program {
       if (name) functions.set(name, { name, ret: type, params, body: n.f.body, node: n, at: n.at });
     }
   }
+  implicitStructs(structs, statics, functions, types);
   return { structs, macros, statics, functions, typedefs, post, root, parser };
+}
+
+/** Calls whose value has the type of their first argument (per-CPU accessors, annotations). */
+const SAME_TYPE_CALLS = new Set(['per_cpu_ptr', 'this_cpu_ptr', 'raw_cpu_ptr', 'get_cpu_ptr', 'READ_ONCE', 'data_race', 'likely', 'unlikely']);
+const CONTAINER_CALLS = new Set(['container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe']);
+
+/**
+ * Layouts for the structs the code uses through a pointer but does not define (a whole source
+ * file includes them from headers): a member per field name the code uses, in order of first use,
+ * its type read from what is stored into it or what it is stored into (`bio->bi_pool = bs;`,
+ * `bs->cache = alloc_percpu(struct bio_alloc_cache);`), else a long. A member used with `.`
+ * (`bio->bi_iter.bi_size`) is itself such a struct. The offsets are made up, which is sound as
+ * long as the code never depends on them: nothing in it can, since it does not know them either.
+ */
+function implicitStructs(structs: Map<string, Layout>, statics: Map<string, Static>, functions: Map<string, CFunction>, types: Types): void {
+  const made = new Map<string, { fields: Map<string, CType | null>; at: string }>();
+  const unknownStruct = (t: CType | null): string | null => {
+    if (!t || t.k !== 'struct') return null;
+    if (made.has(t.name)) return t.name;
+    return structs.has(t.name) ? null : t.name;
+  };
+  const fieldType = (sname: string, field: string): CType | null => {
+    const m = made.get(sname);
+    if (m) return m.fields.get(field) ?? null;
+    return structs.get(sname)?.fields.get(field)?.type ?? null;
+  };
+  const scopes = new Map<CFunction, Map<string, CType>>();
+  for (const f of functions.values()) {
+    const env = new Map<string, CType>();
+    for (const p of f.params) env.set(p.name, p.type);
+    walk(f.body, (x) => {
+      if (x.t !== 'declaration') return;
+      const base = types.base(x.f.type);
+      for (const d of x.kids) {
+        if (d === x.f.type || !/declarator|identifier/.test(d.t)) continue;
+        const { name, type } = types.declare(base, d);
+        if (name && !env.has(name)) env.set(name, type);
+      }
+    });
+    scopes.set(f, env);
+  }
+  const typeOf = (n: N | undefined, env: Map<string, CType>): CType | null => {
+    if (!n) return null;
+    switch (n.t) {
+      case 'parenthesized_expression':
+        return typeOf(n.kids[0], env);
+      case 'identifier':
+        return env.get(n.text) ?? statics.get(n.text)?.type ?? null;
+      case 'cast_expression':
+        return n.f.type ? types.descriptor(n.f.type) : null;
+      case 'pointer_expression': {
+        const t = typeOf(n.f.argument, env);
+        if (!t) return null;
+        return n.op === '&' ? { k: 'ptr', to: t } : t.k === 'ptr' ? t.to : null;
+      }
+      case 'subscript_expression': {
+        const t = typeOf(n.f.argument, env);
+        return t?.k === 'ptr' ? t.to : t?.k === 'array' ? t.of : null;
+      }
+      case 'field_expression': {
+        const t = typeOf(n.f.argument, env);
+        const st = n.op === '->' ? (t?.k === 'ptr' ? t.to : null) : t;
+        return st?.k === 'struct' ? fieldType(st.name, n.f.field?.text ?? '') : null;
+      }
+      case 'call_expression': {
+        const name = n.f.function?.text ?? '';
+        const args = n.f.arguments?.kids ?? [];
+        if (SAME_TYPE_CALLS.has(name)) return typeOf(args[0], env);
+        if (CONTAINER_CALLS.has(name) && args[1]?.t === 'identifier') return { k: 'ptr', to: { k: 'struct', name: args[1].text } };
+        if (name === 'alloc_percpu' && args[0]?.t === 'sizeof_expression' && args[0].f.type) return { k: 'ptr', to: types.descriptor(args[0].f.type) };
+        return functions.get(name)?.ret ?? null;
+      }
+      default:
+        return null;
+    }
+  };
+  /** The implicit member `n` names (through per-CPU accessors and parentheses), if its type is still open. */
+  const openMember = (n: N | undefined, env: Map<string, CType>): { s: string; f: string } | null => {
+    while (n && (n.t === 'parenthesized_expression' || (n.t === 'call_expression' && SAME_TYPE_CALLS.has(n.f.function?.text ?? '')))) n = n.t === 'call_expression' ? n.f.arguments?.kids[0] : n.kids[0];
+    if (!n || n.t !== 'field_expression') return null;
+    const t = typeOf(n.f.argument, env);
+    const st = n.op === '->' ? (t?.k === 'ptr' ? t.to : null) : t;
+    const s = unknownStruct(st);
+    const f = n.f.field?.text ?? '';
+    return s && made.get(s)?.fields.get(f) === null ? { s, f } : null;
+  };
+  const useful = (t: CType | null): t is CType => !!t && (t.k === 'ptr' || t.k === 'struct' || t.k === 'int');
+  // Three passes reach a fixpoint for chains like bio->bi_pool->cache.
+  for (let pass = 0; pass < 3; pass++) {
+    for (const [f, env] of scopes) {
+      walk(f.body, (x) => {
+        // `hlist_entry_safe(node, struct xreq_set, cpuhp_dead)` names a member too.
+        if (x.t === 'call_expression' && CONTAINER_CALLS.has(x.f.function?.text ?? '')) {
+          const [, t, m] = x.f.arguments?.kids ?? [];
+          const s = t?.t === 'identifier' ? unknownStruct({ k: 'struct', name: t.text }) : null;
+          if (s && m?.t === 'identifier') {
+            const e = made.get(s) ?? { fields: new Map<string, CType | null>(), at: x.at };
+            made.set(s, e);
+            if (!e.fields.has(m.text)) e.fields.set(m.text, null);
+          }
+          return;
+        }
+        if (x.t === 'field_expression') {
+          const t = typeOf(x.f.argument, env);
+          const st = x.op === '->' ? (t?.k === 'ptr' ? t.to : null) : t;
+          const s = unknownStruct(st);
+          const field = x.f.field?.text ?? '';
+          if (!s || !field) return;
+          const m = made.get(s) ?? { fields: new Map<string, CType | null>(), at: x.at };
+          made.set(s, m);
+          if (!m.fields.has(field)) m.fields.set(field, null);
+        }
+      });
+      walk(f.body, (x) => {
+        // A member used as a struct (`bio->bi_iter.bi_size`) is one.
+        if (x.t === 'field_expression' && x.op === '.') {
+          const inner = openMember(x.f.argument, env);
+          if (inner) made.get(inner.s)!.fields.set(inner.f, { k: 'struct', name: `${inner.s}.${inner.f}` });
+        }
+        let l: N | undefined;
+        let r: N | undefined;
+        let declared: CType | null = null;
+        if (x.t === 'assignment_expression' && x.op === '=') {
+          l = x.f.left;
+          r = x.f.right;
+        } else if (x.t === 'init_declarator' && x.f.value) {
+          r = x.f.value;
+          declared = types.declare(INT, x).name ? env.get(types.declare(INT, x).name) ?? null : null;
+        } else return;
+        const rm = openMember(r, env);
+        const lt = declared ?? typeOf(l, env);
+        if (rm && useful(lt)) made.get(rm.s)!.fields.set(rm.f, lt);
+        const lm = openMember(l, env);
+        const rt = typeOf(r, env);
+        if (lm && useful(rt)) made.get(lm.s)!.fields.set(lm.f, rt);
+      });
+    }
+  }
+  // Lay out, nested members first.
+  const lay = (name: string): Layout => {
+    const have = structs.get(name);
+    if (have) return have;
+    const m = made.get(name)!;
+    const l: Layout = { name, size: 0, align: 8, fields: new Map(), partial: true, implicit: true, at: m.at };
+    let off = 0;
+    for (const [f, t0] of m.fields) {
+      const t = t0 ?? LONG;
+      if (t.k === 'struct' && made.has(t.name)) lay(t.name);
+      const a = types.alignOf(t);
+      off = Math.ceil(off / a) * a;
+      l.fields.set(f, { off, type: t });
+      off += Math.max(types.sizeOf(t), 1);
+    }
+    l.size = Math.max(8, Math.ceil(off / 8) * 8);
+    structs.set(name, l);
+    return l;
+  };
+  for (const name of made.keys()) lay(name);
 }
 
 /** StructDecls for the Kernel (kzalloc/alloc_percpu zero these offsets; the abstraction finds fields). */

@@ -57,7 +57,7 @@ export const C_PRIMITIVES = new Set([
   'local_irq_save', 'local_irq_restore', 'local_irq_disable', 'local_irq_enable', 'in_task', 'in_hardirq', 'in_irq', 'in_serving_softirq', 'in_softirq', 'in_interrupt', 'irqs_disabled',
   'READ_ONCE', 'WRITE_ONCE', 'WARN_ON_ONCE', 'WARN_ON', 'lockdep_assert_irqs_disabled', 'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR',
   'kmalloc', 'kzalloc', 'kfree', 'kmem_cache_alloc', 'kmem_cache_zalloc', 'kmem_cache_free', 'alloc_percpu', 'free_percpu', 'cpu_online', 'num_possible_cpus',
-  'atomic_set', 'atomic_read', 'memset',
+  'atomic_set', 'atomic_read', 'memset', 'mempool_alloc', 'mempool_free',
   // Added for the constructs v2/v3 and block/bio.c use, or a revision of them plausibly would.
   'BUG_ON', 'BUG', 'WARN', 'WARN_ONCE', 'data_race', 'min', 'max', 'IS_ERR_OR_NULL', 'container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe',
   'cpu_possible', 'cpu_present', 'num_online_cpus', 'in_nmi', 'barrier', 'smp_mb', 'smp_rmb', 'smp_wmb', 'BUILD_BUG_ON', 'get_cpu_ptr', 'put_cpu_ptr', 'kcalloc', 'kmalloc_array',
@@ -99,9 +99,12 @@ const UNSUPPORTED_EXPR: Record<string, string> = {
   statement_expression: 'a statement expression ({ ... })',
 };
 
+/** Every constant ident() knows by name (errno values, GFP flags, limits). */
+export const KNOWN_CONSTANTS: Readonly<Record<string, number>> = {};
 const ERRNO: Record<string, number> = { ENOMEM: 12, EINVAL: 22, EIO: 5, EAGAIN: 11, EBUSY: 16, ENOSPC: 28, EOPNOTSUPP: 95, ENOTBLK: 15 };
 const GFP: Record<string, number> = { GFP_KERNEL: 1, GFP_ATOMIC: 2, GFP_NOWAIT: 3, GFP_NOIO: 1, GFP_NOFS: 1 };
 const GFP_NAME: Record<number, Gfp> = { 1: 'GFP_KERNEL', 2: 'GFP_ATOMIC', 3: 'GFP_NOWAIT' };
+Object.assign(KNOWN_CONSTANTS, ERRNO, GFP, LIMITS);
 
 /** Statements a C operation may execute before it is called non-terminating (a `crash`). */
 export const C_STEP_BUDGET = 400;
@@ -813,6 +816,12 @@ export class Interp {
         return { v, t: VOIDP };
       }
       case 'kfree':
+        k.kfree(a(0).v);
+        return int(0);
+      // A mempool hands out and takes back slab objects; its reserve is never drawn on here.
+      case 'mempool_alloc':
+        return { v: k.kmalloc('kmalloc', gfp(1)), t: VOIDP };
+      case 'mempool_free':
         k.kfree(a(0).v);
         return int(0);
       case 'kmem_cache_free':

@@ -51,6 +51,8 @@ export interface PostImage {
   fragments: Fragment[];
   /** Lines the patch adds, `file:line` keys (a patch's own statements; all lines of a C file). */
   added: Set<string>;
+  /** The `#if CONFIG_*` conditionals resolved (resolveConfig), for the report: `CONFIG_X off (bio.c:214)`. */
+  config?: string[];
 }
 
 const MODULE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
@@ -204,19 +206,37 @@ export function splitHunk(h: Hunk): { complete: SrcLine[]; fragments: Fragment[]
   // named when the first line is indented (kernel style puts top-level constructs in column 0).
   const firstText = h.lines.find((l) => l.text.trim() !== '');
   const indented = !!firstText && /^\s/.test(firstText.text) && h.section !== '';
-  const base = Math.max(-min, indented ? 1 : 0);
+  // A hunk that starts inside a signature spread over lines (`@@ ... @@ struct bio *blk_next_bio(struct
+  // bio *bio, struct block_device *bdev,` and an indented parameter line) is at file scope: the
+  // rest of that signature and the body after it are the head fragment.
+  const opens = (t: string) => (t.match(/\(/g)?.length ?? 0) - (t.match(/\)/g)?.length ?? 0);
+  const inSignature = indented && opens(h.section) > 0 && min === 0;
+  const base = inSignature ? 0 : Math.max(-min, indented ? 1 : 0);
   const abs = (i: number) => before[i]! + base;
   const absAfter = (i: number) => before[i]! + deltas[i]! + base;
   const n = h.lines.length;
   let first = 0;
   while (first < n && abs(first) !== 0) first++;
+  if (inSignature) {
+    let depth = 0;
+    let entered = false;
+    first = n;
+    for (let i = 0; i < n; i++) {
+      depth += deltas[i]!;
+      if (depth > 0) entered = true;
+      if (entered && depth === 0) {
+        first = i + 1;
+        break;
+      }
+    }
+  }
   let last = n - 1;
   while (last >= first && absAfter(last) !== 0) last--;
   // A declaration whose body opens after `last` (a signature spread over lines) belongs to the tail.
   const ended = (t: string) => /^\s*$|[;}]\s*$|^\s*#|\*\/\s*$/.test(t) && !/\\\s*$/.test(t);
   while (last >= first && !ended(h.lines[last]!.text)) last--;
   const fragments: Fragment[] = [];
-  if (first > 0) fragments.push({ file: h.file, section: h.section, depth: base, lines: h.lines.slice(0, first), edge: 'head' });
+  if (first > 0) fragments.push({ file: h.file, section: h.section, depth: inSignature ? 1 : base, lines: h.lines.slice(0, first), edge: 'head' });
   if (last + 1 < n && last + 1 >= first) {
     const tail = h.lines.slice(Math.max(last + 1, first));
     if (tail.length) fragments.push({ file: h.file, section: tail.find((l) => l.text.trim())?.text.trim() ?? '', depth: 0, lines: tail, edge: 'tail' });
@@ -243,23 +263,136 @@ export function partialStructMembers(f: Fragment): SrcLine[] {
 
 export function readPostImage(path: string, text: string, kind: Exclude<InputKind, 'module'>): PostImage {
   const file = path.split('/').pop() ?? path;
+  const config: string[] = [];
   if (kind === 'c') {
-    const lines = text.split('\n').map((t, i) => ({ text: t.replace(/\r$/, ''), file, line: i + 1 }));
+    const lines = resolveConfig(
+      text.split('\n').map((t, i) => ({ text: t.replace(/\r$/, ''), file, line: i + 1 })),
+      config,
+    );
     const added = new Set(lines.map((l) => `${file}:${l.line}`));
-    return { kind, files: [file], complete: lines, fragments: [], added };
+    return { kind, files: [file], complete: lines, fragments: [], added, config };
   }
   const { hunks, added, files } = parseDiff(text, path);
   const complete: SrcLine[] = [];
   const fragments: Fragment[] = [];
   for (const h of hunks) {
-    const s = splitHunk(h);
+    const s = splitHunk({ ...h, lines: resolveConfig(openComments(h.lines), config) });
     complete.push(...s.complete);
     fragments.push(...s.fragments);
   }
-  return { kind, files, complete, fragments, added };
+  return { kind, files, complete, fragments, added, config };
 }
 
 /** `direct-io.c:123` for reports: the base name keeps labels short. */
 export function where(l: { file: string; line: number }): string {
   return `${l.file.split('/').pop()}:${l.line}`;
+}
+
+/**
+ * Kconfig options read as set: the ones the cache's concurrency is about (SMP, CPU hotplug,
+ * preemption, lockdep). Every other CONFIG_ option is read as unset: the minimal configuration,
+ * in which cgroup, integrity and crypto hooks (block/bio.c's bio_init()/bio_uninit()) compile away.
+ */
+export const CONFIG_ON: ReadonlySet<string> = new Set([
+  'CONFIG_SMP', 'CONFIG_HOTPLUG_CPU', 'CONFIG_PREEMPTION', 'CONFIG_PREEMPT', 'CONFIG_PREEMPT_COUNT', 'CONFIG_PREEMPT_RT_NEEDS_BH_LOCK',
+  'CONFIG_LOCKDEP', 'CONFIG_PROVE_LOCKING', 'CONFIG_TRACE_IRQFLAGS', 'CONFIG_DEBUG_PREEMPT', 'CONFIG_DEBUG_ATOMIC_SLEEP',
+]);
+
+/** The value of an `#if`/`#ifdef`/`#elif` condition over CONFIG_ options only; null for anything else. */
+function configCondition(directive: string, rest: string): boolean | null {
+  const on = (name: string) => CONFIG_ON.has(name);
+  if (directive === 'ifdef' || directive === 'ifndef') {
+    const m = /^(CONFIG_\w+)\s*(\/[*/].*)?$/.exec(rest.trim());
+    if (!m) return null;
+    return directive === 'ifdef' ? on(m[1]!) : !on(m[1]!);
+  }
+  const e = rest
+    .replace(/\/\*.*?\*\/|\/\/.*$/g, '')
+    .replace(/\b(?:IS_ENABLED|IS_BUILTIN|IS_REACHABLE|defined)\s*\(\s*(CONFIG_\w+)\s*\)|\bdefined\s+(CONFIG_\w+)|\b(CONFIG_\w+)\b/g, (_m, a?: string, b?: string, c?: string) =>
+      on((a ?? b ?? c)!) ? ' T ' : ' F ',
+    )
+    .trim();
+  const toks = e.match(/&&|\|\||\s+|./g) ?? [];
+  if (!toks.length || toks.some((t) => !/^(&&|\|\||[TF!()]|\s+)$/.test(t))) return null;
+  // Only T, F, !, &&, || and parentheses remain: a boolean expression, safe to evaluate.
+  return Boolean(new Function(`return (${e.replace(/T/g, 'true').replace(/F/g, 'false')});`)());
+}
+
+/**
+ * Resolves the preprocessor conditionals that test only CONFIG_ options (CONFIG_ON set, the rest
+ * unset): the lines of the branches not taken, and the directives themselves, become blank lines
+ * (line numbers stay). A group whose condition is anything else, or that does not close within
+ * `lines` (a hunk's edge), is left as it is. `notes` gets one entry per option read.
+ */
+export function resolveConfig(lines: readonly SrcLine[], notes: string[] = []): SrcLine[] {
+  const DIRECTIVE = /^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$/;
+  // Match the groups first: #if at i -> its #elif/#else lines and #endif.
+  const groups = new Map<number, { parts: number[]; end: number }>();
+  const stack: { start: number; parts: number[] }[] = [];
+  lines.forEach((l, i) => {
+    const m = DIRECTIVE.exec(l.text);
+    if (!m) return;
+    if (m[1]!.startsWith('if')) stack.push({ start: i, parts: [] });
+    else if (m[1] === 'endif') {
+      const g = stack.pop();
+      if (g) groups.set(g.start, { parts: g.parts, end: i });
+    } else stack[stack.length - 1]?.parts.push(i);
+  });
+  const out = lines.map((l) => ({ ...l }));
+  const seen = new Set<string>();
+  for (const [start, g] of [...groups].sort((a, b) => a[0] - b[0])) {
+    const heads = [start, ...g.parts];
+    const values = heads.map((i) => {
+      const m = DIRECTIVE.exec(lines[i]!.text)!;
+      return m[1] === 'else' ? true : configCondition(m[1] === 'elif' ? 'if' : m[1]!, m[2]!);
+    });
+    if (values.some((v) => v === null)) continue;
+    const taken = values.indexOf(true);
+    heads.forEach((h, j) => {
+      const to = j + 1 < heads.length ? heads[j + 1]! : g.end;
+      for (let i = h; i < to; i++) if (i === h || j !== taken) out[i]!.text = '';
+      const cond = lines[h]!.text.trim();
+      const names = cond.match(/CONFIG_\w+/g) ?? [];
+      for (const n of names)
+        if (!seen.has(n)) {
+          seen.add(n);
+          notes.push(`${n} ${CONFIG_ON.has(n) ? 'on' : 'off'} (${lines[h]!.file.split('/').pop()}:${lines[h]!.line})`);
+        }
+    });
+    out[g.end]!.text = '';
+  }
+  return out;
+}
+
+/**
+ * A hunk that starts inside a block comment (its first `*' + '/` comes before any `/' + '*`) or ends
+ * inside one: those comment lines are blanked, so that the parser does not read them as code.
+ */
+export function openComments(lines: readonly SrcLine[]): SrcLine[] {
+  const out = lines.map((l) => ({ ...l }));
+  // Head: up to the first close that has no open before it.
+  for (let i = 0; i < out.length; i++) {
+    const t = out[i]!.text;
+    const open = t.indexOf('/*');
+    const close = t.indexOf('*/');
+    if (open >= 0 && (close < 0 || open < close)) break;
+    if (close >= 0) {
+      for (let j = 0; j < i; j++) out[j]!.text = '';
+      out[i]!.text = ' '.repeat(close + 2) + t.slice(close + 2);
+      break;
+    }
+  }
+  // Tail: from the last open that no close follows.
+  for (let i = out.length - 1; i >= 0; i--) {
+    const t = out[i]!.text;
+    const open = t.lastIndexOf('/*');
+    const close = t.lastIndexOf('*/');
+    if (close >= 0 && (open < 0 || close > open)) break;
+    if (open >= 0) {
+      out[i]!.text = t.slice(0, open);
+      for (let j = i + 1; j < out.length; j++) out[j]!.text = '';
+      break;
+    }
+  }
+  return out;
 }

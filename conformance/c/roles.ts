@@ -140,6 +140,20 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
       }
     }
   }
+  if (!percpu && percpuField === undefined) {
+    // A patch to block/bio.c shows no instance: the code reaches the cache through a parameter
+    // (`per_cpu_ptr(bs->cache, get_cpu())`, bs a struct bio_set *; fs_bio_set is elsewhere). The
+    // checker makes the one instance the workload uses.
+    const via = descriptorParam(p, cacheStruct, pointsTo);
+    if (via) {
+      percpu = `__${via.struct}`;
+      percpuField = via.field;
+      p.statics.set(percpu, { name: percpu, type: { k: 'struct', name: via.struct }, percpu: false, init: null, at: '(made by the checker)' });
+      evidence.push(
+        `the __percpu pointer is the ${via.field} field of the struct ${via.struct} ${via.fn}() is given (${via.text}); the ${p.post.kind === 'c' ? 'file' : 'patch'} shows no instance of it: the checker makes one, ${percpu}`,
+      );
+    }
+  }
   if (!percpu || !p.statics.has(percpu)) throw new UsageError(`no __percpu static pointer to struct ${cacheStruct} found; name it with --binding ('cache.percpu')`);
 
   // 3. Functions by what they do to the lists.
@@ -257,4 +271,24 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
 export function profileFor(r: Roles): string {
   if (r.capCompare === '>=') return 'iomap-v3';
   return r.hotplugPrune ? 'bio' : 'iomap-v1';
+}
+
+/** `per_cpu_ptr(x->F, ...)` with x a parameter pointing to a struct D whose F points to the cache struct. */
+function descriptorParam(p: Program, cacheStruct: string, pointsTo: (t: CType, name: string) => boolean): { struct: string; field: string; fn: string; text: string } | null {
+  for (const f of p.functions.values()) {
+    let hit: { struct: string; field: string; fn: string; text: string } | null = null;
+    walk(f.body, (x) => {
+      if (hit || x.t !== 'call_expression' || !/^(per_cpu_ptr|this_cpu_ptr|raw_cpu_ptr|get_cpu_ptr)$/.test(x.f.function?.text ?? '')) return;
+      const a = x.f.arguments?.kids[0];
+      if (a?.t !== 'field_expression' || a.op !== '->' || a.f.argument?.t !== 'identifier') return;
+      const param = f.params.find((q) => q.name === a.f.argument!.text);
+      const t = param?.type;
+      if (!t || t.k !== 'ptr' || t.to.k !== 'struct') return;
+      const field = a.f.field?.text ?? '';
+      const l = p.structs.get(t.to.name);
+      if (l && pointsTo(l.fields.get(field)?.type ?? { k: 'void' }, cacheStruct)) hit = { struct: t.to.name, field, fn: f.name, text: x.text };
+    });
+    if (hit) return hit;
+  }
+  return null;
 }
