@@ -52,12 +52,14 @@ const CPU_ITERATORS =
 /** container_of(ptr, struct T, member) and its list aliases take a type: blank `struct` so the argument parses as T. */
 const CONTAINER_OF = /(\b(?:container_of(?:_const)?|list_entry|list_first_entry|hlist_entry|hlist_entry_safe)\s*\([^;]*?,\s*)struct(\s+\w+\s*,)/g;
 
-const DEFINE_PER_CPU = /^(\s*)(?:static\s+)?DEFINE_PER_CPU(?:_ALIGNED|_SHARED_ALIGNED)?\s*\(\s*((?:struct\s+)?\w+)\s*,\s*(\w+)\s*\)\s*;/;
+const DEFINE_PER_CPU = /^(\s*)(?:static\s+)?DEFINE_PER_CPU(?:_ALIGNED|_SHARED_ALIGNED)?\s*\(\s*((?:struct\s+)?\w+)\s*,\s*(\w+)\s*\)(?=\s*[;=])/;
 /** `DEFINE_PER_CPU(T, name)` on this raw line: T, else null. */
 export function definePerCpu(raw: string): string | null {
   const m = DEFINE_PER_CPU.exec(raw);
   return m ? m[2]!.replace(/^struct\s+/, '') : null;
 }
+
+const SCOPED_GUARD = /\bscoped_guard\s*\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)/g;
 
 export function sanitize(text: string): string {
   if (EXPORTS.test(text)) return ' '.repeat(text.length);
@@ -74,9 +76,11 @@ export function sanitize(text: string): string {
       .replace(CONTAINER_OF, (_m, head: string, tail: string) => `${head}      ${tail}`)
       // DEFINE_PER_CPU(T, name) is a per-CPU variable; the checker holds it as a __percpu pointer
       // (set at boot, see build.ts), so `&name` in per_cpu_ptr()/this_cpu_ptr() is that pointer.
-      .replace(DEFINE_PER_CPU, (_m, lead: string, type: string, name: string) => `${lead}static ${type} *${name};`)
+      .replace(DEFINE_PER_CPU, (_m, lead: string, type: string, name: string) => `${lead}static ${type} *${name}`)
       .replace(/&\s*per_cpu\s*\(\s*(\w+)\s*,\s*((?:[^()]|\([^()]*\))*?)\s*\)/g, 'per_cpu_ptr(&$1, $2)')
       .replace(/\bper_cpu\s*\(\s*(\w+)\s*,\s*((?:[^()]|\([^()]*\))*?)\s*\)\s*\./g, 'per_cpu_ptr(&$1, $2)->')
+      // scoped_guard(cls, args) body is a for loop around body in cleanup.h; as one here, run by interp.ts.
+      .replace(SCOPED_GUARD, (_m, args: string) => `for (__scoped_guard(${args});;)`)
       // min_t(type, a, b) is min(a, b) once both are converted: drop the type argument.
       .replace(/\b(min|max)_t\s*\(\s*[\w\s]+?\s*,/g, '$1(')
   );

@@ -185,6 +185,11 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
             if (s.name !== roles.binding.percpu || roles.binding.percpuField === undefined) v = 0;
             else if (s.init) throw new CRuntimeError(`${s.at}: the initialiser of static struct ${s.name} is not supported; set its fields in the init function`);
             else v = k.kzalloc(s.type.name, 'GFP_KERNEL');
+          } else if (s.perCpuVar && s.init) {
+            // DEFINE_PER_CPU(T, v) = { .lock = INIT_LOCAL_LOCK(lock) }: the instances are allocated
+            // zeroed at boot, which is all such an initialiser sets; any other value is refused.
+            const bad = perCpuInitProblem(s.init);
+            if (bad) throw new CRuntimeError(`${s.at}: the initialiser of DEFINE_PER_CPU ${s.name} sets ${bad}; only INIT_LOCAL_LOCK() and zeroes are supported`);
           } else v = s.init ? interp.expr(k, s.init, { vars: new Map(), margs: null, parent: null }).v : 0;
         } catch (e) {
           if (e instanceof CRuntimeError) throw new KernelFault('exception', `unsupported C: ${e.message}`);
@@ -552,6 +557,11 @@ function scanCallees(p: Program, interp: Interp, roots: N[], aliases: Record<str
       if (x.f.function) skip.add(x.f.function);
       const name = aliases[x.f.function?.text ?? ''] ?? x.f.function?.text ?? '';
       for (const [re, from] of UNEVALUATED_ARGS) if (re.test(name)) (x.f.arguments?.kids ?? []).slice(from).forEach((a) => walk(a, (y) => skip.add(y)));
+      // The class of guard(cls)(...) and scoped_guard(cls, ...) is a name, not a value.
+      if (name === 'guard' || name === '__scoped_guard') {
+        const cls = x.f.arguments?.kids[0];
+        if (cls) walk(cls, (y) => skip.add(y));
+      }
     });
     // A macro's body may name its caller's locals: its identifiers are checked when it runs.
     walk(n, (x) => {
@@ -607,6 +617,21 @@ function checkCallees(p: Program, interp: Interp, roots: N[], aliases: Record<st
   if (c.refused) throw new UsageError(`unsupported C: ${c.refused}`);
   if (c.missing.size || c.unknownIds.size) throw new UsageError(unknownNames(c, bindingFile));
   return c.statics;
+}
+
+/** What a DEFINE_PER_CPU initialiser sets other than a local_lock_t and zeroes, else null. */
+function perCpuInitProblem(init: N): string | null {
+  if (init.t !== 'initializer_list') return oneLine(init.text);
+  for (const x of init.kids) {
+    const v = x.t === 'initializer_pair' ? x.f.value ?? x.kids[x.kids.length - 1] : x;
+    if (!v) continue;
+    if (v.t === 'call_expression' && v.f.function?.text === 'INIT_LOCAL_LOCK') continue;
+    if (v.t === 'number_literal' && Number(v.text.replace(/[uUlL]+$/, '')) === 0) continue;
+    if (v.t === 'null' || v.text === 'NULL') continue;
+    if (v.t === 'initializer_list' && !perCpuInitProblem(v)) continue;
+    return oneLine(x.text);
+  }
+  return null;
 }
 
 /** Whether a statement calls `fn` (directly, or through a macro alias of it). */

@@ -64,7 +64,63 @@ export const C_PRIMITIVES = new Set([
   'pr_debug', 'pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 'pr_warn_ratelimited',
   ...['cpuhp_setup_state', 'cpuhp_setup_state_nocalls', 'cpuhp_setup_state_multi', 'cpuhp_state_add_instance', 'cpuhp_state_add_instance_nocalls'],
   ...['cpuhp_remove_state', 'cpuhp_remove_state_nocalls', 'cpuhp_remove_multi_state', 'cpuhp_state_remove_instance', 'cpuhp_state_remove_instance_nocalls'],
+  // Current kernel style: scope-based guards (the class is checked by unsupported()), local_lock, this_cpu ops.
+  'guard', '__scoped_guard',
+  'local_lock', 'local_unlock', 'local_lock_irq', 'local_unlock_irq', 'local_lock_irqsave', 'local_unlock_irqrestore', 'local_lock_init',
+  ...['this_cpu', '__this_cpu', 'raw_cpu'].flatMap((p) => ['read', 'write', 'inc', 'dec', 'add', 'sub', 'inc_return', 'dec_return', 'add_return', 'sub_return', 'and', 'or', 'xchg', 'cmpxchg'].map((o) => `${p}_${o}`)),
 ]);
+
+/**
+ * The guard classes (include/linux/cleanup.h DEFINE_LOCK_GUARD_0/DEFINE_GUARD users) the
+ * interpreter runs, with their !PREEMPT_RT acquire and release: irqflags.h, preempt.h, rcupdate.h,
+ * local_lock.h. `lock`: the class takes a `local_lock_t __percpu *` argument.
+ */
+const GUARDS: Readonly<Record<string, { op: 'irqsave' | 'irq' | 'preempt' | 'none'; release: string; lock: boolean }>> = {
+  irqsave: { op: 'irqsave', release: 'local_irq_restore', lock: false },
+  irq: { op: 'irq', release: 'local_irq_enable', lock: false },
+  preempt: { op: 'preempt', release: 'preempt_enable', lock: false },
+  preempt_notrace: { op: 'preempt', release: 'preempt_enable_notrace', lock: false },
+  // rcu_read_lock() under PREEMPT_RCU neither disables preemption nor touches the cache state.
+  rcu: { op: 'none', release: 'rcu_read_unlock', lock: false },
+  local_lock: { op: 'preempt', release: 'local_unlock', lock: true },
+  local_lock_irq: { op: 'irq', release: 'local_unlock_irq', lock: true },
+  local_lock_irqsave: { op: 'irqsave', release: 'local_unlock_irqrestore', lock: true },
+};
+
+/** One guard as written: `guard(cls)(args);` or `scoped_guard(cls, args)` (rewritten `for (__scoped_guard(cls, args);;)` by ast.ts). */
+export interface GuardUse {
+  cls: string;
+  args: N[];
+  /** The statement that acquires it. */
+  node: N;
+  scoped: boolean;
+}
+
+/** A guard that is held: what its release needs. */
+interface Held {
+  g: GuardUse;
+  flags: number;
+}
+
+/** `guard(cls)(args);` as an expression statement, else null. */
+export function guardStmt(n: N): GuardUse | null {
+  if (n.t !== 'expression_statement') return null;
+  const c = n.kids[0];
+  const inner = c?.t === 'call_expression' ? c.f.function : undefined;
+  if (inner?.t !== 'call_expression' || inner.f.function?.text !== 'guard') return null;
+  return { cls: inner.f.arguments?.kids[0]?.text ?? '', args: c!.f.arguments?.kids ?? [], node: n, scoped: false };
+}
+
+/** `scoped_guard(cls, args) body` (a for statement after the per-line rewrite), else null. */
+export function scopedGuard(n: N): GuardUse | null {
+  if (n.t !== 'for_statement') return null;
+  const c = n.f.initializer;
+  if (c?.t !== 'call_expression' || c.f.function?.text !== '__scoped_guard') return null;
+  const a = c.f.arguments?.kids ?? [];
+  return { cls: a[0]?.text ?? '', args: a.slice(1), node: n, scoped: true };
+}
+
+const THIS_CPU_OP = /^(this_cpu|__this_cpu|raw_cpu)_(read|write|inc|dec|add|sub|inc_return|dec_return|add_return|sub_return|and|or|xchg|cmpxchg)$/;
 
 /**
  * CPU-hotplug registration: a no-op here, as the checker runs the recognised prune (roles.ts)
@@ -148,27 +204,96 @@ export class Interp {
     return c?.k === 'ret' ? c.v : { v: 0, t: fn.ret };
   }
 
-  /** Runs statements in order; resolves gotos to labels among them. */
+  /**
+   * Runs statements in order; resolves gotos to labels among them. Guards taken here are released,
+   * last first, whenever control leaves the block (the end, return, break, continue, a goto out),
+   * and a goto back above a guard leaves its scope too, as the cleanup attribute does.
+   */
   *block(k: Kernel, stmts: readonly N[], env: Env, st: Budget, fn: string): Gen<Completion> {
+    let held: { i: number; h: Held }[] | null = null;
+    let c: Completion;
     let i = 0;
     while (i < stmts.length) {
-      const c = yield* this.stmt(k, stmts[i]!, env, st, fn);
-      if (c?.k === 'goto') {
-        const j = stmts.findIndex((s) => s.t === 'labeled_statement' && s.f.label?.text === c.label);
-        if (j < 0) return c;
-        i = j;
+      const s = stmts[i]!;
+      const g = guardStmt(s);
+      if (g) {
+        if (this.needsBoundary(s)) yield* this.boundary(k, s, st, fn);
+        (held ??= []).push({ i, h: this.acquire(k, g, env) });
+        i++;
         continue;
       }
-      if (c) return c;
+      c = yield* this.stmt(k, s, env, st, fn);
+      if (c?.k === 'goto') {
+        const label = c.label;
+        const j = stmts.findIndex((x) => x.t === 'labeled_statement' && x.f.label?.text === label);
+        if (j >= 0) {
+          while (held?.length && held[held.length - 1]!.i >= j) yield* this.release(k, held.pop()!.h, st, fn);
+          for (let x = i + 1; x < j; x++)
+            if (guardStmt(stmts[x]!)) throw new CRuntimeError(`${s.at}: goto ${label} jumps into the scope of ${oneLine(stmts[x]!.text)} (${stmts[x]!.at}): the compiler refuses it`);
+          c = undefined;
+          i = j;
+          continue;
+        }
+      }
+      if (c) break;
       i++;
     }
-    return undefined;
+    if (held) for (let x = held.length - 1; x >= 0; x--) yield* this.release(k, held[x]!.h, st, fn);
+    return c;
+  }
+
+  /** Takes a guard: the class's acquire, then its lock argument evaluated (local_lock_acquire(this_cpu_ptr(lock)) under lockdep). */
+  private acquire(k: Kernel, g: GuardUse, env: Env): Held {
+    const cls = GUARDS[g.cls];
+    if (!cls) throw new CRuntimeError(`${g.node.at}: guard class '${g.cls}' is not supported: ${oneLine(g.node.text)}`);
+    let flags = 0;
+    if (cls.op === 'irqsave') flags = k.local_irq_save();
+    else if (cls.op === 'irq') k.local_irq_disable();
+    else if (cls.op === 'preempt') k.preempt_disable();
+    if (cls.lock) this.lockArg(k, g.args[0], env, `guard(${g.cls})`, g.node);
+    return { g, flags };
+  }
+
+  /** Whether a guard's release is a statement boundary (every class but rcu). */
+  guardReleases(g: GuardUse): boolean {
+    return (GUARDS[g.cls]?.op ?? 'none') !== 'none';
+  }
+
+  /** The label of a guard's release: its own statement boundary, like the local_irq_restore() it stands for. */
+  releaseLabel(g: GuardUse): string {
+    return `} (${g.scoped ? 'scoped_guard' : 'guard'}(${g.cls}) released: ${GUARDS[g.cls]?.release ?? '?'}) (${g.node.at})`;
+  }
+
+  private *release(k: Kernel, h: Held, st: Budget, fn: string): Gen<void> {
+    const cls = GUARDS[h.g.cls]!;
+    if (cls.op === 'none') return;
+    yield* this.boundaryLabel(k, this.releaseLabel(h.g), h.g.node.at, st, fn);
+    if (cls.op === 'irqsave') k.local_irq_restore(h.flags);
+    else if (cls.op === 'irq') k.local_irq_enable();
+    else k.preempt_enable();
+  }
+
+  /**
+   * A local_lock_t argument: on !PREEMPT_RT the lock is only the irq or preemption state, but
+   * with lockdep the kernel writes to this_cpu_ptr(lock), so a NULL one is an oops.
+   */
+  private lockArg(k: Kernel, arg: N | undefined, env: Env, what: string, at: N): void {
+    if (!arg) throw new CRuntimeError(`${at.at}: ${what} needs the local_lock_t: ${oneLine(at.text)}`);
+    // `&var.lock` of a DEFINE_PER_CPU variable is a __percpu address, which C cannot compute here: its base stands for it.
+    let root = arg.t === 'pointer_expression' && arg.op === '&' ? arg.f.argument : undefined;
+    while (root?.t === 'field_expression' && root.op === '.') root = root.f.argument;
+    const pcv = root?.t === 'identifier' ? this.perCpuVar(k, root, env) : null;
+    const v = pcv ? pcv.v : this.expr(k, arg, env).v;
+    if (v === NULL) throw new KernelFault('null-deref', `${k.fn}: NULL pointer dereference: ${what} on ${oneLine(arg.text)} (lockdep's local_lock_acquire) at ${at.at}`);
+    if (!isPtr(v)) throw new KernelFault('wild-pointer', `${k.fn}: ${what} on non-pointer ${oneLine(arg.text)} at ${at.at}`);
   }
 
   /** The label a statement boundary shows: `cache->nr--; (direct-io.c:131)`. */
   label(n: N): string {
     let text = n.text;
-    if (n.t === 'if_statement') text = `if ${n.f.condition?.text ?? ''}`;
+    const sg = scopedGuard(n);
+    if (sg) text = `scoped_guard(${[sg.cls, ...sg.args.map((a) => a.text)].join(', ')})`;
+    else if (n.t === 'if_statement') text = `if ${n.f.condition?.text ?? ''}`;
     else if (n.t === 'while_statement') text = `while ${n.f.condition?.text ?? ''}`;
     else if (n.t === 'for_statement') text = `for (...; ${n.f.condition?.text ?? ''}; ...)`;
     return `${oneLine(text)} (${n.at})`;
@@ -179,14 +304,18 @@ export class Interp {
   private *boundary(k: Kernel, n: N, st: Budget, fn: string): Gen<void> {
     let label = this.labelMemo.get(n);
     if (label === undefined) this.labelMemo.set(n, (label = this.label(n)));
+    yield* this.boundaryLabel(k, label, n.at, st, fn);
+  }
+
+  private *boundaryLabel(k: Kernel, label: string, at: string, st: Budget, fn: string): Gen<void> {
     yield label;
     if (++st.steps > C_STEP_BUDGET)
-      throw new KernelFault('no-return', `${fn}() did not return within ${C_STEP_BUDGET} statements: an endless loop at ${n.at}?`);
+      throw new KernelFault('no-return', `${fn}() did not return within ${C_STEP_BUDGET} statements: an endless loop at ${at}?`);
     if (!k.replaying && !k.probing) {
       const key = `${fn}|${label}`;
       const s = this.cov.stmts.get(key);
       if (s) s.hits++;
-      else this.cov.stmts.set(key, { fn, at: n.at, text: label, hits: 1 });
+      else this.cov.stmts.set(key, { fn, at, text: label, hits: 1 });
     }
   }
 
@@ -204,12 +333,18 @@ export class Interp {
     switch (n.t) {
       case 'if_statement':
         return !this.pure(n.f.condition!);
+      case 'for_statement': {
+        const g = scopedGuard(n);
+        return g ? GUARDS[g.cls]?.op !== 'none' || g.args.some((a) => !this.pure(a)) : true;
+      }
       case 'while_statement':
-      case 'for_statement':
       case 'do_statement':
         return true;
-      case 'expression_statement':
+      case 'expression_statement': {
+        const g = guardStmt(n);
+        if (g) return GUARDS[g.cls]?.op !== 'none' || g.args.some((a) => !this.pure(a));
         return n.kids[0] ? !this.pure(n.kids[0]) : false;
+      }
       case 'return_statement':
         return n.kids[0] ? !this.pure(n.kids[0]) : false;
       case 'declaration':
@@ -269,6 +404,13 @@ export class Interp {
       }
       case 'expression_statement': {
         if (!n.kids[0]) return undefined;
+        const g = guardStmt(n);
+        if (g) {
+          // The body of an if or a loop without braces is a scope of its own: released at once.
+          if (this.needsBoundary(n)) yield* this.boundary(k, n, st, fn);
+          yield* this.release(k, this.acquire(k, g, env), st, fn);
+          return undefined;
+        }
         if (this.needsBoundary(n)) yield* this.boundary(k, n, st, fn);
         yield* this.gexpr(k, n.kids[0], env, st, fn);
         return undefined;
@@ -312,6 +454,16 @@ export class Interp {
       case 'for_statement':
       case 'do_statement': {
         const inner: Env = { vars: new Map(), margs: env.margs, parent: env };
+        const sg = scopedGuard(n);
+        if (sg) {
+          if (this.needsBoundary(n)) yield* this.boundary(k, n, st, fn);
+          const h = this.acquire(k, sg, env);
+          let c = yield* this.stmt(k, n.f.body!, inner, st, fn);
+          // scoped_guard is a for loop around the body: break and continue end the guard, not an enclosing loop.
+          if (c?.k === 'brk' || c?.k === 'cont') c = undefined;
+          yield* this.release(k, h, st, fn);
+          return c;
+        }
         if (n.t === 'for_statement') {
           const ini = n.f.initializer;
           if (ini) {
@@ -735,7 +887,39 @@ export class Interp {
       return GFP_NAME[g] ?? 'GFP_KERNEL';
     };
     if (name.startsWith('trace_') || CPUHP.test(name)) return int(0);
+    const tc = THIS_CPU_OP.exec(name);
+    if (tc) return this.thisCpuOp(k, n, name, tc[1]!, tc[2]!, args, env);
     switch (name) {
+      // include/linux/local_lock_internal.h, !PREEMPT_RT: the irq or preemption state, then lockdep's acquire.
+      case 'local_lock_irqsave': {
+        const f = k.local_irq_save();
+        if (args[1]) this.store(k, args[1], env, { v: f, t: LONG });
+        this.lockArg(k, args[0], env, name, n);
+        return int(0);
+      }
+      case 'local_unlock_irqrestore':
+        this.lockArg(k, args[0], env, name, n);
+        k.local_irq_restore(a(1).v);
+        return int(0);
+      case 'local_lock':
+        k.preempt_disable();
+        this.lockArg(k, args[0], env, name, n);
+        return int(0);
+      case 'local_unlock':
+        this.lockArg(k, args[0], env, name, n);
+        k.preempt_enable();
+        return int(0);
+      case 'local_lock_irq':
+        k.local_irq_disable();
+        this.lockArg(k, args[0], env, name, n);
+        return int(0);
+      case 'local_unlock_irq':
+        this.lockArg(k, args[0], env, name, n);
+        k.local_irq_enable();
+        return int(0);
+      case 'local_lock_init':
+        this.lockArg(k, args[0], env, name, n);
+        return int(0);
       case 'get_cpu':
         return int(k.get_cpu());
       case 'put_cpu':
@@ -748,16 +932,21 @@ export class Interp {
         k.preempt_enable();
         return int(0);
       case 'smp_processor_id':
-      case 'raw_smp_processor_id':
         return int(k.smp_processor_id());
+      // The raw_ forms skip CONFIG_DEBUG_PREEMPT's check (include/linux/smp.h, percpu-defs.h).
+      case 'raw_smp_processor_id':
+        return int(rawCpu(k));
       case 'per_cpu_ptr': {
         const p = a(0);
         return { v: k.per_cpu_ptr(p.v, a(1).v), t: p.t };
       }
-      case 'this_cpu_ptr':
-      case 'raw_cpu_ptr': {
+      case 'this_cpu_ptr': {
         const p = a(0);
         return { v: k.this_cpu_ptr(p.v), t: p.t };
+      }
+      case 'raw_cpu_ptr': {
+        const p = a(0);
+        return { v: k.per_cpu_ptr(p.v, rawCpu(k)), t: p.t };
       }
       case 'local_irq_save': {
         const f = k.local_irq_save();
@@ -918,6 +1107,124 @@ export class Interp {
     }
   }
 
+  /**
+   * include/linux/percpu-defs.h: `this_cpu_OP(pcp, ...)` on the current CPU's instance of the
+   * per-CPU lvalue pcp, as one operation (a statement is never split). `this_cpu_*` is irq- and
+   * preempt-safe and `raw_cpu_*` checks nothing; `__this_cpu_*` is CONFIG_DEBUG_PREEMPT's
+   * __this_cpu_preempt_check(): called while preemptible it is the smp_processor_id() splat.
+   */
+  private thisCpuOp(k: Kernel, n: N, name: string, kind: string, op: string, args: N[], env: Env): TV {
+    const pcp = args[0];
+    if (!pcp) throw new CRuntimeError(`${n.at}: ${name}() needs a per-CPU lvalue: ${oneLine(n.text)}`);
+    let cpu: number;
+    if (kind === '__this_cpu') {
+      const before = k.facts.length;
+      cpu = k.smp_processor_id();
+      if (k.facts.length > before && k.facts[before]!.kind === 'preemptible-percpu')
+        k.facts[before] = { kind: 'preemptible-percpu', msg: `${k.fn}: BUG: using ${name}() in preemptible code (CONFIG_DEBUG_PREEMPT): ${oneLine(n.text)} at ${n.at}` };
+    } else cpu = rawCpu(k);
+    const at = this.pcpAddr(k, pcp, env, cpu);
+    const what = `${name}(${oneLine(pcp.text)})`;
+    const arg = (i: number) => {
+      if (!args[i]) throw new CRuntimeError(`${n.at}: ${name}() needs ${i + 1} arguments: ${oneLine(n.text)}`);
+      return this.expr(k, args[i]!, env).v;
+    };
+    if (op === 'write') {
+      k.storeAt(at.v, arg(1), what);
+      return { v: 0, t: INT };
+    }
+    const old = k.loadAt(at.v, what);
+    let nv: number;
+    switch (op) {
+      case 'read':
+        return { v: old, t: at.t };
+      case 'inc':
+      case 'inc_return':
+        nv = old + 1;
+        break;
+      case 'dec':
+      case 'dec_return':
+        nv = old - 1;
+        break;
+      case 'add':
+      case 'add_return':
+        nv = old + arg(1);
+        break;
+      case 'sub':
+      case 'sub_return':
+        nv = old - arg(1);
+        break;
+      case 'and':
+        nv = Number(BigInt(old) & BigInt(arg(1)));
+        break;
+      case 'or':
+        nv = Number(BigInt(old) | BigInt(arg(1)));
+        break;
+      case 'xchg':
+        k.storeAt(at.v, arg(1), what);
+        return { v: old, t: at.t };
+      case 'cmpxchg': {
+        const expect = arg(1);
+        const v = arg(2);
+        if (old === expect) k.storeAt(at.v, v, what);
+        return { v: old, t: at.t };
+      }
+      default:
+        throw new CRuntimeError(`${n.at}: ${name}() is not supported`);
+    }
+    k.storeAt(at.v, nv, what);
+    return { v: op.endsWith('_return') ? nv : 0, t: at.t };
+  }
+
+  /**
+   * The address on CPU `cpu` of a per-CPU lvalue: `p->f` with p a `__percpu` pointer,
+   * `var.f` or `var` of a DEFINE_PER_CPU variable, and members and elements of those.
+   */
+  private pcpAddr(k: Kernel, n: N, env: Env, cpu: number): TV {
+    switch (n.t) {
+      case 'parenthesized_expression':
+        return this.pcpAddr(k, n.kids[0]!, env, cpu);
+      case 'field_expression': {
+        let base: TV;
+        if (n.op === '->') {
+          const p = this.expr(k, n.f.argument!, env);
+          base = { v: k.per_cpu_ptr(p.v, cpu), t: p.t.k === 'ptr' ? p.t.to : p.t };
+        } else base = this.pcpAddr(k, n.f.argument!, env, cpu);
+        return this.fieldAt(base, n);
+      }
+      case 'subscript_expression': {
+        const a = this.pcpAddr(k, n.f.argument!, env, cpu);
+        const el = a.t.k === 'array' ? a.t.of : a.t.k === 'ptr' ? a.t.to : INT;
+        return { v: a.v + this.expr(k, n.kids[1]!, env).v * this.types.sizeOf(el), t: el };
+      }
+      case 'pointer_expression':
+      case 'identifier': {
+        // `*p` with p a __percpu pointer to a scalar, or a DEFINE_PER_CPU variable by name.
+        const p = n.t === 'identifier' ? this.perCpuVar(k, n, env) : n.op === '*' ? this.expr(k, n.f.argument!, env) : null;
+        if (p) return { v: k.per_cpu_ptr(p.v, cpu), t: p.t.k === 'ptr' ? p.t.to : INT };
+        break;
+      }
+    }
+    throw new CRuntimeError(`${n.at}: not a per-CPU lvalue (a __percpu pointer's member or a DEFINE_PER_CPU variable): ${oneLine(n.text)}`);
+  }
+
+  private perCpuVar(k: Kernel, n: N, env: Env): TV | null {
+    if (this.lookup(env, n.text) || this.margOf(env, n.text)) return null;
+    const s = this.prog.statics.get(n.text);
+    return s?.perCpuVar ? { v: k.global(n.text), t: s.type } : null;
+  }
+
+  /** The member `n.f.field` of the struct at `base`. */
+  private fieldAt(base: TV, n: N): TV {
+    const field = n.f.field?.text ?? '';
+    if (base.t.k !== 'struct') throw new CRuntimeError(`${n.at}: '${oneLine(n.f.argument!.text)}' is a ${showType(base.t)}, not a struct (${oneLine(n.text)})`);
+    const l = this.prog.structs.get(base.t.name);
+    if (!l) throw new CRuntimeError(`${n.at}: struct ${base.t.name} is not defined in the patch (needed for ${oneLine(n.text)})`);
+    const f = l.fields.get(field);
+    if (!f) throw new CRuntimeError(`${n.at}: struct ${base.t.name} has no field '${field}'`);
+    return { v: base.v === NULL || !isPtr(base.v) ? base.v : base.v + f.off, t: f.type };
+  }
+
   /** container_of(ptr, T, member): the enclosing struct's address (the `_safe` form keeps NULL). */
   private containerOf(k: Kernel, n: N, args: N[], env: Env, safe: boolean): TV {
     const tname = args[1];
@@ -991,6 +1298,17 @@ export class Interp {
       if (x.t === 'compound_statement' && parent?.t === 'parenthesized_expression') found = `${x.at}: a statement expression ({ ... }): ${oneLine(parent.text).slice(0, 60)}`;
       else if (isStmt && !STATEMENTS.has(x.t)) found = `${x.at}: a ${x.t.replace(/_statement$/, '')} statement: ${oneLine(x.text).slice(0, 60)}`;
       else if (x.t in UNSUPPORTED_EXPR) found = `${x.at}: ${UNSUPPORTED_EXPR[x.t]}: ${oneLine(x.text).slice(0, 60)}`;
+      else if (x.t === 'call_expression' && x.f.function?.t === 'call_expression') {
+        // guard(cls)(args): only as a statement, of a class the interpreter runs.
+        const g = parent ? guardStmt(parent) : null;
+        if (!g) found = `${x.at}: a call of a call (a function pointer, or guard() not as a statement of its own): ${oneLine(x.text).slice(0, 60)}`;
+        else found = guardProblem(g);
+      } else if (x.t === 'call_expression' && x.f.function?.text === 'guard') {
+        if (parent?.t !== 'call_expression') found = `${x.at}: guard() without its argument list (guard(class)(args);): ${oneLine(x.text).slice(0, 60)}`;
+      } else if (x.t === 'call_expression' && x.f.function?.text === '__scoped_guard') {
+        const g = parent ? scopedGuard(parent) : null;
+        found = g && parent!.f.initializer === x ? guardProblem(g) : `${x.at}: scoped_guard() where the checker cannot read it: ${oneLine(x.text).slice(0, 60)}`;
+      }
       else if (x.t === 'function_definition' && parent) found = `${x.at}: a statement the C grammar reads as a nested function (an unknown iterator macro?): ${oneLine(x.text).slice(0, 60)}`;
       else if (x.t === 'pointer_expression' && x.op === '&' && x.f.argument?.t === 'identifier' && locals.has(x.f.argument.text) && !this.prog.statics.has(x.f.argument.text))
         found = `${x.at}: taking the address of local '${x.f.argument.text}' is not supported (locals are not in simulated memory): ${oneLine(x.text)}`;
@@ -1033,6 +1351,16 @@ export class Interp {
   }
 }
 
+/** Why a guard cannot run (an unknown class, a missing or extra lock argument), else null. */
+function guardProblem(g: GuardUse): string | null {
+  const cls = GUARDS[g.cls];
+  const what = `${g.scoped ? 'scoped_guard' : 'guard'}(${g.cls})`;
+  if (!cls)
+    return `${g.node.at}: ${what} is not supported: the guard classes the checker runs are ${Object.keys(GUARDS).join(', ')} (irqflags.h, preempt.h, rcupdate.h, local_lock.h; no spinlocks or mutexes)`;
+  if (g.args.length !== (cls.lock ? 1 : 0)) return `${g.node.at}: ${what} takes ${cls.lock ? 'the local_lock_t as its one argument' : 'no argument'}: ${oneLine(g.node.text).slice(0, 60)}`;
+  return null;
+}
+
 /** The name of the function called with `args` (an argument_list under root). */
 function callee(root: N, args: N): string {
   let name = '';
@@ -1040,6 +1368,13 @@ function callee(root: N, args: N): string {
     if (x.t === 'call_expression' && x.f.arguments === args) name = x.f.function?.text ?? '';
   });
   return name;
+}
+
+/** This CPU without the preemption check: get_cpu()/put_cpu() leave the depth as it was (a logged read, so replays agree). */
+function rawCpu(k: Kernel): number {
+  const cpu = k.get_cpu();
+  k.put_cpu();
+  return cpu;
 }
 
 function truthy(v: number): boolean {

@@ -11,7 +11,7 @@ import { loadImplementation } from '../explorer/replay.js';
 import type { Scope } from '../system.js';
 import { UsageError } from '../cli/errors.js';
 import { buildFromC, type CBuild } from './build.js';
-import type { Coverage } from './interp.js';
+import { guardStmt, scopedGuard, type Coverage } from './interp.js';
 import { decodeMail, detectKind, type InputKind } from './reader.js';
 import type { Binding, RoleName } from './roles.js';
 
@@ -254,7 +254,14 @@ export function coverageReport(c: CBuild): CoverageReport {
         const hit = all.find((s) => s.fn === name && s.text === text);
         stmts.push({ at: n.at, text, hits: hit?.hits ?? 0 });
       }
-      if (n.t === 'if_statement' || n.t === 'while_statement' || n.t === 'for_statement') {
+      // A guard's release is a statement of its own (interp.ts); a scoped_guard is no loop to branch on.
+      const g = guardStmt(n) ?? scopedGuard(n);
+      if (g && c.interp.guardReleases(g)) {
+        const text = c.interp.releaseLabel(g);
+        const hit = all.find((s) => s.fn === name && s.text === text);
+        stmts.push({ at: n.at, text, hits: hit?.hits ?? 0 });
+      }
+      if (n.t === 'if_statement' || n.t === 'while_statement' || (n.t === 'for_statement' && !scopedGuard(n))) {
         const b = branches.find((x) => x.fn === name && x.at === n.at);
         const taken = b?.taken ?? 0;
         const notTaken = b?.notTaken ?? 0;

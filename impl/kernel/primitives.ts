@@ -8,6 +8,11 @@
  * or irqs): such primitives are the last thing in their statement, so the boundary that follows
  * is the switch point.
  *
+ * The C interpreter (conformance/c/interp.ts) runs the kernel's C names on top of these rows: a
+ * `guard(irqsave)()` is local_irq_save here and local_irq_restore (a point) where its scope ends,
+ * `local_lock_irqsave()` is local_irq_save, `local_lock()` preempt_disable, `__this_cpu_inc(p->f)`
+ * a load and a store on smp_processor_id()'s instance; nothing there reaches state any other way.
+ *
  * Replay: every value a primitive returns is appended to the operation's read log; when an
  * operation is resumed from a stored state, logged values are returned instead and effects are
  * suppressed (they are already in the stored memory).
