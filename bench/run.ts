@@ -8,8 +8,9 @@
  *   npm run bench -- --manifest        # also rewrite conformance/manifest.json (small-scope counts)
  *
  * For spin-ref K = 3, 5, 7 with iomap-v1 (the same code as the Promela's bio-style cache): states,
- * seconds to verdict, states/s and bytes/state with and without symmetry, on one thread and on one
- * worker thread per core (the parallel BFS, with its speed-up over one thread); SPIN end to end
+ * seconds to verdict, states/s and bytes/state with and without symmetry: BFS on one thread and on
+ * one worker thread per core (the parallel BFS, with its speed-up over one thread), and DFS on one
+ * thread (the same states; no shortest-first counterexample, but no frontier either); SPIN end to end
  * (`spin -a`, `gcc -O2`, `./pan`) on ../shared/reference/spin/pcpu_cache.pml with the same K, and
  * the ratio. Then the four seeded Promela bugs under -DBFS against our variants of the same bugs.
  * Results go to stdout and bench/results.json.
@@ -46,8 +47,9 @@ function sharedDir(): string {
 interface OurRun {
   k: number;
   symmetry: boolean;
-  /** Worker threads (1: the sequential BFS). */
+  /** Worker threads (1: the sequential search). */
   workers: number;
+  strategy: 'bfs' | 'dfs';
   states: number;
   transitions: number;
   seconds: number;
@@ -61,12 +63,12 @@ interface OurRun {
   skipped?: string;
 }
 
-async function ours(k: number, symmetry: boolean, workers: number): Promise<OurRun> {
+async function ours(k: number, symmetry: boolean, workers: number, strategy: 'bfs' | 'dfs' = 'bfs'): Promise<OurRun> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), BUDGET_S * 1000);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r: ExploreResult = await exploreAsync({ impl: iomapV1, scope: { ...SCOPES['spin-ref']!, ops: k }, symmetry, signal: ac.signal, workers });
+  const r: ExploreResult = await exploreAsync({ impl: iomapV1, scope: { ...SCOPES['spin-ref']!, ops: k }, symmetry, signal: ac.signal, workers, strategy });
   clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
@@ -75,6 +77,7 @@ async function ours(k: number, symmetry: boolean, workers: number): Promise<OurR
     k,
     symmetry,
     workers,
+    strategy,
     cpuSeconds: (cu.user + cu.system) / 1e6,
     states: r.stats.states,
     transitions: r.stats.transitions,
@@ -160,11 +163,11 @@ async function main(): Promise<void> {
   };
 
   // ---- the explorer ------------------------------------------------------------------------
-  process.stdout.write(`explorer, iomap-v1 on spin-ref (BFS), 1 thread and ${cores} worker threads:\n`);
-  process.stdout.write('  K  symmetry  workers      states   seconds  cpu s   states/s   bytes/state  complete  max nr+nr_irq\n');
+  process.stdout.write(`explorer, iomap-v1 on spin-ref: BFS on 1 thread and on ${cores} worker threads, DFS on 1 thread:\n`);
+  process.stdout.write('  K  symmetry  search  workers      states   seconds  cpu s   states/s   bytes/state  complete  max nr+nr_irq\n');
   const row = (r: OurRun) =>
     process.stdout.write(
-      `  ${r.k}  ${r.symmetry ? 'on ' : 'off'}       ${String(r.workers).padStart(2)}  ${fmt(r.states).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(r.cpuSeconds, 1).padStart(5)}  ${fmt(r.statesPerSecond).padStart(9)}  ${fmt(r.bytesPerState, 1).padStart(12)}  ${String(r.complete).padStart(8)}  ${r.maxCached}\n`,
+      `  ${r.k}  ${r.symmetry ? 'on ' : 'off'}       ${r.strategy}     ${String(r.workers).padStart(2)}  ${fmt(r.states).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(r.cpuSeconds, 1).padStart(5)}  ${fmt(r.statesPerSecond).padStart(9)}  ${fmt(r.bytesPerState, 1).padStart(12)}  ${String(r.complete).padStart(8)}  ${r.maxCached}\n`,
     );
   for (const k of KS) {
     for (const symmetry of [true, false]) {
@@ -173,15 +176,22 @@ async function main(): Promise<void> {
         results.ours.push(r);
         row(r);
       }
-      const one = results.ours.find((x) => x.k === k && x.symmetry === symmetry && x.workers === 1);
-      const many = results.ours.find((x) => x.k === k && x.symmetry === symmetry && x.workers === cores);
+      const dfs = await ours(k, symmetry, 1, 'dfs');
+      results.ours.push(dfs);
+      row(dfs);
+      const one = results.ours.find((x) => x.k === k && x.symmetry === symmetry && x.workers === 1 && x.strategy === 'bfs');
+      const many = results.ours.find((x) => x.k === k && x.symmetry === symmetry && x.workers === cores && x.strategy === 'bfs');
+      if (one && one.complete && dfs.complete)
+        process.stdout.write(
+          `     DFS: ${(one.seconds / dfs.seconds).toFixed(2)}x the speed of BFS on 1 thread (${one.states === dfs.states && one.transitions === dfs.transitions ? `same ${fmt(dfs.states)} states and ${fmt(dfs.transitions)} transitions` : `DIFFERENT: ${fmt(one.states)} states BFS, ${fmt(dfs.states)} DFS`})\n`,
+        );
       if (one && many && cores > 1 && one.complete && many.complete)
         process.stdout.write(
           `     ${cores} workers: ${(one.seconds / many.seconds).toFixed(2)}x the speed of 1 thread (${one.states === many.states && one.transitions === many.transitions ? `same ${fmt(many.states)} states and ${fmt(many.transitions)} transitions` : `DIFFERENT: ${fmt(one.states)} states with 1 thread, ${fmt(many.states)} with ${cores}`})\n`,
         );
     }
-    const on = results.ours.find((x) => x.k === k && x.symmetry && x.complete);
-    const off = results.ours.find((x) => x.k === k && !x.symmetry && x.complete);
+    const on = results.ours.find((x) => x.k === k && x.symmetry && x.complete && x.strategy === 'bfs');
+    const off = results.ours.find((x) => x.k === k && !x.symmetry && x.complete && x.strategy === 'bfs');
     if (on && off) process.stdout.write(`     symmetry reduction at K=${k}: ${(off.states / on.states).toFixed(2)}x fewer states\n`);
   }
 
@@ -211,8 +221,8 @@ async function main(): Promise<void> {
         for (const canon of [0, 1]) {
           const s = spin(pml, k, canon ? ['-DCANON=1'] : [], ['-DSAFETY'], ['-m1000000', '-w27']);
           results.spin.push(s);
-          const o = results.ours.find((x) => x.k === k && x.symmetry && x.workers === 1);
-          const p = cores > 1 ? results.ours.find((x) => x.k === k && x.symmetry && x.workers === cores) : undefined;
+          const o = results.ours.find((x) => x.k === k && x.symmetry && x.workers === 1 && x.strategy === 'bfs');
+          const p = cores > 1 ? results.ours.find((x) => x.k === k && x.symmetry && x.workers === cores && x.strategy === 'bfs') : undefined;
           const ratio = o && o.complete ? `${(o.seconds / s.endToEndSeconds).toFixed(2)} (${(o.cpuSeconds / s.cpuSeconds).toFixed(2)})` : o ? `>${(o.seconds / s.endToEndSeconds).toFixed(1)} (ours incomplete)` : '—';
           process.stdout.write(`  ${k}  ${canon}    ${fmt(s.states).padStart(12)}  ${fmt(s.panSeconds, 2).padStart(6)}  ${fmt(s.endToEndSeconds, 2).padStart(12)} (${fmt(s.cpuSeconds, 1)})  ${o ? `${fmt(o.seconds, 2).padStart(12)} (${fmt(o.cpuSeconds, 1)})` : '—'}   ${canon ? '' : ratio}${!canon && p ? `   ${fmt(p.seconds, 2)} s, ${(p.seconds / s.endToEndSeconds).toFixed(2)}` : ''}\n`);
         }
