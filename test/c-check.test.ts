@@ -172,3 +172,65 @@ describe('C path: a deleted statement leaves the roles recognisable', () => {
     });
   }
 });
+
+describe('C path: edits of the code around the cache', () => {
+  // Mutations of the patch that leave the cache functions alone but break what drives them. Each
+  // of these conformed before: a synthesised initcall stood in for the deleted one, the other put
+  // site stood in for the deleted one, and an edited splice was taken for the alloc (exit 2).
+  const seed = readFileSync(SEED, 'utf8');
+  const dir = mkdtempSync(join(tmpdir(), 'dio-caller-'));
+  const edit = async (name: string, from: string, to: string) => {
+    expect(seed).toContain(from);
+    const file = join(dir, `${name}.patch`);
+    writeFileSync(file, seed.replace(from, to));
+    return check({ file });
+  };
+
+  it('the put call in iomap_dio_complete() deleted with the kfree it replaced: the dio leaks (object-safety, from the diff)', async () => {
+    const r = await edit('no-put-complete', '-\tkfree(dio);\n+\tdio_put_percpu_cache(dio);\n \treturn ret;', '-\tkfree(dio);\n+\n \treturn ret;');
+    expect(r.verdict).toBe('violation');
+    const v = r.violations.find((x) => x.id === 'object-safety')!;
+    expect(v.found).toBe('diff');
+    expect(v.message).toContain('iomap_dio_complete(): the patch removes `kfree(dio);`');
+  });
+
+  it('the put call on the error path deleted: the dio leaks there, though `return dio;` above the label is in the hunk', async () => {
+    const r = await edit('no-put-error', '-\tkfree(dio);\n+\tdio_put_percpu_cache(dio);\n \tif (ret)', '-\tkfree(dio);\n+\n \tif (ret)');
+    expect(r.violations.find((x) => x.id === 'object-safety' && x.found === 'diff')?.message).toContain('__iomap_dio_rw()');
+  });
+
+  it('no alloc_percpu() in the initcall: dio_cache stays NULL and the first per_cpu_ptr() oopses (crash at boot)', async () => {
+    const r = await edit('no-alloc-percpu', '+\tdio_cache = alloc_percpu(struct dio_alloc_cache);\n', '+\n');
+    expect(r.verdict).toBe('violation');
+    expect(r.violations.map((v) => v.id)).toEqual(['crash']);
+    expect(r.violations[0]!.message).toContain('NULL pointer dereference');
+    expect(r.profile.inferred.join('\n')).toContain('dio_cache (direct-io.c:69) is never assigned');
+  });
+
+  it('the splice copies free_list onto itself: still the splice, not an alloc; the lost irq list is object-safety', async () => {
+    const r = await edit('splice-self', '+\tcache->free_list = cache->free_list_irq;\n', '+\tcache->free_list = cache->free_list;\n');
+    expect(r.profile.inferred.join('\n')).toContain('alloc dio_alloc_percpu_cache(), put dio_put_percpu_cache()');
+    expect(r.violations.map((v) => v.id)).toContain('object-safety');
+  });
+
+  it('v3 as posted without the call of pcpu_cache_list_create(): the descriptor pointer stays NULL (crash at boot), not a run of the helper\'s insides', async () => {
+    const v3 = readFileSync(join(FIX, 'v3-as-posted.patch'), 'utf8');
+    const line = '+\tdio_pcpu_cache_list = pcpu_cache_list_create(DIO_ALLOC_CACHE_MAX, sizeof(struct iomap_dio));\n';
+    expect(v3).toContain(line);
+    const file = join(dir, 'v3-no-create.patch');
+    writeFileSync(file, v3.replace(line, '+\n'));
+    const r = await check({ file });
+    expect(r.violations.map((v) => v.id)).toEqual(['crash']);
+    expect(r.violations[0]!.message).toContain('NULL pointer dereference: pcpu_cache_list->cache');
+  });
+
+  it('no call of the alloc left in __iomap_dio_rw(): the report says the checker drives the cache with a caller of its own', async () => {
+    const r = await edit('no-alloc-call', '+\tdio = dio_alloc_percpu_cache();\n', '+\n');
+    expect(r.profile.inferred.join('\n')).toContain('alloc site: no call of dio_alloc_percpu_cache() outside the cache in the patch; the checker drives it with `obj = dio_alloc_percpu_cache();');
+  });
+
+  it('the seed itself has no dropped free: every removed kfree(dio) has its put in the same hunk', async () => {
+    const r = await check({ file: SEED });
+    expect(r.violations).toEqual([]);
+  });
+});

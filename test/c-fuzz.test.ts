@@ -14,14 +14,14 @@ import { UsageError } from '../conformance/cli/errors.js';
 
 const SEED_TEXT = readFileSync('/work/shared/seed/iomap-dio-alloc-cache-v1.txt', 'utf8');
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
-const CASE_MS = 3000;
+// A hang is caught by the test timeout (vitest.config.ts), not by timing each case: a time limit
+// per case failed on a loaded machine (seven suites at once on two cores) with nothing wrong.
 
 /**
  * Runs the C path's front end on `text` (and, with `run`, a few hundred states of exploration of
  * what it built); returns 'built', or the UsageError message.
  */
 async function front(name: string, text: string, run = false): Promise<string> {
-  const t0 = performance.now();
   try {
     const kind = detectKind(name, text);
     if (kind === 'module') return 'module';
@@ -37,9 +37,6 @@ async function front(name: string, text: string, run = false): Promise<string> {
     if (!(e instanceof UsageError)) throw new Error(`not a UsageError on ${JSON.stringify(text.slice(0, 200))}: ${e instanceof Error ? e.stack : String(e)}`);
     expect(e.message).not.toMatch(/\n/);
     return e.message;
-  } finally {
-    const ms = performance.now() - t0;
-    if (ms > CASE_MS) throw new Error(`a case took ${ms.toFixed(0)} ms (limit ${CASE_MS})`);
   }
 }
 

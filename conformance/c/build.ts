@@ -13,7 +13,7 @@ import { UsageError } from '../cli/errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import { extract, INT, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
 import { C_PRIMITIVES, CRuntimeError, Interp, KNOWN_CONSTANTS, newCoverage, type Budget, type Coverage } from './interp.js';
-import { readPostImage, resolveConfig, type InputKind, type SrcLine } from './reader.js';
+import { readPostImage, resolveConfig, type DroppedFree, type InputKind, type SrcLine } from './reader.js';
 import { inferRoles, profileFor, reachable, type Binding, type RoleName, type Roles } from './roles.js';
 
 /** A statement list that drives the cache from outside it, with the function it sits in. */
@@ -30,6 +30,8 @@ export interface Site {
    * nr_vecs, opf, gfp_mask, bs)): the site's lines use them, and the checker gives them values.
    */
   params?: { name: string; type: CType }[];
+  /** The create helper's own `x->cache = alloc_percpu()` statement, taken when no caller of it is shown. */
+  own?: boolean;
 }
 
 export interface CBuild {
@@ -43,6 +45,8 @@ export interface CBuild {
   /** Functions whose statements coverage is reported for (the cache's own). */
   cacheFns: string[];
   macros: Record<string, number>;
+  /** Frees of the cached object the diff removes with nothing in their place (reader.ts droppedFreesOf). */
+  droppedFrees: DroppedFree[];
 }
 
 export interface CBuildOptions {
@@ -99,7 +103,10 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   // The initcall's call of the create helper runs the whole helper; when that reaches code the
   // checker cannot run (block/bio.c's bioset_init(): mempools, a workqueue, a function pointer),
   // the site is the helper's own alloc_percpu() statement, as a v1 initcall's is.
-  const initCands = findSites(prog, roles, 'init', objType);
+  // Only the helper's own alloc_percpu() statement, and the static nothing assigns: no caller of the
+  // helper is left (a deleted `dio_pcpu_cache_list = pcpu_cache_list_create(...)`), so it stays NULL.
+  const found = findSites(prog, roles, 'init', objType);
+  const initCands = found.length && found.every((c) => c.own) && neverAssigned(prog, roles, true) ? [] : found;
   const createBody = (s: Site) => (roles.fns.create && roles.fns.create !== s.fn ? [prog.functions.get(roles.fns.create)!.body] : []);
   let init = initCands[0];
   if (init && initCands.length > 1) {
@@ -112,12 +119,20 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   }
   const alloc = findSites(prog, roles, 'alloc', objType)[0];
   const sites = {
-    init: init ?? synthSite(prog, 'init', roles, objType),
+    init: init ?? neverAssigned(prog, roles) ?? synthSite(prog, 'init', roles, objType),
     alloc: alloc ? withSlabPath(prog, roles, alloc) : synthSite(prog, 'alloc', roles, objType),
     free: findSites(prog, roles, 'free', objType)[0] ?? synthSite(prog, 'free', roles, objType),
   };
-  for (const [which, site] of Object.entries(sites))
+  for (const [which, site] of Object.entries(sites)) {
+    // Said, because a revision that drops its call of the alloc or the put otherwise reads as
+    // the seed does: the cache is driven by a caller the checker wrote.
+    // (A DEFINE_PER_CPU variable has no initcall to find: its boot allocation is the synthesised site.)
+    if (site.synthesised && !(which === 'init' && prog.statics.get(roles.binding.percpu)?.perCpuVar)) {
+      const callee = which === 'init' ? 'alloc_percpu()' : `${which === 'alloc' ? roles.fns.alloc : roles.fns.put}()`;
+      roles.evidence.push(`${which} site: no call of ${callee} outside the cache in the ${kind === 'c' ? 'file' : 'patch'}; the checker drives it with \`${site.stmts.map((x) => oneLine(x.text)).join(' ')}\``);
+    }
     if (paramValues(prog, roles, site).length) roles.evidence.push(`${which} site in ${site.fn}() (${site.at}): ${paramValues(prog, roles, site).map((x) => `${x.name} = ${x.shown}`).join(', ')}`);
+  }
   const cacheFns = [
     ...new Set([
       roles.fns.alloc!,
@@ -197,6 +212,11 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
         }
         k.setGlobal(s.name, v);
       }
+      if (sites.init.stmts.length === 0) {
+        // neverAssigned(): no statement to run, and an operation is at least one boundary.
+        yield `(initcall) ${roles.binding.percpu} is never assigned: it stays NULL (${sites.init.at})`;
+        return 0;
+      }
       const r = yield* runSite(k, sites.init, null);
       return r === NULL || r === 0 ? 0 : r;
     },
@@ -239,7 +259,10 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       yield* interp.call(k, prune, args, { steps: 0 });
     };
   }
-  return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros };
+  // Only frees of the object the cache holds: the name the put takes it by, or the sites use.
+  const objNames = new Set([sites.alloc.obj, sites.free.obj, ...(prog.functions.get(roles.fns.put!)?.params.map((x) => x.name) ?? [])]);
+  const droppedFrees = (prog.post.droppedFrees ?? []).filter((d) => objNames.has(d.obj));
+  return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros, droppedFrees };
 }
 
 /**
@@ -344,7 +367,8 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
         }
         const site: Site = { fn: reg.fn, stmts: chosen, obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
         if (fn?.params.length && paramsUsed(fn, chosen).length) site.params = fn.params;
-        (isOwn ? late : out).push(site);
+        if (isOwn) late.push({ ...site, own: true });
+        else out.push(site);
         break;
       }
     }
@@ -470,6 +494,31 @@ function declaredType(p: Program, lines: SrcLine[], i: number, name: string): CT
     if (m) return { k: 'ptr', to: { k: 'struct', name: p.structs.has(m[2]!) ? m[2]! : '__payload' } };
   }
   return null;
+}
+
+/**
+ * The `__percpu` static is the code's own (declared on a line the patch adds, or in a C file, so
+ * nothing outside the code can set it) and nothing in the code stores to it: it stays NULL, as in
+ * the kernel, and the first per_cpu_ptr() on it oopses. An init site is synthesised only when the
+ * code could be setting it where the patch does not show.
+ */
+function neverAssigned(p: Program, r: Roles, dryRun = false): Site | null {
+  const s = p.statics.get(r.binding.percpu);
+  // A static descriptor struct (bio's fs_bio_set) is memory, not a pointer that can stay NULL.
+  if (!s || !s.added || s.perCpuVar || s.init || (r.binding.percpuField !== undefined && s.type.k !== 'ptr')) return null;
+  let stored = false;
+  const name = s.name;
+  for (const f of p.functions.values())
+    walk(f.body, (x) => {
+      if (stored) return;
+      if ((x.t === 'assignment_expression' || x.t === 'update_expression') && (x.f.left ?? x.f.argument)?.text === name) stored = true;
+      // Handed to something that may set it (`create(&dio_cache)`).
+      if (x.t === 'pointer_expression' && x.op === '&' && x.f.argument?.text === name) stored = true;
+    });
+  if (stored) return null;
+  if (dryRun) return { fn: '(initcall)', stmts: [], obj: '__none', objType: { k: 'void' }, synthesised: false, at: s.at };
+  r.evidence.push(`${name} (${s.at}) is never assigned: nothing in the ${p.post.kind === 'c' ? 'file' : 'patch'} stores to it (no alloc_percpu() result), so it stays NULL`);
+  return { fn: '(initcall)', stmts: [], obj: '__none', objType: { k: 'void' }, synthesised: false, at: s.at };
 }
 
 /** Caller code the patch does not show, written the way __iomap_dio_rw and iomap_dio_complete use the cache. */

@@ -65,6 +65,8 @@ export interface Static {
   perCpuVar?: string;
   init: N | null;
   at: string;
+  /** Declared on a line the patch adds (every line of a C file counts as added). */
+  added?: boolean;
 }
 
 export interface Program {
@@ -343,6 +345,7 @@ export function extract(parser: Parser, post: PostImage): Program {
           ...(perCpuVar ? { perCpuVar } : {}),
           init: d.t === 'init_declarator' ? d.f.value ?? null : null,
           at: n.at,
+          added: post.added.has(`${n.file}:${n.line}`),
         });
       }
     }

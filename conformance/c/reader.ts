@@ -29,6 +29,8 @@ export interface Hunk {
   /** `@@ ... @@ <section>`: the enclosing construct git named, or '' for a whole file. */
   section: string;
   lines: SrcLine[];
+  /** Lines the diff removes, each at the post-image line it would have preceded. */
+  removed?: SrcLine[];
 }
 
 /** Lines inside a construct (function or struct) whose start or end lies outside the hunk. */
@@ -53,6 +55,19 @@ export interface PostImage {
   added: Set<string>;
   /** The `#if CONFIG_*` conditionals resolved (resolveConfig), for the report: `CONFIG_X off (bio.c:214)`. */
   config?: string[];
+  /** Frees the diff removes without handing the object to anything else in the same hunk (droppedFrees). */
+  droppedFrees?: DroppedFree[];
+}
+
+/** A `kfree(dio);` the diff removes, with nothing in its hunk that takes `dio` instead. */
+export interface DroppedFree {
+  /** The removed line, trimmed. */
+  text: string;
+  obj: string;
+  /** `direct-io.c:214`: where the line was. */
+  at: string;
+  /** The function the hunk is in, as git names it. */
+  section: string;
 }
 
 const MODULE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
@@ -149,8 +164,10 @@ export function parseDiff(text: string, path: string): { hunks: Hunk[]; added: S
         added.add(`${file}:${newLine}`);
         newLine++;
         newLeft--;
-      } else if (c === '-') oldLeft--;
-      else if (c === '\\') {
+      } else if (c === '-') {
+        (h.removed ??= []).push({ text: t.slice(1), file, line: newLine });
+        oldLeft--;
+      } else if (c === '\\') {
         /* "\ No newline at end of file" */
       } else break;
       i++;
@@ -275,12 +292,37 @@ export function readPostImage(path: string, text: string, kind: Exclude<InputKin
   const { hunks, added, files } = parseDiff(text, path);
   const complete: SrcLine[] = [];
   const fragments: Fragment[] = [];
+  const droppedFrees: DroppedFree[] = [];
   for (const h of hunks) {
+    droppedFrees.push(...droppedFreesOf(h));
     const s = splitHunk({ ...h, lines: resolveConfig(openComments(h.lines), config) });
     complete.push(...s.complete);
     fragments.push(...s.fragments);
   }
-  return { kind, files, complete, fragments, added, config };
+  return { kind, files, complete, fragments, added, config, droppedFrees };
+}
+
+const FREE_CALL = /^\s*(?:kfree|kvfree|kmem_cache_free\s*\(\s*[^,()]+\s*,|mempool_free)\s*\(?\s*(\w+)\s*[,)]/;
+
+/**
+ * A hunk that removes `kfree(dio);` and in whose post-image, from the removed line's place on, no
+ * call takes `dio` as a whole argument and nothing returns or stores it: the object this path used to free is no longer
+ * freed or given back (a put call deleted along with the kfree it replaced). Calls that only
+ * read a member (`trace_x(dio->error)`) do not count as handing it on.
+ */
+export function droppedFreesOf(h: Hunk): DroppedFree[] {
+  const out: DroppedFree[] = [];
+  for (const r of h.removed ?? []) {
+    const m = FREE_CALL.exec(r.text);
+    if (!m) continue;
+    const obj = m[1]!;
+    const arg = new RegExp(`[(,]\\s*(?:\\([^()]*\\)\\s*)?${obj}\\s*[,)]|\\breturn\\s+${obj}\\b|=\\s*${obj}\\s*;`);
+    // What runs after the removed line: the post-image from its place on (what came before it
+    // in the hunk, `return dio;` above an `out_free:` label, is another path).
+    if (h.lines.some((l) => l.line >= r.line && arg.test(l.text.replace(/\/\*.*?\*\/|\/\/.*$/g, '')))) continue;
+    out.push({ text: r.text.trim(), obj, at: where(r), section: h.section });
+  }
+  return out;
 }
 
 /** `direct-io.c:123` for reports: the base name keeps labels short. */

@@ -171,7 +171,9 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
     const as = assignments(f);
     const toList = as.filter((a) => isField(a.f.left, freeList));
     if (!fns.splice && toList.some((a) => mentions(a.f.right!, freeListIrq))) fns.splice = f.name;
-    const pop = toList.find((a) => a.f.right?.t === 'field_expression' && a.f.right.op === '->' && !isField(a.f.right, freeListIrq));
+    // A pop reads an element's link (`dio->dio_next`); the list heads themselves are not links
+    // (a splice whose `= cache->free_list_irq` was edited to `= cache->free_list` pops nothing).
+    const pop = toList.find((a) => a.f.right?.t === 'field_expression' && a.f.right.op === '->' && !isField(a.f.right, freeListIrq) && !isField(a.f.right, freeList));
     if (pop && !fns.alloc) {
       fns.alloc = f.name;
       next ||= pop.f.right!.f.field!.text;

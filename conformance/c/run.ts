@@ -80,7 +80,8 @@ export interface CheckReport {
   profile: { name: string; inferred: string[]; overridden: boolean };
   scaling: { macro: string; from: number; to: number; role: 'MAX' | 'THRESHOLD' }[];
   runs: { scope: Scope; verdict: ExploreResult['verdict']; complete: boolean; stats: ExploreResult['stats']; maxCached: number }[];
-  violations: (FoundViolation & { scope: Scope })[];
+  /** `found: 'diff'`: read from the diff itself (a free removed with nothing in its place), no trace. */
+  violations: (FoundViolation & { scope: Scope; found?: 'diff' })[];
   warnings: (FoundViolation & { scope: Scope })[];
   stats: { states: number; transitions: number; depth: number; seconds: number; statesPerSecond: number; bytesPerState: number };
   extremes: { maxCached: number; bound: number; sequentialBound: number };
@@ -202,6 +203,19 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
     if (r.verdict === 'violation') verdict = 'violation';
   }
   stats.statesPerSecond = stats.states / Math.max(stats.seconds, 1e-9);
+  for (const d of l.c?.droppedFrees ?? []) {
+    violations.push({
+      id: 'object-safety',
+      severity: 'error',
+      message: `${d.section ? `${d.section.replace(/\s*\(.*$/, '').split(/\s+/).pop()}(): ` : ''}the patch removes \`${d.text}\` (${d.at}) and nothing in that hunk frees ${d.obj} or hands it on instead: every ${d.obj} that leaves this way is leaked. If the patch releases it elsewhere, put that call in the same hunk or check the file itself`,
+      steps: [],
+      interrupts: 0,
+      preemptions: 0,
+      scope: scopes[0]!,
+      found: 'diff',
+    });
+    verdict = 'violation';
+  }
   const s0 = scopes[0]!;
   const prof = getProfile(profile, { max: s0.max, threshold: s0.threshold });
   const bound = reachableCapBound(prof);

@@ -185,6 +185,10 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
     out.push('');
     out.push(`violation ${v.id}: ${v.message}`);
     out.push(`  ${invariant(v.id as InvariantId).claim}`);
+    if (v.found === 'diff') {
+      out.push('  found in the diff, not by exploring: the statement that would give the object back is not there to run');
+      return;
+    }
     out.push(`  scope ${v.scope.name}; ${kernelEvents(v.steps)} kernel-level events, ${v.steps.length} steps`);
     out.push(...renderTrace(v.steps, { id: v.id, message: v.message }, full).map((l) => `  ${l}`));
     if (replayFiles[i]) out.push(`  replay: dio-cache check ${r.input.file} --replay ${replayFiles[i]}`);
