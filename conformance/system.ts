@@ -121,7 +121,11 @@ export class System {
       if (c.current < 0) c.current = i;
     });
     const bootFail = (what: string, out: StepOutcome) => {
-      const msg = out.fault ? `${out.fault.kind}: ${out.fault.message}` : out.facts.map((f) => f.msg).join('; ');
+      const msg = out.fault
+        ? `${out.fault.kind}: ${out.fault.message}`
+        : out.facts.length
+          ? out.facts.map((f) => f.msg).join('; ')
+          : `it returned ${out.done ? showValue(out.done.result) : 'nothing'}, no object: the cache is empty at boot, and no slab path of the caller's allocated one`;
       throw new BootError(`${what} failed: ${msg}`);
     };
     const run = (cpu: number, op: string, args: Value[]): StepOutcome => {

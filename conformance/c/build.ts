@@ -214,7 +214,9 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       }
       if (sites.init.stmts.length === 0) {
         // neverAssigned(): no statement to run, and an operation is at least one boundary.
-        yield `(initcall) ${roles.binding.percpu} is never assigned: it stays NULL (${sites.init.at})`;
+        const pst = prog.statics.get(roles.binding.percpu);
+        const what = pst?.type.k === 'struct' && roles.binding.percpuField !== undefined ? `${roles.binding.percpu}.${roles.binding.percpuField}` : roles.binding.percpu;
+        yield `(initcall) ${what} is never assigned: it stays NULL (${sites.init.at})`;
         return 0;
       }
       const r = yield* runSite(k, sites.init, null);
@@ -449,7 +451,12 @@ function slabPath(p: Program, r: Roles, objType: CType): string | null {
   const ret = body[last];
   if (ret?.t !== 'return_statement' || ret.kids[0]?.t !== 'identifier') return null;
   const local = ret.kids[0].text;
-  const putAt = body.map((x, i) => (/^\s*(put_cpu|put_cpu_ptr|preempt_enable)\s*\(/.test(x.text) ? i : -1)).reduce((m, i) => Math.max(m, i), -1);
+  const lastWhere = (re: RegExp) => body.map((x, i) => (re.test(x.text) ? i : -1)).reduce((m, i) => Math.max(m, i), -1);
+  // The set-up after the pop: after the put_cpu() that ends it, or, in a revision that lost that
+  // put_cpu(), after the last statement that touches the cache's lists or counters.
+  const b = r.binding;
+  let putAt = lastWhere(/^\s*(put_cpu|put_cpu_ptr|preempt_enable)\s*\(/);
+  if (putAt < 0) putAt = lastWhere(new RegExp(`->\\s*(${[b.freeList, b.freeListIrq, b.nr, b.nrIrq].join('|')})\\b`));
   const tail = body.slice(putAt + 1, last);
   const objT = objType.k === 'ptr' && objType.to.k === 'struct' ? objType.to.name : '';
   if (putAt < 0 || !tail.length || !objT) return null;
@@ -504,20 +511,30 @@ function declaredType(p: Program, lines: SrcLine[], i: number, name: string): CT
  */
 function neverAssigned(p: Program, r: Roles, dryRun = false): Site | null {
   const s = p.statics.get(r.binding.percpu);
-  // A static descriptor struct (bio's fs_bio_set) is memory, not a pointer that can stay NULL.
-  if (!s || !s.added || s.perCpuVar || s.init || (r.binding.percpuField !== undefined && s.type.k !== 'ptr')) return null;
+  if (!s || !s.added || s.perCpuVar || s.init) return null;
+  // A static descriptor struct (bio's fs_bio_set) is memory: what stays NULL is its field, when
+  // no `x->cache = ...` or `x.cache = ...` is left anywhere (a set-up helper that lost its
+  // alloc_percpu()). A pointer static stays NULL when nothing stores to it or takes its address.
+  const field = s.type.k === 'struct' ? r.binding.percpuField : undefined;
+  if (s.type.k === 'struct' && field === undefined) return null;
   let stored = false;
   const name = s.name;
   for (const f of p.functions.values())
     walk(f.body, (x) => {
       if (stored) return;
-      if ((x.t === 'assignment_expression' || x.t === 'update_expression') && (x.f.left ?? x.f.argument)?.text === name) stored = true;
+      const target = x.t === 'assignment_expression' || x.t === 'update_expression' ? (x.f.left ?? x.f.argument) : undefined;
+      if (field !== undefined) {
+        if (target?.t === 'field_expression' && target.f.field?.text === field) stored = true;
+        return;
+      }
+      if (target?.text === name) stored = true;
       // Handed to something that may set it (`create(&dio_cache)`).
       if (x.t === 'pointer_expression' && x.op === '&' && x.f.argument?.text === name) stored = true;
     });
   if (stored) return null;
   if (dryRun) return { fn: '(initcall)', stmts: [], obj: '__none', objType: { k: 'void' }, synthesised: false, at: s.at };
-  r.evidence.push(`${name} (${s.at}) is never assigned: nothing in the ${p.post.kind === 'c' ? 'file' : 'patch'} stores to it (no alloc_percpu() result), so it stays NULL`);
+  const what = field !== undefined ? `${name}.${field}` : name;
+  r.evidence.push(`${what} (${s.at}) is never assigned: nothing in the ${p.post.kind === 'c' ? 'file' : 'patch'} stores to it (no alloc_percpu() result), so it stays NULL`);
   return { fn: '(initcall)', stmts: [], obj: '__none', objType: { k: 'void' }, synthesised: false, at: s.at };
 }
 
