@@ -229,6 +229,18 @@ describe('C path: edits of the code around the cache', () => {
     expect(r.profile.inferred.join('\n')).toContain('alloc site: no call of dio_alloc_percpu_cache() outside the cache in the patch; the checker drives it with `obj = dio_alloc_percpu_cache();');
   });
 
+  it('GFP modifiers: GFP_KERNEL | __GFP_ZERO conforms; v2\'s kmalloc under get_cpu() with GFP_ATOMIC | __GFP_NOWARN does not sleep', async () => {
+    const r = await edit('gfp-zero', '+\t\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n', '+\t\tdio = kmalloc(sizeof(*dio), GFP_KERNEL | __GFP_ZERO);\n');
+    expect(r.verdict).toBe('conforms');
+    const v2 = readFileSync(join(FIX, 'v2-as-posted.patch'), 'utf8');
+    const from = '+\t\t\t\t\t\t\t\t\tGFP_KERNEL);\n';
+    expect(v2).toContain(from);
+    const file = join(dir, 'v2-atomic.patch');
+    writeFileSync(file, v2.replace(from, '+\t\t\t\t\t\t\t\t\tGFP_ATOMIC | __GFP_NOWARN);\n'));
+    const r2 = await check({ file });
+    expect(r2.violations.map((v) => v.id)).not.toContain('might-sleep');
+  });
+
   it('the seed itself has no dropped free: every removed kfree(dio) has its put in the same hunk', async () => {
     const r = await check({ file: SEED });
     expect(r.violations).toEqual([]);

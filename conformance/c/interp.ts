@@ -158,7 +158,14 @@ const UNSUPPORTED_EXPR: Record<string, string> = {
 /** Every constant ident() knows by name (errno values, GFP flags, limits). */
 export const KNOWN_CONSTANTS: Readonly<Record<string, number>> = {};
 const ERRNO: Record<string, number> = { ENOMEM: 12, EINVAL: 22, EIO: 5, EAGAIN: 11, EBUSY: 16, ENOSPC: 28, EOPNOTSUPP: 95, ENOTBLK: 15 };
-const GFP: Record<string, number> = { GFP_KERNEL: 1, GFP_ATOMIC: 2, GFP_NOWAIT: 3, GFP_NOIO: 1, GFP_NOFS: 1 };
+// The low bits say whether the allocation may sleep (GFP_NAME); the modifiers a revision ORs in
+// sit above them. Only __GFP_ZERO changes what the checker does (the object comes zeroed).
+const GFP_ZERO = 0x100;
+const GFP: Record<string, number> = {
+  GFP_KERNEL: 1, GFP_ATOMIC: 2, GFP_NOWAIT: 3, GFP_NOIO: 1, GFP_NOFS: 1, GFP_USER: 1, GFP_KERNEL_ACCOUNT: 1 | 0x1000,
+  __GFP_ZERO: GFP_ZERO, __GFP_NOWARN: 0x200, __GFP_NORETRY: 0x400, __GFP_NOFAIL: 0x800, __GFP_ACCOUNT: 0x1000,
+  __GFP_HIGH: 0x2000, __GFP_RETRY_MAYFAIL: 0x4000, __GFP_NOMEMALLOC: 0x8000,
+};
 const GFP_NAME: Record<number, Gfp> = { 1: 'GFP_KERNEL', 2: 'GFP_ATOMIC', 3: 'GFP_NOWAIT' };
 Object.assign(KNOWN_CONSTANTS, ERRNO, GFP, LIMITS);
 
@@ -882,10 +889,12 @@ export class Interp {
     const name = this.aliases[raw] ?? raw;
     const a = (i: number) => this.expr(k, args[i]!, env);
     const int = (v: number | boolean): TV => ({ v: typeof v === 'boolean' ? (v ? 1 : 0) : v, t: INT });
-    const gfp = (i: number): Gfp => {
-      const g = args[i] ? a(i).v : 1;
-      return GFP_NAME[g] ?? 'GFP_KERNEL';
+    // The flags argument is evaluated once: whether the call may sleep, and whether it zeroes.
+    const gfpOf = (i: number): { g: Gfp; zero: boolean } => {
+      const v = args[i] ? a(i).v : 1;
+      return { g: GFP_NAME[v & 0xff] ?? 'GFP_KERNEL', zero: (v & GFP_ZERO) !== 0 };
     };
+    const gfp = (i: number): Gfp => gfpOf(i).g;
     if (name.startsWith('trace_') || CPUHP.test(name)) return int(0);
     const tc = THIS_CPU_OP.exec(name);
     if (tc) return this.thisCpuOp(k, n, name, tc[1]!, tc[2]!, args, env);
@@ -1000,8 +1009,8 @@ export class Interp {
       case 'kmem_cache_zalloc': {
         const cache = name.startsWith('kmem_cache');
         const type = cache ? 'kmem_cache' : this.allocType(k, args[0]!, env);
-        const g = gfp(1);
-        const v = name === 'kzalloc' || name === 'kmem_cache_zalloc' ? k.kzalloc(type, g) : cache ? k.kmem_cache_alloc(type, g) : k.kmalloc(type, g);
+        const { g, zero } = gfpOf(1);
+        const v = name === 'kzalloc' || name === 'kmem_cache_zalloc' || zero ? k.kzalloc(type, g) : cache ? k.kmem_cache_alloc(type, g) : k.kmalloc(type, g);
         return { v, t: VOIDP };
       }
       case 'kfree':
@@ -1099,8 +1108,8 @@ export class Interp {
       case 'kcalloc':
       case 'kmalloc_array': {
         const type = this.allocType(k, args[1]!, env);
-        const g = gfp(2);
-        return { v: name === 'kcalloc' ? k.kzalloc(type, g) : k.kmalloc(type, g), t: VOIDP };
+        const { g, zero } = gfpOf(2);
+        return { v: name === 'kcalloc' || zero ? k.kzalloc(type, g) : k.kmalloc(type, g), t: VOIDP };
       }
       default:
         throw new CRuntimeError(`${n.at}: ${raw}() is neither a function of the patch nor a kernel primitive the checker knows`);
