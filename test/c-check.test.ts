@@ -207,6 +207,13 @@ describe('C path: edits of the code around the cache', () => {
     expect(r.profile.inferred.join('\n')).toContain('dio_cache (direct-io.c:69) is never assigned');
   });
 
+  it('the initcall stores with WRITE_ONCE(): that is an assignment, the run is the seed\'s', async () => {
+    const r = await edit('write-once-init', '+\tdio_cache = alloc_percpu(struct dio_alloc_cache);\n', '+\tWRITE_ONCE(dio_cache, alloc_percpu(struct dio_alloc_cache));\n');
+    expect(r.verdict).toBe('conforms');
+    expect(r.stats.states).toBe(9549);
+    expect(r.profile.inferred.join('\n')).not.toMatch(/never assigned|init site: no call/);
+  });
+
   it('the splice copies free_list onto itself: still the splice, not an alloc; the lost irq list is object-safety', async () => {
     const r = await edit('splice-self', '+\tcache->free_list = cache->free_list_irq;\n', '+\tcache->free_list = cache->free_list;\n');
     expect(r.profile.inferred.join('\n')).toContain('alloc dio_alloc_percpu_cache(), put dio_put_percpu_cache()');

@@ -325,7 +325,7 @@ function regions(p: Program): { fn: string; lines: SrcLine[] }[] {
 function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objType: CType): Site[] {
   const inside = new Set(Object.values(r.fns));
   // The initcall assigns the static, or (a static descriptor) passes it to the create helper.
-  const assigns = new RegExp(`\\b${r.binding.percpu}\\s*=\\s*\\w+\\s*\\(`);
+  const assigns = new RegExp(`\\b${r.binding.percpu}\\s*=\\s*\\w+\\s*\\(|\\b(?:WRITE_ONCE|rcu_assign_pointer)\\s*\\(\\s*${r.binding.percpu}\\s*,\\s*\\w+\\s*\\(`);
   const pat =
     which === 'init'
       ? new RegExp(`${assigns.source}${r.fns.create ? `|\\b${r.fns.create}\\s*\\(\\s*&\\s*${r.binding.percpu}\\b` : ''}`)
@@ -522,7 +522,9 @@ function neverAssigned(p: Program, r: Roles, dryRun = false): Site | null {
   for (const f of p.functions.values())
     walk(f.body, (x) => {
       if (stored) return;
-      const target = x.t === 'assignment_expression' || x.t === 'update_expression' ? (x.f.left ?? x.f.argument) : undefined;
+      // A store is an assignment, or a store macro whose first argument is the place.
+      const storeCall = x.t === 'call_expression' && /^(WRITE_ONCE|rcu_assign_pointer|smp_store_release|xchg|cmpxchg|try_cmpxchg)$/.test(x.f.function?.text ?? '');
+      const target = x.t === 'assignment_expression' || x.t === 'update_expression' ? (x.f.left ?? x.f.argument) : storeCall ? x.f.arguments?.kids[0] : undefined;
       if (field !== undefined) {
         if (target?.t === 'field_expression' && target.f.field?.text === field) stored = true;
         return;
@@ -531,6 +533,12 @@ function neverAssigned(p: Program, r: Roles, dryRun = false): Site | null {
       // Handed to something that may set it (`create(&dio_cache)`).
       if (x.t === 'pointer_expression' && x.op === '&' && x.f.argument?.text === name) stored = true;
     });
+  // Lines the patch shows outside complete functions (an initcall whose start is outside the hunk) count too.
+  if (!stored) {
+    const place = field !== undefined ? `(?:->|\\.)\\s*${field}` : `\\b${name}`;
+    const store = new RegExp(`${place}\\s*(?:=[^=]|\\+\\+|--)|\\b(?:WRITE_ONCE|rcu_assign_pointer|smp_store_release|xchg|cmpxchg|try_cmpxchg)\\s*\\(\\s*&?\\s*[\\w.>-]*${place}\\b` + (field === undefined ? `|&\\s*${name}\\b` : ''));
+    stored = [...p.post.complete, ...p.post.fragments.flatMap((f) => f.lines)].some((l) => `${l.file.split('/').pop()}:${l.line}` !== s.at && store.test(l.text));
+  }
   if (stored) return null;
   if (dryRun) return { fn: '(initcall)', stmts: [], obj: '__none', objType: { k: 'void' }, synthesised: false, at: s.at };
   const what = field !== undefined ? `${name}.${field}` : name;
