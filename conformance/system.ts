@@ -125,7 +125,7 @@ export class System {
         ? `${out.fault.kind}: ${out.fault.message}`
         : out.facts.length
           ? out.facts.map((f) => f.msg).join('; ')
-          : `it returned ${out.done ? showValue(out.done.result) : 'nothing'}, no object: the cache is empty at boot, and no slab path of the caller's allocated one`;
+          : `it returned ${out.done ? showValue(out.done.result) : 'nothing'}: the cache is empty at boot, and no slab path of the caller allocated an object`;
       throw new BootError(`${what} failed: ${msg}`);
     };
     const run = (cpu: number, op: string, args: Value[]): StepOutcome => {
