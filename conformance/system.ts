@@ -600,27 +600,33 @@ function distinct(w: World, objs: Value[]): Value[] {
 /** Ids of the objects a pointer names anywhere but in the held and in-flight sets. */
 function namedIds(w: World): Set<number> {
   const ids = new Set<number>();
-  const add = (v: Value): void => {
+  // Cell values: every other entry of the flattened form from index 4 (gcFreed reads it alike).
+  for (const o of w.heap) if (o) addIds(ids, flatObj(o), 4, 2);
+  for (const k in w.globals) {
+    const v = w.globals[k]!;
     if (isPtr(v)) ids.add(ptrId(v));
-  };
-  for (const o of w.heap) {
-    if (!o) continue;
-    const f = flatObj(o);
-    for (let i = 4; i < f.length; i += 2) add(f[i]!);
   }
-  for (const k in w.globals) add(w.globals[k]!);
-  const frame = (f: Frame | null): void => {
-    if (!f) return;
-    for (const v of f.args) add(v);
-    for (const v of f.reads) add(v);
-    if (f.ghost >>> POP_SHIFT) ids.add(f.ghost >>> POP_SHIFT);
-  };
-  for (const t of w.tasks) frame(t.frame);
+  for (const t of w.tasks) if (t.frame) frameIds(ids, t.frame);
   for (const c of w.cpus) {
-    frame(c.softirq);
-    frame(c.hardirq);
+    if (c.softirq) frameIds(ids, c.softirq);
+    if (c.hardirq) frameIds(ids, c.hardirq);
   }
   return ids;
+}
+
+// Module-level rather than closures in namedIds(): enabled() runs it for most stored states.
+function addIds(ids: Set<number>, vs: readonly Value[], from: number, stride: number): void {
+  for (let j = from; j < vs.length; j += stride) {
+    const v = vs[j]!;
+    if (isPtr(v)) ids.add(ptrId(v));
+  }
+}
+
+/** What an operation in progress names: its arguments, the values it read, the object it popped. */
+function frameIds(ids: Set<number>, f: Frame): void {
+  addIds(ids, f.args, 0, 1);
+  addIds(ids, f.reads, 0, 1);
+  if (f.ghost >>> POP_SHIFT) ids.add(f.ghost >>> POP_SHIFT);
 }
 
 /** Same cells and freed flag (type and origin are not compared), or the same value where there is no object. */

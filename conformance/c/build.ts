@@ -13,7 +13,7 @@ import { UsageError } from '../cli/errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import { extract, INT, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
 import { C_PRIMITIVES, CRuntimeError, Interp, KNOWN_CONSTANTS, newCoverage, type Budget, type Coverage } from './interp.js';
-import { readPostImage, resolveConfig, type DroppedFree, type InputKind, type SrcLine } from './reader.js';
+import { readPostImage, resolveConfig, where, type DroppedFree, type InputKind, type SrcLine } from './reader.js';
 import { inferRoles, profileFor, reachable, type Binding, type RoleName, type Roles } from './roles.js';
 
 /** A statement list that drives the cache from outside it, with the function it sits in. */
@@ -32,6 +32,8 @@ export interface Site {
   params?: { name: string; type: CType }[];
   /** The create helper's own `x->cache = alloc_percpu()` statement, taken when no caller of it is shown. */
   own?: boolean;
+  /** An init that runs nothing: this (`dio_cache`) is never assigned and stays NULL (unassignedPercpu). */
+  staysNull?: string;
 }
 
 export interface CBuild {
@@ -95,8 +97,7 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
 
   const objType = objectTypeOf(prog, roles);
   const objName = objType.k === 'ptr' && objType.to.k === 'struct' ? objType.to.name : '';
-  const desc = prog.statics.get(roles.binding.percpu)?.type;
-  const descName = roles.binding.percpuField === undefined || !desc ? '' : desc.k === 'struct' ? desc.name : desc.k === 'ptr' && desc.to.k === 'struct' ? desc.to.name : '';
+  const descName = descriptorType(prog, roles) ?? '';
   for (const l of prog.structs.values())
     if (l.implicit && [objName, descName].some((n) => n && (l.name === n || l.name.startsWith(`${n}.`)))) roles.evidence.push(`struct ${l.name} is not defined in the ${kind === 'c' ? 'file' : 'patch'}: laid out from the members the code uses (${[...l.fields.keys()].slice(0, 6).join(', ')}${l.fields.size > 6 ? ', ...' : ''})`);
   if (prog.post.config?.length) roles.evidence.push(`read with ${prog.post.config.join(', ')}`);
@@ -105,8 +106,9 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   // the site is the helper's own alloc_percpu() statement, as a v1 initcall's is.
   // Only the helper's own alloc_percpu() statement, and the static nothing assigns: no caller of the
   // helper is left (a deleted `dio_pcpu_cache_list = pcpu_cache_list_create(...)`), so it stays NULL.
+  const staysNull = unassignedPercpu(prog, roles);
   const found = findSites(prog, roles, 'init', objType);
-  const initCands = found.length && found.every((c) => c.own) && neverAssigned(prog, roles, true) ? [] : found;
+  const initCands = found.length && found.every((c) => c.own) && staysNull ? [] : found;
   const createBody = (s: Site) => (roles.fns.create && roles.fns.create !== s.fn ? [prog.functions.get(roles.fns.create)!.body] : []);
   let init = initCands[0];
   if (init && initCands.length > 1) {
@@ -119,7 +121,7 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   }
   const alloc = findSites(prog, roles, 'alloc', objType)[0];
   const sites = {
-    init: init ?? neverAssigned(prog, roles) ?? synthSite(prog, 'init', roles, objType),
+    init: init ?? (staysNull ? nullInit(prog, roles, staysNull) : synthSite(prog, 'init', roles, objType)),
     alloc: alloc ? withSlabPath(prog, roles, alloc) : synthSite(prog, 'alloc', roles, objType),
     free: findSites(prog, roles, 'free', objType)[0] ?? synthSite(prog, 'free', roles, objType),
   };
@@ -131,7 +133,8 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       const callee = which === 'init' ? 'alloc_percpu()' : `${which === 'alloc' ? roles.fns.alloc : roles.fns.put}()`;
       roles.evidence.push(`${which} site: no call of ${callee} outside the cache in the ${kind === 'c' ? 'file' : 'patch'}; the checker drives it with \`${site.stmts.map((x) => oneLine(x.text)).join(' ')}\``);
     }
-    if (paramValues(prog, roles, site).length) roles.evidence.push(`${which} site in ${site.fn}() (${site.at}): ${paramValues(prog, roles, site).map((x) => `${x.name} = ${x.shown}`).join(', ')}`);
+    const pv = paramValues(prog, roles, site);
+    if (pv.length) roles.evidence.push(`${which} site in ${site.fn}() (${site.at}): ${pv.map((x) => `${x.name} = ${x.shown}`).join(', ')}`);
   }
   const cacheFns = [
     ...new Set([
@@ -212,11 +215,9 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
         }
         k.setGlobal(s.name, v);
       }
-      if (sites.init.stmts.length === 0) {
-        // neverAssigned(): no statement to run, and an operation is at least one boundary.
-        const pst = prog.statics.get(roles.binding.percpu);
-        const what = pst?.type.k === 'struct' && roles.binding.percpuField !== undefined ? `${roles.binding.percpu}.${roles.binding.percpuField}` : roles.binding.percpu;
-        yield `(initcall) ${what} is never assigned: it stays NULL (${sites.init.at})`;
+      if (sites.init.staysNull !== undefined) {
+        // No statement to run, and an operation is at least one boundary.
+        yield `(initcall) ${sites.init.staysNull} is never assigned: it stays NULL (${sites.init.at})`;
         return 0;
       }
       const r = yield* runSite(k, sites.init, null);
@@ -395,7 +396,7 @@ function paramsUsed(fn: CFunction, stmts: N[]): string[] {
  */
 function paramValues(p: Program, r: Roles, s: Site): { name: string; type: CType; shown: string; value: (k: Kernel) => number }[] {
   const d = p.statics.get(r.binding.percpu);
-  const descType = r.binding.percpuField === undefined || !d ? null : d.type.k === 'struct' ? d.type.name : d.type.k === 'ptr' && d.type.to.k === 'struct' ? d.type.to.name : null;
+  const descType = descriptorType(p, r);
   return (s.params ?? [])
     .filter((x) => x.name !== s.obj)
     .map((x) =>
@@ -506,44 +507,33 @@ function declaredType(p: Program, lines: SrcLine[], i: number, name: string): CT
 /**
  * The `__percpu` static is the code's own (declared on a line the patch adds, or in a C file, so
  * nothing outside the code can set it) and nothing in the code stores to it: it stays NULL, as in
- * the kernel, and the first per_cpu_ptr() on it oopses. An init site is synthesised only when the
- * code could be setting it where the patch does not show.
+ * the kernel, and the first per_cpu_ptr() on it oopses. For a static descriptor struct (bio's
+ * fs_bio_set) what stays NULL is its cache field. Returns what stays NULL (`dio_cache`,
+ * `xreq_default_set.cache`), or null when the code may be setting it: an assignment, a store
+ * macro, or (a pointer static) its address handed on. Read from the text of every line the code
+ * shows, so that an initcall whose start is outside the hunk counts; a comment that looks like a
+ * store only makes the checker synthesise the initcall, as it did before.
  */
-function neverAssigned(p: Program, r: Roles, dryRun = false): Site | null {
+function unassignedPercpu(p: Program, r: Roles): string | null {
   const s = p.statics.get(r.binding.percpu);
   if (!s || !s.added || s.perCpuVar || s.init) return null;
-  // A static descriptor struct (bio's fs_bio_set) is memory: what stays NULL is its field, when
-  // no `x->cache = ...` or `x.cache = ...` is left anywhere (a set-up helper that lost its
-  // alloc_percpu()). A pointer static stays NULL when nothing stores to it or takes its address.
   const field = s.type.k === 'struct' ? r.binding.percpuField : undefined;
   if (s.type.k === 'struct' && field === undefined) return null;
-  let stored = false;
-  const name = s.name;
-  for (const f of p.functions.values())
-    walk(f.body, (x) => {
-      if (stored) return;
-      // A store is an assignment, or a store macro whose first argument is the place.
-      const storeCall = x.t === 'call_expression' && /^(WRITE_ONCE|rcu_assign_pointer|smp_store_release|xchg|cmpxchg|try_cmpxchg)$/.test(x.f.function?.text ?? '');
-      const target = x.t === 'assignment_expression' || x.t === 'update_expression' ? (x.f.left ?? x.f.argument) : storeCall ? x.f.arguments?.kids[0] : undefined;
-      if (field !== undefined) {
-        if (target?.t === 'field_expression' && target.f.field?.text === field) stored = true;
-        return;
-      }
-      if (target?.text === name) stored = true;
-      // Handed to something that may set it (`create(&dio_cache)`).
-      if (x.t === 'pointer_expression' && x.op === '&' && x.f.argument?.text === name) stored = true;
-    });
-  // Lines the patch shows outside complete functions (an initcall whose start is outside the hunk) count too.
-  if (!stored) {
-    const place = field !== undefined ? `(?:->|\\.)\\s*${field}` : `\\b${name}`;
-    const store = new RegExp(`${place}\\s*(?:=[^=]|\\+\\+|--)|\\b(?:WRITE_ONCE|rcu_assign_pointer|smp_store_release|xchg|cmpxchg|try_cmpxchg)\\s*\\(\\s*&?\\s*[\\w.>-]*${place}\\b` + (field === undefined ? `|&\\s*${name}\\b` : ''));
-    stored = [...p.post.complete, ...p.post.fragments.flatMap((f) => f.lines)].some((l) => `${l.file.split('/').pop()}:${l.line}` !== s.at && store.test(l.text));
-  }
-  if (stored) return null;
-  if (dryRun) return { fn: '(initcall)', stmts: [], obj: '__none', objType: { k: 'void' }, synthesised: false, at: s.at };
-  const what = field !== undefined ? `${name}.${field}` : name;
-  r.evidence.push(`${what} (${s.at}) is never assigned: nothing in the ${p.post.kind === 'c' ? 'file' : 'patch'} stores to it (no alloc_percpu() result), so it stays NULL`);
-  return { fn: '(initcall)', stmts: [], obj: '__none', objType: { k: 'void' }, synthesised: false, at: s.at };
+  const place = field !== undefined ? `(?:->|\\.)\\s*${field}` : `\\b${s.name}`;
+  const store = new RegExp(
+    `${place}\\s*(?:=[^=]|\\+\\+|--)|\\b(?:WRITE_ONCE|rcu_assign_pointer|smp_store_release|xchg|cmpxchg|try_cmpxchg)\\s*\\(\\s*&?\\s*[\\w.>-]*${place}\\b` +
+      (field === undefined ? `|&\\s*${s.name}\\b` : ''),
+  );
+  const lines = [...p.post.complete, ...p.post.fragments.flatMap((f) => f.lines)];
+  if (lines.some((l) => where(l) !== s.at && store.test(l.text))) return null;
+  return field !== undefined ? `${s.name}.${field}` : s.name;
+}
+
+/** The init of a static nothing assigns: nothing runs, and the report says so. */
+function nullInit(p: Program, r: Roles, what: string): Site {
+  const at = p.statics.get(r.binding.percpu)!.at;
+  r.evidence.push(`${what} (${at}) is never assigned: nothing in the ${p.post.kind === 'c' ? 'file' : 'patch'} stores to it (no alloc_percpu() result), so it stays NULL`);
+  return { fn: '(initcall)', stmts: [], obj: '__none', objType: { k: 'void' }, synthesised: false, at, staysNull: what };
 }
 
 /** Caller code the patch does not show, written the way __iomap_dio_rw and iomap_dio_complete use the cache. */

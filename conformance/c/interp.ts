@@ -944,7 +944,7 @@ export class Interp {
         return int(k.smp_processor_id());
       // The raw_ forms skip CONFIG_DEBUG_PREEMPT's check (include/linux/smp.h, percpu-defs.h).
       case 'raw_smp_processor_id':
-        return int(rawCpu(k));
+        return int(k.raw_smp_processor_id());
       case 'per_cpu_ptr': {
         const p = a(0);
         return { v: k.per_cpu_ptr(p.v, a(1).v), t: p.t };
@@ -955,7 +955,7 @@ export class Interp {
       }
       case 'raw_cpu_ptr': {
         const p = a(0);
-        return { v: k.per_cpu_ptr(p.v, rawCpu(k)), t: p.t };
+        return { v: k.per_cpu_ptr(p.v, k.raw_smp_processor_id()), t: p.t };
       }
       case 'local_irq_save': {
         const f = k.local_irq_save();
@@ -1127,11 +1127,8 @@ export class Interp {
     if (!pcp) throw new CRuntimeError(`${n.at}: ${name}() needs a per-CPU lvalue: ${oneLine(n.text)}`);
     let cpu: number;
     if (kind === '__this_cpu') {
-      const before = k.facts.length;
-      cpu = k.smp_processor_id();
-      if (k.facts.length > before && k.facts[before]!.kind === 'preemptible-percpu')
-        k.facts[before] = { kind: 'preemptible-percpu', msg: `${k.fn}: BUG: using ${name}() in preemptible code (CONFIG_DEBUG_PREEMPT): ${oneLine(n.text)} at ${n.at}` };
-    } else cpu = rawCpu(k);
+      cpu = k.smp_processor_id(`${name}()`, `${oneLine(n.text)} at ${n.at}`);
+    } else cpu = k.raw_smp_processor_id();
     const at = this.pcpAddr(k, pcp, env, cpu);
     const what = `${name}(${oneLine(pcp.text)})`;
     const arg = (i: number) => {
@@ -1377,13 +1374,6 @@ function callee(root: N, args: N): string {
     if (x.t === 'call_expression' && x.f.arguments === args) name = x.f.function?.text ?? '';
   });
   return name;
-}
-
-/** This CPU without the preemption check: get_cpu()/put_cpu() leave the depth as it was (a logged read, so replays agree). */
-function rawCpu(k: Kernel): number {
-  const cpu = k.get_cpu();
-  k.put_cpu();
-  return cpu;
 }
 
 function truthy(v: number): boolean {

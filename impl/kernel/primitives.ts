@@ -37,6 +37,7 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
   { name: 'preempt_disable', kernel: 'include/linux/preempt.h', point: false, effect: 'preempt depth +1' },
   { name: 'preempt_enable', kernel: 'include/linux/preempt.h', point: true, effect: 'preempt depth -1' },
   { name: 'smp_processor_id', kernel: 'include/linux/smp.h', point: false, effect: 'returns this CPU id; called while preemptible it is a CONFIG_DEBUG_PREEMPT splat (context-balance)' },
+  { name: 'raw_smp_processor_id', kernel: 'include/linux/smp.h', point: false, effect: 'returns this CPU id, no preemption check (raw_cpu_ptr, raw_cpu_*, this_cpu_* operations)' },
   { name: 'per_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, effect: 'returns CPU n\'s instance of a __percpu area' },
   { name: 'this_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, effect: 'per_cpu_ptr(p, smp_processor_id()); preemptible use is a context-balance violation' },
   { name: 'local_irq_save', kernel: 'include/linux/irqflags.h', point: false, effect: 'returns the irq state and masks hardirqs (and irq-exit softirqs) on this CPU' },
@@ -387,8 +388,22 @@ export class Kernel {
       else this.x.frame.preempt--;
     });
   }
-  smp_processor_id(): number {
-    if (this.preemptible()) this.fact('preemptible-percpu', `${this.fn}: smp_processor_id() in preemptible code (the task may migrate right after)`);
+  /**
+   * `user`: the accessor whose CONFIG_DEBUG_PREEMPT check this is (`__this_cpu_inc(p->nr)`):
+   * the splat names it, as the kernel's check_preemption_disabled() does; `where` says where it is.
+   */
+  smp_processor_id(user?: string, where?: string): number {
+    if (this.preemptible())
+      this.fact(
+        'preemptible-percpu',
+        user
+          ? `${this.fn}: BUG: using ${user} in preemptible code (CONFIG_DEBUG_PREEMPT)${where ? `: ${where}` : ''}`
+          : `${this.fn}: smp_processor_id() in preemptible code (the task may migrate right after)`,
+      );
+    return this.ret(() => this.x.cpu);
+  }
+  /** This CPU without the preemption check (raw_cpu_ptr(), raw_cpu_*(), this_cpu_*() ops). */
+  raw_smp_processor_id(): number {
     return this.ret(() => this.x.cpu);
   }
   per_cpu_ptr(pp: Value, cpu: number): Value {
