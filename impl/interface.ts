@@ -80,19 +80,51 @@ export interface Implementation {
 /**
  * Names a ported C function for reports: `dio_alloc_irq_cache_splice: cache->nr += ...`.
  * The wrapper adds no statement boundary of its own.
+ *
+ * It is a plain iterator around the body's generator, not a generator itself: every `yield` of
+ * a callee passes through each generator frame of the call chain, and a wrapping generator per
+ * function doubled that chain. The function is entered on the first `next()`, as a generator's
+ * body would be.
  */
 export function port<A extends unknown[], R>(
   name: string,
   body: (k: Kernel, ...args: A) => Op<R>,
 ): (k: Kernel, ...args: A) => Op<R> {
-  const wrapped = function* (k: Kernel, ...args: A): Op<R> {
-    k.enter(name);
-    const r = yield* body(k, ...args);
-    k.leave();
-    return r;
+  const wrapped = function (k: Kernel, ...args: A): Op<R> {
+    return new PortCall(name, k, () => body(k, ...args)) as unknown as Op<R>;
   };
   Object.defineProperty(wrapped, 'name', { value: name });
   return wrapped;
+}
+
+/** One call of a port()ed function: enter() before the body's first statement, leave() after its return. */
+class PortCall<R> {
+  private inner: Op<R> | null = null;
+  constructor(
+    private readonly name: string,
+    private readonly k: Kernel,
+    private readonly start: () => Op<R>,
+  ) {}
+  next(): IteratorResult<string, R> {
+    let g = this.inner;
+    if (g === null) {
+      this.k.enter(this.name);
+      g = this.inner = this.start();
+    }
+    const r = g.next();
+    if (r.done) this.k.leave();
+    return r;
+  }
+  return(v: R): IteratorResult<string, R> {
+    return this.inner ? this.inner.return(v) : { done: true, value: v };
+  }
+  throw(e: unknown): IteratorResult<string, R> {
+    if (this.inner) return this.inner.throw(e);
+    throw e;
+  }
+  [Symbol.iterator](): this {
+    return this;
+  }
 }
 
 /** Checks that a value loaded from a user's module has the shape of an Implementation. */

@@ -1,7 +1,8 @@
 /**
  * 64-bit fingerprints of a whole World, optionally up to object-identity symmetry.
  *
- * The world is serialised into a reusable Int32Array and hashed twice (two 32-bit mixes). Under
+ * The world is serialised into a reusable Int32Array and hashed twice (two 32-bit mixes). Without
+ * symmetry a heap object is written as a digest cached on the object (objDigest()). Under
  * symmetry every object id is renamed by first appearance while the state is walked in a fixed
  * order: globals (which lead to the per-CPU map and the per-CPU caches, in CPU order, and from
  * there along the list links), each CPU's interrupt frames, each task's frame and held objects,
@@ -22,7 +23,7 @@
  * bit 8: it is renamed with the objects.
  */
 import { OBJ_SPAN, PTR_BASE } from '../../impl/kernel/values.js';
-import { flatObj, intern, type Frame, type HeapObj, type World } from '../../impl/kernel/world.js';
+import { flatForm, flatObj, intern, type Frame, type HeapObj, type World } from '../../impl/kernel/world.js';
 
 const GHOST_SHIFT = 8;
 /** How far key() follows pointers to objects not named yet. */
@@ -54,7 +55,10 @@ export class Fingerprinter {
     this.hash();
   }
 
-  /** The serialised state (for tests and debugging): equal arrays mean isomorphic states. */
+  /**
+   * The serialised state (for tests and debugging): equal arrays mean isomorphic states (without
+   * symmetry, heap objects appear as their 64-bit digests, so: up to a digest collision).
+   */
   serialised(w: World): number[] {
     this.serialise(w);
     return Array.from(this.buf.subarray(0, this.n));
@@ -124,6 +128,44 @@ export class Fingerprinter {
     }
     buf[n++] = M_NONE;
     this.n = n;
+  }
+
+  /**
+   * Without symmetry an object is written as a 64-bit digest of its flattened form, computed
+   * once per object version: heap objects are copy-on-write, so most of a state's objects are
+   * the parent's, already digested, and a step rehashes only what it wrote.
+   */
+  private objDigest(o: HeapObj | undefined): void {
+    if (!o) {
+      this.push(M_NONE);
+      return;
+    }
+    const form = flatForm(o);
+    if (!form.digested) {
+      const f = form.f;
+      let h1 = 0x9747b28c ^ f.length;
+      let h2 = 0x5bd1e995 ^ Math.imul(f.length, 0x9e3779b1);
+      for (let i = 0; i < f.length; i++) {
+        const x = f[i]! | 0;
+        h1 = Math.imul(h1 ^ x, 0xcc9e2d51);
+        h1 = (h1 << 15) | (h1 >>> 17);
+        h2 = Math.imul(h2 ^ x, 0x85ebca6b);
+        h2 = (h2 << 13) | (h2 >>> 19);
+        h2 = (h2 + 0x165667b1) | 0;
+      }
+      h1 ^= h1 >>> 16;
+      h1 = Math.imul(h1, 0x85ebca6b);
+      h1 ^= h1 >>> 13;
+      h2 ^= h2 >>> 15;
+      h2 = Math.imul(h2, 0x2c1b3c6d);
+      h2 ^= h2 >>> 12;
+      form.digestHi = h1;
+      form.digestLo = h2;
+      form.digested = true;
+    }
+    this.push(M_OBJ);
+    this.push(form.digestHi);
+    this.push(form.digestLo);
   }
 
   private drain(): void {
@@ -279,7 +321,7 @@ export class Fingerprinter {
     this.qHead = 0;
     if (!this.symmetry) {
       this.push(w.heap.length);
-      for (let i = 1; i < w.heap.length; i++) this.obj(w.heap[i]);
+      for (let i = 1; i < w.heap.length; i++) this.objDigest(w.heap[i]);
     }
     const gk = Object.keys(w.globals);
     if (gk.length > 1) gk.sort();

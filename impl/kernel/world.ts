@@ -126,7 +126,7 @@ export function cloneObj(o: HeapObj): HeapObj {
   // The copy starts with the original's flattened form, kept current by cellWritten(): walking
   // the cells of every copied object with for-in was the largest single cost of fingerprinting.
   const c = KernelObj.validFlat(o);
-  if (c !== undefined) copy.setFlat({ cells: copy.cells, freed: copy.freed, f: c.f.slice() });
+  if (c !== undefined) copy.setFlat({ cells: copy.cells, freed: copy.freed, f: c.f.slice(), digested: c.digested, digestHi: c.digestHi, digestLo: c.digestLo });
   return copy;
 }
 
@@ -135,11 +135,16 @@ export function newHeapObj(type: string, freed: boolean, origin: string, cells: 
   return new KernelObj(type, freed, origin, cells);
 }
 
-interface Flat {
+/** An object's flattened form, and a digest of it that the fingerprint computes once. */
+export interface Flat {
   /** The cells object and freed flag the flattened form describes. */
   cells: Record<number, Value>;
   freed: boolean;
   f: number[];
+  /** Whether digestHi/digestLo hold a digest of `f` (fingerprint.ts); a write clears it. */
+  digested: boolean;
+  digestHi: number;
+  digestLo: number;
 }
 
 /**
@@ -175,13 +180,19 @@ class KernelObj implements HeapObj {
  * the form is computed once (or inherited from the object it was copied from).
  */
 export function flatObj(o: HeapObj): readonly number[] {
+  return flatForm(o).f;
+}
+
+/** flatObj() with the digest slots (a form made for an object not made by the kernel is not cached). */
+export function flatForm(o: HeapObj): Flat {
   const c = KernelObj.validFlat(o);
-  if (c !== undefined) return c.f;
+  if (c !== undefined) return c;
   const f = [intern(o.type), intern(o.origin), o.freed ? 1 : 0];
   // Integer keys iterate in ascending order: no sort needed.
   for (const k in o.cells) f.push(+k, o.cells[k as unknown as number]!);
-  if (o instanceof KernelObj) o.setFlat({ cells: o.cells, freed: o.freed, f });
-  return f;
+  const form: Flat = { cells: o.cells, freed: o.freed, f, digested: false, digestHi: 0, digestLo: 0 };
+  if (o instanceof KernelObj) o.setFlat(form);
+  return form;
 }
 
 /** `o.cells[off] = v` has just been done on an object being written in this step. */
@@ -189,6 +200,7 @@ export function cellWritten(o: HeapObj, off: number, v: Value): void {
   const c = KernelObj.validFlat(o);
   if (c === undefined) return;
   const f = c.f;
+  c.digested = false;
   let i = 3;
   while (i < f.length && f[i]! < off) i += 2;
   if (i < f.length && f[i] === off) f[i + 1] = v;
