@@ -227,9 +227,25 @@ describe('C path: edits of the code around the cache', () => {
     expect(r.violations[0]!.message).toContain('NULL pointer dereference: pcpu_cache_list->cache');
   });
 
-  it('no call of the alloc left in __iomap_dio_rw(): the report says the checker drives the cache with a caller of its own', async () => {
+  it('no call of the alloc left in __iomap_dio_rw(): dio is read uninitialised (crash, from the diff), and the report says the checker drives the cache with a caller of its own', async () => {
     const r = await edit('no-alloc-call', '+\tdio = dio_alloc_percpu_cache();\n', '+\n');
     expect(r.profile.inferred.join('\n')).toContain('alloc site: no call of dio_alloc_percpu_cache() outside the cache in the patch; the checker drives it with `obj = dio_alloc_percpu_cache();');
+    expect(r.verdict).toBe('violation');
+    const v = r.violations.find((x) => x.found === 'diff')!;
+    expect(v.id).toBe('crash');
+    expect(v.message).toContain('__iomap_dio_rw(): the patch removes `dio = kmalloc(sizeof(*dio), GFP_KERNEL);` (direct-io.c:699) and nothing assigns dio before `if (!dio) {` (direct-io.c:700)');
+  });
+
+  it('v3 with its alloc call deleted: the same finding; moved above the removed kmalloc instead, no finding', async () => {
+    const v3 = readFileSync(join(FIX, 'v3-as-posted.patch'), 'utf8');
+    const call = '+\tdio = pcpu_cache_list_alloc(dio_pcpu_cache_list);\n';
+    const r = await edit('v3-no-alloc-call', call, '+\n', v3);
+    expect(r.violations.filter((x) => x.found === 'diff').map((x) => x.id)).toEqual(['crash']);
+    // The same call written above the removed line: it assigns dio before the place of the kmalloc.
+    const moved = v3.replace(call, '').replace('-\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n', call + '-\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n');
+    expect(moved).not.toBe(v3);
+    const r2 = await edit('v3-alloc-moved', v3, moved, v3);
+    expect(r2.violations).toEqual([]);
   });
 
   it('GFP modifiers: GFP_KERNEL | __GFP_ZERO conforms; v2\'s kmalloc under get_cpu() with GFP_ATOMIC | __GFP_NOWARN does not sleep', async () => {

@@ -13,7 +13,7 @@ import { UsageError } from '../cli/errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import { extract, INT, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
 import { C_PRIMITIVES, CRuntimeError, Interp, KNOWN_CONSTANTS, newCoverage, type Budget, type Coverage } from './interp.js';
-import { readPostImage, resolveConfig, where, type DroppedFree, type InputKind, type SrcLine } from './reader.js';
+import { readPostImage, resolveConfig, where, type DroppedAlloc, type DroppedFree, type InputKind, type SrcLine } from './reader.js';
 import { inferRoles, profileFor, reachable, type Binding, type RoleName, type Roles } from './roles.js';
 
 /** A statement list that drives the cache from outside it, with the function it sits in. */
@@ -49,6 +49,8 @@ export interface CBuild {
   macros: Record<string, number>;
   /** Frees of the cached object the diff removes with nothing in their place (reader.ts droppedFreesOf). */
   droppedFrees: DroppedFree[];
+  /** Allocations of the cached object the diff removes, the object then used unassigned (reader.ts droppedAllocsOf). */
+  droppedAllocs: DroppedAlloc[];
 }
 
 export interface CBuildOptions {
@@ -265,7 +267,8 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   // Only frees of the object the cache holds: the name the put takes it by, or the sites use.
   const objNames = new Set([sites.alloc.obj, sites.free.obj, ...(prog.functions.get(roles.fns.put!)?.params.map((x) => x.name) ?? [])]);
   const droppedFrees = (prog.post.droppedFrees ?? []).filter((d) => objNames.has(d.obj));
-  return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros, droppedFrees };
+  const droppedAllocs = (prog.post.droppedAllocs ?? []).filter((d) => objNames.has(d.obj));
+  return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros, droppedFrees, droppedAllocs };
 }
 
 /**

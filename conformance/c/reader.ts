@@ -57,6 +57,15 @@ export interface PostImage {
   config?: string[];
   /** Frees the diff removes without handing the object to anything else in the same hunk (droppedFrees). */
   droppedFrees?: DroppedFree[];
+  /** Allocations the diff removes with the object then used before anything assigns it (droppedAllocsOf). */
+  droppedAllocs?: DroppedAlloc[];
+}
+
+/** A `dio = kmalloc(...);` the diff removes, after which the post-image uses `dio` before assigning it. */
+export interface DroppedAlloc extends DroppedFree {
+  /** The first post-image line that uses the object, trimmed, and where it is. */
+  use: string;
+  useAt: string;
 }
 
 /** A `kfree(dio);` the diff removes, with nothing in its hunk that takes `dio` instead. */
@@ -293,13 +302,15 @@ export function readPostImage(path: string, text: string, kind: Exclude<InputKin
   const complete: SrcLine[] = [];
   const fragments: Fragment[] = [];
   const droppedFrees: DroppedFree[] = [];
+  const droppedAllocs: DroppedAlloc[] = [];
   for (const h of hunks) {
     droppedFrees.push(...droppedFreesOf(h));
+    droppedAllocs.push(...droppedAllocsOf(h));
     const s = splitHunk({ ...h, lines: resolveConfig(openComments(h.lines), config) });
     complete.push(...s.complete);
     fragments.push(...s.fragments);
   }
-  return { kind, files, complete, fragments, added, config, droppedFrees };
+  return { kind, files, complete, fragments, added, config, droppedFrees, droppedAllocs };
 }
 
 const FREE_CALL = /^\s*(?:kfree|kvfree|kmem_cache_free\s*\(\s*[^,()]+\s*,|mempool_free)\s*\(?\s*(\w+)\s*[,)]/;
@@ -321,6 +332,32 @@ export function droppedFreesOf(h: Hunk): DroppedFree[] {
     // in the hunk, `return dio;` above an `out_free:` label, is another path).
     if (h.lines.some((l) => l.line >= r.line && arg.test(l.text.replace(/\/\*.*?\*\/|\/\/.*$/g, '')))) continue;
     out.push({ text: r.text.trim(), obj, at: where(r), section: h.section });
+  }
+  return out;
+}
+
+const ALLOC_ASSIGN = /^\s*(\w+)\s*=\s*(?:\([^()]*\)\s*)?(\w*alloc\w*)\s*\(/;
+
+/**
+ * A hunk that removes `dio = kmalloc(...);` (any `*alloc*()` call assigned to a plain name) and
+ * whose post-image, from the removed line's place on, next mentions `dio` in a line that does not
+ * assign it (`if (!dio)`), with nothing before that place in the hunk assigning it either: the
+ * allocation went and no other took its place, so `dio` is read uninitialised (gcc's
+ * -Wmaybe-uninitialized). A hunk that never mentions `dio` again says nothing either way.
+ */
+export function droppedAllocsOf(h: Hunk): DroppedAlloc[] {
+  const out: DroppedAlloc[] = [];
+  const code = (t: string) => t.replace(/\/\*.*?\*\/|\/\/.*$/g, '');
+  for (const r of h.removed ?? []) {
+    const m = ALLOC_ASSIGN.exec(code(r.text));
+    if (!m) continue;
+    const obj = m[1]!;
+    const mention = new RegExp(`\\b${obj}\\b`);
+    const assign = new RegExp(`\\b${obj}\\s*=(?!=)`);
+    if (h.lines.some((l) => l.line < r.line && assign.test(code(l.text)))) continue;
+    const next = h.lines.find((l) => l.line >= r.line && mention.test(code(l.text)));
+    if (!next || assign.test(code(next.text))) continue;
+    out.push({ text: r.text.trim(), obj, at: where(r), section: h.section, use: next.text.trim(), useAt: where(next) });
   }
   return out;
 }

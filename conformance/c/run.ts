@@ -80,7 +80,7 @@ export interface CheckReport {
   profile: { name: string; inferred: string[]; overridden: boolean };
   scaling: { macro: string; from: number; to: number; role: 'MAX' | 'THRESHOLD' }[];
   runs: { scope: Scope; verdict: ExploreResult['verdict']; complete: boolean; stats: ExploreResult['stats']; maxCached: number }[];
-  /** `found: 'diff'`: read from the diff itself (a free removed with nothing in its place), no trace. */
+  /** `found: 'diff'`: read from the diff itself (a free, or an allocation, removed with nothing in its place), no trace. */
   violations: (FoundViolation & { scope: Scope; found?: 'diff' })[];
   warnings: (FoundViolation & { scope: Scope })[];
   stats: { states: number; transitions: number; depth: number; seconds: number; statesPerSecond: number; bytesPerState: number };
@@ -208,6 +208,19 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       id: 'object-safety',
       severity: 'error',
       message: `${d.section ? `${d.section.replace(/\s*\(.*$/, '').split(/\s+/).pop()}(): ` : ''}the patch removes \`${d.text}\` (${d.at}) and nothing in that hunk frees ${d.obj} or hands it on instead: every ${d.obj} that leaves this way is leaked. If the patch releases it elsewhere, put that call in the same hunk or check the file itself`,
+      steps: [],
+      interrupts: 0,
+      preemptions: 0,
+      scope: scopes[0]!,
+      found: 'diff',
+    });
+    verdict = 'violation';
+  }
+  for (const d of l.c?.droppedAllocs ?? []) {
+    violations.push({
+      id: 'crash',
+      severity: 'error',
+      message: `${d.section ? `${d.section.replace(/\s*\(.*$/, '').split(/\s+/).pop()}(): ` : ''}the patch removes \`${d.text}\` (${d.at}) and nothing assigns ${d.obj} before \`${d.use}\` (${d.useAt}) uses it: ${d.obj} is read uninitialised (gcc -Wmaybe-uninitialized), and whatever it holds is dereferenced as the object. The checker's own alloc site does not run this path`,
       steps: [],
       interrupts: 0,
       preemptions: 0,

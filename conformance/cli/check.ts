@@ -186,7 +186,8 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
     out.push(`violation ${v.id}: ${v.message}`);
     out.push(`  ${invariant(v.id as InvariantId).claim}`);
     if (v.found === 'diff') {
-      out.push('  found in the diff, not by exploring: the statement that would give the object back is not there to run');
+      // The explorer runs the checker's own sites, which do not have the statement the diff lost.
+      out.push(`  found in the diff, not by exploring: ${v.id === 'crash' ? 'the allocation that would set the object is not there to run' : 'the statement that would give the object back is not there to run'}`);
       return;
     }
     out.push(`  scope ${v.scope.name}; ${kernelEvents(v.steps)} kernel-level events, ${v.steps.length} steps`);
