@@ -17,7 +17,7 @@ import { capAllows, getProfile, type Profile } from '../model/profiles.js';
 import type { Implementation } from '../impl/interface.js';
 import { KernelFault, type Fact } from '../impl/kernel/primitives.js';
 import { newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
-import { isPtr, NULL, ptrId, showValue, type Value } from '../impl/kernel/values.js';
+import { isPtr, NULL, ptrId, ptrOff, showValue, type Value } from '../impl/kernel/values.js';
 import { cloneWorld, flatObj, topContext, type Frame, type World } from '../impl/kernel/world.js';
 import { abstractCaches, abstractState, abstractStateOf, cpuQuiescent, layoutOf, type Layout } from './abstraction.js';
 
@@ -144,12 +144,14 @@ export class System {
         const before = cloneWorld(w);
         const a = run(cpu, 'fresh', []);
         // Success is an object: NULL and an ERR_PTR(-ENOMEM) both say the site could not allocate.
-        if (!a.fault && a.done && isPtr(a.done.result)) return a.done.result;
+        if (!a.fault && a.done && isPtr(a.done.result) && !handedOutPastEnd(w, 'fresh', a.done.result)) return a.done.result;
         Object.assign(w, before);
         allocOp = 'alloc';
       }
       const a = run(cpu, 'alloc', []);
       if (a.fault || !a.done || a.done.result === NULL) bootFail(what, a);
+      const past = handedOutPastEnd(w, 'alloc', a.done!.result);
+      if (past) bootFail(what, { ...a, fault: past });
       return a.done!.result;
     };
     const fresh: Value[] = [];
@@ -253,7 +255,10 @@ export class System {
         const x = this.exec(w, f, c.cpu, top.ctx, top.task, false, prevAbs);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
-        if (out.done) done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result, lists);
+        if (out.done) {
+          done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result, lists);
+          fault ??= handedOutPastEnd(w, f.op, out.done.result);
+        }
         break;
       }
       case 'start': {
@@ -280,7 +285,10 @@ export class System {
         const x = this.exec(w, f, t.cpu, 'task', c.task, false, prevAbs);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
-        if (out.done) done = this.finish(w, f, t.cpu, 'task', c.task, out.done.result, lists);
+        if (out.done) {
+          done = this.finish(w, f, t.cpu, 'task', c.task, out.done.result, lists);
+          fault ??= handedOutPastEnd(w, f.op, out.done.result);
+        }
         break;
       }
       case 'hardirq':
@@ -595,6 +603,21 @@ function distinct(w: World, objs: Value[]): Value[] {
     if (!dup) out.push(o);
   }
   return out;
+}
+
+/**
+ * An alloc that hands out a pointer at or past the end of its allocation (an element header
+ * kmalloc()ed without room for the payload behind it): nothing in the cache touches the payload,
+ * but the caller's first write to the object is slab-out-of-bounds. Only where the size is known.
+ */
+function handedOutPastEnd(w: World, op: string, p: Value): KernelFault | undefined {
+  if ((op !== 'alloc' && op !== 'fresh') || !isPtr(p)) return undefined;
+  const o = w.heap[ptrId(p)];
+  if (!o || o.freed || o.size === undefined || ptrOff(p) < o.size) return undefined;
+  return new KernelFault(
+    'wild-pointer',
+    `slab-out-of-bounds (KASAN): ${op} handed out ${showValue(p)}, byte ${ptrOff(p)} of an allocation of ${o.size} bytes: there is no room for the object, and the caller's first access to it is out of bounds`,
+  );
 }
 
 /** Ids of the objects a pointer names anywhere but in the held and in-flight sets. */

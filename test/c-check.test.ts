@@ -248,6 +248,21 @@ describe('C path: edits of the code around the cache', () => {
     expect(r2.violations).toEqual([]);
   });
 
+  it('v3 element sizes: an element kmalloc()ed without room for its payload is slab-out-of-bounds; an element_size never stored is an uninitialised read', async () => {
+    const v3 = readFileSync(join(FIX, 'v3-as-posted.patch'), 'utf8');
+    // PCPU_CACHE_ELEMENT_SIZE() without `+ element_size`: the alloc hands out the byte past the header.
+    const r = await edit('v3-size-no-payload', '+\t(sizeof(struct pcpu_cache_element) + pcpu_cache_list->element_size)', '+\t(sizeof(struct pcpu_cache_element))', v3);
+    expect(r.violations.map((v) => v.id)).toEqual(['crash']);
+    expect(r.violations[0]!.message).toContain('slab-out-of-bounds (KASAN): alloc handed out #4+8, byte 8 of an allocation of 8 bytes');
+    // The descriptor from kzalloc() and its element_size never set: 0, the same finding.
+    const r2 = await edit('v3-kzalloc-no-size', '+\tpcpu_cache_list = kmalloc(sizeof(struct pcpu_cache_list), GFP_KERNEL);\n+\tif (!pcpu_cache_list)\n+\t\treturn NULL;\n+\n+\tpcpu_cache_list->element_size = size;', '+\tpcpu_cache_list = kzalloc(sizeof(struct pcpu_cache_list), GFP_KERNEL);\n+\tif (!pcpu_cache_list)\n+\t\treturn NULL;\n+\n+\t;', v3);
+    expect(r2.violations.map((v) => v.id)).toEqual(['crash']);
+    // From kmalloc() as posted, element_size never set: the size expression reads it uninitialised.
+    const r3 = await edit('v3-no-size', '+\tpcpu_cache_list->element_size = size;\n', '+\n', v3);
+    expect(r3.violations.map((v) => v.id)).toEqual(['object-safety']);
+    expect(r3.violations[0]!.message).toContain('read of uninitialised memory: pcpu_cache_list->element_size');
+  });
+
   it('GFP modifiers: GFP_KERNEL | __GFP_ZERO conforms; v2\'s kmalloc under get_cpu() with GFP_ATOMIC | __GFP_NOWARN does not sleep', async () => {
     const r = await edit('gfp-zero', '+\t\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n', '+\t\tdio = kmalloc(sizeof(*dio), GFP_KERNEL | __GFP_ZERO);\n');
     expect(r.verdict).toBe('conforms');

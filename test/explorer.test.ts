@@ -358,7 +358,7 @@ describe('explorer: search mechanics', () => {
         const o = w.heap[id]!;
         const cells: Record<number, Value> = {};
         for (const k in o.cells) cells[+k] = rv(o.cells[+k]!);
-        heap[to.get(id)!] = newHeapObj(o.type, o.freed, o.origin, cells);
+        heap[to.get(id)!] = newHeapObj(o.type, o.freed, o.origin, cells, o.size);
       }
       const rf = (f: Frame | null): Frame | null => f && { ...f, args: f.args.map(rv), reads: f.reads.map(rv), ghost: (f.ghost & 255) | (f.ghost >>> 8 ? to.get(f.ghost >>> 8)! << 8 : 0) };
       const set = (a: Value[]) => a.map(rv).sort((x, y) => x - y);

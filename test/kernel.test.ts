@@ -65,6 +65,33 @@ describe('kernel simulation: misbehaving implementations are reported', () => {
     expect(r.violations[0]!.message).toContain(`more than ${LIVE_CALL_BUDGET} kernel calls`);
   });
 
+  it('an access at or past the end of a kmalloc()ed object is slab-out-of-bounds (crash); kzalloc() memory reads as 0 past the declared fields', () => {
+    // The caller's set-up writes 8 bytes past a 128-byte struct iomap_dio.
+    const overrun = port('__iomap_dio_rw', function* (k: Kernel): Op<Value> {
+      yield 'dio = kmalloc(sizeof(*dio), GFP_KERNEL);';
+      const dio = k.kmalloc('iomap_dio', 'GFP_KERNEL');
+      yield 'dio->pad[16] = 0;';
+      k.storeAt(dio + 136, 0, 'dio->pad[16]');
+      return dio;
+    });
+    const r = explore({ impl: { ...iomapV1, name: 'overruns', alloc: overrun }, scope });
+    expect(r.violations.map((v) => v.id)).toEqual(['crash']);
+    expect(r.violations[0]!.message).toContain('slab-out-of-bounds (KASAN): dio->pad[16] is at byte 136 of #');
+    expect(r.violations[0]!.message).toContain('a struct iomap_dio of 128 bytes');
+    // A computed size: 16 bytes asked for, zeroed; byte 12 reads 0, byte 16 is out of bounds.
+    const zeroed = port('__iomap_dio_rw', function* (k: Kernel): Op<Value> {
+      yield 'p = kzalloc(16, GFP_KERNEL);';
+      const p = k.kzalloc('kmalloc', 'GFP_KERNEL', 16);
+      yield 'if (p[3] || p[4]) ...';
+      if (k.loadAt(p + 12, 'p[3]') !== 0) throw new Error('kzalloc memory reads as 0');
+      k.loadAt(p + 16, 'p[4]');
+      return p;
+    });
+    const r2 = explore({ impl: { ...iomapV1, name: 'reads-past-16', alloc: zeroed }, scope });
+    expect(r2.violations[0]!.message).toContain('slab-out-of-bounds (KASAN): p[4] is at byte 16 of #');
+    expect(r2.violations[0]!.message).toContain('an allocation of 16 bytes');
+  });
+
   it('an implementation that is not deterministic is caught when it is resumed', () => {
     let calls = 0;
     // Reads a different field each time it is re-run: replay of the stored read log diverges.

@@ -197,7 +197,7 @@ class Expander {
  * clone drops their class and its cache of the flattened form); make them kernel objects again.
  */
 function revive(w: World): World {
-  w.heap = w.heap.map((o: HeapObj | undefined) => (o ? newHeapObj(o.type, o.freed, o.origin, o.cells) : undefined));
+  w.heap = w.heap.map((o: HeapObj | undefined) => (o ? newHeapObj(o.type, o.freed, o.origin, o.cells, o.size) : undefined));
   return w;
 }
 

@@ -52,8 +52,8 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
   { name: 'WRITE_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked store' },
   { name: 'WARN_ON_ONCE', kernel: 'include/asm-generic/bug.h', point: false, effect: 'returns its condition; a true condition is reported as a warning splat' },
   { name: 'lockdep_assert_irqs_disabled', kernel: 'include/linux/lockdep.h', point: false, effect: 'irqs on here is a lockdep splat (irq-list-hardirq-only)' },
-  { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep' },
-  { name: 'kzalloc', kernel: 'include/linux/slab.h', point: true, effect: 'kmalloc, zeroed' },
+  { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object of the struct\'s size or the bytes asked for: an access at or past the end is slab-out-of-bounds (crash), as KASAN reports; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep' },
+  { name: 'kzalloc', kernel: 'include/linux/slab.h', point: true, effect: 'kmalloc, zeroed: every byte reads 0 until written' },
   { name: 'kfree', kernel: 'mm/slub.c', point: false, effect: 'frees; NULL is a no-op; double free and freeing an interior pointer are object-safety violations' },
   { name: 'kmem_cache_alloc', kernel: 'mm/slub.c', point: true, effect: 'as kmalloc, from a dedicated cache' },
   { name: 'kmem_cache_free', kernel: 'mm/slub.c', point: false, effect: 'as kfree' },
@@ -272,6 +272,12 @@ export class Kernel {
     return s.size;
   }
 
+  /** sizeof(struct type) when the struct is declared with a size, else undefined (no fault). */
+  sizeofOr(struct: string): number | undefined {
+    const s = this.structs.get(struct)?.size;
+    return s !== undefined && s > 0 ? s : undefined;
+  }
+
   // ---- memory ---------------------------------------------------------------------------------
 
   private objFor(p: Value, what: string): { id: number; obj: HeapObj } {
@@ -281,6 +287,8 @@ export class Kernel {
     const obj = this.x.world.heap[id];
     if (!obj) throw new KernelFault('wild-pointer', `dereference of unknown object ${showValue(p)}: ${what}`);
     if (obj.freed) throw new KernelFault('use-after-free', `use after free of ${showValue(p)}: ${what}`);
+    if (obj.size !== undefined && ptrOff(p) >= obj.size)
+      throw new KernelFault('wild-pointer', `slab-out-of-bounds (KASAN): ${what} is at byte ${ptrOff(p)} of ${showValue(p - ptrOff(p))}, ${obj.type === 'kmalloc' ? 'an allocation' : `a struct ${obj.type}`} of ${obj.size} bytes`);
     return { id, obj };
   }
 
@@ -306,7 +314,11 @@ export class Kernel {
     return this.ret(() => {
       const { obj } = this.objFor(p, what());
       const v = obj.cells[ptrOff(p)];
-      if (v === undefined) throw new KernelFault('uninit-read', `read of uninitialised memory: ${what()}`);
+      if (v === undefined) {
+        // kzalloc() and alloc_percpu() zero every byte, not only the declared fields' cells.
+        if (obj.origin === 'kzalloc' || obj.origin === 'percpu') return 0;
+        throw new KernelFault('uninit-read', `read of uninitialised memory: ${what()}`);
+      }
       return v;
     });
   }
@@ -497,7 +509,8 @@ export class Kernel {
 
   // ---- allocation -----------------------------------------------------------------------------
 
-  private newObject(type: string, origin: string, size: number, zero: boolean): Value {
+  /** `size`: bytes allocated, or undefined where unknown (not bounds-checked). */
+  private newObject(type: string, origin: string, size: number | undefined, zero: boolean): Value {
     const heap = this.x.world.heap;
     let id = 1;
     while (heap[id] !== undefined) id++;
@@ -506,10 +519,17 @@ export class Kernel {
       const s = this.structs.get(type);
       for (const off of s ? Object.values(s.fields) : []) cells[off] = 0;
     }
-    heap[id] = newHeapObj(type, false, origin, cells);
+    heap[id] = newHeapObj(type, false, origin, cells, size);
     this.copied.push(id);
-    void size;
     return mkPtr(id);
+  }
+
+  /** An explicit byte size, else the declared struct's (when it has one), else unknown. */
+  private sizeFor(type: string, size: number | null | undefined): number | undefined {
+    if (size === null) return undefined;
+    if (size !== undefined) return Math.max(0, size);
+    const s = this.structs.get(type)?.size;
+    return s !== undefined && s > 0 ? s : undefined;
   }
 
   private checkMightSleep(call: string, gfp: Gfp): void {
@@ -518,18 +538,23 @@ export class Kernel {
     if (why) this.fact('might-sleep', `${this.fn}: BUG: sleeping function called from invalid context: ${call}(GFP_KERNEL) ${why}`);
   }
 
-  /** kmalloc(sizeof(struct type), gfp). The object is typed for reports; its memory is uninitialised. */
-  kmalloc(type: string, gfp: Gfp): Value {
+  /**
+   * kmalloc(sizeof(struct type), gfp). The object is typed for reports; its memory is uninitialised.
+   * `size`: the bytes asked for when the call computes them (`sizeof(struct h) + n`); null when
+   * they are not known (an array); by default the struct's size.
+   */
+  kmalloc(type: string, gfp: Gfp, size?: number | null): Value {
     this.checkMightSleep('kmalloc', gfp);
-    return this.ret(() => this.newObject(type, 'kmalloc', this.structs.get(type)?.size ?? 0, false));
+    return this.ret(() => this.newObject(type, 'kmalloc', this.sizeFor(type, size), false));
   }
-  kzalloc(type: string, gfp: Gfp): Value {
+  kzalloc(type: string, gfp: Gfp, size?: number | null): Value {
     this.checkMightSleep('kzalloc', gfp);
-    return this.ret(() => this.newObject(type, 'kzalloc', this.structs.get(type)?.size ?? 0, true));
+    return this.ret(() => this.newObject(type, 'kzalloc', this.sizeFor(type, size), true));
   }
+  /** The slab cache's object size is not known here: not bounds-checked. */
   kmem_cache_alloc(type: string, gfp: Gfp): Value {
     this.checkMightSleep('kmem_cache_alloc', gfp);
-    return this.ret(() => this.newObject(type, 'kmem_cache', this.structs.get(type)?.size ?? 0, false));
+    return this.ret(() => this.newObject(type, 'kmem_cache', undefined, false));
   }
   kfree(p: Value): void {
     if (this.replaying) return;
@@ -552,9 +577,9 @@ export class Kernel {
   /** alloc_percpu(struct type): a zeroed instance per CPU, reached through a __percpu map object. */
   alloc_percpu(type: string): Value {
     return this.ret(() => {
-      const map = this.newObject('__percpu', 'percpu', 0, false);
+      const map = this.newObject('__percpu', 'percpu', undefined, false);
       const cells: Record<number, Value> = {};
-      for (let c = 0; c < this.x.world.cpus.length; c++) cells[c * 8] = this.newObject(type, 'percpu', 0, true);
+      for (let c = 0; c < this.x.world.cpus.length; c++) cells[c * 8] = this.newObject(type, 'percpu', this.sizeFor(type, undefined), true);
       this.x.world.heap[ptrId(map)]!.cells = cells;
       return map;
     });

@@ -39,6 +39,11 @@ export interface HeapObj {
   origin: string;
   /** Byte offset -> value. Absent means uninitialised. */
   cells: Record<number, Value>;
+  /**
+   * Bytes allocated, where known (a declared struct's size, or the size a kmalloc() computed): an
+   * access at or past it is slab-out-of-bounds, as KASAN reports. Undefined: not checked.
+   */
+  size?: number;
 }
 
 export interface Cpu {
@@ -122,7 +127,7 @@ export function cloneWorld(w: World): World {
 }
 
 export function cloneObj(o: HeapObj): HeapObj {
-  const copy = new KernelObj(o.type, o.freed, o.origin, { ...o.cells });
+  const copy = new KernelObj(o.type, o.freed, o.origin, { ...o.cells }, o.size);
   // The copy starts with the original's flattened form, kept current by cellWritten(): walking
   // the cells of every copied object with for-in was the largest single cost of fingerprinting.
   const c = KernelObj.validFlat(o);
@@ -131,8 +136,8 @@ export function cloneObj(o: HeapObj): HeapObj {
 }
 
 /** A fresh heap object (what the allocation primitives create). */
-export function newHeapObj(type: string, freed: boolean, origin: string, cells: Record<number, Value>): HeapObj {
-  return new KernelObj(type, freed, origin, cells);
+export function newHeapObj(type: string, freed: boolean, origin: string, cells: Record<number, Value>, size?: number): HeapObj {
+  return new KernelObj(type, freed, origin, cells, size);
 }
 
 /** An object's flattened form, and a digest of it that the fingerprint computes once. */
@@ -148,7 +153,7 @@ export interface Flat {
 }
 
 /**
- * The kernel's heap objects: plain data (the same four enumerable fields as a HeapObj literal)
+ * The kernel's heap objects: plain data (the same enumerable fields as a HeapObj literal)
  * plus a private cache of the flattened form, which spreads, JSON and equality never see.
  */
 class KernelObj implements HeapObj {
@@ -158,6 +163,7 @@ class KernelObj implements HeapObj {
     public freed: boolean,
     public origin: string,
     public cells: Record<number, Value>,
+    public size?: number,
   ) {}
 
   static validFlat(o: HeapObj): Flat | undefined {
@@ -187,7 +193,9 @@ export function flatObj(o: HeapObj): readonly number[] {
 export function flatForm(o: HeapObj): Flat {
   const c = KernelObj.validFlat(o);
   if (c !== undefined) return c;
-  const f = [intern(o.type), intern(o.origin), o.freed ? 1 : 0];
+  // The size is state too (two objects of one type could in principle differ in it): it rides
+  // with the origin, so that the form keeps its layout.
+  const f = [intern(o.type), intern(o.size === undefined ? o.origin : `${o.origin}/${o.size}`), o.freed ? 1 : 0];
   // Integer keys iterate in ascending order: no sort needed.
   for (const k in o.cells) f.push(+k, o.cells[k as unknown as number]!);
   const form: Flat = { cells: o.cells, freed: o.freed, f, digested: false, digestHi: 0, digestLo: 0 };

@@ -41,6 +41,11 @@ const BDEV = 3;
 function payloadFromHead(k: Kernel, head: Value): Value {
   return head + k.sizeof('pcpu_cache_element');
 }
+/** PCPU_CACHE_ELEMENT_SIZE(pcpu_cache_list): `(sizeof(struct pcpu_cache_element) + pcpu_cache_list->element_size)`, the bytes kmalloc() is asked for */
+function elementSize(k: Kernel, pcpu_cache_list: Value): number {
+  return k.sizeof('pcpu_cache_element') + k.load(pcpu_cache_list, 'element_size');
+}
+
 /** PCPU_CACHE_ELEMENT_GET_HEAD_FROM_PAYLOAD(payload): `(struct pcpu_cache_element *)((unsigned long)(payload) - sizeof(struct pcpu_cache_element))` */
 function headFromPayload(k: Kernel, payload: Value): Value {
   return payload - k.sizeof('pcpu_cache_element');
@@ -110,8 +115,7 @@ export const pcpu_cache_list_alloc = port('pcpu_cache_list_alloc', function* (k:
       yield 'put_cpu();';
       k.put_cpu();
       yield 'cache_element = kmalloc(PCPU_CACHE_ELEMENT_SIZE(pcpu_cache_list), GFP_KERNEL);';
-      k.load(pcpu_cache_list, 'element_size');
-      cache_element = k.kmalloc('pcpu_cache_element', 'GFP_KERNEL');
+      cache_element = k.kmalloc('pcpu_cache_element', 'GFP_KERNEL', elementSize(k, pcpu_cache_list));
       yield 'if (!cache_element) return NULL;';
       if (cache_element === NULL) return NULL;
       return payloadFromHead(k, cache_element);
@@ -201,8 +205,7 @@ const pcpu_cache_list_alloc_fresh = port('pcpu_cache_list_alloc', function* (k: 
   let cache_element: Value;
 
   yield 'cache_element = kmalloc(PCPU_CACHE_ELEMENT_SIZE(pcpu_cache_list), GFP_KERNEL);';
-  k.load(pcpu_cache_list, 'element_size');
-  cache_element = k.kmalloc('pcpu_cache_element', 'GFP_KERNEL');
+  cache_element = k.kmalloc('pcpu_cache_element', 'GFP_KERNEL', elementSize(k, pcpu_cache_list));
   yield 'if (!cache_element) return NULL;';
   if (cache_element === NULL) return NULL;
   return payloadFromHead(k, cache_element);
