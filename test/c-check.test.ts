@@ -94,7 +94,7 @@ describe('C path: the seed as a mail client saves it', () => {
       writeFileSync(file, mail(enc, text), 'latin1');
       const r = await check({ file });
       expect(r.verdict).toBe('conforms');
-      expect(r.stats.states).toBe(9549);
+      expect(r.stats.states).toBe(11138);
     });
   }
 });
@@ -210,7 +210,7 @@ describe('C path: edits of the code around the cache', () => {
   it('the initcall stores with WRITE_ONCE(): that is an assignment, the run is the seed\'s', async () => {
     const r = await edit('write-once-init', '+\tdio_cache = alloc_percpu(struct dio_alloc_cache);\n', '+\tWRITE_ONCE(dio_cache, alloc_percpu(struct dio_alloc_cache));\n');
     expect(r.verdict).toBe('conforms');
-    expect(r.stats.states).toBe(9549);
+    expect(r.stats.states).toBe(11138);
     expect(r.profile.inferred.join('\n')).not.toMatch(/never assigned|init site: no call/);
   });
 
@@ -261,6 +261,31 @@ describe('C path: edits of the code around the cache', () => {
     const r3 = await edit('v3-no-size', '+\tpcpu_cache_list->element_size = size;\n', '+\n', v3);
     expect(r3.violations.map((v) => v.id)).toEqual(['object-safety']);
     expect(r3.violations[0]!.message).toContain('read of uninitialised memory: pcpu_cache_list->element_size');
+  });
+
+  it('a kfree(dio) left above the error path\'s put: that site\'s own run finds the use after free, and names the site', async () => {
+    const r = await edit('keep-kfree-error', ' out_free_dio:\n-\tkfree(dio);\n+\tdio_put_percpu_cache(dio);', ' out_free_dio:\n \tkfree(dio);\n+\tdio_put_percpu_cache(dio);');
+    const site = 'free site in __iomap_dio_rw() (direct-io.c:887)';
+    expect(r.profile.inferred.join('\n')).toContain(`also checked, each in a run of its own: ${site}`);
+    expect(r.profile.inferred.join('\n')).toContain('free site in __iomap_dio_rw() (direct-io.c:887) starts with what the object goes through just before the call: `kfree(dio);`');
+    const v = r.violations.find((x) => x.id === 'object-safety')!;
+    expect(v.site).toBe(site);
+    expect(v.message).toContain(`${site}: during boot`);
+    expect(v.message).toContain('use-after-free');
+  });
+
+  it('a dio = kmalloc() left above the alloc that replaced it: the kmalloc\'d dio is lost (object-safety)', async () => {
+    const r = await edit('keep-kmalloc', '-\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n-\tif (!dio)', ' \tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n-\tif (!dio)');
+    expect(r.profile.inferred.join('\n')).toContain('starts with what the object goes through just before the call: `dio = kmalloc(sizeof(*dio), GFP_KERNEL);`');
+    expect(r.violations.map((v) => v.id)).toContain('object-safety');
+    expect(r.violations.find((v) => v.id === 'object-safety')!.message).toMatch(/object #\d+ was lost/);
+  });
+
+  it('the alloc advances through dio->iocb while the put links through dio->dio_next: said, and the list walk breaks', async () => {
+    const r = await edit('pop-iocb', '+\tcache->free_list = dio->dio_next;\n', '+\tcache->free_list = dio->iocb;\n');
+    expect(r.profile.inferred.join('\n')).toContain('dio_alloc_percpu_cache() advances free_list through ->iocb but dio_put_percpu_cache() links through ->dio_next');
+    expect(r.profile.inferred.join('\n')).toContain('assumed at offset 72, after the members they show');
+    expect(r.violations.map((v) => v.id)).toContain('object-safety');
   });
 
   it('GFP modifiers: GFP_KERNEL | __GFP_ZERO conforms; v2\'s kmalloc under get_cpu() with GFP_ATOMIC | __GFP_NOWARN does not sleep', async () => {

@@ -51,6 +51,11 @@ export interface CBuild {
   droppedFrees: DroppedFree[];
   /** Allocations of the cached object the diff removes, the object then used unassigned (reader.ts droppedAllocsOf). */
   droppedAllocs: DroppedAlloc[];
+  /**
+   * The call sites after the first of each kind (the error path's put beside iomap_dio_complete's):
+   * the same implementation with that site as its alloc or put, checked in runs of their own.
+   */
+  siteRuns: { site: string; impl: Implementation }[];
 }
 
 export interface CBuildOptions {
@@ -121,11 +126,12 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       init = ok;
     }
   }
-  const alloc = findSites(prog, roles, 'alloc', objType)[0];
+  const allocSites = findSites(prog, roles, 'alloc', objType).map((x) => withSlabPath(prog, roles, x));
+  const freeSites = findSites(prog, roles, 'free', objType);
   const sites = {
     init: init ?? (staysNull ? nullInit(prog, roles, staysNull) : synthSite(prog, 'init', roles, objType)),
-    alloc: alloc ? withSlabPath(prog, roles, alloc) : synthSite(prog, 'alloc', roles, objType),
-    free: findSites(prog, roles, 'free', objType)[0] ?? synthSite(prog, 'free', roles, objType),
+    alloc: allocSites[0] ?? synthSite(prog, 'alloc', roles, objType),
+    free: freeSites[0] ?? synthSite(prog, 'free', roles, objType),
   };
   for (const [which, site] of Object.entries(sites)) {
     // Said, because a revision that drops its call of the alloc or the put otherwise reads as
@@ -264,11 +270,27 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       yield* interp.call(k, prune, args, { steps: 0 });
     };
   }
+  // Every other call site is checked too, each in a run of its own with the first site of the
+  // other kind: a revision may break one caller (a kfree() left above the error path's put) and
+  // not the other.
+  const siteRuns: CBuild['siteRuns'] = [];
+  const siteName = (which: string, x: Site) => `${which} site in ${x.fn}() (${x.at})`;
+  for (const x of allocSites.slice(1))
+    siteRuns.push({
+      site: siteName('alloc', x),
+      impl: { ...impl, *alloc(k: Kernel): Op<Value> { return yield* runSite(k, x, null); } },
+    });
+  for (const x of freeSites.slice(1))
+    siteRuns.push({
+      site: siteName('free', x),
+      impl: { ...impl, *free(k: Kernel, obj: Value): Op<void> { yield* runSite(k, x, obj); } },
+    });
+  if (siteRuns.length) roles.evidence.push(`also checked, each in a run of its own: ${siteRuns.map((x) => x.site).join('; ')}`);
   // Only frees of the object the cache holds: the name the put takes it by, or the sites use.
   const objNames = new Set([sites.alloc.obj, sites.free.obj, ...(prog.functions.get(roles.fns.put!)?.params.map((x) => x.name) ?? [])]);
   const droppedFrees = (prog.post.droppedFrees ?? []).filter((d) => objNames.has(d.obj));
   const droppedAllocs = (prog.post.droppedAllocs ?? []).filter((d) => objNames.has(d.obj));
-  return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros, droppedFrees, droppedAllocs };
+  return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros, droppedFrees, droppedAllocs, siteRuns };
 }
 
 /**
@@ -284,12 +306,20 @@ function validateLayout(p: Program, r: Roles): void {
   const name = ret.k === 'ptr' && ret.to.k === 'struct' ? ret.to.name : '';
   if (!name)
     throw new UsageError(`the link field '${r.binding.next}' is in no struct the patch shows; add the struct's definition, or give it in a binding ("functions")`);
-  const l = p.structs.get(name) ?? { name, size: 0, align: 8, fields: new Map(), partial: true, at: '(not in the patch)' };
-  l.fields.set(r.binding.next, { off: PARTIAL_PREFIX, type: { k: 'ptr', to: { k: 'struct', name } } });
-  l.size = Math.max(l.size, PARTIAL_PREFIX + 8);
+  const had = p.structs.get(name);
+  const l = had ?? { name, size: 0, align: 8, fields: new Map(), partial: true, at: '(not in the patch)' };
+  // After the members the patch shows, never on top of one: an alloc that advances through a
+  // field other than the put's link must not read the put's link by accident of layout.
+  const off = Math.max(PARTIAL_PREFIX, Math.ceil(l.size / 8) * 8);
+  l.fields.set(r.binding.next, { off, type: { k: 'ptr', to: { k: 'struct', name } } });
+  l.size = Math.max(l.size, off + 8);
   l.partial = true;
   p.structs.set(name, l);
-  r.evidence.push(`struct ${name} is not in the patch: assumed opaque, with its link field ${r.binding.next} at offset ${PARTIAL_PREFIX}`);
+  r.evidence.push(
+    had && had.fields.size > 1
+      ? `struct ${name}'s lines in the patch do not show its link field ${r.binding.next}: assumed at offset ${off}, after the members they show`
+      : `struct ${name} is not in the patch: assumed opaque, with its link field ${r.binding.next} at offset ${off}`,
+  );
 }
 
 /** The Kernel's abstraction finds a field in the first struct that has it: the cache's own first. */
@@ -371,7 +401,9 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
           obj = args.find((a) => a.t === 'identifier' && !p.statics.has(a.text))?.text ?? '';
           if (!obj) continue;
         }
-        const site: Site = { fn: reg.fn, stmts: chosen, obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
+        const lead = which === 'init' ? [] : leadingFrees(p, r, which, reg.lines, i, obj);
+        if (lead.length) r.evidence.push(`${which} site in ${reg.fn}() (${first.at}) starts with what the object goes through just before the call: \`${lead.map((x) => oneLine(x.text)).join(' ')}\``);
+        const site: Site = { fn: reg.fn, stmts: [...lead, ...chosen], obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
         if (fn?.params.length && paramsUsed(fn, chosen).length) site.params = fn.params;
         if (isOwn) late.push({ ...site, own: true });
         else out.push(site);
@@ -380,6 +412,34 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
     }
   }
   return [...out, ...late];
+}
+
+/**
+ * The statements right above a site's call that already dispose of its object or fill it: a
+ * `kfree(dio);` the patch left above the put that replaced it (a double free), or a
+ * `dio = kmalloc(...);` left above the alloc that replaced it (a leak). One line each, nothing
+ * between them and the call but blank lines and comments; anything else ends the run. They run
+ * as part of the site, so the search sees what they do.
+ */
+function leadingFrees(p: Program, r: Roles, which: 'alloc' | 'free', lines: SrcLine[], i: number, obj: string): N[] {
+  if (!obj) return [];
+  const frees = `kfree|kvfree|kmem_cache_free\\s*\\([^,()]+,|mempool_free${r.fns.put ? `|${r.fns.put}` : ''}`;
+  const allocs = `kmalloc|kzalloc|kmem_cache_alloc|kmem_cache_zalloc|kcalloc|kmalloc_array|mempool_alloc${r.fns.alloc ? `|${r.fns.alloc}` : ''}`;
+  const re =
+    which === 'free'
+      ? new RegExp(`^\\s*(?:${frees})\\s*\\(?\\s*${obj}\\s*[,)][^;]*;\\s*(?:/[*/].*)?$`)
+      : new RegExp(`^\\s*${obj}\\s*=\\s*(?:${allocs})\\s*\\([^;]*\\)\\s*;\\s*(?:/[*/].*)?$`);
+  const taken: SrcLine[] = [];
+  for (let j = i - 1; j >= 0; j--) {
+    const t = lines[j]!.text;
+    if (/^\s*$|^\s*(\/\/|\/\*|\*)/.test(t)) continue;
+    if (!re.test(t)) break;
+    taken.unshift(lines[j]!);
+  }
+  if (!taken.length) return [];
+  const root = parseLines(p.parser, [{ text: 'void __site(void) {', file: taken[0]!.file, line: taken[0]!.line }, ...taken, { text: '}', file: taken[0]!.file, line: taken[taken.length - 1]!.line }]);
+  if (firstError(root)) return [];
+  return root.kids.find((k) => k.t === 'function_definition')?.f.body?.kids ?? [];
 }
 
 /** The parameters of `fn` that the statements name. */

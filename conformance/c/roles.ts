@@ -159,6 +159,10 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
   // 3. Functions by what they do to the lists.
   const fns: Partial<Record<RoleName, string>> = { ...(b.roles ?? {}), ...flags };
   let next = given.next ?? '';
+  // The link the alloc advances through and the one the put links through: one field in a
+  // correct cache, and a finding to show when they differ.
+  let popNext = '';
+  let pushNext = '';
   // A prune (bio's __bio_alloc_cache_prune) pops too, and its helper takes an int: the role
   // goes to the function whose name says what it does, before source order decides.
   const teardown = /prune|dead|destroy|drain|flush|shrink|offline/;
@@ -176,14 +180,16 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
     const pop = toList.find((a) => a.f.right?.t === 'field_expression' && a.f.right.op === '->' && !isField(a.f.right, freeListIrq) && !isField(a.f.right, freeList));
     if (pop && !fns.alloc) {
       fns.alloc = f.name;
-      next ||= pop.f.right!.f.field!.text;
+      popNext = pop.f.right!.f.field!.text;
+      next ||= popNext;
     }
     const push = toList.find((a) => a.f.right?.t === 'identifier');
     if (push && !fns.put) {
       const link = as.find((a) => a.f.left?.t === 'field_expression' && a.f.right && isField(a.f.right, freeList));
       if (link) {
         fns.put = f.name;
-        next ||= link.f.left!.f.field!.text;
+        pushNext = link.f.left!.f.field!.text;
+        next ||= pushNext;
       }
     }
     let callsPercpu = false;
@@ -219,6 +225,8 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
     if (!p.functions.has(fns[r]!)) throw new UsageError(`--role ${r}=${fns[r]}: no such function in the patch`);
   }
   if (!next) throw new UsageError('cannot tell the link field of a list element; name it with --binding (cache.next)');
+  if (popNext && pushNext && popNext !== pushNext)
+    evidence.push(`${fns.alloc}() advances ${freeList} through ->${popNext} but ${fns.put}() links through ->${pushNext}: two fields, and the lists are walked through ->${next}`);
   evidence.push(`alloc ${fns.alloc}(), put ${fns.put}()${fns.splice ? `, splice ${fns.splice}()` : ''}${fns.create ? `, create ${fns.create}()` : ''}${fns.prune ? `, prune ${fns.prune}()` : ''}; link field ${next}`);
 
   // 4. Profile facts.

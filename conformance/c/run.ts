@@ -59,6 +59,9 @@ export const CHECK_SCOPES: readonly Scope[] = [
   },
 ];
 
+/** Operations per task in the run of each call site after the first (CBuild.siteRuns). */
+export const SITE_RUN_OPS = 3;
+
 export interface CoverageReport {
   functions: {
     name: string;
@@ -79,9 +82,14 @@ export interface CheckReport {
   impl: string;
   profile: { name: string; inferred: string[]; overridden: boolean };
   scaling: { macro: string; from: number; to: number; role: 'MAX' | 'THRESHOLD' }[];
-  runs: { scope: Scope; verdict: ExploreResult['verdict']; complete: boolean; stats: ExploreResult['stats']; maxCached: number }[];
-  /** `found: 'diff'`: read from the diff itself (a free, or an allocation, removed with nothing in its place), no trace. */
-  violations: (FoundViolation & { scope: Scope; found?: 'diff' })[];
+  /** `site`: a run of one of the other call sites (CBuild.siteRuns). */
+  runs: { scope: Scope; site?: string; verdict: ExploreResult['verdict']; complete: boolean; stats: ExploreResult['stats']; maxCached: number }[];
+  /**
+   * `found: 'diff'`: read from the diff itself (a free, or an allocation, removed with nothing in
+   * its place), no trace. `site`: found with that call site as the alloc or the put; its replay
+   * names it.
+   */
+  violations: (FoundViolation & { scope: Scope; found?: 'diff'; site?: string })[];
   warnings: (FoundViolation & { scope: Scope })[];
   stats: { states: number; transitions: number; depth: number; seconds: number; statesPerSecond: number; bytesPerState: number };
   extremes: { maxCached: number; bound: number; sequentialBound: number };
@@ -150,37 +158,39 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
   const stats = { states: 0, transitions: 0, depth: 0, seconds: 0, statesPerSecond: 0, bytesPerState: 0 };
   let complete = true;
   let verdict: ExploreResult['verdict'] = 'conforms';
-  for (const scope of scopes) {
+  /** One exploration; false when boot failed (the next scope would boot the same way). */
+  const runOne = async (impl: Implementation, scope: Scope, site?: string): Promise<boolean> => {
+    const at = (m: string) => (site ? `${site}: ${m}` : m);
     const r = await exploreAsync({
-      impl: l.impl,
+      impl,
       scope,
       // One counterexample per invariant id: a variant that breaks `cap` usually breaks
       // `refinement` first, and the reader wants both.
       all: true,
       ...(o.maxStates ? { maxStates: o.maxStates } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
-      ...(o.workers && o.workers > 1
+      // The other sites' runs are small: one thread, no implementation to rebuild in workers.
+      ...(o.workers && o.workers > 1 && !site
         ? {
             workers: o.workers,
             load: { ref: l.ref, ...(o.bindingFile ? { binding: o.bindingFile } : {}), ...(o.roles ? { roles: o.roles as Record<string, string> } : {}) },
             ...(l.c ? { workerCoverage: (c: unknown) => mergeCoverage(l.c!.coverage, c as Coverage) } : {}),
           }
         : {}),
-      ...(o.progress ? { progress: (p) => o.progress!(`  ${scope.name}: ${p.states} states, depth ${p.depth}, ${p.seconds.toFixed(1)} s`) } : {}),
+      ...(o.progress ? { progress: (p) => o.progress!(`  ${scope.name}${site ? ` (${site})` : ''}: ${p.states} states, depth ${p.depth}, ${p.seconds.toFixed(1)} s`) } : {}),
     });
     if (r.verdict === 'error') {
       // Boot runs the code under test too (the initcall, the prefill): its own fault is a
       // violation; anything else (unsupported C, a module that throws) is the user's to fix.
       const loops = l.kind !== 'module' && /did not return within/.test(r.error ?? '');
       const m = loops ? ['', 'exception'] : /: (null-deref|wild-pointer|use-after-free|double-free|bad-free|uninit-read): /.exec(r.error ?? '');
-      if (!m) throw new UsageError(`${l.impl.name}: ${r.error ?? 'the scope could not be booted'}`);
+      if (!m) throw new UsageError(`${l.impl.name}: ${at(r.error ?? 'the scope could not be booted')}`);
       const id = m[1] === 'null-deref' || m[1] === 'wild-pointer' || m[1] === 'exception' ? 'crash' : 'object-safety';
-      if (!violations.some((v) => v.id === id)) violations.push({ id, severity: 'error', message: `at boot (${scope.name}): ${r.error}`, steps: [], scope } as CheckReport['violations'][number]);
-      runs.push({ scope, verdict: 'violation', complete: false, stats: r.stats, maxCached: 0 });
+      if (!violations.some((v) => v.id === id)) violations.push({ id, severity: 'error', message: at(`at boot (${scope.name}): ${r.error}`), steps: [], scope, ...(site ? { site } : {}) } as CheckReport['violations'][number]);
+      runs.push({ scope, ...(site ? { site } : {}), verdict: 'violation', complete: false, stats: r.stats, maxCached: 0 });
       verdict = 'violation';
       complete = false;
-      // The same boot would fail the same way in the next scope.
-      break;
+      return false;
     }
     for (const v of r.violations) {
       // A fault of the harness, not of the code under test: the interpreter cannot run this C,
@@ -189,19 +199,25 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       // explorer's boot message: the construct and its line are in the last part.
       if (v.id === 'crash' && /unsupported C: /.test(v.message)) throw new UsageError(`${l.impl.name}: ${/unsupported C: .*/.exec(v.message.split('\n')[0]!)![0]}`);
       if (v.id === 'crash' && l.kind === 'module' && /the implementation threw|did not return within/.test(v.message)) throw new UsageError(`${l.impl.name}: ${v.message.split('\n')[0]}`);
-      if (!violations.some((x) => x.id === v.id)) violations.push({ ...v, scope });
+      if (!violations.some((x) => x.id === v.id)) violations.push({ ...v, message: at(v.message), scope, ...(site ? { site } : {}) });
     }
     for (const v of r.warnings) if (!warnings.some((w) => w.id === v.id)) warnings.push({ ...v, scope });
-    runs.push({ scope, verdict: r.verdict, complete: r.complete, stats: r.stats, maxCached: r.extremes.maxCached });
+    runs.push({ scope, ...(site ? { site } : {}), verdict: r.verdict, complete: r.complete, stats: r.stats, maxCached: r.extremes.maxCached });
     stats.states += r.stats.states;
     stats.transitions += r.stats.transitions;
     stats.depth = Math.max(stats.depth, r.stats.depth);
     stats.seconds += r.stats.seconds;
     stats.bytesPerState = Math.max(stats.bytesPerState, r.stats.bytesPerState);
-    if (scope === scopes[0]) maxCached = r.extremes.maxCached;
+    if (scope === scopes[0] && !site) maxCached = r.extremes.maxCached;
     complete &&= r.complete;
     if (r.verdict === 'violation') verdict = 'violation';
-  }
+    return true;
+  };
+  let booted = true;
+  for (const scope of scopes) if (!(booted = await runOne(l.impl, scope))) break;
+  // The other call sites, each on the first scope with fewer operations: what a caller does
+  // around its call (a kfree() left above the put) shows in the first few.
+  if (booted) for (const sr of l.c?.siteRuns ?? []) await runOne(sr.impl, { ...scopes[0]!, ops: Math.min(scopes[0]!.ops, SITE_RUN_OPS) }, sr.site);
   stats.statesPerSecond = stats.states / Math.max(stats.seconds, 1e-9);
   for (const d of l.c?.droppedFrees ?? []) {
     violations.push({

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { invariant, type InvariantId } from '../../model/invariants.js';
 import { PROFILES } from '../../model/profiles.js';
-import { check, CHECK_SCOPES, loadInput, type CheckReport } from '../c/run.js';
+import { check, CHECK_SCOPES, loadInput, type CheckReport, type Loaded } from '../c/run.js';
 import type { RoleName } from '../c/roles.js';
 import { defaultReplayPath, readReplay, replay, writeReplay } from '../explorer/replay.js';
 import { kernelEvents, renderTrace } from '../explorer/trace.js';
@@ -76,7 +76,7 @@ export function registerCheck(program: Command): void {
       if (f.profile !== undefined && !PROFILES[f.profile]) throw new UsageError(`--profile ${f.profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);
       const roles = parseRoles(f.role);
       const loaded = await loadInput(file, f.binding, roles);
-      if (f.replay) return replayAgainst(file, f.replay, loaded.impl, !!f.json, !!f.full);
+      if (f.replay) return replayAgainst(file, f.replay, loaded, !!f.json, !!f.full);
       const overrides = {
         ...(f.cpus !== undefined ? { cpus: int('cpus', f.cpus, 1)! } : {}),
         ...(f.ops !== undefined ? { ops: int('ops', f.ops, 0)! } : {}),
@@ -116,6 +116,7 @@ export function registerCheck(program: Command): void {
           message: v.message,
           ...(f.binding ? { binding: resolve(f.binding) } : {}),
           ...(f.role.length ? { roles: parseRoles(f.role) as Record<string, string> } : {}),
+          ...(v.site ? { site: v.site } : {}),
         });
         replayFiles.push(path);
       });
@@ -146,7 +147,7 @@ function jsonReport(r: CheckReport, replayFiles: string[]) {
     impl: r.impl,
     input: r.input,
     complete: r.complete,
-    violations: r.violations.map((v, i) => ({ invariant: v.id, message: v.message, steps: v.steps, kernelEvents: kernelEvents(v.steps), scope: v.scope.name, replayFile: replayFiles[i] })),
+    violations: r.violations.map((v, i) => ({ invariant: v.id, message: v.message, steps: v.steps, kernelEvents: kernelEvents(v.steps), scope: v.scope.name, ...(v.site ? { site: v.site } : {}), replayFile: replayFiles[i] })),
     warnings: r.warnings.map((v) => ({ invariant: v.id, message: v.message, steps: v.steps, scope: v.scope.name })),
     stats: r.stats,
     extremes: r.extremes,
@@ -154,7 +155,7 @@ function jsonReport(r: CheckReport, replayFiles: string[]) {
     scaling: r.scaling,
     coverage: r.coverage,
     notes: r.notes,
-    runs: r.runs.map((x) => ({ scope: x.scope, verdict: x.verdict, complete: x.complete, stats: x.stats, maxCached: x.maxCached })),
+    runs: r.runs.map((x) => ({ scope: x.scope, ...(x.site ? { site: x.site } : {}), verdict: x.verdict, complete: x.complete, stats: x.stats, maxCached: x.maxCached })),
   };
 }
 
@@ -166,7 +167,7 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
   if (r.scaling.length) out.push(`scaling: ${r.scaling.map((s) => `${s.macro} ${s.from} → ${s.to}`).join(', ')}`);
   for (const run of r.runs)
     out.push(
-      `${describeScope(run.scope)}\n  ${fmt(run.stats.states)} states, ${fmt(run.stats.transitions)} transitions, depth ${run.stats.depth}, ${run.stats.seconds.toFixed(2)} s, ${fmt(run.stats.statesPerSecond)} states/s: ${run.verdict}${run.complete ? '' : ' (stopped early)'}`,
+      `${run.site ? `${run.site}, ` : ''}${describeScope(run.scope)}\n  ${fmt(run.stats.states)} states, ${fmt(run.stats.transitions)} transitions, depth ${run.stats.depth}, ${run.stats.seconds.toFixed(2)} s, ${fmt(run.stats.statesPerSecond)} states/s: ${run.verdict}${run.complete ? '' : ' (stopped early)'}`,
     );
   out.push(`largest nr + nr_irq on a quiescent CPU: ${r.extremes.maxCached} (the profile's bound ${r.extremes.bound}, sequential bound ${r.extremes.sequentialBound})`);
   for (const n of r.notes) out.push(`note: ${n}`);
@@ -202,8 +203,11 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
   return out;
 }
 
-async function replayAgainst(file: string, replayFile: string, impl: Parameters<typeof replay>[0], json: boolean, full: boolean): Promise<void> {
+async function replayAgainst(file: string, replayFile: string, loaded: Loaded, json: boolean, full: boolean): Promise<void> {
   const rf = readReplay(replayFile);
+  // A violation found through another call site replays with that site.
+  const impl = rf.site === undefined ? loaded.impl : loaded.c?.siteRuns.find((x) => x.site === rf.site)?.impl;
+  if (!impl) throw new UsageError(`${replayFile}: ${file} has no ${rf.site} any more (the replay file was written against another version)`);
   const r = replay(impl, rf);
   if (r.diverged) throw new UsageError(`${replayFile}: choice ${r.diverged.at} is not enabled (only ${r.diverged.enabled} choices there): ${file} or the scope changed`);
   if (json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps }) + '\n');

@@ -225,7 +225,7 @@ export function registerReplay(program: Command): void {
     .option('--full', 'print every statement')
     .action(async (file: string, f: { json?: boolean; full?: boolean }) => {
       const rf = readReplay(file);
-      const { impl } = await loadImplementation(rf.impl, { ...(rf.binding ? { binding: rf.binding } : {}), ...(rf.roles ? { roles: rf.roles } : {}) });
+      const { impl } = await loadImplementation(rf.impl, { ...(rf.binding ? { binding: rf.binding } : {}), ...(rf.roles ? { roles: rf.roles } : {}), ...(rf.site ? { site: rf.site } : {}) });
       const r = replay(impl, rf);
       if (r.diverged) throw new UsageError(`${file}: choice ${r.diverged.at} is not enabled (only ${r.diverged.enabled} choices there): the implementation or scope changed`);
       if (f.json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps, interrupts: r.interrupts, preemptions: r.preemptions }) + '\n');

@@ -27,6 +27,8 @@ export interface ReplayFile {
   /** C input only: the binding file and --role flags `check` used, so the same code is rebuilt. */
   binding?: string;
   roles?: Record<string, string>;
+  /** C input only: the call site after the first that this run used as its alloc or put (`free site in f() (file:line)`). */
+  site?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface ReplayFile {
  */
 export async function loadImplementation(
   spec: string,
-  c?: { binding?: string; roles?: Record<string, string> },
+  c?: { binding?: string; roles?: Record<string, string>; site?: string },
 ): Promise<{ impl: Implementation; ref: string; coverage?: unknown }> {
   const named = findImpl(spec);
   if (named) return { impl: named, ref: spec };
@@ -47,7 +49,9 @@ export async function loadImplementation(
     const loaded = await loadInput(path, c?.binding, c?.roles as Parameters<typeof loadInput>[2]);
     // The C interpreter's statement and branch counters: a worker thread (parallel.ts) sends its
     // own back to the thread that reports them.
-    return { impl: loaded.impl, ref: path, ...(loaded.c ? { coverage: loaded.c.coverage } : {}) };
+    const impl = c?.site === undefined ? loaded.impl : loaded.c?.siteRuns.find((x) => x.site === c.site)?.impl;
+    if (!impl) throw new UsageError(`${spec}: no ${c?.site} in it any more (the replay file was written against another version)`);
+    return { impl, ref: path, ...(loaded.c ? { coverage: loaded.c.coverage } : {}) };
   }
   let mod: Record<string, unknown>;
   try {
