@@ -156,7 +156,12 @@ export class System {
     };
     const fresh: Value[] = [];
     for (let cpu = 0; cpu < s.cpus; cpu++) for (let i = 0; i < s.prefill; i++) fresh.push(bootAlloc(cpu, 'prefill alloc'));
-    for (let i = 0; i < s.inflight; i++) insertSorted(w.inflight, bootAlloc(0, 'in-flight alloc'));
+    for (let i = 0; i < s.inflight; i++) {
+      // Not insertSorted(w.inflight, bootAlloc(...)): a fallback from fresh to alloc puts the
+      // snapshot's arrays back into w, and the insert would go to the array it replaced.
+      const o = bootAlloc(0, 'in-flight alloc');
+      insertSorted(w.inflight, o);
+    }
     let n = 0;
     for (let cpu = 0; cpu < s.cpus; cpu++) {
       for (let i = 0; i < s.prefill; i++) {
@@ -319,10 +324,9 @@ export class System {
           lists = abstractCaches(this.impl, w, this.layout);
           this.observe(prevAbs, { caches: lists }, f, c.cpu, kind);
         }
-        if (out.done || out.fault) {
-          if (out.done) done = this.finish(w, f, c.cpu, kind, -1, out.done.result, lists);
-          else this.endInterrupt(w, c.cpu, kind);
-        }
+        // A handler that oopsed stays on the stack, holding what it was given: the state is a
+        // crash and is not expanded, and the object it was putting is not also reported lost.
+        if (out.done) done = this.finish(w, f, c.cpu, kind, -1, out.done.result, lists);
         break;
       }
       case 'switch': {

@@ -94,7 +94,7 @@ describe('C path: the seed as a mail client saves it', () => {
       writeFileSync(file, mail(enc, text), 'latin1');
       const r = await check({ file });
       expect(r.verdict).toBe('conforms');
-      expect(r.stats.states).toBe(11138);
+      expect(r.stats.states).toBe(11679);
     });
   }
 });
@@ -210,7 +210,7 @@ describe('C path: edits of the code around the cache', () => {
   it('the initcall stores with WRITE_ONCE(): that is an assignment, the run is the seed\'s', async () => {
     const r = await edit('write-once-init', '+\tdio_cache = alloc_percpu(struct dio_alloc_cache);\n', '+\tWRITE_ONCE(dio_cache, alloc_percpu(struct dio_alloc_cache));\n');
     expect(r.verdict).toBe('conforms');
-    expect(r.stats.states).toBe(11138);
+    expect(r.stats.states).toBe(11679);
     expect(r.profile.inferred.join('\n')).not.toMatch(/never assigned|init site: no call/);
   });
 
@@ -286,6 +286,14 @@ describe('C path: edits of the code around the cache', () => {
     expect(r.profile.inferred.join('\n')).toContain('dio_alloc_percpu_cache() advances free_list through ->iocb but dio_put_percpu_cache() links through ->dio_next');
     expect(r.profile.inferred.join('\n')).toContain('assumed at offset 72, after the members they show');
     expect(r.violations.map((v) => v.id)).toContain('object-safety');
+  });
+
+  it('the miss path returns cache->free_list after put_cpu() instead of NULL: another task, preempting there, pushes onto it (check-preempt)', async () => {
+    const r = await edit('read-after-put-cpu', '+\t\t\tput_cpu();\n+\t\t\treturn NULL;', '+\t\t\tput_cpu();\n+\t\t\treturn cache->free_list;');
+    const v = r.violations.find((x) => x.id === 'object-safety')!;
+    expect(v.scope.name).toBe('check-preempt');
+    expect(v.message).toMatch(/is in two places at once: cpu0 free_list and task0/);
+    expect(v.preemptions).toBeGreaterThan(0);
   });
 
   it('GFP modifiers: GFP_KERNEL | __GFP_ZERO conforms; v2\'s kmalloc under get_cpu() with GFP_ATOMIC | __GFP_NOWARN does not sleep', async () => {

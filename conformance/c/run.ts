@@ -18,7 +18,11 @@ import type { Binding, RoleName } from './roles.js';
 /**
  * The default scopes of `check`. `check-1cpu` is the Promela reference's workload with MAX 2 and
  * THRESHOLD 1, so that four ops reach the splice, the cap-overflow free and MAX+2; `check-hotplug`
- * takes a CPU with a cached object offline (a stranding needs a second CPU).
+ * takes a CPU with a cached object offline (a stranding needs a second CPU); `check-preempt` has
+ * two tasks on one CPU preempt each other wherever the code is preemptible (a read of the cache
+ * after put_cpu()). It has no interrupts: with two completions in flight as well, block/bio.c's
+ * long preemptible bio_init() took 187,001 states (34.6 s) there; the combination is the
+ * explorer's `preempt` scope (`--scope preempt`).
  */
 export const CHECK_SCOPES: readonly Scope[] = [
   {
@@ -55,6 +59,24 @@ export const CHECK_SCOPES: readonly Scope[] = [
     hotplug: true,
     profile: 'iomap-v1',
     max: 2,
+    threshold: 1,
+  },
+  {
+    name: 'check-preempt',
+    description: '1 CPU, 2 tasks that preempt each other (2 switches: away and back), 2 ops each (alloc/free/submit), nothing in flight, no prefill, MAX 1, THRESHOLD 1',
+    cpus: 1,
+    taskCpus: [0, 0],
+    ops: 2,
+    taskOps: ['alloc', 'free', 'submit'],
+    prefill: 0,
+    inflight: 0,
+    completers: ['hardirq', 'softirq'],
+    atomicIrq: true,
+    preemptions: 2,
+    migration: false,
+    hotplug: false,
+    profile: 'iomap-v1',
+    max: 1,
     threshold: 1,
   },
 ];
