@@ -71,6 +71,36 @@ describe('check: the code under test', () => {
   });
 });
 
+describe('check: every call site', () => {
+  it('a second caller that kmallocs a dio and then overwrites it with the cache\'s: found in its own run, and the replay file names the site', () => {
+    // direct-io-v1.c with a second alloc site whose leftover kmalloc() is lost on every call.
+    const src = readFileSync(join(FIX, 'direct-io-v1.c'), 'utf8');
+    const extra = `struct iomap_dio *iomap_dio_alloc_sync(void)\n{\n\tstruct iomap_dio *dio;\n\n\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n\tdio = dio_alloc_percpu_cache();\n\tif (!dio)\n\t\treturn NULL;\n\treturn dio;\n}\n\n`;
+    const file = join(work, 'two-allocs.c');
+    writeFileSync(file, src.replace('static int __init iomap_dio_init(void)', `${extra}static int __init iomap_dio_init(void)`));
+    const replayFile = join(work, 'two-allocs.replay.json');
+    const r = run('check', file, '--json', '--replay-out', replayFile);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { violations: { invariant: string; message: string; site?: string; steps: unknown[] }[]; runs: { site?: string }[] };
+    const site = 'alloc site in iomap_dio_alloc_sync() (two-allocs.c:141)';
+    expect(j.runs.map((x) => x.site)).toContain(site);
+    const v = j.violations[0]!;
+    expect(v.invariant).toBe('object-safety');
+    expect(v.site).toBe(site);
+    expect(v.message).toMatch(/was lost/);
+    expect(v.steps.length).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(replayFile, 'utf8')).site).toBe(site);
+    const rp = run('check', file, '--replay', replayFile);
+    expect(rp.code).toBe(1);
+    expect(rp.out).toMatch(/reproduced: object-safety/);
+    // The main run, without the site, does not reproduce it.
+    const rf = JSON.parse(readFileSync(replayFile, 'utf8')) as Record<string, unknown>;
+    delete rf.site;
+    writeFileSync(replayFile, JSON.stringify(rf));
+    expect(run('check', file, '--replay', replayFile).code).not.toBe(1);
+  });
+});
+
 describe('init-impl', () => {
   it('writes a template that check accepts as conforming', () => {
     const dir = join(work, 'mine');
