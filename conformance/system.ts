@@ -368,7 +368,7 @@ export class System {
         }
         lists = abstractCaches(this.impl, w, this.layout);
         const after = lists[c.cpu]!;
-        offlined = { cpu: c.cpu, stranded: after.freeList.length + after.freeListIrq.length };
+        offlined = { cpu: c.cpu, stranded: after.freeList.length + after.freeListIrq.length, ...(this.impl.cpuDead ? { pruned: true } : {}) };
         break;
       }
     }

@@ -76,7 +76,8 @@ export interface AbsStep {
   fault?: { kind: string; msg: string };
   done?: OpOutcome;
   /** A CPU that went offline in this step, with the objects left on its lists. */
-  offlined?: { cpu: number; stranded: number };
+  /** `pruned`: the implementation's hotplug callback ran (and left `stranded` objects behind). */
+  offlined?: { cpu: number; stranded: number; pruned?: boolean };
 }
 
 export interface AbstractState {

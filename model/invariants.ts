@@ -277,7 +277,10 @@ export const INVARIANTS: readonly Invariant[] = [
     severity: 'warning',
     check(_prev, s) {
       const o = s.step?.offlined;
-      if (o && o.stranded > 0) return `cpu${o.cpu} went offline with ${o.stranded} object(s) left on its lists: stranded until it comes back`;
+      if (o && o.stranded > 0)
+        return o.pruned
+          ? `cpu${o.cpu} went offline and its hotplug callback ran, yet ${o.stranded} object(s) are left on its lists: the prune misses them, and they are stranded until it comes back`
+          : `cpu${o.cpu} went offline with ${o.stranded} object(s) left on its lists: stranded until it comes back`;
       return null;
     },
   },

@@ -33,8 +33,8 @@ function variant(name: string, subs: [string, string][]): string {
   return file;
 }
 
-/** The state count of bio-style.c on the default scopes (check-1cpu 8,735 + check-hotplug 224 + check-preempt 1,940). */
-const STYLE_STATES = 10899;
+/** The state count of bio-style.c on the default scopes (check-1cpu 8,735 + check-hotplug 1,138 + check-preempt 1,940). */
+const STYLE_STATES = 11813;
 
 describe('C path: a bio-style source file', () => {
   it('conforms as the bio profile without a binding: MAX+2 reached, nothing stranded, every cache statement run', async () => {
@@ -92,6 +92,14 @@ describe('C path: a bio-style source file', () => {
       for (const id of ids) expect(r.violations.map((v) => v.id)).toContain(id);
     });
   }
+
+  it('the prune forgets the irq list (no splice after the first pass): a hardirq-completed object is left on the dead CPU, and the warning says the prune ran', async () => {
+    const r = await check({ file: variant('prune-no-irq-list', [['\tif (!READ_ONCE(cache->free_list)) {\n\t\txreq_alloc_irq_cache_splice(cache);', '\tif (READ_ONCE(cache->free_list)) {\n\t\txreq_alloc_irq_cache_splice(cache);']]) });
+    expect(r.verdict).toBe('conforms');
+    const w = r.warnings.find((x) => x.id === 'hotplug-stranding')!;
+    expect(w.scope.name).toBe('check-hotplug');
+    expect(w.message).toBe('cpu1 went offline and its hotplug callback ran, yet 1 object(s) are left on its lists: the prune misses them, and they are stranded until it comes back');
+  });
 
   it('a file with the set API but no instance: the checker makes one, same state space', async () => {
     const file = variant('no-instance', [

@@ -18,7 +18,8 @@ import type { Binding, RoleName } from './roles.js';
 /**
  * The default scopes of `check`. `check-1cpu` is the Promela reference's workload with MAX 2 and
  * THRESHOLD 1, so that four ops reach the splice, the cap-overflow free and MAX+2; `check-hotplug`
- * takes a CPU with a cached object offline (a stranding needs a second CPU); `check-preempt` has
+ * takes a CPU with cached objects offline, on either list (a stranding needs a second CPU, and a
+ * prune that forgets free_list_irq needs an irq completion there first); `check-preempt` has
  * two tasks on one CPU preempt each other wherever the code is preemptible (a read of the cache
  * after put_cpu()). It has no interrupts: with two completions in flight as well, block/bio.c's
  * long preemptible bio_init() took 187,001 states (34.6 s) there; the combination is the
@@ -45,13 +46,13 @@ export const CHECK_SCOPES: readonly Scope[] = [
   },
   {
     name: 'check-hotplug',
-    description: '2 CPUs, a task on each, 1 op, prefill 1 per CPU, nothing in flight, cpu1 may go offline',
+    description: '2 CPUs, a task on each, 1 op, prefill 1 per CPU, one completion in flight (it can land on free_list_irq before cpu1 goes), cpu1 may go offline',
     cpus: 2,
     taskCpus: [0, 1],
     ops: 1,
     taskOps: ['alloc', 'free'],
     prefill: 1,
-    inflight: 0,
+    inflight: 1,
     completers: ['hardirq', 'softirq'],
     atomicIrq: true,
     preemptions: 0,
