@@ -401,7 +401,7 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
           obj = args.find((a) => a.t === 'identifier' && !p.statics.has(a.text))?.text ?? '';
           if (!obj) continue;
         }
-        const lead = which === 'init' ? [] : leadingFrees(p, r, which, reg.lines, i, obj);
+        const lead = which === 'init' ? [] : leadingObjectStatements(p, r, which, reg.lines, i, obj);
         if (lead.length) r.evidence.push(`${which} site in ${reg.fn}() (${first.at}) starts with what the object goes through just before the call: \`${lead.map((x) => oneLine(x.text)).join(' ')}\``);
         const site: Site = { fn: reg.fn, stmts: [...lead, ...chosen], obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
         if (fn?.params.length && paramsUsed(fn, chosen).length) site.params = fn.params;
@@ -421,7 +421,7 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
  * between them and the call but blank lines and comments; anything else ends the run. They run
  * as part of the site, so the search sees what they do.
  */
-function leadingFrees(p: Program, r: Roles, which: 'alloc' | 'free', lines: SrcLine[], i: number, obj: string): N[] {
+function leadingObjectStatements(p: Program, r: Roles, which: 'alloc' | 'free', lines: SrcLine[], i: number, obj: string): N[] {
   if (!obj) return [];
   const frees = `kfree|kvfree|kmem_cache_free\\s*\\([^,()]+,|mempool_free${r.fns.put ? `|${r.fns.put}` : ''}`;
   const allocs = `kmalloc|kzalloc|kmem_cache_alloc|kmem_cache_zalloc|kcalloc|kmalloc_array|mempool_alloc${r.fns.alloc ? `|${r.fns.alloc}` : ''}`;
