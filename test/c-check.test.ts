@@ -296,6 +296,15 @@ describe('C path: edits of the code around the cache', () => {
     expect(v.preemptions).toBeGreaterThan(0);
   });
 
+  it('a call line doubled: the second call\'s site starts with the first (no site of its own), and what the pair does is found', async () => {
+    const put = await edit('dup-put', '+\tdio_put_percpu_cache(dio);\n \treturn ret;', '+\tdio_put_percpu_cache(dio);\n+\tdio_put_percpu_cache(dio);\n \treturn ret;');
+    expect(put.profile.inferred.join('\n')).toContain('free site in iomap_dio_complete() (direct-io.c:215) starts with what the object goes through just before the call: `dio_put_percpu_cache(dio);`');
+    expect(put.violations.map((v) => v.id)).toContain('object-safety');
+    const alloc = await edit('dup-alloc', '+\tdio = dio_alloc_percpu_cache();\n', '+\tdio = dio_alloc_percpu_cache();\n+\tdio = dio_alloc_percpu_cache();\n');
+    expect(alloc.profile.inferred.join('\n')).not.toMatch(/also checked.*alloc site/);
+    expect(alloc.violations.find((v) => v.id === 'object-safety')?.message).toMatch(/was lost/);
+  });
+
   it('GFP modifiers: GFP_KERNEL | __GFP_ZERO conforms; v2\'s kmalloc under get_cpu() with GFP_ATOMIC | __GFP_NOWARN does not sleep', async () => {
     const r = await edit('gfp-zero', '+\t\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n', '+\t\tdio = kmalloc(sizeof(*dio), GFP_KERNEL | __GFP_ZERO);\n');
     expect(r.verdict).toBe('conforms');

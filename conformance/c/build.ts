@@ -34,6 +34,8 @@ export interface Site {
   own?: boolean;
   /** An init that runs nothing: this (`dio_cache`) is never assigned and stays NULL (unassignedPercpu). */
   staysNull?: string;
+  /** Where the statements it starts with are (leadingObjectStatements): a call among them is this site's, not one of its own. */
+  leadAt?: string[];
 }
 
 export interface CBuild {
@@ -404,6 +406,7 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
         const lead = which === 'init' ? [] : leadingObjectStatements(p, r, which, reg.lines, i, obj);
         if (lead.length) r.evidence.push(`${which} site in ${reg.fn}() (${first.at}) starts with what the object goes through just before the call: \`${lead.map((x) => oneLine(x.text)).join(' ')}\``);
         const site: Site = { fn: reg.fn, stmts: [...lead, ...chosen], obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
+        if (lead.length) site.leadAt = lead.map((x) => x.at);
         if (fn?.params.length && paramsUsed(fn, chosen).length) site.params = fn.params;
         if (isOwn) late.push({ ...site, own: true });
         else out.push(site);
@@ -411,7 +414,10 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
       }
     }
   }
-  return [...out, ...late];
+  // A call that another site starts with (`dio = alloc(); dio = alloc();`: the first pop is lost)
+  // runs as part of that site, where what follows it is seen; as a site of its own it would not be.
+  const inLead = new Set(out.flatMap((x) => x.leadAt ?? []));
+  return [...out.filter((x) => !inLead.has(x.at)), ...late];
 }
 
 /**
