@@ -22,9 +22,9 @@ import type { Binding, RoleName } from './roles.js';
  * takes a CPU with cached objects offline, on either list (a stranding needs a second CPU, and a
  * prune that forgets free_list_irq needs an irq completion there first); `check-preempt` has
  * two tasks on one CPU preempt each other wherever the code is preemptible (a read of the cache
- * after put_cpu()). It has no interrupts: with two completions in flight as well, block/bio.c's
- * long preemptible bio_init() took 187,001 states (34.6 s) there; the combination is the
- * explorer's `preempt` scope (`--scope preempt`).
+ * after put_cpu()). Nothing is in flight at boot, so interrupts come only after a task submits:
+ * with two completions in flight from the start as well, block/bio.c's long preemptible
+ * bio_init() took 187,001 states (34.6 s) there; that is the explorer's `preempt` scope.
  */
 export const CHECK_SCOPES: readonly Scope[] = [
   {
@@ -67,7 +67,7 @@ export const CHECK_SCOPES: readonly Scope[] = [
     // The explorer's `preempt` workload without its completions in flight, and one switch fewer.
     ...SCOPES['preempt']!,
     name: 'check-preempt',
-    description: '1 CPU, 2 tasks that preempt each other (2 switches: away and back), 2 ops each (alloc/free/submit), nothing in flight, no prefill, MAX 1, THRESHOLD 1',
+    description: '1 CPU, 2 tasks that preempt each other (2 switches: away and back), 2 ops each (alloc/free/submit), nothing in flight at boot, no prefill, MAX 1, THRESHOLD 1',
     inflight: 0,
     preemptions: 2,
   },
