@@ -60,6 +60,13 @@ describe(`reader and extractor fuzz (seed ${seed}; FC_SEED=${seed} replays)`, ()
     );
   });
 
+  it('a struct header cut to `struct dio_;`, its members left behind: an unnamed member of a struct defined nowhere is no member, not a TypeError (FC_SEED=376796645)', async () => {
+    const l = SEED_TEXT.split('\n');
+    expect(l[38]).toBe('+struct dio_alloc_cache {');
+    l[38] = l[38]!.slice(0, Math.floor(l[38]!.length / 2)) + ';';
+    await front('seed.patch', l.join('\n'), true);
+  });
+
   it('the seed with lines deleted, duplicated or garbled', async () => {
     const lines = SEED_TEXT.split('\n');
     const edit = fc.record({ at: fc.integer({ min: 0, max: lines.length - 1 }), kind: fc.constantFrom('delete', 'dup', 'garble'), junk: fc.string({ maxLength: 12 }) });

@@ -247,7 +247,9 @@ export class Types {
       const decls = fd.kids.filter((k) => k !== fd.f.type && /declarator|field_identifier/.test(k.t));
       if (decls.length === 0 && base.k === 'struct') {
         // Anonymous struct/union member: its fields belong to the parent at its offset.
-        const inner = this.structs.get(base.name)!;
+        const inner = this.structs.get(base.name);
+        // `struct x;` with no body known here (text a garbled hunk left in a struct): no member.
+        if (!inner) continue;
         const a = inner.align;
         const at = union ? 0 : Math.ceil(off / a) * a;
         for (const [fname, fld] of inner.fields) l.fields.set(fname, { off: at + fld.off, type: fld.type });
