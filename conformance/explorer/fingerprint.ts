@@ -153,14 +153,8 @@ export class Fingerprinter {
         h2 = (h2 << 13) | (h2 >>> 19);
         h2 = (h2 + 0x165667b1) | 0;
       }
-      h1 ^= h1 >>> 16;
-      h1 = Math.imul(h1, 0x85ebca6b);
-      h1 ^= h1 >>> 13;
-      h2 ^= h2 >>> 15;
-      h2 = Math.imul(h2, 0x2c1b3c6d);
-      h2 ^= h2 >>> 12;
-      form.digestHi = h1;
-      form.digestLo = h2;
+      form.digestHi = fmix1(h1);
+      form.digestLo = fmix2(h2);
       form.digested = true;
     }
     this.push(M_OBJ);
@@ -371,19 +365,27 @@ export class Fingerprinter {
       h2 = (h2 ^ (h2 >>> 13)) + 0x165667b1;
       h2 = (h2 << 11) | (h2 >>> 21);
     }
-    h1 ^= h1 >>> 16;
-    h1 = Math.imul(h1, 0x85ebca6b);
-    h1 ^= h1 >>> 13;
-    h1 = Math.imul(h1, 0xc2b2ae35);
-    h1 ^= h1 >>> 16;
-    h2 ^= h2 >>> 15;
-    h2 = Math.imul(h2, 0x2c1b3c6d);
-    h2 ^= h2 >>> 12;
-    h2 = Math.imul(h2, 0x297a2d39);
-    h2 ^= h2 >>> 15;
-    this.hi = h1 >>> 0;
-    this.lo = h2 >>> 0;
+    this.hi = fmix1(h1) >>> 0;
+    this.lo = fmix2(h2) >>> 0;
   }
+}
+
+/** The final avalanche of a hash's first 32-bit lane (murmur3's fmix32). */
+function fmix1(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** The same for the second lane, with other constants, so that the two lanes stay independent. */
+function fmix2(h: number): number {
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  h = Math.imul(h, 0x297a2d39);
+  return h ^ (h >>> 15);
 }
 
 /**
