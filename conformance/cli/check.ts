@@ -57,7 +57,7 @@ export function registerCheck(program: Command): void {
     .description('check a TS/JS module, a patch (email or unified diff) or a C file through the explorer')
     .argument('<file>', 'module, patch or C source')
     .option('--profile <name>', `override the inferred profile (${Object.keys(PROFILES).join(', ')})`)
-    .option('--scope <name>', 'one named scope instead of the default check scopes (see `explore --list-scopes`)')
+    .option('--scope <name>', `one named scope instead of the default check scopes (${CHECK_SCOPES.map((x) => x.name).join(', ')}): one of those, or of \`explore --list-scopes\``)
     .option('--cpus <n>', 'CPUs (with --scope)')
     .option('--ops <k>', 'operations per task')
     .option('--max <m>', 'MAX the cache cap is scaled to')
