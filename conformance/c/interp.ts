@@ -895,14 +895,6 @@ export class Interp {
       return { g: GFP_NAME[v & 0xff] ?? 'GFP_KERNEL', zero: (v & GFP_ZERO) !== 0 };
     };
     const gfp = (i: number): Gfp => gfpOf(i).g;
-    // An allocation size is evaluated as C evaluates it: `sizeof(struct h) + list->element_size`
-    // reads memory, and an uninitialised field there is a finding. A bare sizeof reads nothing
-    // and sizes the object by its struct (undefined here); a computed size is the bytes asked for.
-    const sized = (i: number): number | undefined => {
-      let s: N | undefined = args[i];
-      while (s?.t === 'parenthesized_expression') s = s.kids[0];
-      return s && s.t !== 'sizeof_expression' ? a(i).v : undefined;
-    };
     if (name.startsWith('trace_') || CPUHP.test(name)) return int(0);
     const tc = THIS_CPU_OP.exec(name);
     if (tc) return this.thisCpuOp(k, n, name, tc[1]!, tc[2]!, args, env);
@@ -1016,7 +1008,7 @@ export class Interp {
       case 'kmem_cache_alloc':
       case 'kmem_cache_zalloc': {
         const cache = name.startsWith('kmem_cache');
-        const size = cache ? undefined : sized(0);
+        const size = cache ? undefined : this.allocBytes(k, args[0], env);
         const type = cache ? 'kmem_cache' : this.allocType(k, args[0]!, env);
         const { g, zero } = gfpOf(1);
         const v = name === 'kzalloc' || name === 'kmem_cache_zalloc' || zero ? k.kzalloc(type, g, cache ? null : size) : cache ? k.kmem_cache_alloc(type, g) : k.kmalloc(type, g, size);
@@ -1118,7 +1110,7 @@ export class Interp {
       case 'kmalloc_array': {
         // n elements: the bytes are n times the element's size, when both are numbers here.
         const count = a(0).v;
-        const each = sized(1);
+        const each = this.allocBytes(k, args[1], env);
         const type = this.allocType(k, args[1]!, env);
         const elem = each ?? k.sizeofOr(type);
         const bytes = elem === undefined ? null : count * elem;
@@ -1286,6 +1278,17 @@ export class Interp {
       throw new CRuntimeError(`${at.at}: ${oneLine(at.text)}: unsupported member designator '${oneLine(x.text)}'`);
     };
     return walkM(m).off;
+  }
+
+  /**
+   * An allocation size, evaluated as C evaluates it: `sizeof(struct h) + list->element_size`
+   * reads memory, and an uninitialised field there is a finding. A bare sizeof reads nothing and
+   * sizes the object by its struct (undefined here); a computed size is the bytes asked for.
+   */
+  private allocBytes(k: Kernel, size: N | undefined, env: Env): number | undefined {
+    let s = size;
+    while (s?.t === 'parenthesized_expression') s = s.kids[0];
+    return s && s.t !== 'sizeof_expression' ? this.expr(k, size!, env).v : undefined;
   }
 
   /** The struct name a kmalloc size names: `sizeof(*dio)`, `sizeof(struct x)`, else the object type. */

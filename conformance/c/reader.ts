@@ -313,6 +313,11 @@ export function readPostImage(path: string, text: string, kind: Exclude<InputKin
   return { kind, files, complete, fragments, added, config, droppedFrees, droppedAllocs };
 }
 
+/** A line without its one-line comments: what the diff readers match code against. */
+function codeOf(text: string): string {
+  return text.replace(/\/\*.*?\*\/|\/\/.*$/g, '');
+}
+
 const FREE_CALL = /^\s*(?:kfree|kvfree|kmem_cache_free\s*\(\s*[^,()]+\s*,|mempool_free)\s*\(?\s*(\w+)\s*[,)]/;
 
 /**
@@ -330,7 +335,7 @@ export function droppedFreesOf(h: Hunk): DroppedFree[] {
     const arg = new RegExp(`[(,]\\s*(?:\\([^()]*\\)\\s*)?${obj}\\s*[,)]|\\breturn\\s+${obj}\\b|=\\s*${obj}\\s*;`);
     // What runs after the removed line: the post-image from its place on (what came before it
     // in the hunk, `return dio;` above an `out_free:` label, is another path).
-    if (h.lines.some((l) => l.line >= r.line && arg.test(l.text.replace(/\/\*.*?\*\/|\/\/.*$/g, '')))) continue;
+    if (h.lines.some((l) => l.line >= r.line && arg.test(codeOf(l.text)))) continue;
     out.push({ text: r.text.trim(), obj, at: where(r), section: h.section });
   }
   return out;
@@ -347,16 +352,15 @@ const ALLOC_ASSIGN = /^\s*(\w+)\s*=\s*(?:\([^()]*\)\s*)?(\w*alloc\w*)\s*\(/;
  */
 export function droppedAllocsOf(h: Hunk): DroppedAlloc[] {
   const out: DroppedAlloc[] = [];
-  const code = (t: string) => t.replace(/\/\*.*?\*\/|\/\/.*$/g, '');
   for (const r of h.removed ?? []) {
-    const m = ALLOC_ASSIGN.exec(code(r.text));
+    const m = ALLOC_ASSIGN.exec(codeOf(r.text));
     if (!m) continue;
     const obj = m[1]!;
     const mention = new RegExp(`\\b${obj}\\b`);
     const assign = new RegExp(`\\b${obj}\\s*=(?!=)`);
-    if (h.lines.some((l) => l.line < r.line && assign.test(code(l.text)))) continue;
-    const next = h.lines.find((l) => l.line >= r.line && mention.test(code(l.text)));
-    if (!next || assign.test(code(next.text))) continue;
+    if (h.lines.some((l) => l.line < r.line && assign.test(codeOf(l.text)))) continue;
+    const next = h.lines.find((l) => l.line >= r.line && mention.test(codeOf(l.text)));
+    if (!next || assign.test(codeOf(next.text))) continue;
     out.push({ text: r.text.trim(), obj, at: where(r), section: h.section, use: next.text.trim(), useAt: where(next) });
   }
   return out;
@@ -385,8 +389,7 @@ function configCondition(directive: string, rest: string): boolean | null {
     if (!m) return null;
     return directive === 'ifdef' ? on(m[1]!) : !on(m[1]!);
   }
-  const e = rest
-    .replace(/\/\*.*?\*\/|\/\/.*$/g, '')
+  const e = codeOf(rest)
     .replace(/\b(?:IS_ENABLED|IS_BUILTIN|IS_REACHABLE|defined)\s*\(\s*(CONFIG_\w+)\s*\)|\bdefined\s+(CONFIG_\w+)|\b(CONFIG_\w+)\b/g, (_m, a?: string, b?: string, c?: string) =>
       on((a ?? b ?? c)!) ? ' T ' : ' F ',
     )

@@ -527,9 +527,7 @@ export class Kernel {
   /** An explicit byte size, else the declared struct's (when it has one), else unknown. */
   private sizeFor(type: string, size: number | null | undefined): number | undefined {
     if (size === null) return undefined;
-    if (size !== undefined) return Math.max(0, size);
-    const s = this.structs.get(type)?.size;
-    return s !== undefined && s > 0 ? s : undefined;
+    return size !== undefined ? Math.max(0, size) : this.sizeofOr(type);
   }
 
   private checkMightSleep(call: string, gfp: Gfp): void {
