@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   };
 
   // ---- the explorer ------------------------------------------------------------------------
-  process.stdout.write(`explorer, iomap-v1 on spin-ref: BFS on 1 thread and on ${cores} worker threads, DFS on 1 thread:\n`);
+  process.stdout.write(`explorer, iomap-v1 on spin-ref: BFS and DFS, each on 1 thread and on ${cores} worker threads:\n`);
   process.stdout.write('  K  symmetry  search  workers      states   seconds  cpu s   states/s   bytes/state  complete  max nr+nr_irq\n');
   const row = (r: OurRun) =>
     process.stdout.write(
@@ -179,17 +179,30 @@ async function main(): Promise<void> {
       const dfs = await ours(k, symmetry, 1, 'dfs');
       results.ours.push(dfs);
       row(dfs);
+      const dfsMany = cores > 1 ? await ours(k, symmetry, cores, 'dfs') : undefined;
+      if (dfsMany) {
+        results.ours.push(dfsMany);
+        row(dfsMany);
+      }
       const one = results.ours.find((x) => x.k === k && x.symmetry === symmetry && x.workers === 1 && x.strategy === 'bfs');
       const many = results.ours.find((x) => x.k === k && x.symmetry === symmetry && x.workers === cores && x.strategy === 'bfs');
       if (one && one.complete && dfs.complete)
         process.stdout.write(
           `     DFS: ${(one.seconds / dfs.seconds).toFixed(2)}x the speed of BFS on 1 thread (${one.states === dfs.states && one.transitions === dfs.transitions ? `same ${fmt(dfs.states)} states and ${fmt(dfs.transitions)} transitions` : `DIFFERENT: ${fmt(one.states)} states BFS, ${fmt(dfs.states)} DFS`})\n`,
         );
-      if (one && many && cores > 1 && one.complete && many.complete)
-        process.stdout.write(
-          `     ${cores} workers: ${(one.seconds / many.seconds).toFixed(2)}x the speed of 1 thread (${one.states === many.states && one.transitions === many.transitions ? `same ${fmt(many.states)} states and ${fmt(many.transitions)} transitions` : `DIFFERENT: ${fmt(one.states)} states with 1 thread, ${fmt(many.states)} with ${cores}`})\n`,
-        );
+      const speedUp = (label: string, a: OurRun | undefined, b: OurRun | undefined) => {
+        if (a && b && a.complete && b.complete)
+          process.stdout.write(
+            `     ${label}: ${(a.seconds / b.seconds).toFixed(2)}x the speed of 1 thread (${a.states === b.states && a.transitions === b.transitions ? `same ${fmt(b.states)} states and ${fmt(b.transitions)} transitions` : `DIFFERENT: ${fmt(a.states)} states with 1 thread, ${fmt(b.states)} with ${cores}`})\n`,
+          );
+      };
+      if (cores > 1) {
+        speedUp(`BFS on ${cores} workers`, one, many);
+        speedUp(`DFS on ${cores} workers`, dfs, dfsMany);
+      }
     }
+    const best = results.ours.filter((x) => x.k === k && x.complete).sort((a, b) => b.statesPerSecond - a.statesPerSecond)[0];
+    if (best) process.stdout.write(`     fastest at K=${k}: ${fmt(best.statesPerSecond)} states/s (${best.strategy.toUpperCase()}, ${best.workers === 1 ? '1 thread' : `${best.workers} workers`}, symmetry ${best.symmetry ? 'on' : 'off'}; target 100,000)\n`);
     const on = results.ours.find((x) => x.k === k && x.symmetry && x.complete && x.strategy === 'bfs');
     const off = results.ours.find((x) => x.k === k && !x.symmetry && x.complete && x.strategy === 'bfs');
     if (on && off) process.stdout.write(`     symmetry reduction at K=${k}: ${(off.states / on.states).toFixed(2)}x fewer states\n`);

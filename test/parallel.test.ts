@@ -1,7 +1,8 @@
 /**
- * The parallel BFS (`--workers N`): worker threads sharing one visited set must find exactly what
- * the sequential search finds — the same states, transitions, depth and extremes, the same
- * verdict with a counterexample of the same (shortest) length — and stop on the same conditions.
+ * The parallel searches (`--workers N`, and with `--dfs`): worker threads sharing one visited set
+ * must find exactly what the sequential search finds — the same states and transitions (and, for
+ * the BFS, depth and shortest witnesses), the same verdict with a counterexample that replays —
+ * and stop on the same conditions.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
@@ -96,9 +97,67 @@ describe('parallel BFS', () => {
     expect(g.add(99, 99)).toBe(1);
   });
 
-  it('CLI: --workers with --dfs is a usage error (exit 2)', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'conformance/cli/main.ts', 'explore', '--workers', '2', '--dfs'], { cwd: repo, encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--workers/);
+});
+
+describe('parallel DFS', () => {
+  // What the two searches must agree on; a DFS's depth and first witnesses depend on its order.
+  const same = (r: ExploreResult) => ({ verdict: r.verdict, complete: r.complete, states: r.stats.states, transitions: r.stats.transitions, maxCached: r.extremes.maxCached });
+
+  it('2 workers store the states and take the transitions of the sequential DFS (spin-ref K=4 with and without symmetry, smp-small), also when the table grows mid-search', async () => {
+    for (const [scope, symmetry, slots] of [[spinRef(4), true, undefined], [spinRef(4), false, 16], [SCOPES['smp-small']!, true, 64]] as const) {
+      const seq = explore({ impl: iomapV1, scope, symmetry, strategy: 'dfs' });
+      const par = await exploreAsync({ impl: iomapV1, scope, symmetry, strategy: 'dfs', workers: 2, ...(slots ? { initialTableSlots: slots } : {}) });
+      expect(par.stats.workers).toBe(2);
+      expect(par.stats.strategy).toBe('dfs');
+      expect(same(par)).toEqual(same(seq));
+      expect(seq.verdict).toBe('conforms');
+      // Every witness replays to the nr + nr_irq it claims.
+      const top = par.extremes.witnesses.find((w) => w.value === par.extremes.maxCached)!;
+      const run = runChoices(new System(iomapV1, scope), top.choices);
+      const last = run.abs.caches[top.cpu]!;
+      expect(last.freeList.length + last.freeListIrq.length).toBe(top.value);
+    }
+  });
+
+  it('2 workers on a violation: the same invariant, minimised to the cost the sequential DFS minimises to, and the trace replays', async () => {
+    const impl = findImpl('splice-no-irqsave')!;
+    const scope = spinRef(5);
+    const seq = explore({ impl, scope, strategy: 'dfs' });
+    const par = await exploreAsync({ impl, scope, strategy: 'dfs', workers: 2 });
+    expect(par.verdict).toBe('violation');
+    // The other worker may break a second invariant before it sees the stop: it is reported too.
+    const id = seq.violations[0]!.id;
+    expect(par.violations.map((v) => v.id)).toContain(id);
+    const cost = (v: ExploreResult['violations'][number]) => [v.interrupts, v.preemptions, v.steps.length];
+    expect(cost(par.violations.find((v) => v.id === id)!)).toEqual(cost(seq.violations[0]!));
+    for (const v of par.violations) {
+      const again = runChoices(new System(impl, scope), v.steps.map((x) => x.choice));
+      expect(again.violations.map((y) => y.id)).toContain(v.id);
+    }
+    expect(par.stoppedBy).toBe('violation');
+  });
+
+  it('stops at maxStates and on an abort signal with a partial result', async () => {
+    const capped = await exploreAsync({ impl: iomapV1, scope: spinRef(6), strategy: 'dfs', workers: 2, maxStates: 5000 });
+    expect(capped.stoppedBy).toBe('maxStates');
+    expect(capped.complete).toBe(false);
+    expect(capped.stats.states).toBeGreaterThanOrEqual(5000);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 1500);
+    const aborted = await exploreAsync({ impl: iomapV1, scope: spinRef(7), symmetry: false, strategy: 'dfs', workers: 2, signal: ac.signal });
+    expect(aborted.stoppedBy).toBe('signal');
+    expect(aborted.complete).toBe(false);
+    expect(aborted.stats.states).toBeGreaterThan(0);
+  });
+
+  it('CLI: explore --dfs --workers 2 gives the sequential verdict and counts', () => {
+    const args = (w: string) => ['--import', 'tsx', 'conformance/cli/main.ts', 'explore', '--scope', 'spin-ref', '--ops', '3', '--dfs', '--workers', w, '--json'];
+    const one = spawnSync(process.execPath, args('1'), { cwd: repo, encoding: 'utf8' });
+    const two = spawnSync(process.execPath, args('2'), { cwd: repo, encoding: 'utf8' });
+    expect(two.status).toBe(0);
+    const a = JSON.parse(one.stdout) as ExploreResult;
+    const b = JSON.parse(two.stdout) as ExploreResult;
+    expect(b.stats.workers).toBe(2);
+    expect([b.verdict, b.stats.states, b.stats.transitions]).toEqual([a.verdict, a.stats.states, a.stats.transitions]);
   });
 });

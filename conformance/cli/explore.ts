@@ -80,7 +80,7 @@ export function registerExplore(program: Command): void {
     .option('--all', 'keep exploring after a violation: one counterexample per invariant id')
     .option('--full', 'print every statement of a counterexample, not one line per context run')
     .option('--show-max', 'print the shortest trace that reaches the largest nr + nr_irq (the soft-cap witness)')
-    .option('--workers <n>', 'worker threads for the BFS (default 1; one per core is fastest on a big scope)')
+    .option('--workers <n>', 'worker threads for the BFS, or with --dfs the DFS (default 1; one per core pays on a large scope)')
     .option('--no-progress', 'no progress lines on stderr')
     .option('--list-scopes', 'list the named scopes and exit')
     .action(async (f: ExploreFlags) => {
@@ -106,7 +106,6 @@ export function registerExplore(program: Command): void {
       });
       const maxStates = int('max-states', f.maxStates, 1);
       const workers = int('workers', f.workers, 1) ?? 1;
-      if (workers > 1 && f.dfs) throw new UsageError('--workers runs a parallel BFS; it cannot be combined with --dfs');
       const ac = new AbortController();
       const onInt = () => {
         if (ac.signal.aborted) process.exit(130);

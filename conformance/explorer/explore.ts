@@ -77,10 +77,16 @@ export interface ExploreOptions {
   /** State budget of the minimising search (default 2,000,000). */
   minimiseMaxStates?: number;
   /**
-   * Worker threads for a BFS (exploreAsync only; default 1, this thread). Each worker loads the
-   * implementation itself from `load` (or, for a registry implementation, from its name).
+   * Worker threads (exploreAsync only; default 1, this thread): a parallel BFS (parallel.ts) or,
+   * with strategy 'dfs', a parallel DFS (parallel-dfs.ts). Each worker loads the implementation
+   * itself from `load` (or, for a registry implementation, from its name).
    */
   workers?: number;
+  /**
+   * Slots the shared visited set starts with (a power of two; default 65,536). The table grows
+   * as it fills; the tests start it tiny so that growth happens mid-search.
+   */
+  initialTableSlots?: number;
   /** How a worker thread loads the implementation: what `loadImplementation()` takes. */
   load?: { ref: string; binding?: string; roles?: Record<string, string> };
   /** Called once per worker at the end with what its implementation counted (the C path's coverage). */
@@ -448,8 +454,12 @@ export function explore(o: ExploreOptions): ExploreResult {
 
 /** As explore(), yielding to the event loop every ~50 ms so that a signal can stop it. */
 export async function exploreAsync(o: ExploreOptions): Promise<ExploreResult> {
-  if ((o.workers ?? 1) > 1 && (o.strategy ?? 'bfs') === 'bfs') {
+  if ((o.workers ?? 1) > 1) {
     // Imported lazily: worker threads are only started when asked for.
+    if (o.strategy === 'dfs') {
+      const { exploreParallelDfs } = await import('./parallel-dfs.js');
+      return exploreParallelDfs(o);
+    }
     const { exploreParallel } = await import('./parallel.js');
     return exploreParallel(o);
   }

@@ -63,7 +63,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
   const t0 = performance.now();
   const sys = new System(o.impl, o.scope);
 
-  let table = SharedFingerprintSet.create(1 << 16);
+  let table = SharedFingerprintSet.create(o.initialTableSlots ?? 1 << 16);
   const controlBuf = new SharedArrayBuffer(CONTROL_SLOTS * 4);
   const control = new Int32Array(controlBuf);
   const peers: Peer[] = [];
@@ -88,6 +88,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
   try {
     for (let id = 0; id < n; id++) {
       const init: WorkerInit = {
+        strategy: 'bfs',
         id,
         workers: n,
         load,

@@ -1,6 +1,7 @@
 /**
- * The messages between the main thread (parallel.ts) and the BFS workers (worker.ts), and the
- * layout of their shared control words.
+ * The messages between the main thread and the worker threads, and the layout of their shared
+ * control words: the parallel BFS (parallel.ts, worker.ts) and the parallel DFS (parallel-dfs.ts,
+ * worker-dfs.ts).
  */
 import type { World } from '../../impl/kernel/world.js';
 import type { Scope, Violation } from '../system.js';
@@ -10,7 +11,11 @@ import type { SharedTable } from './fingerprint.js';
 export const C_STOP = 0;
 export const C_STATES = 1;
 export const C_TRANSITIONS = 2;
-export const CONTROL_SLOTS = 3;
+/** DFS: non-zero while the main thread grows the table; a running worker stops at its next check. */
+export const C_PAUSE = 3;
+/** DFS: the deepest path any worker has reached (for progress). */
+export const C_DEPTH = 4;
+export const CONTROL_SLOTS = 5;
 
 /** Values of the stop slot. */
 export const STOP_VIOLATION = 1;
@@ -18,6 +23,8 @@ export const STOP_MAX_STATES = 2;
 export const STOP_SIGNAL = 3;
 
 export interface WorkerInit {
+  /** Which worker module worker-boot.mjs loads. */
+  strategy: 'bfs' | 'dfs';
   id: number;
   workers: number;
   load: { ref: string; binding?: string; roles?: Record<string, string> };
@@ -60,4 +67,47 @@ export type FromWorker =
   | { type: 'worlds'; id: number; worlds: { w: World; idx: number }[] }
   | { type: 'took'; id: number }
   | { type: 'parents'; id: number; parent: Uint32Array; choice: Uint16Array; n: number; coverage: unknown }
+  | { type: 'error'; id: number; message: string };
+
+/**
+ * DFS work handed from one worker to another: choices [from, to) of a stored state (one the giver
+ * inserted into the shared set), and the choice vector that reaches it from boot.
+ */
+export interface DfsUnit {
+  w: World;
+  path: number[];
+  from: number;
+  to: number;
+}
+
+/** A violation or a new maximum found by a DFS worker, with its whole choice vector. */
+export interface DfsFound {
+  v: Violation;
+  choices: number[];
+}
+export interface DfsWitness {
+  value: number;
+  cpu: number;
+  choices: number[];
+}
+
+export type ToDfsWorker =
+  /** Units to explore (the receiver was idle). */
+  | { type: 'work'; units: DfsUnit[] }
+  /** Give some of your unexplored choices to an idle worker. */
+  | { type: 'give' }
+  /** The grown table; insert what did not fit, then wait for `resume`. */
+  | { type: 'table'; table: SharedTable }
+  | { type: 'resume' }
+  | { type: 'finish' };
+
+export type FromDfsWorker =
+  | { type: 'ready'; id: number; sequential: boolean }
+  /** Nothing left to explore (or the search was stopped). */
+  | { type: 'idle'; id: number }
+  /** Stopped for C_PAUSE, or (`full`) because the table was too full to insert into. */
+  | { type: 'paused'; id: number; full: boolean }
+  | { type: 'gift'; id: number; units: DfsUnit[] }
+  | { type: 'table-ok'; id: number }
+  | { type: 'done'; id: number; transitions: number; depth: number; peakOpen: number; found: DfsFound[]; witnesses: DfsWitness[]; coverage: unknown }
   | { type: 'error'; id: number; message: string };

@@ -1,0 +1,267 @@
+/**
+ * The DFS on several worker threads (`--dfs --workers N`): each worker runs a depth-first search
+ * of its own (worker-dfs.ts) against one visited set in shared memory, and the main thread keeps
+ * them all busy.
+ *
+ * - Worker 0 boots and starts at the root; an idle worker is given work by a busy one: the later
+ *   half of the untaken choices of the oldest state on its stack, with the choice vector to it.
+ * - The table grows while every worker is paused (no insert can race the copy): when it is half
+ *   full, or when a worker's insert found it too full.
+ * - The search ends when every worker is idle and no work is on its way to one.
+ * - States and transitions are those of the sequential DFS (the test compares them). A
+ *   counterexample is minimised exactly as one found by one thread.
+ */
+import { Worker } from 'node:worker_threads';
+import { findImpl } from '../../impl/registry.js';
+import { System, type Violation } from '../system.js';
+import { assemble, explore, type ExploreOptions, type ExploreResult, type ExtremeWitness, type SearchOutcome } from './explore.js';
+import { SharedFingerprintSet } from './fingerprint.js';
+import {
+  C_DEPTH,
+  C_PAUSE,
+  C_STATES,
+  C_STOP,
+  C_TRANSITIONS,
+  CONTROL_SLOTS,
+  STOP_MAX_STATES,
+  STOP_SIGNAL,
+  STOP_VIOLATION,
+  type DfsFound,
+  type DfsUnit,
+  type DfsWitness,
+  type FromDfsWorker,
+  type ToDfsWorker,
+  type WorkerInit,
+} from './protocol.js';
+
+const BOOT = new URL('./worker-boot.mjs', import.meta.url);
+
+type Mode = 'running' | 'idle' | 'paused';
+
+export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResult> {
+  const n = o.workers ?? 2;
+  const load = o.load ?? (findImpl(o.impl.name) === o.impl ? { ref: o.impl.name } : null);
+  if (!load) throw new Error(`parallel exploration: worker threads cannot load ${o.impl.name}; pass ExploreOptions.load (the module path)`);
+  const t0 = performance.now();
+  const sys = new System(o.impl, o.scope);
+  let table = SharedFingerprintSet.create(o.initialTableSlots ?? 1 << 16);
+  const controlBuf = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+  const control = new Int32Array(controlBuf);
+  const onAbort = () => Atomics.compareExchange(control, C_STOP, 0, STOP_SIGNAL);
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort);
+
+  const workers: Worker[] = [];
+  const mode: Mode[] = [];
+  /** requested[i]: the worker asked to give to idle worker i (-1: none asked). */
+  const requested: number[] = [];
+  /** Gifts that arrived while the table was growing, and whom they are for. */
+  const held: { to: number; units: DfsUnit[] }[] = [];
+  let growing = false;
+  let tableOks = 0;
+  let rr = 0;
+  let retryTimer: NodeJS.Timeout | null = null;
+  const send = (i: number, m: ToDfsWorker) => workers[i]!.postMessage(m);
+
+  const outcome = await new Promise<{ done: Extract<FromDfsWorker, { type: 'done' }>[]; sequential: boolean }>((resolve, reject) => {
+    const ready: boolean[] = [];
+    let readyCount = 0;
+    let finishing = false;
+    const done: Extract<FromDfsWorker, { type: 'done' }>[] = [];
+    let lastProgress = t0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (o.progress && now - lastProgress >= (o.progressEveryMs ?? 1000)) {
+        lastProgress = now;
+        o.progress({ states: Atomics.load(control, C_STATES), transitions: Atomics.load(control, C_TRANSITIONS), depth: Atomics.load(control, C_DEPTH), seconds: (now - t0) / 1000 });
+      }
+      if (readyCount === n && !growing && !finishing && table.size * 2 > table.capacity) grow();
+    }, 10);
+    const fail = (e: Error) => {
+      clearInterval(timer);
+      if (retryTimer) clearTimeout(retryTimer);
+      reject(e);
+    };
+
+    const finish = () => {
+      if (finishing) return;
+      finishing = true;
+      for (let i = 0; i < n; i++) send(i, { type: 'finish' });
+    };
+
+    /** Every idle worker without a request out gets one to a running worker; if none runs and none is owed work, the search is over. */
+    const balance = () => {
+      if (growing || finishing) return;
+      const stopped = Atomics.load(control, C_STOP) !== 0;
+      const running = mode.map((m, i) => (m === 'running' ? i : -1)).filter((i) => i >= 0);
+      const owed = requested.some((r) => r >= 0) || held.length > 0;
+      if (running.length === 0 && !owed) {
+        finish();
+        return;
+      }
+      if (stopped) return;
+      for (let i = 0; i < n; i++) {
+        if (mode[i] !== 'idle' || requested[i]! >= 0 || running.length === 0) continue;
+        const giver = running[rr++ % running.length]!;
+        requested[i] = giver;
+        send(giver, { type: 'give' });
+      }
+    };
+
+    const grow = () => {
+      growing = true;
+      Atomics.store(control, C_PAUSE, 1);
+      maybeGrown();
+    };
+    /** Once no worker runs, the copy cannot race an insert. */
+    const maybeGrown = () => {
+      if (!growing || tableOks > 0 || mode.some((m) => m === 'running')) return;
+      table = table.grown(4);
+      tableOks = n;
+      for (let i = 0; i < n; i++) send(i, { type: 'table', table: table.table });
+    };
+    const resume = () => {
+      Atomics.store(control, C_PAUSE, 0);
+      growing = false;
+      for (let i = 0; i < n; i++)
+        if (mode[i] === 'paused') {
+          mode[i] = 'running';
+          send(i, { type: 'resume' });
+        }
+      for (const h of held.splice(0)) give(h.to, h.units);
+      balance();
+    };
+    const give = (to: number, units: DfsUnit[]) => {
+      mode[to] = 'running';
+      send(to, { type: 'work', units });
+    };
+
+    const onMessage = (m: FromDfsWorker) => {
+      switch (m.type) {
+        case 'error':
+          fail(new Error(m.message));
+          return;
+        case 'ready':
+          ready[m.id] = true;
+          if (m.sequential) {
+            // Boot failed or the root breaks an invariant: the sequential search reports it.
+            clearInterval(timer);
+            resolve({ done: [], sequential: true });
+            return;
+          }
+          if (++readyCount === n) {
+            mode[0] = 'running';
+            send(0, { type: 'resume' });
+            balance();
+          }
+          return;
+        case 'idle':
+          mode[m.id] = 'idle';
+          if (growing) maybeGrown();
+          balance();
+          return;
+        case 'paused':
+          mode[m.id] = 'paused';
+          if (m.full && !growing) grow();
+          else maybeGrown();
+          return;
+        case 'table-ok':
+          if (--tableOks === 0) resume();
+          return;
+        case 'gift': {
+          const to = requested.indexOf(m.id);
+          if (to < 0) return;
+          requested[to] = -1;
+          if (m.units.length === 0) {
+            // The giver had nothing to spare just now: ask again shortly (or end, if it went idle).
+            retryTimer ??= setTimeout(() => {
+              retryTimer = null;
+              balance();
+            }, 1);
+            return;
+          }
+          if (growing) held.push({ to, units: m.units });
+          else give(to, m.units);
+          balance();
+          return;
+        }
+        case 'done':
+          done.push(m);
+          if (done.length === n) {
+            clearInterval(timer);
+            if (retryTimer) clearTimeout(retryTimer);
+            resolve({ done, sequential: false });
+          }
+          return;
+      }
+    };
+
+    for (let id = 0; id < n; id++) {
+      const init: WorkerInit = {
+        strategy: 'dfs',
+        id,
+        workers: n,
+        load,
+        scope: o.scope,
+        symmetry: o.symmetry !== false,
+        all: !!o.all,
+        table: table.table,
+        control: controlBuf,
+        ...(o.maxStates ? { maxStates: o.maxStates } : {}),
+      };
+      const w = new Worker(BOOT, { workerData: init });
+      workers.push(w);
+      mode.push('idle');
+      requested.push(-1);
+      w.on('message', onMessage);
+      w.on('error', (e: Error) => fail(e));
+      w.on('exit', (code) => {
+        if (code !== 0 && done.length < n) fail(new Error(`a worker thread exited with code ${code}`));
+      });
+    }
+  }).finally(async () => {
+    o.signal?.removeEventListener('abort', onAbort);
+    await Promise.all(workers.map((w) => w.terminate()));
+  });
+
+  if (outcome.sequential) return explore({ ...o, strategy: 'dfs', workers: 1 });
+  const results = outcome.done.sort((a, b) => a.id - b.id);
+  if (o.workerCoverage) for (const r of results) if (r.coverage !== undefined) o.workerCoverage(r.coverage);
+
+  // One counterexample per invariant id: the shortest any worker found (minimise() then shortens it).
+  const errs = new Map<string, { v: Violation; choices: number[] }>();
+  const warns = new Map<string, { v: Violation; choices: number[] }>();
+  for (const f of results.flatMap((r) => r.found).sort((a: DfsFound, b: DfsFound) => a.choices.length - b.choices.length)) {
+    const into = f.v.severity === 'warning' ? warns : errs;
+    if (!into.has(f.v.id)) into.set(f.v.id, { v: f.v, choices: f.choices });
+  }
+  // Extremes: per CPU, each value some worker saw as a new maximum, with the shortest path to it.
+  const perCpu: number[] = [];
+  const kept: ExtremeWitness[] = [];
+  const all = results.flatMap((r) => r.witnesses).sort((a: DfsWitness, b: DfsWitness) => a.cpu - b.cpu || a.value - b.value || a.choices.length - b.choices.length);
+  for (const w of all) {
+    if (w.value <= (perCpu[w.cpu] ?? -1)) continue;
+    perCpu[w.cpu] = w.value;
+    kept.push({ value: w.value, cpu: w.cpu, choices: w.choices });
+  }
+  const stop = Atomics.load(control, C_STOP);
+  const stopped: ExploreResult['stoppedBy'] = stop === STOP_VIOLATION ? 'violation' : stop === STOP_MAX_STATES ? 'maxStates' : stop === STOP_SIGNAL ? 'signal' : undefined;
+  const search: SearchOutcome = {
+    found: errs,
+    warned: warns,
+    bootFailed: false,
+    ...(stopped ? { stopped } : {}),
+    stats: {
+      states: table.size,
+      transitions: results.reduce((a, r) => a + r.transitions, 0),
+      depth: Math.max(0, ...results.map((r) => r.depth)),
+      seconds: (performance.now() - t0) / 1000,
+      bytes: table.bytes,
+      strategy: 'dfs',
+      peakOpen: Math.max(1, ...results.map((r) => r.peakOpen)),
+      workers: n,
+    },
+    extremes: { maxCached: Math.max(0, ...perCpu.map((x) => x ?? 0)), perCpu: Array.from(perCpu, (x) => x ?? 0), witnesses: kept },
+  };
+  return assemble(sys, o, search);
+}
