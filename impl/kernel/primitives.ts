@@ -125,6 +125,11 @@ const noLive = (): Value => {
   throw new KernelFault('replay-divergence', 'a replayed read asked for a live value');
 };
 
+/** `#3->free_list`, or the C text the interpreter named the access with. */
+function accessText(base: Value | string, field: string | undefined): string {
+  return typeof base === 'string' ? base : `${showValue(base)}->${field}`;
+}
+
 const STRUCT_MAPS = new WeakMap<readonly StructDecl[], { fieldOffsets: Map<string, number>; structs: Map<string, StructDecl> }>();
 
 /**
@@ -206,6 +211,14 @@ export class Kernel {
     return this.ret(noLive as () => T);
   }
 
+  /** A live primitive's result, appended to the read log (ret() without the closure, for the hot primitives). */
+  private record<T extends Value>(v: T): T {
+    this.live();
+    this.x.frame.reads.push(v);
+    this.cursor++;
+    return v;
+  }
+
   private effect(fn: () => void): void {
     if (!this.replaying) {
       this.live();
@@ -280,16 +293,23 @@ export class Kernel {
 
   // ---- memory ---------------------------------------------------------------------------------
 
-  private objFor(p: Value, what: string): { id: number; obj: HeapObj } {
-    if (p === NULL) throw new KernelFault('null-deref', `NULL pointer dereference: ${what}`);
-    if (!isPtr(p)) throw new KernelFault('wild-pointer', `dereference of non-pointer ${p}: ${what}`);
-    const id = ptrId(p);
-    const obj = this.x.world.heap[id];
-    if (!obj) throw new KernelFault('wild-pointer', `dereference of unknown object ${showValue(p)}: ${what}`);
-    if (obj.freed) throw new KernelFault('use-after-free', `use after free of ${showValue(p)}: ${what}`);
+  /**
+   * The live object `p` points into, or the fault the kernel would take. `base` and `field` name
+   * the access for the message (`#3->free_list`, or the C text the interpreter passes as `base`):
+   * the text is built only when there is a fault, because every live load and store comes here.
+   */
+  private objAt(p: Value, base: Value | string, field?: string): HeapObj {
+    if (p === NULL) throw new KernelFault('null-deref', `NULL pointer dereference: ${accessText(base, field)}`);
+    if (!isPtr(p)) throw new KernelFault('wild-pointer', `dereference of non-pointer ${p}: ${accessText(base, field)}`);
+    const obj = this.x.world.heap[ptrId(p)];
+    if (!obj) throw new KernelFault('wild-pointer', `dereference of unknown object ${showValue(p)}: ${accessText(base, field)}`);
+    if (obj.freed) throw new KernelFault('use-after-free', `use after free of ${showValue(p)}: ${accessText(base, field)}`);
     if (obj.size !== undefined && ptrOff(p) >= obj.size)
-      throw new KernelFault('wild-pointer', `slab-out-of-bounds (KASAN): ${what} is at byte ${ptrOff(p)} of ${showValue(p - ptrOff(p))}, ${obj.type === 'kmalloc' ? 'an allocation' : `a struct ${obj.type}`} of ${obj.size} bytes`);
-    return { id, obj };
+      throw new KernelFault(
+        'wild-pointer',
+        `slab-out-of-bounds (KASAN): ${accessText(base, field)} is at byte ${ptrOff(p)} of ${showValue(p - ptrOff(p))}, ${obj.type === 'kmalloc' ? 'an allocation' : `a struct ${obj.type}`} of ${obj.size} bytes`,
+      );
+    return obj;
   }
 
   private offsetOf(field: string): number {
@@ -300,34 +320,34 @@ export class Kernel {
 
   /** Raw load at a byte address (used by the C interpreter and by load()). */
   loadAt(p: Value, what: string): Value {
-    return this.loadWhat(p, () => what);
+    if (this.replaying) return this.replayed();
+    return this.loadLive(p, what);
   }
 
   /** Raw store at a byte address. */
   storeAt(p: Value, v: Value, what: string): void {
-    this.storeWhat(p, v, () => what);
-  }
-
-  // `what` describes the access for fault messages only: built lazily, because every statement
-  // of an operation is re-run on each resume and formatting it dominated the replay.
-  private loadWhat(p: Value, what: () => string): Value {
-    return this.ret(() => {
-      const { obj } = this.objFor(p, what());
-      const v = obj.cells[ptrOff(p)];
-      if (v === undefined) {
-        // kzalloc() and alloc_percpu() zero every byte, not only the declared fields' cells.
-        if (obj.origin === 'kzalloc' || obj.origin === 'percpu') return 0;
-        throw new KernelFault('uninit-read', `read of uninitialised memory: ${what()}`);
-      }
-      return v;
-    });
-  }
-
-  private storeWhat(p: Value, v: Value, what: () => string): void {
     if (this.replaying) return;
+    this.storeLive(p, v, what);
+  }
+
+  private loadLive(p: Value, base: Value | string, field?: string): Value {
     this.live();
-    const { id } = this.objFor(p, what());
-    const o = this.writable(id);
+    const obj = this.objAt(p, base, field);
+    let v = obj.cells[ptrOff(p)];
+    if (v === undefined) {
+      // kzalloc() and alloc_percpu() zero every byte, not only the declared fields' cells.
+      if (obj.origin === 'kzalloc' || obj.origin === 'percpu') v = 0;
+      else throw new KernelFault('uninit-read', `read of uninitialised memory: ${accessText(base, field)}`);
+    }
+    this.x.frame.reads.push(v);
+    this.cursor++;
+    return v;
+  }
+
+  private storeLive(p: Value, v: Value, base: Value | string, field?: string): void {
+    this.live();
+    this.objAt(p, base, field);
+    const o = this.writable(ptrId(p));
     const off = ptrOff(p);
     o.cells[off] = v;
     cellWritten(o, off, v);
@@ -344,13 +364,13 @@ export class Kernel {
 
   /** `p->field` */
   load(p: Value, field: string): Value {
-    if (this.replaying) return this.ret(noLive);
-    return this.loadWhat(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), () => `${showValue(p)}->${field}`);
+    if (this.replaying) return this.replayed();
+    return this.loadLive(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), p, field);
   }
   /** `p->field = v` */
   store(p: Value, field: string, v: Value): void {
     if (this.replaying) return;
-    this.storeWhat(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), v, () => `${showValue(p)}->${field}`);
+    this.storeLive(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), v, p, field);
   }
   READ_ONCE(p: Value, field: string): Value {
     return this.load(p, field);
@@ -362,11 +382,12 @@ export class Kernel {
   /** A file-scope static variable. */
   global(name: string): Value {
     if (this.replaying) return this.replayed();
-    return this.ret(() => {
-      const v = this.x.world.globals[name];
-      if (v === undefined) throw new KernelFault('uninit-read', `static ${name} read before it was set`);
-      return v;
-    });
+    const v = this.x.world.globals[name];
+    if (v === undefined) {
+      this.live();
+      throw new KernelFault('uninit-read', `static ${name} read before it was set`);
+    }
+    return this.record(v);
   }
   setGlobal(name: string, v: Value): void {
     if (this.replaying) return;
@@ -379,10 +400,9 @@ export class Kernel {
 
   get_cpu(): number {
     if (this.replaying) return this.replayed();
-    this.effect(() => {
-      this.x.frame.preempt++;
-    });
-    return this.ret(() => this.x.cpu);
+    this.live();
+    this.x.frame.preempt++;
+    return this.record(this.x.cpu);
   }
   put_cpu(): void {
     this.preempt_enable();
@@ -395,10 +415,9 @@ export class Kernel {
   }
   preempt_enable(): void {
     if (this.replaying) return;
-    this.effect(() => {
-      if (this.x.frame.preempt === 0) this.fact('preempt-underflow', `${this.fn}: put_cpu()/preempt_enable() without a matching get_cpu()`);
-      else this.x.frame.preempt--;
-    });
+    this.live();
+    if (this.x.frame.preempt === 0) this.fact('preempt-underflow', `${this.fn}: put_cpu()/preempt_enable() without a matching get_cpu()`);
+    else this.x.frame.preempt--;
   }
   /**
    * `user`: the accessor whose CONFIG_DEBUG_PREEMPT check this is (`__this_cpu_inc(p->nr)`):
@@ -420,13 +439,12 @@ export class Kernel {
   }
   per_cpu_ptr(pp: Value, cpu: number): Value {
     if (this.replaying) return this.replayed();
-    return this.ret(() => {
-      const { obj } = this.objFor(pp, 'per_cpu_ptr()');
-      if (obj.type !== '__percpu') throw new KernelFault('wild-pointer', `per_cpu_ptr() on ${showValue(pp)}, which is not a __percpu pointer`);
-      const v = obj.cells[cpu * 8];
-      if (v === undefined) throw new KernelFault('wild-pointer', `per_cpu_ptr(): CPU ${cpu} is not possible`);
-      return v;
-    });
+    this.live();
+    const obj = this.objAt(pp, 'per_cpu_ptr()');
+    if (obj.type !== '__percpu') throw new KernelFault('wild-pointer', `per_cpu_ptr() on ${showValue(pp)}, which is not a __percpu pointer`);
+    const v = obj.cells[cpu * 8];
+    if (v === undefined) throw new KernelFault('wild-pointer', `per_cpu_ptr(): CPU ${cpu} is not possible`);
+    return this.record(v);
   }
   this_cpu_ptr(pp: Value): Value {
     if (this.preemptible()) this.fact('preemptible-percpu', `${this.fn}: this_cpu_ptr() in preemptible code (the task may migrate right after)`);
@@ -445,20 +463,19 @@ export class Kernel {
 
   local_irq_save(): Value {
     if (this.replaying) return this.replayed();
-    const flags = this.ret(() => (this.cpuState.irqsOff ? 1 : 0));
-    this.effect(() => {
-      this.cpuState.irqsOff = true;
-      this.x.frame.irqSaved++;
-    });
+    const cs = this.cpuState;
+    const flags = this.record(cs.irqsOff ? 1 : 0);
+    this.live();
+    cs.irqsOff = true;
+    this.x.frame.irqSaved++;
     return flags;
   }
   local_irq_restore(flags: Value): void {
     if (this.replaying) return;
-    this.effect(() => {
-      if (this.x.frame.irqSaved === 0) this.fact('irq-restore-mismatch', `${this.fn}: local_irq_restore() without local_irq_save()`);
-      else this.x.frame.irqSaved--;
-      this.cpuState.irqsOff = flags !== 0;
-    });
+    this.live();
+    if (this.x.frame.irqSaved === 0) this.fact('irq-restore-mismatch', `${this.fn}: local_irq_restore() without local_irq_save()`);
+    else this.x.frame.irqSaved--;
+    this.cpuState.irqsOff = flags !== 0;
   }
   local_irq_disable(): void {
     if (this.replaying) return;
@@ -474,15 +491,15 @@ export class Kernel {
   }
   irqs_disabled(): boolean {
     if (this.replaying) return this.replayed() === 1;
-    return this.ret(() => (this.cpuState.irqsOff ? 1 : 0)) === 1;
+    return this.record(this.cpuState.irqsOff ? 1 : 0) === 1;
   }
   in_task(): boolean {
     if (this.replaying) return this.replayed() === 1;
-    return this.ret(() => (this.x.ctx === 'task' ? 1 : 0)) === 1;
+    return this.record(this.x.ctx === 'task' ? 1 : 0) === 1;
   }
   in_hardirq(): boolean {
     if (this.replaying) return this.replayed() === 1;
-    return this.ret(() => (this.x.ctx === 'hardirq' ? 1 : 0)) === 1;
+    return this.record(this.x.ctx === 'hardirq' ? 1 : 0) === 1;
   }
   in_serving_softirq(): boolean {
     if (this.replaying) return this.replayed() === 1;
@@ -585,7 +602,8 @@ export class Kernel {
   free_percpu(pp: Value): void {
     this.effect(() => {
       if (pp === NULL) return;
-      const { id, obj } = this.objFor(pp, 'free_percpu()');
+      const obj = this.objAt(pp, 'free_percpu()');
+      const id = ptrId(pp);
       for (const v of Object.values(obj.cells)) {
         const o = this.writable(ptrId(v));
         o.freed = true;
