@@ -373,11 +373,13 @@ export class System {
       }
     }
 
-    const dropped = gcFreed(w);
-    // The lists walked above still describe the heap unless gcFreed dropped an object; whether a
-    // CPU is quiescent depends on frames that finish() may have ended since, so that is redone.
+    gcFreed(w);
+    // The lists walked above still describe the heap after gcFreed: it drops only freed objects
+    // that nothing points to, and a walk reaches an object only through a pointer in a live one
+    // (it stops at the first freed element, which a live cell names, so that one is kept).
+    // Whether a CPU is quiescent depends on frames that finish() may have ended since: redone.
     let abs: AbstractState;
-    if (lists && !dropped) {
+    if (lists) {
       const ls: AbsCache[] = lists;
       for (const lc of ls) {
         lc.online = w.cpus[lc.cpu]!.online;

@@ -105,9 +105,14 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
  * its frame, and building it anew each time left a fresh string in every stored state.
  */
 const LABELS = new Map<string, Map<unknown, string>>();
+// Consecutive statements are mostly of one function: its map is kept at hand.
+let lastFn = '';
+let lastMap: Map<unknown, string> | undefined;
 function labelOf(fn: string, stmt: unknown): string {
-  let m = LABELS.get(fn);
+  let m = fn === lastFn ? lastMap : LABELS.get(fn);
   if (!m) LABELS.set(fn, (m = new Map()));
+  lastFn = fn;
+  lastMap = m;
   let l = m.get(stmt);
   if (l === undefined) m.set(stmt, (l = `${fn}: ${String(stmt)}`));
   return l;
