@@ -237,7 +237,8 @@ export class System {
     const w = cloneWorld(prevWorld);
     let who = '';
     let labels: string[] = [];
-    let event = this.describe(c);
+    // Built only if asked for (reports, traces): the explorer takes millions of steps and reads none.
+    let event: string | undefined;
     let facts: Fact[] = [];
     let fault: StepOutcome['fault'];
     let done: OpOutcome | undefined;
@@ -256,7 +257,7 @@ export class System {
       case 'step': {
         const top = topContext(w, c.cpu);
         const f = top.frame!;
-        who = top.ctx === 'task' ? `cpu${c.cpu}/task${top.task}` : `cpu${c.cpu}/${top.ctx}`;
+        who = whoOf(c.cpu, top.ctx, top.task);
         const x = this.exec(w, f, c.cpu, top.ctx, top.task, false, prevAbs);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
@@ -268,7 +269,7 @@ export class System {
       }
       case 'start': {
         const t = w.tasks[c.task]!;
-        who = `cpu${t.cpu}/task${c.task}`;
+        who = whoOf(t.cpu, 'task', c.task);
         t.opsDone++;
         cpu = t.cpu;
         if (c.op === 'submit') {
@@ -302,7 +303,7 @@ export class System {
         removeOne(w.inflight, c.obj);
         w.interrupts++;
         const kind: CtxKind = c.kind;
-        who = `cpu${c.cpu}/${kind}`;
+        who = whoOf(c.cpu, kind, -1);
         // A hardirq handler runs with irqs off; a softirq runs with them on.
         if (kind === 'hardirq') cs.irqsOff = true;
         const f = newFrame('free', [c.obj], cs.irqsOff);
@@ -395,12 +396,12 @@ export class System {
       if (cs.hardirq) this.observe(null, abs, cs.hardirq, i, 'hardirq');
     }
 
-    const step: AbsStep = { who, cpu, ctx, task, preemptible, irqsOff, label: labels[labels.length - 1] ?? event, facts };
+    const step: AbsStep = { who, cpu, ctx, task, preemptible, irqsOff, label: labels[labels.length - 1] ?? (event ??= this.describe(c)), facts };
     if (fault) step.fault = { kind: fault.kind, msg: fault.message };
     if (done) step.done = done;
     if (offlined) step.offlined = offlined;
     abs.step = step;
-    return { world: w, who, labels, event, abs, violations: violations(prevAbs, abs) };
+    return new Report(w, who, labels, event, c, this, abs, violations(prevAbs, abs));
   }
 
   /**
@@ -537,6 +538,32 @@ export class System {
 }
 
 export class BootError extends Error {}
+
+/** A StepReport whose `event` text is made when first read. */
+class Report implements StepReport {
+  constructor(
+    readonly world: World,
+    readonly who: string,
+    readonly labels: string[],
+    private ev: string | undefined,
+    private readonly choice: Choice,
+    private readonly sys: System,
+    readonly abs: AbstractState,
+    readonly violations: Violation[],
+  ) {}
+  get event(): string {
+    return (this.ev ??= this.sys.describe(this.choice));
+  }
+}
+
+/** `cpu0/task1`, `cpu1/hardirq`: one string per (cpu, context, task), not one per step. */
+const WHO = new Map<number, string>();
+function whoOf(cpu: number, ctx: CtxKind, task: number): string {
+  const key = (cpu * 4 + (ctx === 'task' ? 0 : ctx === 'softirq' ? 1 : 2)) * 1024 + task + 1;
+  let s = WHO.get(key);
+  if (s === undefined) WHO.set(key, (s = ctx === 'task' ? `cpu${cpu}/task${task}` : `cpu${cpu}/${ctx}`));
+  return s;
+}
 
 /** What System.exec() ran and the step's bookkeeping it sets. */
 interface Exec {
