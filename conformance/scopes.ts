@@ -91,6 +91,25 @@ export const SCOPES: Readonly<Record<string, Scope>> = {
     max: 2,
     threshold: 1,
   },
+  enomem: {
+    name: 'enomem',
+    description: '1 CPU, 1 task, 3 ops, 1 in flight, no prefill (the first alloc misses), MAX 2, THRESHOLD 1, atomic irqs, and one allocation that may fail (kmalloc() returning NULL)',
+    cpus: 1,
+    taskCpus: [0],
+    ops: 3,
+    taskOps: ['alloc', 'free', 'submit'],
+    prefill: 0,
+    inflight: 1,
+    completers: ['hardirq', 'softirq'],
+    atomicIrq: true,
+    preemptions: 0,
+    migration: false,
+    hotplug: false,
+    profile: 'iomap-v1',
+    max: 2,
+    threshold: 1,
+    allocFailures: 1,
+  },
   'smp-hotplug': {
     name: 'smp-hotplug',
     description: '2 CPUs, a task on each, 2 ops each, cpu1 may go offline (hotplug-stranding warning for caches without a prune), atomic irqs',
@@ -119,6 +138,7 @@ export interface ScopeOverrides {
   max?: number;
   threshold?: number;
   preemptions?: number;
+  allocFailures?: number;
 }
 
 /**
@@ -138,8 +158,8 @@ export function scopeWith(base: Scope, o: ScopeOverrides): Scope {
     s.taskCpus = Array.from({ length: o.tasks }, (_, i) => i % s.cpus);
     tags.push(`tasks=${o.tasks}`);
   }
-  for (const k of ['ops', 'max', 'threshold', 'preemptions'] as const) {
-    if (o[k] !== undefined && o[k] !== s[k]) {
+  for (const k of ['ops', 'max', 'threshold', 'preemptions', 'allocFailures'] as const) {
+    if (o[k] !== undefined && o[k] !== (s[k] ?? 0)) {
       s[k] = o[k]!;
       tags.push(`${k}=${o[k]}`);
     }

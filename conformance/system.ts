@@ -49,13 +49,20 @@ export interface Scope {
   migration: boolean;
   /** CPUs other than 0 may go offline (runs the implementation's cpuDead, if any). */
   hotplug: boolean;
+  /**
+   * Allocations the explorer may make fail in one run (default 0: the slab never fails). Where a
+   * statement calls kmalloc(), kzalloc(), kmem_cache_alloc() or alloc_percpu(), it is run both
+   * ways: the allocation succeeds, or returns NULL, as under memory pressure.
+   */
+  allocFailures?: number;
   profile: string;
   max: number;
   threshold: number;
 }
 
 export type Choice =
-  | { kind: 'step'; cpu: number }
+  /** `failAlloc`: the statement's allocations return NULL. */
+  | { kind: 'step'; cpu: number; failAlloc?: boolean }
   | { kind: 'start'; task: number; op: TaskOp; obj: Value }
   | { kind: 'hardirq'; cpu: number; obj: Value }
   | { kind: 'softirq'; cpu: number; obj: Value }
@@ -115,6 +122,7 @@ export class System {
       inflight: [],
       preemptions: 0,
       interrupts: 0,
+      allocFails: 0,
     };
     w.tasks.forEach((t, i) => {
       const c = w.cpus[t.cpu]!;
@@ -182,7 +190,10 @@ export class System {
       const c = w.cpus[cpu]!;
       if (!c.online) continue;
       const top = topContext(w, cpu);
-      if (top.frame) out.push({ kind: 'step', cpu });
+      if (top.frame) {
+        out.push({ kind: 'step', cpu });
+        if (w.allocFails < (s.allocFailures ?? 0) && ALLOCATES.test(top.frame.next)) out.push({ kind: 'step', cpu, failAlloc: true });
+      }
       else if (top.ctx === 'task' && top.task >= 0) {
         const t = w.tasks[top.task]!;
         if (t.opsDone < s.ops) {
@@ -217,7 +228,7 @@ export class System {
   describe(c: Choice): string {
     switch (c.kind) {
       case 'step':
-        return `cpu${c.cpu} next statement`;
+        return c.failAlloc ? `cpu${c.cpu}: the allocation of its next statement fails (NULL)` : `cpu${c.cpu} next statement`;
       case 'start':
         return c.op === 'alloc' ? `task${c.task} alloc` : `task${c.task} ${c.op} ${showValue(c.obj)}`;
       case 'hardirq':
@@ -258,9 +269,14 @@ export class System {
         const top = topContext(w, c.cpu);
         const f = top.frame!;
         who = whoOf(c.cpu, top.ctx, top.task);
-        const x = this.exec(w, f, c.cpu, top.ctx, top.task, false, prevAbs);
+        const x = this.exec(w, f, c.cpu, top.ctx, top.task, false, prevAbs, c.failAlloc === true);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
+        // A statement that allocated nothing ran as the plain step did: the same state, found already.
+        if (out.allocFailed) {
+          w.allocFails++;
+          event = `cpu${c.cpu}: the allocation fails (NULL) in ${labels[0]}`;
+        }
         if (out.done) {
           done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result, lists);
           fault ??= handedOutPastEnd(w, f.op, out.done.result);
@@ -409,10 +425,10 @@ export class System {
    * statement, records in the frame's ghost what the statement did to the lists (`before`: the
    * lists before it). A method, not a closure in step(): it runs on every transition.
    */
-  private exec(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, atomic: boolean, before: { caches: AbsCache[] }): Exec {
+  private exec(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, atomic: boolean, before: { caches: AbsCache[] }, failAlloc = false): Exec {
     const irqsOff = w.cpus[cpu]!.irqsOff;
     const preemptible = ctx === 'task' && f.preempt === 0 && !irqsOff;
-    const out = atomic ? runToCompletion(this.env, w, cpu, ctx, task, f) : runStatement(this.env, w, cpu, ctx, task, f);
+    const out = atomic ? runToCompletion(this.env, w, cpu, ctx, task, f) : runStatement(this.env, w, cpu, ctx, task, f, failAlloc);
     const labels = 'labels' in out ? (out as { labels: string[] }).labels : [out.label];
     let lists: AbsCache[] | null = null;
     if (!atomic) {
@@ -538,6 +554,14 @@ export class System {
 }
 
 export class BootError extends Error {}
+
+/**
+ * A statement that calls an allocation that can fail (a `function: statement` label). The C
+ * interpreter's labels are the C text, and the ports' are the C statements they port; an
+ * allocation inside a helper is a statement of the helper. mempool_alloc() is not here: it waits
+ * rather than fail.
+ */
+const ALLOCATES = /\b(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|alloc_percpu)\s*\(/;
 
 /** A StepReport whose `event` text is made when first read. */
 class Report implements StepReport {

@@ -14,6 +14,7 @@ import { flatThresholdB1 } from './variants/flat-threshold-b1.js';
 import { hardirqPutAlwaysFrees } from './variants/hardirq-put-always-frees.js';
 import { hardirqTaskList } from './variants/hardirq-task-list.js';
 import { kmallocUnderGetCpu } from './variants/kmalloc-under-get-cpu.js';
+import { kmallocUnchecked } from './variants/kmalloc-unchecked.js';
 import { missNoPutCpu } from './variants/miss-no-put-cpu.js';
 import { putFreeFallthrough } from './variants/put-free-fallthrough.js';
 import { softirqTaskList } from './variants/softirq-task-list.js';
@@ -37,6 +38,7 @@ export const VARIANTS: readonly Implementation[] = [
   spliceKeepsNrIrq,
   flatThresholdB1,
   kmallocUnderGetCpu,
+  kmallocUnchecked,
   missNoPutCpu,
   thisCpuPtrPreemptible,
   putFreeFallthrough,

@@ -28,6 +28,7 @@ export async function cHarness(src: string, o: { obj1: HeapObj; globals?: Record
     inflight: [],
     preemptions: 0,
     interrupts: 0,
+    allocFails: 0,
   };
   const frame = { op: 'alloc', args: [], reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart: false, ghost: 0, next: '' };
   const k = new Kernel({ world, cpu: 0, ctx: 'task', task: 0, frame }, structDecls(prog), {});

@@ -38,7 +38,7 @@ describe('the suite on the seed port', () => {
  * cross-CPU puts (smp-small); two tasks sharing one CPU that preempt each other inside a put
  * (preempt). Warnings about hotplug need a CPU to go offline (smp-hotplug).
  */
-const EXPLORER_SCOPES: readonly string[] = [DEFAULT_SCOPE, 'preempt'];
+const EXPLORER_SCOPES: readonly string[] = [DEFAULT_SCOPE, 'preempt', 'enomem'];
 
 describe('every known-bad variant is caught with its expected invariant id', () => {
   it('the registry has known-bad variants, each naming an invariant', () => {

@@ -49,6 +49,7 @@ const CASES: Record<string, { scope: Scope; base: string }> = {
   // Boot allocates through the implementation: B1 would oops there with prefill or in-flight objects.
   'flat-threshold-b1': { scope: uni('flat-threshold-b1', {}), base: 'iomap-v1' },
   'kmalloc-under-get-cpu': { scope: uni('kmalloc-under-get-cpu', {}), base: 'iomap-v1' },
+  'kmalloc-unchecked': { scope: uni('kmalloc-unchecked', { allocFailures: 1 }), base: 'iomap-v1' },
   'miss-no-put-cpu': { scope: uni('miss-no-put-cpu', {}), base: 'iomap-v1' },
   'this-cpu-ptr-preemptible': { scope: uni('this-cpu-ptr-preemptible', {}), base: 'iomap-v1' },
   'put-free-fallthrough': { scope: uni('put-free-fallthrough', { ops: 0, max: 1, prefill: 2, inflight: 1 }), base: 'iomap-v1' },
@@ -108,6 +109,16 @@ describe('the known-bad variants', () => {
     const b = explore({ impl: v1Rebuilt, scope });
     expect(b.verdict).toBe('conforms');
     expect([b.stats.states, b.stats.transitions, b.extremes.maxCached]).toEqual([a.stats.states, a.stats.transitions, a.extremes.maxCached]);
+  });
+
+  it('kmalloc-unchecked needs a failing allocation: with a slab that never fails it conforms, and its trace names the failure', () => {
+    const v = findImpl('kmalloc-unchecked')!;
+    const { scope } = CASES['kmalloc-unchecked']!;
+    expect(explore({ impl: v, scope: { ...scope, allocFailures: 0 } }).verdict).toBe('conforms');
+    const r = explore({ impl: v, scope });
+    const steps = r.violations[0]!.steps;
+    expect(steps.some((s) => /the allocation fails \(NULL\) in __iomap_dio_rw: dio = kmalloc\(/.test(s.event))).toBe(true);
+    expect(r.violations[0]!.message).toMatch(/NULL pointer dereference/);
   });
 
   for (const v of VARIANTS) {

@@ -8,7 +8,7 @@
 import type { Implementation, Op } from '../../impl/interface.js';
 import type { Kernel } from '../../impl/kernel/primitives.js';
 import { KernelFault } from '../../impl/kernel/primitives.js';
-import { NULL, type Value } from '../../impl/kernel/values.js';
+import { isPtr, NULL, type Value } from '../../impl/kernel/values.js';
 import { UsageError } from '../cli/errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import { extract, INT, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
@@ -36,6 +36,11 @@ export interface Site {
   staysNull?: string;
   /** Where the statements it starts with are (leadingObjectStatements): a call among them is this site's, not one of its own. */
   leadAt?: string[];
+  /**
+   * An alloc site whose next line dereferences the object (`dio->iocb = iocb;`): the object must
+   * be a valid pointer when the site's lines end without a `return`, or that line oopses.
+   */
+  usedAfter?: { text: string; at: string };
 }
 
 export interface CBuild {
@@ -184,6 +189,13 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       if (c?.k === 'ret') return c.v.v;
       if (c?.k === 'goto') throw new CRuntimeError(`${s.at}: goto ${c.label} leaves the lines the patch shows of ${s.fn}()`);
       const v = env.vars.get(s.obj)!.v;
+      // The line after the site uses the object: a NULL or an ERR_PTR() reaching it is the oops
+      // that line takes (a `return` inside the site, the -ENOMEM path, does not get there).
+      if (s.usedAfter && (Number.isNaN(v) || !isPtr(v)))
+        throw new KernelFault(
+          v === NULL || Number.isNaN(v) ? 'null-deref' : 'wild-pointer',
+          `${v === NULL || Number.isNaN(v) ? 'NULL pointer dereference' : `dereference of ERR_PTR(${v})`}: ${s.obj} reaches \`${s.usedAfter.text}\` (${s.usedAfter.at}) as ${v === NULL || Number.isNaN(v) ? 'NULL' : v}; the site's lines end without returning`,
+        );
       return Number.isNaN(v) ? NULL : v;
     } catch (e) {
       if (e instanceof KernelFault) throw e;
@@ -407,6 +419,13 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
         if (lead.length) r.evidence.push(`${which} site in ${reg.fn}() (${first.at}) starts with what the object goes through just before the call: \`${lead.map((x) => oneLine(x.text)).join(' ')}\``);
         const site: Site = { fn: reg.fn, stmts: [...lead, ...chosen], obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
         if (lead.length) site.leadAt = lead.map((x) => x.at);
+        if (which === 'alloc') {
+          const after = statementAfter(p, reg.lines, i, j, chosen.length);
+          if (after && dereferences(after.text, obj)) {
+            site.usedAfter = { text: oneLine(after.text), at: after.at };
+            r.evidence.push(`alloc site in ${reg.fn}() (${first.at}): the line after it, \`${oneLine(after.text)}\` (${after.at}), dereferences ${obj}`);
+          }
+        }
         if (fn?.params.length && paramsUsed(fn, chosen).length) site.params = fn.params;
         if (isOwn) late.push({ ...site, own: true });
         else out.push(site);
@@ -418,6 +437,28 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
   // runs as part of that site, where what follows it is seen; as a site of its own it would not be.
   const inLead = new Set(out.flatMap((x) => x.leadAt ?? []));
   return [...out.filter((x) => !inLead.has(x.at)), ...late];
+}
+
+/**
+ * The statement that follows the first `n` statements of the window starting at line `i` (the
+ * window first parsed at line `j`), or null when the function ends first or it does not parse
+ * within a few lines.
+ */
+function statementAfter(p: Program, lines: SrcLine[], i: number, j: number, n: number): N | null {
+  for (let k = j + 1; k < Math.min(lines.length, j + 12); k++) {
+    const window = lines.slice(i, k + 1);
+    const wrapped: SrcLine[] = [{ text: 'void __site(void) {', file: window[0]!.file, line: window[0]!.line }, ...window, { text: '}', file: window[0]!.file, line: window[window.length - 1]!.line }];
+    const root = parseLines(p.parser, wrapped);
+    if (firstError(root)) continue;
+    const stmts = root.kids.find((x) => x.t === 'function_definition')?.f.body?.kids ?? [];
+    if (stmts.length > n) return stmts[n]!;
+  }
+  return null;
+}
+
+/** A statement that dereferences `obj` before anything could test it: `obj->f = ...`, `atomic_set(&obj->ref, 1)`, `memset(obj, ...)`. */
+function dereferences(text: string, obj: string): boolean {
+  return new RegExp(`^\\s*(?:\\w+\\s*\\(\\s*&?\\s*)?${obj}\\s*->|^\\s*(?:memset|memcpy)\\s*\\(\\s*${obj}\\s*,`).test(text);
 }
 
 /**

@@ -1019,7 +1019,7 @@ export class Interp {
         return int(0);
       // A mempool hands out and takes back slab objects; its reserve is never drawn on here.
       case 'mempool_alloc':
-        return { v: k.kmalloc('kmalloc', gfp(1)), t: VOIDP };
+        return { v: k.mempool_alloc(gfp(1)), t: VOIDP };
       case 'mempool_free':
         k.kfree(a(0).v);
         return int(0);

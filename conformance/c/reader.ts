@@ -236,7 +236,11 @@ export function splitHunk(h: Hunk): { complete: SrcLine[]; fragments: Fragment[]
   // bio *bio, struct block_device *bdev,` and an indented parameter line) is at file scope: the
   // rest of that signature and the body after it are the head fragment.
   const opens = (t: string) => (t.match(/\(/g)?.length ?? 0) - (t.match(/\)/g)?.length ?? 0);
-  const inSignature = indented && opens(h.section) > 0 && min === 0;
+  // Git names the function a hunk is in by its first line, which for a long signature is cut
+  // mid-list (`@@ ... @@ __iomap_dio_rw(struct kiocb *iocb, struct iov_iter *iter,`) also when
+  // the hunk is deep in the body: only a first line that reads like more parameters is in it.
+  const paramLine = (t: string) => !/;/.test(t) && !/^\s*(if|for|while|do|switch|return|goto|case|default|else|break|continue)\b/.test(t) && !/^\s*[\w.>-]+\s*(=|\+\+|--|\+=|-=)/.test(t);
+  const inSignature = indented && opens(h.section) > 0 && min === 0 && paramLine(firstText!.text);
   const base = inSignature ? 0 : Math.max(-min, indented ? 1 : 0);
   const abs = (i: number) => before[i]! + base;
   const absAfter = (i: number) => before[i]! + deltas[i]! + base;

@@ -71,6 +71,12 @@ export const CHECK_SCOPES: readonly Scope[] = [
     inflight: 0,
     preemptions: 2,
   },
+  {
+    // The explorer's `enomem` workload: the slab fallback's NULL / ERR_PTR path.
+    ...SCOPES['enomem']!,
+    name: 'check-enomem',
+    description: '1 CPU, 1 task, 3 ops (alloc/free/submit), 1 in flight, no prefill, MAX 2, THRESHOLD 1, and one allocation that may fail: the slab fallback\'s NULL/ERR_PTR path',
+  },
 ];
 
 /** Operations per task in the run of each call site after the first (CBuild.siteRuns). */

@@ -23,6 +23,7 @@ interface ExploreFlags {
   max?: string;
   threshold?: string;
   preemptions?: string;
+  allocFailures?: string;
   bfs?: boolean;
   dfs?: boolean;
   symmetry: boolean;
@@ -43,7 +44,8 @@ export function describeScope(s: Scope): string {
     `${s.name}: ${s.cpus} CPU${s.cpus > 1 ? 's' : ''}, ${tasks}, ${s.ops} ops each (${s.taskOps.join('/')}), ` +
     `${s.inflight} in flight, prefill ${s.prefill}, completions by ${s.completers.join('/')}${s.atomicIrq ? ' (atomic handlers)' : ''}, ` +
     `${s.preemptions} preemption${s.preemptions === 1 ? '' : 's'}${s.migration ? ' with migration' : ''}${s.hotplug ? ', hotplug' : ''}, ` +
-    `profile ${s.profile}, MAX ${s.max}, THRESHOLD ${s.threshold}`
+    `profile ${s.profile}, MAX ${s.max}, THRESHOLD ${s.threshold}` +
+    (s.allocFailures ? `, up to ${s.allocFailures} failing allocation${s.allocFailures === 1 ? '' : 's'}` : '')
   );
 }
 
@@ -71,6 +73,7 @@ export function registerExplore(program: Command): void {
     .option('--max <m>', 'the cache cap MAX')
     .option('--threshold <t>', 'the splice THRESHOLD')
     .option('--preemptions <n>', 'task switches allowed in one run')
+    .option('--alloc-failures <n>', 'allocations (kmalloc, kzalloc, kmem_cache_alloc, alloc_percpu) that may return NULL in one run (default 0)')
     .option('--bfs', 'breadth-first: the first counterexample is a shortest one (default)')
     .option('--dfs', 'depth-first: no frontier to keep, faster on a big scope; a counterexample is minimised as with BFS (fewest interrupts, preemptions, steps)')
     .option('--no-symmetry', 'do not canonicalise object identities before hashing')
@@ -102,6 +105,7 @@ export function registerExplore(program: Command): void {
         ...(f.max !== undefined ? { max: int('max', f.max, 0)! } : {}),
         ...(f.threshold !== undefined ? { threshold: int('threshold', f.threshold, 0)! } : {}),
         ...(f.preemptions !== undefined ? { preemptions: int('preemptions', f.preemptions, 0)! } : {}),
+        ...(f.allocFailures !== undefined ? { allocFailures: int('alloc-failures', f.allocFailures, 0)! } : {}),
         profile,
       });
       const maxStates = int('max-states', f.maxStates, 1);

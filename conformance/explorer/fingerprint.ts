@@ -339,6 +339,7 @@ export class Fingerprinter {
     }
     this.multiset(w.inflight);
     this.push(w.preemptions);
+    this.push(w.allocFails);
     if (this.symmetry) {
       // Objects nothing reaches (leaked, or freed and still listed nowhere): named by content.
       const rest: number[] = [];

@@ -52,12 +52,13 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
   { name: 'WRITE_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked store' },
   { name: 'WARN_ON_ONCE', kernel: 'include/asm-generic/bug.h', point: false, effect: 'returns its condition; a true condition is reported as a warning splat' },
   { name: 'lockdep_assert_irqs_disabled', kernel: 'include/linux/lockdep.h', point: false, effect: 'irqs on here is a lockdep splat (irq-list-hardirq-only)' },
-  { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object of the struct\'s size or the bytes asked for: an access at or past the end is slab-out-of-bounds (crash), as KASAN reports; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep' },
+  { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object of the struct\'s size or the bytes asked for: an access at or past the end is slab-out-of-bounds (crash), as KASAN reports; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep; returns NULL when the explorer makes the statement\'s allocation fail (Scope.allocFailures)' },
   { name: 'kzalloc', kernel: 'include/linux/slab.h', point: true, effect: 'kmalloc, zeroed: every byte reads 0 until written' },
   { name: 'kfree', kernel: 'mm/slub.c', point: false, effect: 'frees; NULL is a no-op; double free and freeing an interior pointer are object-safety violations' },
   { name: 'kmem_cache_alloc', kernel: 'mm/slub.c', point: true, effect: 'as kmalloc, from a dedicated cache' },
   { name: 'kmem_cache_free', kernel: 'mm/slub.c', point: false, effect: 'as kfree' },
-  { name: 'alloc_percpu', kernel: 'include/linux/percpu.h', point: true, effect: 'a zeroed instance per possible CPU; returns the __percpu pointer' },
+  { name: 'mempool_alloc', kernel: 'mm/mempool.c', point: true, effect: 'a slab object (the reserve is never drawn on); may sleep as kmalloc; never NULL with a gfp that may sleep, so it is not made to fail' },
+  { name: 'alloc_percpu', kernel: 'include/linux/percpu.h', point: true, effect: 'a zeroed instance per possible CPU; returns the __percpu pointer (NULL when made to fail, as kmalloc)' },
   { name: 'free_percpu', kernel: 'mm/percpu.c', point: false, effect: 'frees every CPU\'s instance' },
   { name: 'cpu_online', kernel: 'include/linux/cpumask.h', point: false, effect: 'whether CPU n is online' },
 ];
@@ -118,6 +119,8 @@ export interface ExecContext {
   frame: Frame;
   /** A trial run the search does not keep (System's run-alone check): counters must not count it. */
   probe?: boolean;
+  /** Every allocation of this (live) statement returns NULL: the explorer chose to make it fail. */
+  failAlloc?: boolean;
 }
 
 /** The live thunk of a read that is being replayed: never called. */
@@ -177,6 +180,16 @@ export class Kernel {
 
   /** Kernel calls made by the one statement that runs live. */
   private liveCalls = 0;
+
+  /** An allocation of the live statement returned NULL because ExecContext.failAlloc asked for it. */
+  allocFailed = false;
+
+  /** Whether this live allocation fails (and so that the step is one where an allocation failed). */
+  private failing(): boolean {
+    if (this.x.failAlloc !== true) return false;
+    this.allocFailed = true;
+    return true;
+  }
 
   /**
    * A statement is a handful of kernel calls; a loop without a `yield` inside one statement would
@@ -560,16 +573,24 @@ export class Kernel {
    */
   kmalloc(type: string, gfp: Gfp, size?: number | null): Value {
     this.checkMightSleep('kmalloc', gfp);
-    return this.ret(() => this.newObject(type, 'kmalloc', this.sizeFor(type, size), false));
+    return this.ret(() => (this.failing() ? NULL : this.newObject(type, 'kmalloc', this.sizeFor(type, size), false)));
   }
   kzalloc(type: string, gfp: Gfp, size?: number | null): Value {
     this.checkMightSleep('kzalloc', gfp);
-    return this.ret(() => this.newObject(type, 'kzalloc', this.sizeFor(type, size), true));
+    return this.ret(() => (this.failing() ? NULL : this.newObject(type, 'kzalloc', this.sizeFor(type, size), true)));
   }
   /** The slab cache's object size is not known here: not bounds-checked. */
   kmem_cache_alloc(type: string, gfp: Gfp): Value {
     this.checkMightSleep('kmem_cache_alloc', gfp);
-    return this.ret(() => this.newObject(type, 'kmem_cache', undefined, false));
+    return this.ret(() => (this.failing() ? NULL : this.newObject(type, 'kmem_cache', undefined, false)));
+  }
+  /**
+   * mempool_alloc(): a slab object, or one from the pool's reserve when the slab has none. With a
+   * gfp that may sleep it waits for an element and never returns NULL, so it does not fail here.
+   */
+  mempool_alloc(gfp: Gfp): Value {
+    this.checkMightSleep('mempool_alloc', gfp);
+    return this.ret(() => this.newObject('kmalloc', 'kmalloc', undefined, false));
   }
   kfree(p: Value): void {
     if (this.replaying) return;
@@ -592,6 +613,7 @@ export class Kernel {
   /** alloc_percpu(struct type): a zeroed instance per CPU, reached through a __percpu map object. */
   alloc_percpu(type: string): Value {
     return this.ret(() => {
+      if (this.failing()) return NULL;
       const map = this.newObject('__percpu', 'percpu', undefined, false);
       const cells: Record<number, Value> = {};
       for (let c = 0; c < this.x.world.cpus.length; c++) cells[c * 8] = this.newObject(type, 'percpu', this.sizeFor(type, undefined), true);

@@ -22,6 +22,8 @@ export interface StepOutcome {
   fault?: KernelFault;
   /** Set when the operation returned in this step. */
   done?: { result: Value };
+  /** An allocation returned NULL because the step was run with `failAlloc`. */
+  allocFailed?: boolean;
 }
 
 export interface Env {
@@ -73,10 +75,11 @@ function asFault(e: unknown): KernelFault {
 
 /**
  * Executes the next statement of `frame`, which belongs to `ctx` on `cpu`. `world` must already
- * be a private copy (cloneWorld); `frame` must be the copy inside it.
+ * be a private copy (cloneWorld); `frame` must be the copy inside it. `failAlloc`: every
+ * allocation the statement makes returns NULL (replays then read the NULL from the log).
  */
-export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): StepOutcome {
-  const k = new Kernel({ world, cpu, ctx, task, frame }, env.impl.structs, env.macros);
+export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, failAlloc = false): StepOutcome {
+  const k = new Kernel(failAlloc ? { world, cpu, ctx, task, frame, failAlloc } : { world, cpu, ctx, task, frame }, env.impl.structs, env.macros);
   let label = frame.next;
   try {
     const gen = generatorFor(env, k, frame);
@@ -89,15 +92,20 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
     label = labelOf(k.fn, r.value);
     k.replaying = false;
     r = gen.next();
-    if (r.done) return { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value } };
+    if (r.done) return withFailed(k, { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value } });
     frame.steps++;
     frame.next = labelOf(k.fn, r.value);
     if (frame.steps > STEP_BUDGET)
       throw new KernelFault('no-return', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
-    return { label, facts: k.facts };
+    return withFailed(k, { label, facts: k.facts });
   } catch (e) {
-    return { label, facts: k.facts, fault: asFault(e) };
+    return withFailed(k, { label, facts: k.facts, fault: asFault(e) });
   }
+}
+
+function withFailed(k: Kernel, out: StepOutcome): StepOutcome {
+  if (k.allocFailed) out.allocFailed = true;
+  return out;
 }
 
 /**

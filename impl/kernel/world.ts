@@ -77,6 +77,8 @@ export interface World {
   preemptions: number;
   /** Interrupts entered so far (for counterexample minimisation and stats). */
   interrupts: number;
+  /** Allocations made to fail so far; bounded by the workload (Scope.allocFailures). */
+  allocFails: number;
 }
 
 // Field-by-field copies rather than spreads: the explorer clones a world on every transition, and
@@ -123,6 +125,7 @@ export function cloneWorld(w: World): World {
     inflight: w.inflight.slice(),
     preemptions: w.preemptions,
     interrupts: w.interrupts,
+    allocFails: w.allocFails,
   };
 }
 
