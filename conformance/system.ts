@@ -114,20 +114,7 @@ export class System {
   /** Boot: run the initcall, prefill each CPU's cache and put objects in flight, all without interleaving. */
   initial(): { world: World; abs: AbstractState; violations: Violation[] } {
     const s = this.scope;
-    const w: World = {
-      heap: [undefined],
-      globals: {},
-      cpus: Array.from({ length: s.cpus }, () => ({ online: true, irqsOff: false, current: -1, softirq: null, hardirq: null })),
-      tasks: s.taskCpus.map((cpu) => ({ cpu, opsDone: 0, held: [], frame: null })),
-      inflight: [],
-      preemptions: 0,
-      interrupts: 0,
-      allocFails: 0,
-    };
-    w.tasks.forEach((t, i) => {
-      const c = w.cpus[t.cpu]!;
-      if (c.current < 0) c.current = i;
-    });
+    const w = this.bootWorld();
     const bootFail = (what: string, out: StepOutcome) => {
       const msg = out.fault
         ? `${out.fault.kind}: ${out.fault.message}`
@@ -136,12 +123,13 @@ export class System {
           : `it returned ${out.done ? showValue(out.done.result) : 'nothing'}: the cache is empty at boot, and no slab path of the caller allocated an object`;
       throw new BootError(`${what} failed: ${msg}`);
     };
-    const run = (cpu: number, op: string, args: Value[]): StepOutcome => {
+    const run = (cpu: number, op: string, args: Value[]): StepOutcome & { labels: string[] } => {
       const f = newFrame(op, args, false);
       return runToCompletion(this.env, w, cpu, 'task', -1, f);
     };
     const init = run(0, 'init', []);
     if (init.fault) bootFail(`${this.impl.name}: init`, init);
+    const initFindings = this.initResult(init);
     // Objects come from the slab path when the implementation says how (fresh), so that boot does
     // not run the cached alloc the exploration is about to test. A slab path that cannot allocate
     // by itself (a C site whose miss path is inside the cache's helper) hands boot to alloc.
@@ -178,7 +166,81 @@ export class System {
       }
     }
     const abs = abstractState(this.impl, this.profile, w, this.layout);
-    return { world: w, abs, violations: violations(undefined, abs) };
+    if (!initFindings) return { world: w, abs, violations: violations(undefined, abs) };
+    // Judged like any step: the invariants read the boot step's facts (init-result) or fault (crash).
+    const withStep: AbstractState = { ...abs, step: initFindings };
+    return { world: w, abs, violations: violations(undefined, withStep) };
+  }
+
+  /** Memory, CPUs and tasks before the initcall. */
+  private bootWorld(): World {
+    const s = this.scope;
+    const w: World = {
+      heap: [undefined],
+      globals: {},
+      cpus: Array.from({ length: s.cpus }, () => ({ online: true, irqsOff: false, current: -1, softirq: null, hardirq: null })),
+      tasks: s.taskCpus.map((cpu) => ({ cpu, opsDone: 0, held: [], frame: null })),
+      inflight: [],
+      preemptions: 0,
+      interrupts: 0,
+      allocFails: 0,
+    };
+    w.tasks.forEach((t, i) => {
+      const c = w.cpus[t.cpu]!;
+      if (c.current < 0) c.current = i;
+    });
+    return w;
+  }
+
+  /**
+   * init-result: what the initcall returned against whether its allocations succeeded. With
+   * nothing failing it must return 0. Where the scope lets allocations fail, the initcall is also
+   * run on a fresh boot with its allocations failing: returning 0 then is a claim that the cache
+   * is usable, and the first alloc is run to see (a design whose callers test the cache pointer,
+   * as bio_alloc_bioset() tests `bs->cache`, passes). Null when there is nothing to report.
+   */
+  private initResult(init: StepOutcome & { labels: string[] }): AbsStep | null {
+    const boot = (label: string, facts: Fact[], fault?: KernelFault): AbsStep => ({
+      who: 'boot',
+      cpu: 0,
+      ctx: 'task',
+      task: -1,
+      preemptible: false,
+      irqsOff: false,
+      label,
+      facts,
+      ...(fault ? { fault: { kind: fault.kind, msg: fault.message } } : {}),
+    });
+    const r = init.done?.result;
+    if (r !== undefined && r !== 0 && !isPtr(r))
+      return boot(init.label, [
+        {
+          kind: 'init-result',
+          msg: `the initcall returned ${showValue(r)} although every allocation it made succeeded (it ran: ${init.labels.join(' | ')}): the kernel logs "initcall ... returned ${showValue(r)}" and carries on with the cache it did set up; a module would not load`,
+        },
+      ]);
+    if ((this.scope.allocFailures ?? 0) === 0) return null;
+    const pw = this.bootWorld();
+    const failed = runToCompletion(this.env, pw, 0, 'task', -1, newFrame('init', [], false), true, true);
+    if (!failed.allocFailed) return null;
+    const when = `with its allocation failing (${failed.labels.filter((l) => ALLOCATES.test(l)).join(', ') || failed.label})`;
+    if (failed.fault) {
+      // An unsupported construct on the failure path (a panic()) is not a finding about the cache.
+      if (failed.fault.kind === 'exception') return null;
+      return boot(failed.label, [], new KernelFault(failed.fault.kind, `${when}, the initcall oopses: ${failed.fault.message}`));
+    }
+    if (failed.done?.result !== 0) return null;
+    const t = pw.tasks.findIndex((x) => x.cpu === 0);
+    const f = newFrame('alloc', [], false);
+    if (t >= 0) pw.tasks[t]!.frame = f;
+    const a = runToCompletion(this.env, pw, 0, 'task', t, f, true);
+    if (!a.fault || a.fault.kind === 'exception') return null;
+    return boot(failed.label, [
+      {
+        kind: 'init-result',
+        msg: `${when}, the initcall returned 0, and the first alloc then oopses: ${a.fault.kind}: ${a.fault.message} (at ${a.label}). An initcall that cannot set the cache up must return an error (-ENOMEM), or its callers must test the cache pointer`,
+      },
+    ]);
   }
 
   // ---- what may happen next -------------------------------------------------------------------

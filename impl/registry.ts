@@ -13,6 +13,7 @@ import { capIgnoresNrIrq } from './variants/cap-ignores-nr-irq.js';
 import { flatThresholdB1 } from './variants/flat-threshold-b1.js';
 import { hardirqPutAlwaysFrees } from './variants/hardirq-put-always-frees.js';
 import { hardirqTaskList } from './variants/hardirq-task-list.js';
+import { initErrorAfterSuccess } from './variants/init-error-after-success.js';
 import { kmallocUnderGetCpu } from './variants/kmalloc-under-get-cpu.js';
 import { kmallocUnchecked } from './variants/kmalloc-unchecked.js';
 import { missNoPutCpu } from './variants/miss-no-put-cpu.js';
@@ -45,6 +46,7 @@ export const VARIANTS: readonly Implementation[] = [
   capCheckSplitSection,
   capIgnoresNrIrq,
   hardirqPutAlwaysFrees,
+  initErrorAfterSuccess,
   bioNoPrune,
 ];
 

@@ -207,6 +207,32 @@ describe('C path: edits of the code around the cache', () => {
     expect(r.profile.inferred.join('\n')).toContain('dio_cache (direct-io.c:69) is never assigned');
   });
 
+  it('the slab fallback\'s `return ERR_PTR(-ENOMEM);` lost: on check-enomem a failed kmalloc() reaches `dio->iocb = iocb;` (crash), and the seed does not', async () => {
+    const from = '+\t\tif (!dio)\n+\t\t\treturn ERR_PTR(-ENOMEM);\n';
+    for (const to of ['+\t\tif (!dio)\n+\t\t\t;\n', '+\n+\n']) {
+      const r = await edit('no-enomem-return', from, to);
+      expect(r.verdict).toBe('violation');
+      const v = r.violations.find((x) => x.id === 'crash')!;
+      expect(v.scope.name).toBe('check-enomem');
+      expect(v.message).toMatch(/NULL pointer dereference: dio reaches `dio->iocb = iocb;` \(direct-io.c:70\d\)/);
+      expect(v.steps.some((x) => /the allocation fails \(NULL\) in __iomap_dio_rw: dio = kmalloc\(sizeof\(\*dio\), GFP_KERNEL\);/.test(x.event))).toBe(true);
+    }
+    const ok = await check({ file: SEED });
+    expect(ok.verdict).toBe('conforms');
+    expect(ok.profile.inferred.join('\n')).toContain('the line after it, `dio->iocb = iocb;` (direct-io.c:706), dereferences dio');
+    expect(ok.runs.find((x) => x.scope.name === 'check-enomem')?.verdict).toBe('conforms');
+  });
+
+  it('the initcall\'s NULL test inverted or deleted: init-result, at boot or when alloc_percpu() fails', async () => {
+    const inverted = await edit('init-inverted', '+\tif (!dio_cache)\n+\t\treturn -ENOMEM;\n', '+\tif (dio_cache)\n+\t\treturn -ENOMEM;\n');
+    expect(inverted.violations.map((v) => v.id)).toEqual(['init-result']);
+    expect(inverted.violations[0]!.message).toContain('the initcall returned -12 although every allocation it made succeeded');
+    const deleted = await edit('init-unchecked', '+\tif (!dio_cache)\n+\t\treturn -ENOMEM;\n', '+\n+\n');
+    expect(deleted.violations.map((v) => v.id)).toEqual(['init-result']);
+    expect(deleted.violations[0]!.message).toMatch(/with its allocation failing \(iomap_dio_init: dio_cache = alloc_percpu\(.*\), the initcall returned 0, and the first alloc then oopses: null-deref/);
+    expect(deleted.violations[0]!.scope.name).toBe('check-enomem');
+  });
+
   it('the initcall stores with WRITE_ONCE(): that is an assignment, the run is the seed\'s', async () => {
     const r = await edit('write-once-init', '+\tdio_cache = alloc_percpu(struct dio_alloc_cache);\n', '+\tWRITE_ONCE(dio_cache, alloc_percpu(struct dio_alloc_cache));\n');
     expect(r.verdict).toBe('conforms');

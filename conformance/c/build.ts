@@ -216,6 +216,9 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
     cache: roles.binding,
     *init(k: Kernel): Op<number> {
       // File-scope statics start zeroed (or at their initialiser), as the C loader leaves them.
+      // Their storage, and an initcall the checker wrote itself, are not the code's allocations:
+      // they do not fail when the search makes allocations fail.
+      k.cannotFail = true;
       for (const s of statics) {
         let v = 0;
         try {
@@ -242,6 +245,7 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
         yield `(initcall) ${sites.init.staysNull} is never assigned: it stays NULL (${sites.init.at})`;
         return 0;
       }
+      k.cannotFail = sites.init.synthesised;
       const r = yield* runSite(k, sites.init, null);
       return r === NULL || r === 0 ? 0 : r;
     },
@@ -401,7 +405,7 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
         const stmts = body?.kids ?? [];
         if (!stmts.length) continue;
         const first = stmts[0]!;
-        const assigned = first.kids[0]?.t === 'assignment_expression' ? first.kids[0].f.left?.text ?? '' : '';
+        const assigned = assignedBy(first);
         const testsIt = (s: N | undefined) => !!s && s.t === 'if_statement' && !!assigned && new RegExp(`\\b${assigned}\\b`).test(s.f.condition?.text ?? '');
         if (stmts.length < 2 && j < Math.min(reg.lines.length, i + 16) - 1) continue;
         const chosen = testsIt(stmts[1]) ? [first, stmts[1]!] : [first];
@@ -437,6 +441,14 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
   // runs as part of that site, where what follows it is seen; as a site of its own it would not be.
   const inLead = new Set(out.flatMap((x) => x.leadAt ?? []));
   return [...out.filter((x) => !inLead.has(x.at)), ...late];
+}
+
+/** What a statement stores to: `x = f();`, or the first argument of `WRITE_ONCE(x, f());` and its kin. */
+function assignedBy(st: N): string {
+  const e = st.kids[0];
+  if (e?.t === 'assignment_expression') return e.f.left?.text ?? '';
+  if (e?.t === 'call_expression' && /^(WRITE_ONCE|rcu_assign_pointer|smp_store_release)$/.test(e.f.function?.text ?? '')) return e.f.arguments?.kids[0]?.text ?? '';
+  return '';
 }
 
 /**

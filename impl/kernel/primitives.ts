@@ -76,7 +76,9 @@ export type FactKind =
   | 'irq-restore-mismatch'
   | 'warn'
   | 'lockdep-irqs-enabled'
-  | 'unbalanced-exit';
+  | 'unbalanced-exit'
+  /** Boot: the initcall's return value disagrees with whether its allocations succeeded (System.initial). */
+  | 'init-result';
 
 export type FaultKind =
   | 'null-deref'
@@ -184,9 +186,15 @@ export class Kernel {
   /** An allocation of the live statement returned NULL because ExecContext.failAlloc asked for it. */
   allocFailed = false;
 
+  /**
+   * Set by the C path around allocations that are not the code's own: the loader's static
+   * storage, a DEFINE_PER_CPU area, an initcall line the checker wrote for a patch that shows none.
+   */
+  cannotFail = false;
+
   /** Whether this live allocation fails (and so that the step is one where an allocation failed). */
   private failing(): boolean {
-    if (this.x.failAlloc !== true) return false;
+    if (this.x.failAlloc !== true || this.cannotFail) return false;
     this.allocFailed = true;
     return true;
   }

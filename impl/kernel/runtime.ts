@@ -145,8 +145,8 @@ function exitFacts(world: World, cpu: number, frame: Frame): Fact[] {
  * whole prefix before each statement). Labels, facts, the read log and the frame's counters come
  * out the same as from runStatement() called until the operation returns.
  */
-export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe = false): StepOutcome & { labels: string[] } {
-  if (frame.steps === 0 && frame.reads.length === 0) return runFreshToCompletion(env, world, cpu, ctx, task, frame, probe);
+export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe = false, failAlloc = false): StepOutcome & { labels: string[] } {
+  if (frame.steps === 0 && frame.reads.length === 0) return runFreshToCompletion(env, world, cpu, ctx, task, frame, probe, failAlloc);
   const labels: string[] = [];
   const facts: Fact[] = [];
   for (;;) {
@@ -157,9 +157,10 @@ export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKin
   }
 }
 
-function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean): StepOutcome & { labels: string[] } {
+function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean, failAlloc: boolean): StepOutcome & { labels: string[] } {
   const labels: string[] = [];
-  const k = new Kernel(probe ? { world, cpu, ctx, task, frame, probe } : { world, cpu, ctx, task, frame }, env.impl.structs, env.macros);
+  const x = probe ? { world, cpu, ctx, task, frame, probe } : { world, cpu, ctx, task, frame };
+  const k = new Kernel(failAlloc ? { ...x, failAlloc } : x, env.impl.structs, env.macros);
   k.replaying = false;
   let label = frame.next;
   let pushed = false;
@@ -173,7 +174,7 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
       r = gen.next();
       labels.push(label);
       pushed = true;
-      if (r.done) return { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value }, labels };
+      if (r.done) return { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value }, labels, ...(k.allocFailed ? { allocFailed: true } : {}) };
       frame.steps++;
       frame.next = labelOf(k.fn, r.value);
       if (frame.steps > STEP_BUDGET)
@@ -181,6 +182,6 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
     }
   } catch (e) {
     if (!pushed) labels.push(label);
-    return { label, facts: k.facts, fault: asFault(e), labels };
+    return { label, facts: k.facts, fault: asFault(e), labels, ...(k.allocFailed ? { allocFailed: true } : {}) };
   }
 }
