@@ -49,7 +49,9 @@ class DfsWorker {
   private witnesses: DfsWitness[] = [];
   private maxPerCpu: number[] = [];
   private transitions = 0;
+  /** Transitions and new states not yet added to the shared counters (published every 64 steps). */
   private unpublished = 0;
+  private unpublishedStates = 0;
   private depth = 0;
   private peakOpen = 0;
 
@@ -74,6 +76,7 @@ class DfsWorker {
     }
     this.fp.fingerprint(root.world);
     this.seen.add(this.fp.hi, this.fp.lo);
+    this.seen.flush();
     Atomics.add(this.control, C_STATES, 1);
     this.noteExtremes(root.abs, () => []);
     this.stack.push(this.frame(root.world, parentAbs(root.abs), 0, -1));
@@ -121,10 +124,26 @@ class DfsWorker {
     this.stack.push(this.frame(u.w, parentAbs(this.sys.abs(u.w)), u.from, u.to));
   }
 
+  /** Adds this worker's counts to the shared ones (progress, maxStates) and its inserts to the table's. */
+  private publish(): void {
+    Atomics.add(this.control, C_TRANSITIONS, this.unpublished);
+    this.unpublished = 0;
+    if (this.unpublishedStates > 0) {
+      const states = Atomics.add(this.control, C_STATES, this.unpublishedStates) + this.unpublishedStates;
+      this.unpublishedStates = 0;
+      if (init.maxStates && states >= init.maxStates) Atomics.compareExchange(this.control, C_STOP, 0, STOP_MAX_STATES);
+    }
+  }
+
+  /** Before the main thread reads the counts: everything published. */
+  settle(): void {
+    this.publish();
+    this.seen.flush();
+  }
+
   private push(w: World, abs: AbstractState): void {
     this.stack.push(this.frame(w, abs, 0, -1));
-    const states = Atomics.add(this.control, C_STATES, 1) + 1;
-    if (init.maxStates && states >= init.maxStates) Atomics.compareExchange(this.control, C_STOP, 0, STOP_MAX_STATES);
+    this.unpublishedStates++;
     const d = this.base.length + this.stack.length - 1;
     if (d > this.depth) {
       this.depth = d;
@@ -141,8 +160,7 @@ class DfsWorker {
     let n = 0;
     for (;;) {
       if ((++n & 63) === 0) {
-        Atomics.add(this.control, C_TRANSITIONS, this.unpublished);
-        this.unpublished = 0;
+        this.publish();
         if (Atomics.load(this.control, C_STOP) !== 0) return 'idle';
         if (Atomics.load(this.control, C_PAUSE) !== 0) return 'paused';
         if (performance.now() >= until) return 'more';
@@ -150,11 +168,7 @@ class DfsWorker {
       const top = this.stack[this.stack.length - 1];
       if (!top) {
         const u = this.units.shift();
-        if (!u) {
-          Atomics.add(this.control, C_TRANSITIONS, this.unpublished);
-          this.unpublished = 0;
-          return 'idle';
-        }
+        if (!u) return 'idle';
         this.startUnit(u);
         continue;
       }
@@ -249,6 +263,7 @@ async function main(): Promise<void> {
       setImmediate(slice);
       return;
     }
+    ex.settle();
     running = false;
     post(s === 'idle' ? { type: 'idle', id: init.id } : { type: 'paused', id: init.id, full: s === 'full' });
   };
@@ -274,6 +289,7 @@ async function main(): Promise<void> {
         start();
         break;
       case 'finish':
+        ex.settle();
         post(ex.done(coverage));
         break;
     }

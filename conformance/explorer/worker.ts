@@ -63,6 +63,7 @@ class Expander {
       }
       this.fp.fingerprint(root.world);
       this.seen.add(this.fp.hi, this.fp.lo);
+      this.seen.flush();
       Atomics.add(this.control, C_STATES, 1);
       this.next.push({ w: root.world, abs: parentAbs(root.abs), idx: this.global(this.parents.add(0, 0)) });
       this.noteExtremes(root.abs, 0, -1);
@@ -160,6 +161,8 @@ class Expander {
 
   /** What happened since the last report (found and witnesses are handed over once). */
   private report(): FromWorker {
+    // The main thread reads the table's count between levels: this thread's inserts go in first.
+    this.seen.flush();
     const r: FromWorker = {
       type: 'level',
       id: init.id,
