@@ -195,9 +195,13 @@ export class System {
   /**
    * init-result: what the initcall returned against whether its allocations succeeded. With
    * nothing failing it must return 0. Where the scope lets allocations fail, the initcall is also
-   * run on a fresh boot with its allocations failing: returning 0 then is a claim that the cache
-   * is usable, and the first alloc is run to see (a design whose callers test the cache pointer,
-   * as bio_alloc_bioset() tests `bs->cache`, passes). Null when there is nothing to report.
+   * run on a fresh boot once per allocation it makes, with that one failing (v3's create helper:
+   * the descriptor's kmalloc(), then alloc_percpu()):
+   * - returning 0 is a claim that the cache is usable, and the first alloc is run to see (a design
+   *   whose callers test the cache pointer, as bio_alloc_bioset() tests `bs->cache`, passes);
+   * - returning an error, it must have freed what it allocated before the failure: an object
+   *   nothing reaches any more is leaked (the error path's `kfree()` missing).
+   * Null when there is nothing to report.
    */
   private initResult(init: StepOutcome & { labels: string[] }): AbsStep | null {
     const boot = (label: string, facts: Fact[], fault?: KernelFault): AbsStep => ({
@@ -220,16 +224,39 @@ export class System {
         },
       ]);
     if ((this.scope.allocFailures ?? 0) === 0) return null;
+    // A handful of allocations at most; the bound only keeps a looping initcall finite.
+    for (let n = 0; n < 16; n++) {
+      const found = this.initFailing(n, boot);
+      if (found === 'done') return null;
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** The initcall with its n-th allocation failing: a finding, null for none, 'done' when it makes fewer than n + 1. */
+  private initFailing(n: number, boot: (label: string, facts: Fact[], fault?: KernelFault) => AbsStep): AbsStep | null | 'done' {
     const pw = this.bootWorld();
-    const failed = runToCompletion(this.env, pw, 0, 'task', -1, newFrame('init', [], false), true, true);
-    if (!failed.allocFailed) return null;
-    const when = `with its allocation failing (${failed.labels.filter((l) => ALLOCATES.test(l)).join(', ') || failed.label})`;
+    const failed = runToCompletion(this.env, pw, 0, 'task', -1, newFrame('init', [], false), true, n);
+    if (!failed.allocFailed) return 'done';
+    // The statement whose allocation failed: the n-th of those that allocate, as far as labels tell.
+    const allocating = failed.labels.filter((l) => ALLOCATES.test(l));
+    const when = `with its allocation ${allocating.length > 1 ? `#${n + 1} ` : ''}failing (${allocating[n] ?? allocating[allocating.length - 1] ?? failed.label})`;
     if (failed.fault) {
       // An unsupported construct on the failure path (a panic()) is not a finding about the cache.
       if (failed.fault.kind === 'exception') return null;
       return boot(failed.label, [], new KernelFault(failed.fault.kind, `${when}, the initcall oopses: ${failed.fault.message}`));
     }
-    if (failed.done?.result !== 0) return null;
+    if (failed.done?.result !== 0) {
+      const leaked = unreachableLive(pw);
+      if (leaked.length === 0) return null;
+      const o = pw.heap[leaked[0]!]!;
+      return boot(failed.label, [
+        {
+          kind: 'init-result',
+          msg: `${when}, the initcall returned ${showValue(failed.done?.result)} but left #${leaked[0]} (${o.type === 'kmalloc' ? 'an allocation' : `a struct ${o.type}`} from ${o.origin}) allocated with nothing pointing to it: the error path leaks what the initcall had allocated before the failure (it ran: ${failed.labels.join(' | ')})`,
+        },
+      ]);
+    }
     const t = pw.tasks.findIndex((x) => x.cpu === 0);
     const f = newFrame('alloc', [], false);
     if (t >= 0) pw.tasks[t]!.frame = f;
@@ -737,6 +764,31 @@ function handedOutPastEnd(w: World, op: string, p: Value): KernelFault | undefin
     'wild-pointer',
     `slab-out-of-bounds (KASAN): ${op} handed out ${showValue(p)}, byte ${ptrOff(p)} of an allocation of ${o.size} bytes: there is no room for the object, and the caller's first access to it is out of bounds`,
   );
+}
+
+/**
+ * Live heap objects that nothing reaches from the statics (following pointers in cells): after an
+ * initcall that failed, what its error path should have freed. Only boot worlds have no frames.
+ */
+function unreachableLive(w: World): number[] {
+  const seen = new Set<number>();
+  const todo: number[] = [];
+  const visit = (v: Value) => {
+    if (!isPtr(v)) return;
+    const id = ptrId(v);
+    if (!seen.has(id) && w.heap[id]) {
+      seen.add(id);
+      todo.push(id);
+    }
+  };
+  for (const k in w.globals) visit(w.globals[k]!);
+  while (todo.length) {
+    const f = flatObj(w.heap[todo.pop()!]!);
+    for (let j = 4; j < f.length; j += 2) visit(f[j]!);
+  }
+  const out: number[] = [];
+  for (let id = 1; id < w.heap.length; id++) if (w.heap[id] && !w.heap[id]!.freed && !seen.has(id)) out.push(id);
+  return out;
 }
 
 /** Ids of the objects a pointer names anywhere but in the held and in-flight sets. */

@@ -272,7 +272,7 @@ export const INVARIANTS: readonly Invariant[] = [
   },
   {
     id: 'init-result',
-    claim: 'the initcall returns 0 when the allocations it made succeeded, and an error when one failed: never an error for a cache it set up, never 0 for one it did not',
+    claim: 'the initcall returns 0 when the allocations it made succeeded, and an error when one failed, having freed what it had allocated: never an error for a cache it set up, never 0 for one it did not',
     kernelRule: '"dio_cache = alloc_percpu(struct dio_alloc_cache); if (!dio_cache) return -ENOMEM; ... return 0;" — do_one_initcall() logs "initcall %pS returned %d" and carries on; a module whose init returns an error is not loaded',
     source: 'fs/iomap/direct-io.c:iomap_dio_init(); init/main.c:do_one_initcall()',
     severity: 'error',

@@ -274,6 +274,17 @@ describe('C path: edits of the code around the cache', () => {
     expect(r2.violations).toEqual([]);
   });
 
+  it('v3\'s create helper when alloc_percpu() fails (check-enomem, its second allocation): the descriptor leaked, or freed and returned (init-result)', async () => {
+    const v3 = readFileSync(join(FIX, 'v3-as-posted.patch'), 'utf8');
+    const path = '+\tif (!pcpu_cache_list->cache) {\n+\t\tkfree(pcpu_cache_list);\n+\t\treturn NULL;\n+\t}\n';
+    const leak = await edit('v3-init-leak', path, '+\tif (!pcpu_cache_list->cache) {\n+\n+\t\treturn NULL;\n+\t}\n', v3);
+    expect(leak.violations.map((v) => v.id)).toEqual(['init-result']);
+    expect(leak.violations[0]!.message).toMatch(/with its allocation #2 failing \(pcpu_cache_list_create: pcpu_cache_list->cache = alloc_percpu\(.*the initcall returned -12 but left #1 \(a struct pcpu_cache_list from kmalloc\) allocated with nothing pointing to it/);
+    const uaf = await edit('v3-init-uaf', path, '+\tif (!pcpu_cache_list->cache) {\n+\t\tkfree(pcpu_cache_list);\n+\n+\t}\n', v3);
+    expect(uaf.violations.map((v) => v.id)).toEqual(['init-result']);
+    expect(uaf.violations[0]!.message).toMatch(/the initcall returned 0, and the first alloc then oopses: use-after-free/);
+  });
+
   it('v3 element sizes: an element kmalloc()ed without room for its payload is slab-out-of-bounds; an element_size never stored is an uninitialised read', async () => {
     const v3 = readFileSync(join(FIX, 'v3-as-posted.patch'), 'utf8');
     // PCPU_CACHE_ELEMENT_SIZE() without `+ element_size`: the alloc hands out the byte past the header.

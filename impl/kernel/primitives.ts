@@ -121,8 +121,12 @@ export interface ExecContext {
   frame: Frame;
   /** A trial run the search does not keep (System's run-alone check): counters must not count it. */
   probe?: boolean;
-  /** Every allocation of this (live) statement returns NULL: the explorer chose to make it fail. */
-  failAlloc?: boolean;
+  /**
+   * Allocations that return NULL: `true`, every allocation of this live statement (the explorer
+   * chose to make it fail); a number n, only the n-th (from 0) of this run (boot's probe of an
+   * initcall's error paths, one allocation at a time).
+   */
+  failAlloc?: boolean | number;
 }
 
 /** The live thunk of a read that is being replayed: never called. */
@@ -192,9 +196,14 @@ export class Kernel {
    */
   cannotFail = false;
 
+  /** Allocations this Kernel has made (that could fail), for `failAlloc` as a number. */
+  private allocations = 0;
+
   /** Whether this live allocation fails (and so that the step is one where an allocation failed). */
   private failing(): boolean {
-    if (this.x.failAlloc !== true || this.cannotFail) return false;
+    const f = this.x.failAlloc;
+    if (f === undefined || f === false || this.cannotFail) return false;
+    if (typeof f === 'number' && this.allocations++ !== f) return false;
     this.allocFailed = true;
     return true;
   }

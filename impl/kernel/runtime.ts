@@ -145,7 +145,7 @@ function exitFacts(world: World, cpu: number, frame: Frame): Fact[] {
  * whole prefix before each statement). Labels, facts, the read log and the frame's counters come
  * out the same as from runStatement() called until the operation returns.
  */
-export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe = false, failAlloc = false): StepOutcome & { labels: string[] } {
+export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe = false, failAlloc: boolean | number = false): StepOutcome & { labels: string[] } {
   if (frame.steps === 0 && frame.reads.length === 0) return runFreshToCompletion(env, world, cpu, ctx, task, frame, probe, failAlloc);
   const labels: string[] = [];
   const facts: Fact[] = [];
@@ -157,10 +157,10 @@ export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKin
   }
 }
 
-function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean, failAlloc: boolean): StepOutcome & { labels: string[] } {
+function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean, failAlloc: boolean | number): StepOutcome & { labels: string[] } {
   const labels: string[] = [];
   const x = probe ? { world, cpu, ctx, task, frame, probe } : { world, cpu, ctx, task, frame };
-  const k = new Kernel(failAlloc ? { ...x, failAlloc } : x, env.impl.structs, env.macros);
+  const k = new Kernel(failAlloc !== false ? { ...x, failAlloc } : x, env.impl.structs, env.macros);
   k.replaying = false;
   let label = frame.next;
   let pushed = false;
