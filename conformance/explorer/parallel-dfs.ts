@@ -14,26 +14,23 @@
  *   counterexample is minimised exactly as one found by one thread.
  */
 import { Worker } from 'node:worker_threads';
-import { findImpl } from '../../impl/registry.js';
-import { System, type Violation } from '../system.js';
+import type { Violation } from '../system.js';
 import { assemble, explore, type ExploreOptions, type ExploreResult, type ExtremeWitness, type SearchOutcome } from './explore.js';
-import { SharedFingerprintSet } from './fingerprint.js';
 import {
   C_DEPTH,
   C_PAUSE,
   C_STATES,
   C_STOP,
   C_TRANSITIONS,
-  CONTROL_SLOTS,
-  STOP_MAX_STATES,
   STOP_SIGNAL,
-  STOP_VIOLATION,
+  parallelSetup,
+  stoppedBy,
+  workerInit,
   type DfsFound,
   type DfsUnit,
   type DfsWitness,
   type FromDfsWorker,
   type ToDfsWorker,
-  type WorkerInit,
 } from './protocol.js';
 
 const BOOT = new URL('./worker-boot.mjs', import.meta.url);
@@ -41,14 +38,10 @@ const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 type Mode = 'running' | 'idle' | 'paused';
 
 export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResult> {
-  const n = o.workers ?? 2;
-  const load = o.load ?? (findImpl(o.impl.name) === o.impl ? { ref: o.impl.name } : null);
-  if (!load) throw new Error(`parallel exploration: worker threads cannot load ${o.impl.name}; pass ExploreOptions.load (the module path)`);
   const t0 = performance.now();
-  const sys = new System(o.impl, o.scope);
-  let table = SharedFingerprintSet.create(o.initialTableSlots ?? 1 << 16);
-  const controlBuf = new SharedArrayBuffer(CONTROL_SLOTS * 4);
-  const control = new Int32Array(controlBuf);
+  const setup = parallelSetup(o);
+  const { n, load, sys, controlBuf, control } = setup;
+  let table = setup.table;
   const onAbort = () => Atomics.compareExchange(control, C_STOP, 0, STOP_SIGNAL);
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort);
@@ -199,18 +192,7 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
     };
 
     for (let id = 0; id < n; id++) {
-      const init: WorkerInit = {
-        strategy: 'dfs',
-        id,
-        workers: n,
-        load,
-        scope: o.scope,
-        symmetry: o.symmetry !== false,
-        all: !!o.all,
-        table: table.table,
-        control: controlBuf,
-        ...(o.maxStates ? { maxStates: o.maxStates } : {}),
-      };
+      const init = workerInit(o, 'dfs', id, n, load, table.table, controlBuf);
       const w = new Worker(BOOT, { workerData: init });
       workers.push(w);
       mode.push('idle');
@@ -247,7 +229,7 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
     kept.push({ value: w.value, cpu: w.cpu, choices: w.choices });
   }
   const stop = Atomics.load(control, C_STOP);
-  const stopped: ExploreResult['stoppedBy'] = stop === STOP_VIOLATION ? 'violation' : stop === STOP_MAX_STATES ? 'maxStates' : stop === STOP_SIGNAL ? 'signal' : undefined;
+  const stopped = stoppedBy(stop);
   const search: SearchOutcome = {
     found: errs,
     warned: warns,

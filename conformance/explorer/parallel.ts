@@ -13,11 +13,22 @@
  *   is a shortest one, as with one thread, and is rebuilt from every worker's parent arrays.
  */
 import { Worker } from 'node:worker_threads';
-import { findImpl } from '../../impl/registry.js';
 import { System, type Violation } from '../system.js';
 import { assemble, explore, type ExploreOptions, type ExploreResult, type ExtremeWitness, type SearchOutcome } from './explore.js';
 import { SharedFingerprintSet } from './fingerprint.js';
-import { C_STATES, C_STOP, C_TRANSITIONS, CONTROL_SLOTS, STOP_MAX_STATES, STOP_SIGNAL, STOP_VIOLATION, type Found, type FromWorker, type ToWorker, type WorkerInit, type Witness } from './protocol.js';
+import {
+  C_STATES,
+  C_STOP,
+  C_TRANSITIONS,
+  STOP_SIGNAL,
+  parallelSetup,
+  stoppedBy,
+  workerInit,
+  type Found,
+  type FromWorker,
+  type ToWorker,
+  type Witness,
+} from './protocol.js';
 
 const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 
@@ -57,15 +68,10 @@ function reply<T extends FromWorker['type']>(m: FromWorker, type: T): Extract<Fr
 }
 
 export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult> {
-  const n = o.workers ?? 2;
-  const load = o.load ?? (findImpl(o.impl.name) === o.impl ? { ref: o.impl.name } : null);
-  if (!load) throw new Error(`parallel exploration: worker threads cannot load ${o.impl.name}; pass ExploreOptions.load (the module path)`);
   const t0 = performance.now();
-  const sys = new System(o.impl, o.scope);
-
-  let table = SharedFingerprintSet.create(o.initialTableSlots ?? 1 << 16);
-  const controlBuf = new SharedArrayBuffer(CONTROL_SLOTS * 4);
-  const control = new Int32Array(controlBuf);
+  const setup = parallelSetup(o);
+  const { n, load, sys, controlBuf, control } = setup;
+  let table = setup.table;
   const peers: Peer[] = [];
   const onAbort = () => Atomics.compareExchange(control, C_STOP, 0, STOP_SIGNAL);
   if (o.signal?.aborted) onAbort();
@@ -87,18 +93,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
   let peakOpen = 1;
   try {
     for (let id = 0; id < n; id++) {
-      const init: WorkerInit = {
-        strategy: 'bfs',
-        id,
-        workers: n,
-        load,
-        scope: o.scope,
-        symmetry: o.symmetry !== false,
-        all: !!o.all,
-        table: table.table,
-        control: controlBuf,
-        ...(o.maxStates ? { maxStates: o.maxStates } : {}),
-      };
+      const init = workerInit(o, 'bfs', id, n, load, table.table, controlBuf);
       const p = new Peer(new Worker(BOOT, { workerData: init }));
       peers.push(p);
     }
@@ -174,7 +169,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
       kept.push({ value: w.value, cpu: w.cpu, choices: stepPath(w.parent, w.choice) });
     }
     const stop = Atomics.load(control, C_STOP);
-    const stopped: ExploreResult['stoppedBy'] = stop === STOP_VIOLATION ? 'violation' : stop === STOP_MAX_STATES ? 'maxStates' : stop === STOP_SIGNAL ? 'signal' : undefined;
+    const stopped = stoppedBy(stop);
     const outcome: SearchOutcome = {
       found: errs,
       warned: warns,

@@ -4,8 +4,11 @@
  * worker-dfs.ts).
  */
 import type { World } from '../../impl/kernel/world.js';
-import type { Scope, Violation } from '../system.js';
-import type { SharedTable } from './fingerprint.js';
+import type { AbstractState } from '../../model/abstract.js';
+import { findImpl } from '../../impl/registry.js';
+import { System, type Scope, type Violation } from '../system.js';
+import type { ExploreOptions } from './explore.js';
+import { SharedFingerprintSet, type Fingerprinter, type SharedTable } from './fingerprint.js';
 
 /** Int32 slots of the control buffer. */
 export const C_STOP = 0;
@@ -34,6 +37,56 @@ export interface WorkerInit {
   maxStates?: number;
   table: SharedTable;
   control: SharedArrayBuffer;
+}
+
+/** What the main thread of a parallel search starts from: the workers' count and how they load the implementation, its own System, the shared table and control words. */
+export function parallelSetup(o: ExploreOptions): { n: number; load: WorkerInit['load']; sys: System; table: SharedFingerprintSet; controlBuf: SharedArrayBuffer; control: Int32Array } {
+  const n = o.workers ?? 2;
+  const load = o.load ?? (findImpl(o.impl.name) === o.impl ? { ref: o.impl.name } : null);
+  if (!load) throw new Error(`parallel exploration: worker threads cannot load ${o.impl.name}; pass ExploreOptions.load (the module path)`);
+  const controlBuf = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+  return { n, load, sys: new System(o.impl, o.scope), table: SharedFingerprintSet.create(o.initialTableSlots ?? 1 << 16), controlBuf, control: new Int32Array(controlBuf) };
+}
+
+/** Why the workers stopped, from the stop word, as ExploreResult says it. */
+export function stoppedBy(stop: number): 'violation' | 'maxStates' | 'signal' | undefined {
+  return stop === STOP_VIOLATION ? 'violation' : stop === STOP_MAX_STATES ? 'maxStates' : stop === STOP_SIGNAL ? 'signal' : undefined;
+}
+
+/** What every worker of a search is started with. */
+export function workerInit(o: ExploreOptions, strategy: 'bfs' | 'dfs', id: number, workers: number, load: WorkerInit['load'], table: SharedTable, control: SharedArrayBuffer): WorkerInit {
+  return {
+    strategy,
+    id,
+    workers,
+    load,
+    scope: o.scope,
+    symmetry: o.symmetry !== false,
+    all: !!o.all,
+    table,
+    control,
+    ...(o.maxStates ? { maxStates: o.maxStates } : {}),
+  };
+}
+
+/**
+ * Worker 0 boots and claims the root in the shared set (boot runs the code under test once, so
+ * its coverage counts once, as with one thread). Null when boot fails or the root already breaks
+ * an invariant: the main thread then reports it the sequential way.
+ */
+export function claimRoot(sys: System, fp: Fingerprinter, seen: SharedFingerprintSet, control: Int32Array): { world: World; abs: AbstractState } | null {
+  let root;
+  try {
+    root = sys.initial();
+  } catch {
+    return null;
+  }
+  if (root.violations.length) return null;
+  fp.fingerprint(root.world);
+  seen.add(fp.hi, fp.lo);
+  seen.flush();
+  Atomics.add(control, C_STATES, 1);
+  return root;
 }
 
 /** A violation found by a worker: the step (parent state, choice) and the BFS depth of the parent. */

@@ -19,7 +19,22 @@ import { System, type Choice, type Violation } from '../system.js';
 import { parentAbs } from './explore.js';
 import { Fingerprinter, SharedFingerprintSet } from './fingerprint.js';
 import { loadImplementation } from './replay.js';
-import { C_DEPTH, C_PAUSE, C_STATES, C_STOP, C_TRANSITIONS, STOP_MAX_STATES, STOP_VIOLATION, type DfsFound, type DfsUnit, type DfsWitness, type FromDfsWorker, type ToDfsWorker, type WorkerInit } from './protocol.js';
+import {
+  C_DEPTH,
+  C_PAUSE,
+  C_STATES,
+  C_STOP,
+  C_TRANSITIONS,
+  STOP_MAX_STATES,
+  STOP_VIOLATION,
+  claimRoot,
+  type DfsFound,
+  type DfsUnit,
+  type DfsWitness,
+  type FromDfsWorker,
+  type ToDfsWorker,
+  type WorkerInit,
+} from './protocol.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -62,22 +77,12 @@ class DfsWorker {
     this.seen = new SharedFingerprintSet(init.table);
     this.control = new Int32Array(init.control);
     if (init.id !== 0) return;
-    // Worker 0 boots and owns the root; the others start idle and are given work.
-    let root;
-    try {
-      root = sys.initial();
-    } catch {
+    // Worker 0 owns the root; the others start idle and are given work.
+    const root = claimRoot(sys, this.fp, this.seen, this.control);
+    if (!root) {
       this.sequential = true;
       return;
     }
-    if (root.violations.length) {
-      this.sequential = true;
-      return;
-    }
-    this.fp.fingerprint(root.world);
-    this.seen.add(this.fp.hi, this.fp.lo);
-    this.seen.flush();
-    Atomics.add(this.control, C_STATES, 1);
     this.noteExtremes(root.abs, () => []);
     this.stack.push(this.frame(root.world, parentAbs(root.abs), 0, -1));
     this.peakOpen = 1;

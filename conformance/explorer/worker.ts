@@ -12,7 +12,19 @@ import { System, type Violation } from '../system.js';
 import { parentAbs, Parents, type Open } from './explore.js';
 import { Fingerprinter, SharedFingerprintSet } from './fingerprint.js';
 import { loadImplementation } from './replay.js';
-import { C_STATES, C_STOP, C_TRANSITIONS, STOP_MAX_STATES, STOP_VIOLATION, type Found, type FromWorker, type ToWorker, type WorkerInit, type Witness } from './protocol.js';
+import {
+  C_STATES,
+  C_STOP,
+  C_TRANSITIONS,
+  STOP_MAX_STATES,
+  STOP_VIOLATION,
+  claimRoot,
+  type Found,
+  type FromWorker,
+  type ToWorker,
+  type WorkerInit,
+  type Witness,
+} from './protocol.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -49,22 +61,11 @@ class Expander {
     this.control = new Int32Array(init.control);
     if (init.id === 0) {
       // The root: boot is deterministic, so every worker could rebuild it; worker 0 owns it.
-      // Boot runs the code under test once, here (its coverage counts once, as with one thread).
-      let root;
-      try {
-        root = sys.initial();
-      } catch {
+      const root = claimRoot(sys, this.fp, this.seen, this.control);
+      if (!root) {
         this.sequential = true;
         return;
       }
-      if (root.violations.length) {
-        this.sequential = true;
-        return;
-      }
-      this.fp.fingerprint(root.world);
-      this.seen.add(this.fp.hi, this.fp.lo);
-      this.seen.flush();
-      Atomics.add(this.control, C_STATES, 1);
       this.next.push({ w: root.world, abs: parentAbs(root.abs), idx: this.global(this.parents.add(0, 0)) });
       this.noteExtremes(root.abs, 0, -1);
     }
