@@ -223,6 +223,13 @@ describe('C path: edits of the code around the cache', () => {
     expect(ok.runs.find((x) => x.scope.name === 'check-enomem')?.verdict).toBe('conforms');
   });
 
+  it('a removed `return ERR_PTR(-ENOMEM);` kept as context: the alloc call after it is dead code, and the check says so (exit 2) instead of driving the cache from a caller of its own', async () => {
+    const from = '-\t\treturn ERR_PTR(-ENOMEM);\n+\tdio = dio_alloc_percpu_cache();';
+    await expect(edit('dead-alloc-site', from, ' \t\treturn ERR_PTR(-ENOMEM);\n+\tdio = dio_alloc_percpu_cache();')).rejects.toThrow(
+      /the alloc call in __iomap_dio_rw\(\) \(direct-io.c:700: `dio = dio_alloc_percpu_cache\(\);`\) can never run: `return ERR_PTR\(-ENOMEM\);` \(direct-io.c:699\) leaves the block right before it/,
+    );
+  });
+
   it('the initcall\'s NULL test inverted or deleted: init-result, at boot or when alloc_percpu() fails', async () => {
     const inverted = await edit('init-inverted', '+\tif (!dio_cache)\n+\t\treturn -ENOMEM;\n', '+\tif (dio_cache)\n+\t\treturn -ENOMEM;\n');
     expect(inverted.violations.map((v) => v.id)).toEqual(['init-result']);

@@ -133,8 +133,18 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       init = ok;
     }
   }
-  const allocSites = findSites(prog, roles, 'alloc', objType).map((x) => withSlabPath(prog, roles, x));
-  const freeSites = findSites(prog, roles, 'free', objType);
+  const dead: DeadSite[] = [];
+  const allocSites = findSites(prog, roles, 'alloc', objType, dead).map((x) => withSlabPath(prog, roles, x));
+  const freeSites = findSites(prog, roles, 'free', objType, dead);
+  // Every call of the alloc (or of the put) shown is dead code: nothing the patch shows drives the
+  // cache, and a synthesised caller would check a program that is not the patch's.
+  for (const [what, live, fn] of [['alloc', allocSites, roles.fns.alloc], ['put', freeSites, roles.fns.put]] as const) {
+    const d = dead.find((x) => new RegExp(`\\b${fn}\\s*\\(`).test(x.call));
+    if (live.length === 0 && d)
+      throw new UsageError(
+        `the ${what} call in ${d.fn}() (${d.at}: \`${d.call}\`) can never run: \`${d.by}\` (${d.byAt}) leaves the block right before it, so nothing in the ${kind === 'c' ? 'file' : 'patch'} calls ${fn}(); a line kept that the patch removes?`,
+      );
+  }
   const sites = {
     init: init ?? (staysNull ? nullInit(prog, roles, staysNull) : synthSite(prog, 'init', roles, objType)),
     alloc: allocSites[0] ?? synthSite(prog, 'alloc', roles, objType),
@@ -374,7 +384,17 @@ function regions(p: Program): { fn: string; lines: SrcLine[] }[] {
  * own lines, and the `if` right after it that tests the result: parsed from a window of lines
  * that grows until it is valid C.
  */
-function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objType: CType): Site[] {
+/** A call site that cannot run: the statement before it in its block returns or jumps away. */
+interface DeadSite {
+  fn: string;
+  at: string;
+  call: string;
+  /** The statement that leaves first, and where. */
+  by: string;
+  byAt: string;
+}
+
+function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objType: CType, dead?: DeadSite[]): Site[] {
   const inside = new Set(Object.values(r.fns));
   // The initcall assigns the static, or (a static descriptor) passes it to the create helper.
   const assigns = new RegExp(`\\b${r.binding.percpu}\\s*=\\s*\\w+\\s*\\(|\\b(?:WRITE_ONCE|rcu_assign_pointer)\\s*\\(\\s*${r.binding.percpu}\\s*,\\s*\\w+\\s*\\(`);
@@ -419,6 +439,14 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
           obj = args.find((a) => a.t === 'identifier' && !p.statics.has(a.text))?.text ?? '';
           if (!obj) continue;
         }
+        if (which !== 'init') {
+          const gone = leavesBefore(p, reg.lines, i, j, first);
+          if (gone) {
+            dead?.push({ fn: reg.fn, at: first.at, call: oneLine(first.text), by: oneLine(gone.text), byAt: gone.at });
+            r.evidence.push(`${which} site in ${reg.fn}() (${first.at}) cannot run: \`${oneLine(gone.text)}\` (${gone.at}) leaves the block right before it`);
+            break;
+          }
+        }
         const lead = which === 'init' ? [] : leadingObjectStatements(p, r, which, reg.lines, i, obj);
         if (lead.length) r.evidence.push(`${which} site in ${reg.fn}() (${first.at}) starts with what the object goes through just before the call: \`${lead.map((x) => oneLine(x.text)).join(' ')}\``);
         const site: Site = { fn: reg.fn, stmts: [...lead, ...chosen], obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
@@ -441,6 +469,39 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
   // runs as part of that site, where what follows it is seen; as a site of its own it would not be.
   const inLead = new Set(out.flatMap((x) => x.leadAt ?? []));
   return [...out.filter((x) => !inLead.has(x.at)), ...late];
+}
+
+/**
+ * The `return` or `goto` that comes right before `first` (the site's statement, at line i of a
+ * window parsed up to line j) in the same block, so that the site never runs: the window is grown
+ * backwards, from lines that start a statement (the code above them ends one or opens a block:
+ * `return NULL;` under an `if (...)` on the line above is that if's body), until it parses. A
+ * label on the site's statement makes it reachable again.
+ */
+function leavesBefore(p: Program, lines: SrcLine[], i: number, j: number, first: N): N | null {
+  const startsStatement = (k: number): boolean => {
+    for (let a = k - 1; a >= 0; a--) {
+      const t = lines[a]!.text.replace(/\/\*.*?\*\/|\/\/.*$/g, '').trim();
+      if (!t || /^\*|^\/\*/.test(t)) continue;
+      return /[;{}]$/.test(t) || /^\w+:$/.test(t);
+    }
+    // The first line of what the patch shows: what is above it is not known.
+    return false;
+  };
+  for (let k = i - 1; k >= Math.max(0, i - 12); k--) {
+    if (!lines[k]!.text.trim() || !startsStatement(k)) continue;
+    const window = lines.slice(k, j + 1);
+    const wrapped: SrcLine[] = [{ text: 'void __site(void) {', file: window[0]!.file, line: window[0]!.line }, ...window, { text: '}', file: window[0]!.file, line: window[window.length - 1]!.line }];
+    const root = parseLines(p.parser, wrapped);
+    if (firstError(root)) continue;
+    const stmts = root.kids.find((x) => x.t === 'function_definition')?.f.body?.kids ?? [];
+    const at = stmts.findIndex((x) => x.at === first.at);
+    if (at < 0) continue;
+    if (at === 0) return null;
+    const prev = stmts[at - 1]!;
+    return prev.t === 'return_statement' || prev.t === 'goto_statement' ? prev : null;
+  }
+  return null;
 }
 
 /** What a statement stores to: `x = f();`, or the first argument of `WRITE_ONCE(x, f());` and its kin. */
