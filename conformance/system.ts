@@ -204,20 +204,9 @@ export class System {
    * Null when there is nothing to report.
    */
   private initResult(init: StepOutcome & { labels: string[] }): AbsStep | null {
-    const boot = (label: string, facts: Fact[], fault?: KernelFault): AbsStep => ({
-      who: 'boot',
-      cpu: 0,
-      ctx: 'task',
-      task: -1,
-      preemptible: false,
-      irqsOff: false,
-      label,
-      facts,
-      ...(fault ? { fault: { kind: fault.kind, msg: fault.message } } : {}),
-    });
     const r = init.done?.result;
     if (r !== undefined && r !== 0 && !isPtr(r))
-      return boot(init.label, [
+      return bootStep(init.label, [
         {
           kind: 'init-result',
           msg: `the initcall returned ${showValue(r)} although every allocation it made succeeded (it ran: ${init.labels.join(' | ')}): the kernel logs "initcall ... returned ${showValue(r)}" and carries on with the cache it did set up; a module would not load`,
@@ -226,7 +215,7 @@ export class System {
     if ((this.scope.allocFailures ?? 0) === 0) return null;
     // A handful of allocations at most; the bound only keeps a looping initcall finite.
     for (let n = 0; n < 16; n++) {
-      const found = this.initFailing(n, boot);
+      const found = this.initFailing(n);
       if (found === 'done') return null;
       if (found) return found;
     }
@@ -234,7 +223,7 @@ export class System {
   }
 
   /** The initcall with its n-th allocation failing: a finding, null for none, 'done' when it makes fewer than n + 1. */
-  private initFailing(n: number, boot: (label: string, facts: Fact[], fault?: KernelFault) => AbsStep): AbsStep | null | 'done' {
+  private initFailing(n: number): AbsStep | null | 'done' {
     const pw = this.bootWorld();
     const failed = runToCompletion(this.env, pw, 0, 'task', -1, newFrame('init', [], false), true, n);
     if (!failed.allocFailed) return 'done';
@@ -244,13 +233,13 @@ export class System {
     if (failed.fault) {
       // An unsupported construct on the failure path (a panic()) is not a finding about the cache.
       if (failed.fault.kind === 'exception') return null;
-      return boot(failed.label, [], new KernelFault(failed.fault.kind, `${when}, the initcall oopses: ${failed.fault.message}`));
+      return bootStep(failed.label, [], new KernelFault(failed.fault.kind, `${when}, the initcall oopses: ${failed.fault.message}`));
     }
     if (failed.done?.result !== 0) {
       const leaked = unreachableLive(pw);
       if (leaked.length === 0) return null;
       const o = pw.heap[leaked[0]!]!;
-      return boot(failed.label, [
+      return bootStep(failed.label, [
         {
           kind: 'init-result',
           msg: `${when}, the initcall returned ${showValue(failed.done?.result)} but left #${leaked[0]} (${o.type === 'kmalloc' ? 'an allocation' : `a struct ${o.type}`} from ${o.origin}) allocated with nothing pointing to it: the error path leaks what the initcall had allocated before the failure (it ran: ${failed.labels.join(' | ')})`,
@@ -262,7 +251,7 @@ export class System {
     if (t >= 0) pw.tasks[t]!.frame = f;
     const a = runToCompletion(this.env, pw, 0, 'task', t, f, true);
     if (!a.fault || a.fault.kind === 'exception') return null;
-    return boot(failed.label, [
+    return bootStep(failed.label, [
       {
         kind: 'init-result',
         msg: `${when}, the initcall returned 0, and the first alloc then oopses: ${a.fault.kind}: ${a.fault.message} (at ${a.label}). An initcall that cannot set the cache up must return an error (-ENOMEM), or its callers must test the cache pointer`,
@@ -669,6 +658,13 @@ class Report implements StepReport {
   }
 }
 
+/** The step boot's findings are judged on (init-result's facts, or a fault for crash). */
+function bootStep(label: string, facts: Fact[], fault?: KernelFault): AbsStep {
+  const step: AbsStep = { who: 'boot', cpu: 0, ctx: 'task', task: -1, preemptible: false, irqsOff: false, label, facts };
+  if (fault) step.fault = { kind: fault.kind, msg: fault.message };
+  return step;
+}
+
 /** `cpu0/task1`, `cpu1/hardirq`: one string per (cpu, context, task), not one per step. */
 const WHO = new Map<number, string>();
 function whoOf(cpu: number, ctx: CtxKind, task: number): string {
@@ -836,11 +832,11 @@ function sameContent(w: World, a: Value, b: Value): boolean {
 }
 
 /** Freed objects nothing points to can never be touched again: drop them so they do not split states. */
-function gcFreed(w: World): boolean {
+function gcFreed(w: World): void {
   const heap = w.heap;
   let freed: number[] | null = null;
   for (let id = 1; id < heap.length; id++) if (heap[id]?.freed) (freed ??= []).push(id);
-  if (!freed) return false;
+  if (!freed) return;
   // Only the freed ids matter: mark which of them something still points to.
   const f = freed;
   const live = new Uint8Array(f.length);
@@ -865,14 +861,8 @@ function gcFreed(w: World): boolean {
       markAll(f, live, c.hardirq.reads, 0, 1);
     }
   }
-  let dropped = false;
-  for (let i = 0; i < f.length; i++)
-    if (!live[i]) {
-      heap[f[i]!] = undefined;
-      dropped = true;
-    }
+  for (let i = 0; i < f.length; i++) if (!live[i]) heap[f[i]!] = undefined;
   while (heap.length > 1 && heap[heap.length - 1] === undefined) heap.pop();
-  return dropped;
 }
 
 /** Marks live[i] for each freed id f[i] that a pointer among vs[from], vs[from + stride]... names. */

@@ -201,11 +201,13 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
       const v = env.vars.get(s.obj)!.v;
       // The line after the site uses the object: a NULL or an ERR_PTR() reaching it is the oops
       // that line takes (a `return` inside the site, the -ENOMEM path, does not get there).
-      if (s.usedAfter && (Number.isNaN(v) || !isPtr(v)))
+      if (s.usedAfter && (Number.isNaN(v) || !isPtr(v))) {
+        const isNull = v === NULL || Number.isNaN(v);
         throw new KernelFault(
-          v === NULL || Number.isNaN(v) ? 'null-deref' : 'wild-pointer',
-          `${v === NULL || Number.isNaN(v) ? 'NULL pointer dereference' : `dereference of ERR_PTR(${v})`}: ${s.obj} reaches \`${s.usedAfter.text}\` (${s.usedAfter.at}) as ${v === NULL || Number.isNaN(v) ? 'NULL' : v}; the site's lines end without returning`,
+          isNull ? 'null-deref' : 'wild-pointer',
+          `${isNull ? 'NULL pointer dereference' : `dereference of ERR_PTR(${v})`}: ${s.obj} reaches \`${s.usedAfter.text}\` (${s.usedAfter.at}) as ${isNull ? 'NULL' : v}; the site's lines end without returning`,
         );
+      }
       return Number.isNaN(v) ? NULL : v;
     } catch (e) {
       if (e instanceof KernelFault) throw e;
@@ -417,13 +419,8 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
       // A function's header line is not a call site (`if (create(...))` without a `;` is).
       if (/^\s*(static\s+)?[\w\s]+\*?\s*\w+\s*\([^;]*$/.test(reg.lines[i]!.text) && !/[=;]/.test(reg.lines[i]!.text) && !/^\s*(if|while|return)\b/.test(reg.lines[i]!.text)) continue;
       for (let j = i; j < Math.min(reg.lines.length, i + 16); j++) {
-        const window = reg.lines.slice(i, j + 1);
-        const wrapped: SrcLine[] = [{ text: 'void __site(void) {', file: window[0]!.file, line: window[0]!.line }, ...window, { text: '}', file: window[0]!.file, line: window[window.length - 1]!.line }];
-        const root = parseLines(p.parser, wrapped);
-        if (firstError(root)) continue;
-        const body = root.kids.find((k) => k.t === 'function_definition')?.f.body;
-        const stmts = body?.kids ?? [];
-        if (!stmts.length) continue;
+        const stmts = windowStatements(p, reg.lines.slice(i, j + 1));
+        if (!stmts?.length) continue;
         const first = stmts[0]!;
         const assigned = assignedBy(first);
         const testsIt = (s: N | undefined) => !!s && s.t === 'if_statement' && !!assigned && new RegExp(`\\b${assigned}\\b`).test(s.f.condition?.text ?? '');
@@ -490,11 +487,8 @@ function leavesBefore(p: Program, lines: SrcLine[], i: number, j: number, first:
   };
   for (let k = i - 1; k >= Math.max(0, i - 12); k--) {
     if (!lines[k]!.text.trim() || !startsStatement(k)) continue;
-    const window = lines.slice(k, j + 1);
-    const wrapped: SrcLine[] = [{ text: 'void __site(void) {', file: window[0]!.file, line: window[0]!.line }, ...window, { text: '}', file: window[0]!.file, line: window[window.length - 1]!.line }];
-    const root = parseLines(p.parser, wrapped);
-    if (firstError(root)) continue;
-    const stmts = root.kids.find((x) => x.t === 'function_definition')?.f.body?.kids ?? [];
+    const stmts = windowStatements(p, lines.slice(k, j + 1));
+    if (!stmts) continue;
     const at = stmts.findIndex((x) => x.at === first.at);
     if (at < 0) continue;
     if (at === 0) return null;
@@ -519,12 +513,8 @@ function assignedBy(st: N): string {
  */
 function statementAfter(p: Program, lines: SrcLine[], i: number, j: number, n: number): N | null {
   for (let k = j + 1; k < Math.min(lines.length, j + 12); k++) {
-    const window = lines.slice(i, k + 1);
-    const wrapped: SrcLine[] = [{ text: 'void __site(void) {', file: window[0]!.file, line: window[0]!.line }, ...window, { text: '}', file: window[0]!.file, line: window[window.length - 1]!.line }];
-    const root = parseLines(p.parser, wrapped);
-    if (firstError(root)) continue;
-    const stmts = root.kids.find((x) => x.t === 'function_definition')?.f.body?.kids ?? [];
-    if (stmts.length > n) return stmts[n]!;
+    const stmts = windowStatements(p, lines.slice(i, k + 1));
+    if (stmts && stmts.length > n) return stmts[n]!;
   }
   return null;
 }
@@ -557,8 +547,15 @@ function leadingObjectStatements(p: Program, r: Roles, which: 'alloc' | 'free', 
     taken.unshift(lines[j]!);
   }
   if (!taken.length) return [];
-  const root = parseLines(p.parser, [{ text: 'void __site(void) {', file: taken[0]!.file, line: taken[0]!.line }, ...taken, { text: '}', file: taken[0]!.file, line: taken[taken.length - 1]!.line }]);
-  if (firstError(root)) return [];
+  return windowStatements(p, taken) ?? [];
+}
+
+/** Lines of a function, parsed as the body of one: its statements, or null when they are not valid C on their own. */
+function windowStatements(p: Program, window: SrcLine[]): N[] | null {
+  const first = window[0]!;
+  const last = window[window.length - 1]!;
+  const root = parseLines(p.parser, [{ text: 'void __site(void) {', file: first.file, line: first.line }, ...window, { text: '}', file: last.file, line: last.line }]);
+  if (firstError(root)) return null;
   return root.kids.find((k) => k.t === 'function_definition')?.f.body?.kids ?? [];
 }
 

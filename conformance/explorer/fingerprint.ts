@@ -482,16 +482,6 @@ export class SharedFingerprintSet {
   private readonly countA: Int32Array;
   private readonly mask: number;
   private readonly limit: number;
-  /**
-   * Inserts this thread made and has not yet added to the shared count, and how many it may
-   * hold back. The count is one word every worker writes: an atomic add on every insert and an
-   * atomic read on every lookup kept its cache line moving between the cores. Held back, the
-   * count is behind by at most `batch` per thread, which the 1/8 kept free covers.
-   */
-  private unflushed = 0;
-  private readonly batch: number;
-  /** The shared count as this thread last read it. */
-  private seenCount = 0;
 
   constructor(readonly table: SharedTable) {
     this.hiA = new Int32Array(table.hi);
@@ -499,15 +489,6 @@ export class SharedFingerprintSet {
     this.countA = new Int32Array(table.count);
     this.mask = this.hiA.length - 1;
     this.limit = (this.hiA.length / 8) * 7;
-    this.batch = Math.max(1, Math.min(256, this.hiA.length >> 10));
-    this.seenCount = Atomics.load(this.countA, 0);
-  }
-
-  /** Adds what this thread held back to the shared count (before it reports, pauses or stops). */
-  flush(): void {
-    if (this.unflushed === 0) return;
-    this.seenCount = Atomics.add(this.countA, 0, this.unflushed) + this.unflushed;
-    this.unflushed = 0;
   }
 
   static create(capacityPow2: number): SharedFingerprintSet {
@@ -534,11 +515,7 @@ export class SharedFingerprintSet {
     lo |= 0;
     if (hi === 0) hi = 1;
     if (lo === 0) lo = 1;
-    if (this.seenCount + this.unflushed >= this.limit) {
-      this.flush();
-      this.seenCount = Atomics.load(this.countA, 0);
-      if (this.seenCount >= this.limit) return SharedFingerprintSet.FULL;
-    }
+    if (Atomics.load(this.countA, 0) >= this.limit) return SharedFingerprintSet.FULL;
     let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
     for (;;) {
       let h = Atomics.load(this.hiA, i);
@@ -546,7 +523,7 @@ export class SharedFingerprintSet {
         h = Atomics.compareExchange(this.hiA, i, 0, hi);
         if (h === 0) {
           Atomics.store(this.loA, i, lo);
-          if (++this.unflushed >= this.batch) this.flush();
+          Atomics.add(this.countA, 0, 1);
           return 1;
         }
       }
@@ -562,7 +539,7 @@ export class SharedFingerprintSet {
 
   /**
    * A table `factor` times larger holding the same fingerprints. Only while no thread inserts
-   * (every worker paused, with its count flushed): the copy uses plain reads and writes.
+   * (every worker paused): the copy uses plain reads and writes.
    */
   grown(factor: number): SharedFingerprintSet {
     const t = SharedFingerprintSet.create(this.hiA.length * factor);
@@ -581,7 +558,6 @@ export class SharedFingerprintSet {
       n++;
     }
     t.countA[0] = n;
-    t.seenCount = n;
     return t;
   }
 }

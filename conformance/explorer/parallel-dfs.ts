@@ -59,7 +59,6 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
   const send = (i: number, m: ToDfsWorker) => workers[i]!.postMessage(m);
 
   const outcome = await new Promise<{ done: Extract<FromDfsWorker, { type: 'done' }>[]; sequential: boolean }>((resolve, reject) => {
-    const ready: boolean[] = [];
     let readyCount = 0;
     let finishing = false;
     const done: Extract<FromDfsWorker, { type: 'done' }>[] = [];
@@ -137,7 +136,6 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
           fail(new Error(m.message));
           return;
         case 'ready':
-          ready[m.id] = true;
           if (m.sequential) {
             // Boot failed or the root breaks an invariant: the sequential search reports it.
             clearInterval(timer);
@@ -228,8 +226,7 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
     perCpu[w.cpu] = w.value;
     kept.push({ value: w.value, cpu: w.cpu, choices: w.choices });
   }
-  const stop = Atomics.load(control, C_STOP);
-  const stopped = stoppedBy(stop);
+  const stopped = stoppedBy(Atomics.load(control, C_STOP));
   const search: SearchOutcome = {
     found: errs,
     warned: warns,

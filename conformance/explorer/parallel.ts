@@ -168,8 +168,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
       perCpu[w.cpu] = w.value;
       kept.push({ value: w.value, cpu: w.cpu, choices: stepPath(w.parent, w.choice) });
     }
-    const stop = Atomics.load(control, C_STOP);
-    const stopped = stoppedBy(stop);
+    const stopped = stoppedBy(Atomics.load(control, C_STOP));
     const outcome: SearchOutcome = {
       found: errs,
       warned: warns,

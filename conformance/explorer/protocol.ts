@@ -3,7 +3,7 @@
  * control words: the parallel BFS (parallel.ts, worker.ts) and the parallel DFS (parallel-dfs.ts,
  * worker-dfs.ts).
  */
-import type { World } from '../../impl/kernel/world.js';
+import { newHeapObj, type HeapObj, type World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { findImpl } from '../../impl/registry.js';
 import { System, type Scope, type Violation } from '../system.js';
@@ -48,6 +48,15 @@ export function parallelSetup(o: ExploreOptions): { n: number; load: WorkerInit[
   return { n, load, sys: new System(o.impl, o.scope), table: SharedFingerprintSet.create(o.initialTableSlots ?? 1 << 16), controlBuf, control: new Int32Array(controlBuf) };
 }
 
+/**
+ * A world that came through postMessage: heap objects arrive as plain objects (the structured
+ * clone drops their class and its cache of the flattened form); make them kernel objects again.
+ */
+export function revive(w: World): World {
+  w.heap = w.heap.map((o: HeapObj | undefined) => (o ? newHeapObj(o.type, o.freed, o.origin, o.cells, o.size) : undefined));
+  return w;
+}
+
 /** Why the workers stopped, from the stop word, as ExploreResult says it. */
 export function stoppedBy(stop: number): 'violation' | 'maxStates' | 'signal' | undefined {
   return stop === STOP_VIOLATION ? 'violation' : stop === STOP_MAX_STATES ? 'maxStates' : stop === STOP_SIGNAL ? 'signal' : undefined;
@@ -84,7 +93,6 @@ export function claimRoot(sys: System, fp: Fingerprinter, seen: SharedFingerprin
   if (root.violations.length) return null;
   fp.fingerprint(root.world);
   seen.add(fp.hi, fp.lo);
-  seen.flush();
   Atomics.add(control, C_STATES, 1);
   return root;
 }

@@ -13,7 +13,7 @@
  * table grows, `table` and `resume`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { newHeapObj, type HeapObj, type World } from '../../impl/kernel/world.js';
+import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Choice, type Violation } from '../system.js';
 import { parentAbs } from './explore.js';
@@ -28,6 +28,7 @@ import {
   STOP_MAX_STATES,
   STOP_VIOLATION,
   claimRoot,
+  revive,
   type DfsFound,
   type DfsUnit,
   type DfsWitness,
@@ -83,7 +84,7 @@ class DfsWorker {
       this.sequential = true;
       return;
     }
-    this.noteExtremes(root.abs, () => []);
+    this.noteExtremes(root.abs);
     this.stack.push(this.frame(root.world, parentAbs(root.abs), 0, -1));
     this.peakOpen = 1;
   }
@@ -105,13 +106,14 @@ class DfsWorker {
     return this.pathOf(this.stack.length);
   }
 
-  private noteExtremes(abs: AbstractState, choices: () => number[]): void {
+  /** A new largest total on a quiescent CPU, reached by the step just taken (or by boot). */
+  private noteExtremes(abs: AbstractState): void {
     for (const c of abs.caches) {
       if (!c.quiescent) continue;
       const total = c.freeList.length + c.freeListIrq.length;
       if (total <= (this.maxPerCpu[c.cpu] ?? -1)) continue;
       this.maxPerCpu[c.cpu] = total;
-      if (total > 0) this.witnesses.push({ value: total, cpu: c.cpu, choices: choices() });
+      if (total > 0) this.witnesses.push({ value: total, cpu: c.cpu, choices: this.pathOfStep() });
     }
   }
 
@@ -129,8 +131,8 @@ class DfsWorker {
     this.stack.push(this.frame(u.w, parentAbs(this.sys.abs(u.w)), u.from, u.to));
   }
 
-  /** Adds this worker's counts to the shared ones (progress, maxStates) and its inserts to the table's. */
-  private publish(): void {
+  /** Adds this worker's counts to the shared ones (progress, maxStates); also before it reports. */
+  publish(): void {
     Atomics.add(this.control, C_TRANSITIONS, this.unpublished);
     this.unpublished = 0;
     if (this.unpublishedStates > 0) {
@@ -140,11 +142,6 @@ class DfsWorker {
     }
   }
 
-  /** Before the main thread reads the counts: everything published. */
-  settle(): void {
-    this.publish();
-    this.seen.flush();
-  }
 
   private push(w: World, abs: AbstractState): void {
     this.stack.push(this.frame(w, abs, 0, -1));
@@ -185,7 +182,7 @@ class DfsWorker {
       const r = sys.step(top.w, top.abs, top.choices[ci]!);
       this.transitions++;
       this.unpublished++;
-      this.noteExtremes(r.abs, () => this.pathOfStep());
+      this.noteExtremes(r.abs);
       let bad = false;
       for (const v of r.violations) {
         if (v.severity === 'error') bad = true;
@@ -250,11 +247,6 @@ class DfsWorker {
   }
 }
 
-/** A world that came through postMessage: make its heap objects kernel objects again (worker.ts does the same). */
-function revive(w: World): World {
-  w.heap = w.heap.map((o: HeapObj | undefined) => (o ? newHeapObj(o.type, o.freed, o.origin, o.cells, o.size) : undefined));
-  return w;
-}
 
 async function main(): Promise<void> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
@@ -268,7 +260,7 @@ async function main(): Promise<void> {
       setImmediate(slice);
       return;
     }
-    ex.settle();
+    ex.publish();
     running = false;
     post(s === 'idle' ? { type: 'idle', id: init.id } : { type: 'paused', id: init.id, full: s === 'full' });
   };
@@ -294,7 +286,7 @@ async function main(): Promise<void> {
         start();
         break;
       case 'finish':
-        ex.settle();
+        ex.publish();
         post(ex.done(coverage));
         break;
     }

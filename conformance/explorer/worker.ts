@@ -6,7 +6,7 @@
  * which the main thread collects at the end to rebuild choice vectors.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { newHeapObj, type HeapObj, type World } from '../../impl/kernel/world.js';
+import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Violation } from '../system.js';
 import { parentAbs, Parents, type Open } from './explore.js';
@@ -19,6 +19,7 @@ import {
   STOP_MAX_STATES,
   STOP_VIOLATION,
   claimRoot,
+  revive,
   type Found,
   type FromWorker,
   type ToWorker,
@@ -162,8 +163,6 @@ class Expander {
 
   /** What happened since the last report (found and witnesses are handed over once). */
   private report(): FromWorker {
-    // The main thread reads the table's count between levels: this thread's inserts go in first.
-    this.seen.flush();
     const r: FromWorker = {
       type: 'level',
       id: init.id,
@@ -196,14 +195,6 @@ class Expander {
   }
 }
 
-/**
- * A world that came through postMessage: heap objects arrive as plain objects (the structured
- * clone drops their class and its cache of the flattened form); make them kernel objects again.
- */
-function revive(w: World): World {
-  w.heap = w.heap.map((o: HeapObj | undefined) => (o ? newHeapObj(o.type, o.freed, o.origin, o.cells, o.size) : undefined));
-  return w;
-}
 
 async function main(): Promise<void> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);

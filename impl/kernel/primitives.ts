@@ -361,17 +361,12 @@ export class Kernel {
   }
 
   private loadLive(p: Value, base: Value | string, field?: string): Value {
-    this.live();
     const obj = this.objAt(p, base, field);
-    let v = obj.cells[ptrOff(p)];
-    if (v === undefined) {
-      // kzalloc() and alloc_percpu() zero every byte, not only the declared fields' cells.
-      if (obj.origin === 'kzalloc' || obj.origin === 'percpu') v = 0;
-      else throw new KernelFault('uninit-read', `read of uninitialised memory: ${accessText(base, field)}`);
-    }
-    this.x.frame.reads.push(v);
-    this.cursor++;
-    return v;
+    const v = obj.cells[ptrOff(p)];
+    if (v !== undefined) return this.record(v);
+    // kzalloc() and alloc_percpu() zero every byte, not only the declared fields' cells.
+    if (obj.origin === 'kzalloc' || obj.origin === 'percpu') return this.record(0);
+    throw new KernelFault('uninit-read', `read of uninitialised memory: ${accessText(base, field)}`);
   }
 
   private storeLive(p: Value, v: Value, base: Value | string, field?: string): void {

@@ -103,7 +103,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
   }
 }
 
-function withFailed(k: Kernel, out: StepOutcome): StepOutcome {
+function withFailed<T extends StepOutcome>(k: Kernel, out: T): T {
   if (k.allocFailed) out.allocFailed = true;
   return out;
 }
@@ -174,7 +174,7 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
       r = gen.next();
       labels.push(label);
       pushed = true;
-      if (r.done) return { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value }, labels, ...(k.allocFailed ? { allocFailed: true } : {}) };
+      if (r.done) return withFailed(k, { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value }, labels });
       frame.steps++;
       frame.next = labelOf(k.fn, r.value);
       if (frame.steps > STEP_BUDGET)
@@ -182,6 +182,6 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
     }
   } catch (e) {
     if (!pushed) labels.push(label);
-    return { label, facts: k.facts, fault: asFault(e), labels, ...(k.allocFailed ? { allocFailed: true } : {}) };
+    return withFailed(k, { label, facts: k.facts, fault: asFault(e), labels });
   }
 }
