@@ -162,7 +162,7 @@ function inOpPlace(who: string): Place {
   return p;
 }
 
-// Module-level helpers rather than closures in abstractStateOf(): it runs on every transition.
+// Module-level helpers rather than closures in objectsOf(): it runs on most transitions.
 function add(places: (Place[] | undefined)[], id: number, p: Place): void {
   const l = places[id];
   if (l) l.push(p);
@@ -190,9 +190,41 @@ export function abstractState(impl: Implementation, profile: Profile, w: World, 
 
 /**
  * abstractState() from the caches abstractCaches() returned for this same world (System.step
- * reuses the lists it already walked when the heap has not changed since).
+ * reuses the lists it already walked when the heap has not changed since). `lazy`: the objects'
+ * places are worked out when first read, for a world nobody changes afterwards (System.step's).
  */
-export function abstractStateOf(impl: Implementation, profile: Profile, w: World, caches: AbsCache[], step?: AbsStep): AbstractState {
+export function abstractStateOf(impl: Implementation, profile: Profile, w: World, caches: AbsCache[], step?: AbsStep, lazy = false): AbstractState {
+  if (lazy) return new LazyObjects(profile, caches, impl, w);
+  const objects = objectsOf(impl, w, caches);
+  return step ? { profile, caches, objects, step } : { profile, caches, objects };
+}
+
+/**
+ * An abstract state whose `objects` are found on first read. A search that steps into a state it
+ * has judged already checks only what the step did (Invariant.revisit), which reads no object's
+ * places: about half of all steps, and the places were the largest single cost of the step.
+ */
+class LazyObjects implements AbstractState {
+  declare step?: AbsStep;
+  #objects: AbsObject[] | undefined;
+  readonly #impl: Implementation;
+  readonly #w: World;
+  constructor(
+    readonly profile: Profile,
+    readonly caches: AbsCache[],
+    impl: Implementation,
+    w: World,
+  ) {
+    this.#impl = impl;
+    this.#w = w;
+  }
+  get objects(): AbsObject[] {
+    return (this.#objects ??= objectsOf(this.#impl, this.#w, this.caches));
+  }
+}
+
+/** Every object the cache or its callers own, with the places that hold or refer to it. */
+function objectsOf(impl: Implementation, w: World, caches: AbsCache[]): AbsObject[] {
   // Places by object id (ids are small: heap indices).
   const places: (Place[] | undefined)[] = new Array(w.heap.length);
   for (const c of caches) {
@@ -231,5 +263,5 @@ export function abstractStateOf(impl: Implementation, profile: Profile, w: World
     if (!o || o.origin === 'percpu' || id === descriptor) continue;
     objects.push({ id, freed: o.freed, places: places[id] ?? [] });
   }
-  return step ? { profile, caches, objects, step } : { profile, caches, objects };
+  return objects;
 }

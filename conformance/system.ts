@@ -84,7 +84,13 @@ export interface StepReport {
   /** A short description of the choice: `alloc`, `hardirq completes #3`, `preempt`. */
   event: string;
   abs: AbstractState;
-  violations: Violation[];
+  /** What the invariants say of the step (judged when first read). */
+  readonly violations: Violation[];
+  /**
+   * The same, for a search that knows whether the step led to a state it judged already: then
+   * only the claims about the step are checked (Invariant.revisit).
+   */
+  judge(revisited: boolean): Violation[];
 }
 
 // Refinement ghost bits, kept per frame (Frame.ghost) and hashed with the state.
@@ -103,9 +109,10 @@ export class System {
   readonly profile: Profile;
   readonly layout: Layout | null;
 
-  constructor(readonly impl: Implementation, readonly scope: Scope) {
+  /** `resume`: frames keep their generator for the next statement (Env.resume; for a DFS). */
+  constructor(readonly impl: Implementation, readonly scope: Scope, opts: { resume?: boolean } = {}) {
     this.profile = getProfile(scope.profile, { max: scope.max, threshold: scope.threshold });
-    this.env = { impl, macros: resolveMacros(impl, scope.max, scope.threshold) };
+    this.env = { impl, macros: resolveMacros(impl, scope.max, scope.threshold), ...(opts.resume ? { resume: true } : {}) };
     this.layout = layoutOf(impl);
   }
 
@@ -480,8 +487,8 @@ export class System {
         lc.online = w.cpus[lc.cpu]!.online;
         lc.quiescent = cpuQuiescent(w, lc.cpu);
       }
-      abs = abstractStateOf(this.impl, this.profile, w, ls);
-    } else abs = this.abs(w);
+      abs = abstractStateOf(this.impl, this.profile, w, ls, undefined, true);
+    } else abs = abstractStateOf(this.impl, this.profile, w, abstractCaches(this.impl, w, this.layout), undefined, true);
     // Every operation still in progress witnesses the new instant.
     for (const t of w.tasks) if (t.frame) this.observe(null, abs, t.frame, t.cpu, 'task');
     for (let i = 0; i < w.cpus.length; i++) {
@@ -495,7 +502,7 @@ export class System {
     if (done) step.done = done;
     if (offlined) step.offlined = offlined;
     abs.step = step;
-    return new Report(w, who, labels, event, c, this, abs, violations(prevAbs, abs));
+    return new Report(w, who, labels, event, c, this, abs, prevAbs);
   }
 
   /**
@@ -641,8 +648,9 @@ export class BootError extends Error {}
  */
 const ALLOCATES = /\b(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|alloc_percpu)\s*\(/;
 
-/** A StepReport whose `event` text is made when first read. */
+/** A StepReport whose `event` text and violations are made when first read. */
 class Report implements StepReport {
+  private judged: Violation[] | undefined;
   constructor(
     readonly world: World,
     readonly who: string,
@@ -651,10 +659,16 @@ class Report implements StepReport {
     private readonly choice: Choice,
     private readonly sys: System,
     readonly abs: AbstractState,
-    readonly violations: Violation[],
+    private readonly prevAbs: AbstractState,
   ) {}
   get event(): string {
     return (this.ev ??= this.sys.describe(this.choice));
+  }
+  get violations(): Violation[] {
+    return (this.judged ??= violations(this.prevAbs, this.abs));
+  }
+  judge(revisited: boolean): Violation[] {
+    return revisited ? violations(this.prevAbs, this.abs, true) : this.violations;
   }
 }
 

@@ -32,6 +32,12 @@ export interface Invariant {
   source: string;
   severity: 'error' | 'warning';
   check(prev: AbstractState | undefined, next: AbstractState): string | null;
+  /**
+   * What is left to check when a search steps into a state it has judged already (the same state
+   * up to renaming objects, which no claim looks at): `null` for a claim about the state alone,
+   * which that state passed; else the part of the claim that reads the step. Absent: `check`.
+   */
+  revisit?: ((prev: AbstractState | undefined, next: AbstractState) => string | null) | null;
 }
 
 /** The message of the step's first fact of one of these kinds (invariants run on every explored step: no arrays). */
@@ -73,6 +79,12 @@ function changed(prev: AbstractState | undefined, next: AbstractState): Change[]
   return out;
 }
 
+/** The step's oops that is about an object (the kernel's KASAN/slab reports), as object-safety words it. */
+function objectFault(s: AbstractState): string | null {
+  const f = s.step?.fault;
+  return f && ['use-after-free', 'double-free', 'bad-free', 'uninit-read'].includes(f.kind) ? f.msg : null;
+}
+
 /** Where an object is stored (not counting operations that refer to it), for messages. */
 const storedNames = (o: AbsObject) => o.places.filter((p) => p.kind !== 'in-op').map(placeName);
 
@@ -86,6 +98,7 @@ export const INVARIANTS: readonly Invariant[] = [
     kernelRule: '"cache->nr += cache->nr_irq; cache->nr_irq = 0;" — the counters move with the lists they count; the cap and threshold tests read them instead of walking the lists',
     source: 'fs/iomap/direct-io.c:dio_alloc_irq_cache_splice(), dio_alloc_percpu_cache(), dio_put_percpu_cache()',
     severity: 'error',
+    revisit: null,
     check(_prev, s) {
       for (const c of s.caches) {
         if (!c.quiescent || c.listFault) continue;
@@ -155,9 +168,10 @@ export const INVARIANTS: readonly Invariant[] = [
     kernelRule: 'slab API contract: "kfree - free previously allocated memory" once; an object on a free list belongs to the cache until popped',
     source: 'mm/slub.c:kfree(); fs/iomap/direct-io.c:dio_alloc_percpu_cache(), dio_put_percpu_cache()',
     severity: 'error',
+    revisit: (_prev, s) => objectFault(s),
     check(_prev, s) {
-      const f = s.step?.fault;
-      if (f && ['use-after-free', 'double-free', 'bad-free', 'uninit-read'].includes(f.kind)) return f.msg;
+      const f = objectFault(s);
+      if (f !== null) return f;
       for (const c of s.caches) if (c.listFault && c.quiescent) return `cpu${c.cpu}: ${c.listFault}`;
       // Inside a critical section the lists are mid-update (the splice has the irq list's
       // objects on both lists for two statements): judge placement once the CPU is quiescent.
@@ -184,6 +198,7 @@ export const INVARIANTS: readonly Invariant[] = [
     kernelRule: '"if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX) goto out_free;" — a soft cap: the test and the push are not atomic against a hardirq put',
     source: 'fs/iomap/direct-io.c:dio_put_percpu_cache() (kernel-semantics.md §5)',
     severity: 'error',
+    revisit: null,
     check(_prev, s) {
       const bound = reachableCapBound(s.profile);
       for (const c of s.caches) {
@@ -306,10 +321,14 @@ export function invariant(id: InvariantId): Invariant {
 }
 
 /** Every invariant that fails across prev -> next, in registry order. */
-export function violations(prev: AbstractState | undefined, next: AbstractState): { id: InvariantId; severity: 'error' | 'warning'; message: string }[] {
+/** `revisited`: `next` is a state the search judged already (Invariant.revisit). */
+export function violations(prev: AbstractState | undefined, next: AbstractState, revisited = false): { id: InvariantId; severity: 'error' | 'warning'; message: string }[] {
   const out = [];
   for (const inv of INVARIANTS) {
-    const m = inv.check(prev, next);
+    let m: string | null;
+    if (!revisited || inv.revisit === undefined) m = inv.check(prev, next);
+    else if (inv.revisit === null) continue;
+    else m = inv.revisit(prev, next);
     if (m !== null) out.push({ id: inv.id, severity: inv.severity, message: m });
   }
   return out;

@@ -224,9 +224,9 @@ class Search {
   done = false;
 
   constructor(private readonly o: ExploreOptions) {
-    this.sys = new System(o.impl, o.scope);
-    this.fp = new Fingerprinter(o.symmetry !== false);
     this.strategy = o.strategy ?? 'bfs';
+    this.sys = new System(o.impl, o.scope, { resume: this.strategy === 'dfs' });
+    this.fp = new Fingerprinter(o.symmetry !== false);
     let init;
     try {
       init = this.sys.initial();
@@ -289,8 +289,12 @@ class Search {
     const r = this.sys.step(from.w, from.abs, c);
     this.transitions++;
     this.noteExtremes(r.abs, () => this.pathTo(from.idx, ci));
+    this.fp.fingerprint(r.world);
+    // A stored state passed every invariant when it was stored (one that failed is not stored):
+    // a step back into it is judged only on what the step did.
+    const revisited = this.seen.has(this.fp.hi, this.fp.lo);
     let bad = false;
-    for (const v of r.violations) {
+    for (const v of r.judge(revisited)) {
       if (v.severity === 'error') bad = true;
       this.record(v, this.pathTo(from.idx, ci));
     }
@@ -298,8 +302,8 @@ class Search {
       if (!this.o.all) this.stopped = 'violation';
       return null;
     }
-    this.fp.fingerprint(r.world);
-    if (!this.seen.add(this.fp.hi, this.fp.lo)) return null;
+    if (revisited) return null;
+    this.seen.add(this.fp.hi, this.fp.lo);
     const idx = this.strategy === 'bfs' ? this.parents.add(from.idx, ci) : this.seen.size - 1;
     if (this.o.maxStates && this.seen.size >= this.o.maxStates) this.stopped = 'maxStates';
     return { w: r.world, abs: parentAbs(r.abs), idx };

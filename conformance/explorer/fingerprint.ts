@@ -509,6 +509,25 @@ export class SharedFingerprintSet {
     return this.hiA.byteLength + this.loA.byteLength;
   }
 
+  /** Whether (hi, lo) is in the table (an insert under way is waited for, as add() does). */
+  has(hi: number, lo: number): boolean {
+    hi |= 0;
+    lo |= 0;
+    if (hi === 0) hi = 1;
+    if (lo === 0) lo = 1;
+    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    for (;;) {
+      const h = Atomics.load(this.hiA, i);
+      if (h === 0) return false;
+      if (h === hi) {
+        let l = Atomics.load(this.loA, i);
+        while (l === 0) l = Atomics.load(this.loA, i);
+        if (l === lo) return true;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
   /** 1: added; 0: already present; FULL: not added, the table is too full. */
   add(hi: number, lo: number): number {
     hi |= 0;

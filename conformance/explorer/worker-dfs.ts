@@ -183,8 +183,11 @@ class DfsWorker {
       this.transitions++;
       this.unpublished++;
       this.noteExtremes(r.abs);
+      this.fp.fingerprint(r.world);
+      // As in explore.ts: a state in the table passed every invariant before any worker stored it.
+      const revisited = this.seen.has(this.fp.hi, this.fp.lo);
       let bad = false;
-      for (const v of r.violations) {
+      for (const v of r.judge(revisited)) {
         if (v.severity === 'error') bad = true;
         this.record(v, this.pathOfStep());
       }
@@ -192,7 +195,7 @@ class DfsWorker {
         if (!init.all) Atomics.compareExchange(this.control, C_STOP, 0, STOP_VIOLATION);
         continue;
       }
-      this.fp.fingerprint(r.world);
+      if (revisited) continue;
       const added = this.seen.add(this.fp.hi, this.fp.lo);
       if (added === 0) continue;
       if (added === SharedFingerprintSet.FULL) {
@@ -250,7 +253,7 @@ class DfsWorker {
 
 async function main(): Promise<void> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
-  const ex = new DfsWorker(new System(impl, init.scope));
+  const ex = new DfsWorker(new System(impl, init.scope, { resume: true }));
   const post = (m: FromDfsWorker) => port.postMessage(m);
   let running = false;
   // One slice, then back to the event loop so that a `give` or a pause gets in.

@@ -113,8 +113,11 @@ class Expander {
           sinceCount = 0;
         }
         this.noteExtremes(r.abs, node.idx, ci);
+        this.fp.fingerprint(r.world);
+        // As in explore.ts: a state in the table passed every invariant before any worker stored it.
+        const revisited = this.seen.has(this.fp.hi, this.fp.lo);
         let bad = false;
-        for (const v of r.violations) {
+        for (const v of r.judge(revisited)) {
           if (v.severity === 'error') bad = true;
           this.record(v, node.idx, ci);
         }
@@ -122,7 +125,7 @@ class Expander {
           if (!init.all) Atomics.compareExchange(this.control, C_STOP, 0, STOP_VIOLATION);
           continue;
         }
-        this.fp.fingerprint(r.world);
+        if (revisited) continue;
         const added = this.seen.add(this.fp.hi, this.fp.lo);
         if (added === 0) continue;
         if (added === SharedFingerprintSet.FULL) {

@@ -145,7 +145,7 @@ const STRUCT_MAPS = new WeakMap<readonly StructDecl[], { fieldOffsets: Map<strin
  * The `k` handed to every implementation function. One instance per resumed step.
  */
 export class Kernel {
-  readonly facts: Fact[] = [];
+  facts: Fact[] = [];
   /** Function names entered (port() wrappers keep it), innermost last. */
   readonly fnStack: string[] = [];
   private cursor = 0;
@@ -155,7 +155,7 @@ export class Kernel {
   private readonly structs: Map<string, StructDecl>;
 
   constructor(
-    private readonly x: ExecContext,
+    private x: ExecContext,
     structs: readonly StructDecl[],
     private readonly macros: Readonly<Record<string, number>>,
   ) {
@@ -173,6 +173,23 @@ export class Kernel {
     }
     this.fieldOffsets = maps.fieldOffsets;
     this.structs = maps.structs;
+  }
+
+  /**
+   * Binds this Kernel, whose generator stopped at a yield, to the context of the statement it is
+   * continued into (runtime.ts: a new copy of the world, and of the frame) instead of replaying a
+   * fresh generator; what it counts per statement starts again. fnStack is the generator's call
+   * chain and stays.
+   */
+  resume(x: ExecContext): void {
+    this.x = x;
+    this.facts = [];
+    this.cursor = x.frame.reads.length;
+    this.copied = [];
+    this.liveCalls = 0;
+    this.allocFailed = false;
+    this.allocations = 0;
+    this.replaying = false;
   }
 
   // ---- replay ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 import type { Implementation, Op } from '../interface.js';
 import { Kernel, KernelFault, type Fact } from './primitives.js';
 import type { Value } from './values.js';
-import type { CtxKind, Frame, World } from './world.js';
+import { LIVE, type CtxKind, type Frame, type World } from './world.js';
 
 /** Statements one operation may execute before the checker calls it non-terminating. */
 export const STEP_BUDGET = 10_000;
@@ -30,6 +30,12 @@ export interface Env {
   impl: Implementation;
   /** Macro values after scaling (DIO_ALLOC_CACHE_MAX -> 4). */
   macros: Readonly<Record<string, number>>;
+  /**
+   * Keep each frame's generator for its next statement (Frame[LIVE]). Worth it where the next
+   * state stepped is mostly the one just made (DFS); a BFS frontier would hold a generator chain
+   * per stored world.
+   */
+  resume?: boolean;
 }
 
 export function resolveMacros(impl: Implementation, max: number, threshold: number): Record<string, number> {
@@ -44,7 +50,21 @@ export function resolveMacros(impl: Implementation, max: number, threshold: numb
  * names the function's entry, which is also what a fault before the first yield reports.
  */
 export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
-  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: `${op}: (start)` };
+  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: `${op}: (start)`, [LIVE]: undefined };
+}
+
+/**
+ * A generator stopped at the yield before statement `steps` of the frame that last ran it, with
+ * its Kernel. Its locals are a function of the frame's args and reads, so any frame with the same
+ * lineage and step count may continue it instead of replaying: the copies of a world share it
+ * (cloneFrame), the first copy to run the statement takes it, and `steps` moves on, so that the
+ * other copies, still at the old count, replay as before. A frame's step always sets its own
+ * Resumable, so a frame whose count equals its Resumable's has run nothing since that one did.
+ */
+export interface Resumable {
+  gen: Op<Value>;
+  k: Kernel;
+  steps: number;
 }
 
 function generatorFor(env: Env, k: Kernel, f: Frame): Op<Value> {
@@ -79,24 +99,43 @@ function asFault(e: unknown): KernelFault {
  * allocation the statement makes returns NULL (replays then read the NULL from the log).
  */
 export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, failAlloc = false): StepOutcome {
-  const k = new Kernel(failAlloc ? { world, cpu, ctx, task, frame, failAlloc } : { world, cpu, ctx, task, frame }, env.impl.structs, env.macros);
+  const x = failAlloc ? { world, cpu, ctx, task, frame, failAlloc } : { world, cpu, ctx, task, frame };
+  const live = frame[LIVE];
+  const taken = env.resume && live !== undefined && live.steps === frame.steps ? live : undefined;
+  const k = taken ? taken.k : new Kernel(x, env.impl.structs, env.macros);
+  frame[LIVE] = undefined;
   let label = frame.next;
   try {
-    const gen = generatorFor(env, k, frame);
-    // Code before the first yield belongs to the first statement: live on a fresh frame.
-    k.replaying = frame.steps > 0;
-    let r = gen.next();
-    for (let i = 0; i < frame.steps && !r.done; i++) r = gen.next();
-    if (r.done) throw new KernelFault('replay-divergence', `operation ${frame.op} ended during replay at statement ${frame.steps}`);
-    k.checkReplayConsumed();
-    label = labelOf(k.fn, r.value);
-    k.replaying = false;
+    let gen: Op<Value>;
+    let r: IteratorResult<string, Value>;
+    if (taken) {
+      // No other copy of the frame may continue it from this count any more.
+      taken.steps = -1;
+      k.resume(x);
+      gen = taken.gen;
+    } else {
+      gen = generatorFor(env, k, frame);
+      // Code before the first yield belongs to the first statement: live on a fresh frame.
+      k.replaying = frame.steps > 0;
+      r = gen.next();
+      for (let i = 0; i < frame.steps && !r.done; i++) r = gen.next();
+      if (r.done) throw new KernelFault('replay-divergence', `operation ${frame.op} ended during replay at statement ${frame.steps}`);
+      k.checkReplayConsumed();
+      label = labelOf(k.fn, r.value);
+      k.replaying = false;
+    }
     r = gen.next();
     if (r.done) return withFailed(k, { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value } });
     frame.steps++;
     frame.next = labelOf(k.fn, r.value);
     if (frame.steps > STEP_BUDGET)
       throw new KernelFault('no-return', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
+    if (env.resume) {
+      if (taken) {
+        taken.steps = frame.steps;
+        frame[LIVE] = taken;
+      } else frame[LIVE] = { gen, k, steps: frame.steps };
+    }
     return withFailed(k, { label, facts: k.facts });
   } catch (e) {
     return withFailed(k, { label, facts: k.facts, fault: asFault(e) });

@@ -1,13 +1,15 @@
 /**
  * The whole simulated system as plain data: memory, CPUs, the context stacks, tasks, objects in
  * flight, and every operation that is half-way through. The explorer copies, hashes and resumes
- * it; nothing here holds a closure or a live generator.
+ * it. Nothing here is state that holds a closure or a live generator: a frame may carry one as a
+ * cache (Frame[LIVE]), which nothing hashes or sends.
  *
  * An operation in progress is (op, args, reads, steps): resuming it means re-running the
  * implementation's generator and feeding it the recorded reads (see runtime.ts). Locals are never
  * stored, because they are a function of the arguments and the values read.
  */
 import type { Value } from './values.js';
+import type { Resumable } from './runtime.js';
 
 export type CtxKind = 'task' | 'softirq' | 'hardirq';
 
@@ -29,7 +31,16 @@ export interface Frame {
   ghost: number;
   /** `function: statement` about to execute. Derived; for reports only, not hashed. */
   next: string;
+  /**
+   * The generator that ran this frame's last statement, if it can go on from here without a
+   * replay (runtime.ts). A cache, not state: keyed by a symbol, so that the fingerprint, JSON and
+   * postMessage never see it.
+   */
+  [LIVE]?: Resumable;
 }
+
+/** Frame's key for its resumable generator. */
+export const LIVE: unique symbol = Symbol('live generator');
 
 export interface HeapObj {
   /** Struct type name, or '__percpu' for an alloc_percpu() area map, or 'kmalloc'. */
@@ -94,6 +105,8 @@ export function cloneFrame(f: Frame): Frame {
     irqsOffAtStart: f.irqsOffAtStart,
     ghost: f.ghost,
     next: f.next,
+    // Shared by the copies: the first of them to run its next statement continues it (runtime.ts).
+    [LIVE]: f[LIVE],
   };
 }
 
