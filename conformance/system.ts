@@ -276,22 +276,22 @@ export class System {
       if (!c.online) continue;
       const top = topContext(w, cpu);
       if (top.frame) {
-        out.push({ kind: 'step', cpu });
-        if (w.allocFails < (s.allocFailures ?? 0) && ALLOCATES.test(top.frame.next)) out.push({ kind: 'step', cpu, failAlloc: true });
+        out.push(choice('step', cpu, -1, NULL, false));
+        if (w.allocFails < (s.allocFailures ?? 0) && ALLOCATES.test(top.frame.next)) out.push(choice('step', cpu, -1, NULL, true));
       }
       else if (top.ctx === 'task' && top.task >= 0) {
         const t = w.tasks[top.task]!;
         if (t.opsDone < s.ops) {
           for (const op of s.taskOps) {
-            if (op === 'alloc') out.push({ kind: 'start', task: top.task, op, obj: NULL });
-            else if (op === 'free' || op === 'submit') for (const o of distinct(w, t.held)) out.push({ kind: 'start', task: top.task, op, obj: o });
-            else if (op === 'complete' && s.completers.includes('task')) for (const o of distinct(w, w.inflight)) out.push({ kind: 'start', task: top.task, op, obj: o });
+            if (op === 'alloc') out.push(choice('start', -1, top.task, NULL, false, op));
+            else if (op === 'free' || op === 'submit') for (const o of distinct(w, t.held)) out.push(choice('start', -1, top.task, o, false, op));
+            else if (op === 'complete' && s.completers.includes('task')) for (const o of distinct(w, w.inflight)) out.push(choice('start', -1, top.task, o, false, op));
           }
         }
       }
       if (!c.irqsOff && !c.hardirq && w.inflight.length > 0) {
-        if (s.completers.includes('hardirq')) for (const o of distinct(w, w.inflight)) out.push({ kind: 'hardirq', cpu, obj: o });
-        if (!c.softirq && s.completers.includes('softirq')) for (const o of distinct(w, w.inflight)) out.push({ kind: 'softirq', cpu, obj: o });
+        if (s.completers.includes('hardirq')) for (const o of distinct(w, w.inflight)) out.push(choice('hardirq', cpu, -1, o, false));
+        if (!c.softirq && s.completers.includes('softirq')) for (const o of distinct(w, w.inflight)) out.push(choice('softirq', cpu, -1, o, false));
       }
       if (w.preemptions < s.preemptions && !c.irqsOff && !c.hardirq && !c.softirq) {
         const cur = c.current >= 0 ? w.tasks[c.current]! : null;
@@ -300,12 +300,12 @@ export class System {
             if (i === c.current || isRunning(w, i)) return;
             if (t.cpu !== cpu && !s.migration) return;
             if (t.opsDone >= s.ops && !t.frame) return;
-            out.push({ kind: 'switch', cpu, task: i });
+            out.push(choice('switch', cpu, i, NULL, false));
           });
         }
       }
       if (s.hotplug && cpu !== 0 && !c.hardirq && !c.softirq && !w.tasks.some((t) => t.cpu === cpu && t.frame))
-        out.push({ kind: 'offline', cpu });
+        out.push(choice('offline', cpu, -1, NULL, false));
     }
     return out;
   }
@@ -648,6 +648,15 @@ export class BootError extends Error {}
  */
 const ALLOCATES = /\b(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|alloc_percpu)\s*\(/;
 
+/**
+ * A Choice as enabled() makes them: every kind with the same fields, in the same order, so that
+ * step() reads them through one object shape (six literal shapes made its loads megamorphic).
+ * The fields a kind does not have are -1, NULL or false; none of them is read for that kind.
+ */
+function choice(kind: Choice['kind'], cpu: number, task: number, obj: Value, failAlloc: boolean, op: TaskOp = 'alloc'): Choice {
+  return { kind, cpu, task, op, obj, failAlloc } as Choice;
+}
+
 /** A StepReport whose `event` text and violations are made when first read. */
 class Report implements StepReport {
   private judged: Violation[] | undefined;
@@ -856,7 +865,7 @@ function gcFreed(w: World): void {
   const live = new Uint8Array(f.length);
   // Cell values of live objects: every other entry of the flattened form from index 4.
   for (const o of heap) if (o && !o.freed) markAll(f, live, flatObj(o), 4, 2);
-  for (const k in w.globals) markAll(f, live, [w.globals[k]!], 0, 1);
+  for (const k in w.globals) mark(f, live, w.globals[k]!);
   for (const t of w.tasks) {
     markAll(f, live, t.held, 0, 1);
     if (t.frame) {
@@ -881,11 +890,11 @@ function gcFreed(w: World): void {
 
 /** Marks live[i] for each freed id f[i] that a pointer among vs[from], vs[from + stride]... names. */
 function markAll(f: number[], live: Uint8Array, vs: readonly Value[], from: number, stride: number): void {
-  for (let j = from; j < vs.length; j += stride) {
-    const v = vs[j]!;
-    if (isPtr(v)) {
-      const i = f.indexOf(ptrId(v));
-      if (i >= 0) live[i] = 1;
-    }
+  for (let j = from; j < vs.length; j += stride) mark(f, live, vs[j]!);
+}
+function mark(f: number[], live: Uint8Array, v: Value): void {
+  if (isPtr(v)) {
+    const i = f.indexOf(ptrId(v));
+    if (i >= 0) live[i] = 1;
   }
 }

@@ -2,7 +2,7 @@
  * 64-bit fingerprints of a whole World, optionally up to object-identity symmetry.
  *
  * The world is serialised into a reusable Int32Array and hashed twice (two 32-bit mixes). Without
- * symmetry a heap object is written as a digest cached on the object (objDigest()). Under
+ * symmetry a heap object is written as a digest cached on the object (digested()). Under
  * symmetry every object id is renamed by first appearance while the state is walked in a fixed
  * order: globals (which lead to the per-CPU map and the per-CPU caches, in CPU order, and from
  * there along the list links), each CPU's interrupt frames, each task's frame and held objects,
@@ -23,7 +23,7 @@
  * bit 8: it is renamed with the objects.
  */
 import { OBJ_SPAN, PTR_BASE } from '../../impl/kernel/values.js';
-import { flatForm, flatObj, intern, type Frame, type HeapObj, type World } from '../../impl/kernel/world.js';
+import { flatForm, flatObj, intern, type Flat, type Frame, type HeapObj, type World } from '../../impl/kernel/world.js';
 
 const GHOST_SHIFT = 8;
 /** How far key() follows pointers to objects not named yet. */
@@ -130,38 +130,6 @@ export class Fingerprinter {
     this.n = n;
   }
 
-  /**
-   * Without symmetry an object is written as a 64-bit digest of its flattened form, computed
-   * once per object version: heap objects are copy-on-write, so most of a state's objects are
-   * the parent's, already digested, and a step rehashes only what it wrote.
-   */
-  private objDigest(o: HeapObj | undefined): void {
-    if (!o) {
-      this.push(M_NONE);
-      return;
-    }
-    const form = flatForm(o);
-    if (!form.digested) {
-      const f = form.f;
-      let h1 = 0x9747b28c ^ f.length;
-      let h2 = 0x5bd1e995 ^ Math.imul(f.length, 0x9e3779b1);
-      for (let i = 0; i < f.length; i++) {
-        const x = f[i]! | 0;
-        h1 = Math.imul(h1 ^ x, 0xcc9e2d51);
-        h1 = (h1 << 15) | (h1 >>> 17);
-        h2 = Math.imul(h2 ^ x, 0x85ebca6b);
-        h2 = (h2 << 13) | (h2 >>> 19);
-        h2 = (h2 + 0x165667b1) | 0;
-      }
-      form.digestHi = fmix1(h1);
-      form.digestLo = fmix2(h2);
-      form.digested = true;
-    }
-    this.push(M_OBJ);
-    this.push(form.digestHi);
-    this.push(form.digestLo);
-  }
-
   private drain(): void {
     if (!this.symmetry) return;
     const heap = this.w.heap;
@@ -259,6 +227,9 @@ export class Fingerprinter {
     return w.inflight.includes(p) ? 0x165667b1 : 0;
   }
 
+  private globalsOf: World['globals'] | null = null;
+  private globalNames: string[] = [];
+
   /** multiset()'s working copy of the set, reused (the sets are a handful long). */
   private mv: number[] = [];
 
@@ -309,16 +280,15 @@ export class Fingerprinter {
 
 
   private serialise(w: World): void {
+    if (!this.symmetry) {
+      this.serialisePlain(w);
+      return;
+    }
     this.w = w;
     this.n = 0;
     this.queue.length = 0;
     this.qHead = 0;
-    if (!this.symmetry) {
-      this.push(w.heap.length);
-      for (let i = 1; i < w.heap.length; i++) this.objDigest(w.heap[i]);
-    }
-    const gk = Object.keys(w.globals);
-    if (gk.length > 1) gk.sort();
+    const gk = this.namesOf(w.globals);
     this.push(gk.length);
     for (const k of gk) {
       this.push(this.str(k));
@@ -350,6 +320,65 @@ export class Fingerprinter {
     }
   }
 
+  /**
+   * serialise() without symmetry, in the same order with the same words: object ids are the
+   * identity, so no value is renamed (val() is the value itself), the held and in-flight sets are
+   * written in the ascending order the world keeps them in, and the buffer is sized once up front
+   * instead of checked at every word. It runs for every transition the search takes.
+   */
+  private serialisePlain(w: World): void {
+    const heap = w.heap;
+    const gk = this.namesOf(w.globals);
+    let need = 8 + 3 * heap.length + 2 * gk.length + 2 * w.cpus.length + 3 * w.tasks.length + w.inflight.length;
+    for (const c of w.cpus) need += frameWords(c.softirq) + frameWords(c.hardirq);
+    for (const t of w.tasks) need += frameWords(t.frame) + t.held.length;
+    if (this.buf.length < need) this.buf = new Int32Array(Math.max(need, this.buf.length * 2));
+    const b = this.buf;
+    let n = 0;
+    b[n++] = heap.length;
+    for (let i = 1; i < heap.length; i++) {
+      const o = heap[i];
+      if (!o) {
+        b[n++] = M_NONE;
+        continue;
+      }
+      const form = digested(o);
+      b[n++] = M_OBJ;
+      b[n++] = form.digestHi;
+      b[n++] = form.digestLo;
+    }
+    b[n++] = gk.length;
+    for (const k of gk) {
+      b[n++] = intern(k);
+      b[n++] = w.globals[k]! | 0;
+    }
+    for (const c of w.cpus) {
+      b[n++] = (c.online ? 1 : 0) | (c.irqsOff ? 2 : 0);
+      b[n++] = c.current;
+      n = plainFrame(b, n, c.softirq);
+      n = plainFrame(b, n, c.hardirq);
+    }
+    for (const t of w.tasks) {
+      b[n++] = t.cpu;
+      b[n++] = t.opsDone;
+      n = plainFrame(b, n, t.frame);
+      n = plainSet(b, n, t.held);
+    }
+    n = plainSet(b, n, w.inflight);
+    b[n++] = w.preemptions;
+    b[n++] = w.allocFails;
+    this.n = n;
+  }
+
+  /** The statics' names in order; copies of a world share the object (cloneWorld), so they are kept. */
+  private namesOf(globals: World['globals']): string[] {
+    if (globals !== this.globalsOf) {
+      this.globalsOf = globals;
+      this.globalNames = Object.keys(globals).sort();
+    }
+    return this.globalNames;
+  }
+
   private hash(): void {
     const b = this.buf;
     let h1 = 0x811c9dc5 ^ this.n;
@@ -371,6 +400,71 @@ export class Fingerprinter {
   }
 }
 
+/**
+ * An object's flattened form with its 64-bit digest, computed once per object version: heap
+ * objects are copy-on-write, so most of a state's objects are the parent's, already digested, and
+ * a step rehashes only what it wrote.
+ */
+function digested(o: HeapObj): Flat {
+  const form = flatForm(o);
+  if (!form.digested) {
+    const f = form.f;
+    let h1 = 0x9747b28c ^ f.length;
+    let h2 = 0x5bd1e995 ^ Math.imul(f.length, 0x9e3779b1);
+    for (let i = 0; i < f.length; i++) {
+      const x = f[i]! | 0;
+      h1 = Math.imul(h1 ^ x, 0xcc9e2d51);
+      h1 = (h1 << 15) | (h1 >>> 17);
+      h2 = Math.imul(h2 ^ x, 0x85ebca6b);
+      h2 = (h2 << 13) | (h2 >>> 19);
+      h2 = (h2 + 0x165667b1) | 0;
+    }
+    form.digestHi = fmix1(h1);
+    form.digestLo = fmix2(h2);
+    form.digested = true;
+  }
+  return form;
+}
+
+/** Words serialisePlain() writes for a frame (or its absence). */
+function frameWords(f: Frame | null): number {
+  return f ? 10 + f.args.length + f.reads.length : 1;
+}
+
+/** Fingerprinter.frame() without renaming. */
+function plainFrame(b: Int32Array, n: number, f: Frame | null): number {
+  if (!f) {
+    b[n++] = M_NOFRAME;
+    return n;
+  }
+  b[n++] = M_FRAME;
+  b[n++] = intern(f.op);
+  b[n++] = f.args.length;
+  for (const a of f.args) b[n++] = a | 0;
+  b[n++] = f.reads.length;
+  for (const r of f.reads) b[n++] = r | 0;
+  b[n++] = f.steps;
+  b[n++] = f.preempt;
+  b[n++] = f.irqSaved;
+  b[n++] = f.irqsOffAtStart ? 1 : 0;
+  b[n++] = f.ghost & GHOST_FLAGS;
+  b[n++] = f.ghost >>> GHOST_SHIFT;
+  return n;
+}
+
+/** Fingerprinter.multiset() without renaming: the values in ascending order. */
+function plainSet(b: Int32Array, n: number, vals: readonly number[]): number {
+  b[n++] = vals.length;
+  const start = n;
+  for (const v of vals) {
+    // The world keeps these sets sorted; an insertion sort keeps the words right if one is not.
+    let j = n++;
+    for (; j > start && b[j - 1]! > (v | 0); j--) b[j] = b[j - 1]!;
+    b[j] = v | 0;
+  }
+  return n;
+}
+
 /** The final avalanche of a hash's first 32-bit lane (murmur3's fmix32). */
 function fmix1(h: number): number {
   h ^= h >>> 16;
@@ -390,39 +484,41 @@ function fmix2(h: number): number {
 }
 
 /**
- * A set of 64-bit fingerprints: open addressing with linear probing over two Uint32Arrays
- * (8 bytes a slot, load factor at most 3/4). (0, 0) marks an empty slot, so a fingerprint of
- * (0, 0) is stored as (0, 1).
+ * A set of 64-bit fingerprints: open addressing with linear probing over one Uint32Array, the
+ * high and low words of a slot side by side (8 bytes a slot, load factor at most 3/4): a probe
+ * of a table far larger than the caches touches one line, not one in each of two arrays.
+ * (0, 0) marks an empty slot, so a fingerprint of (0, 0) is stored as (0, 1).
  */
 export class FingerprintSet {
-  private hiA: Uint32Array;
-  private loA: Uint32Array;
+  private t: Uint32Array;
   private mask: number;
   size = 0;
 
   constructor(capacityPow2 = 1 << 16) {
-    this.hiA = new Uint32Array(capacityPow2);
-    this.loA = new Uint32Array(capacityPow2);
+    this.t = new Uint32Array(capacityPow2 * 2);
     this.mask = capacityPow2 - 1;
   }
 
   get bytes(): number {
-    return this.hiA.byteLength + this.loA.byteLength;
+    return this.t.byteLength;
   }
 
   /** Adds (hi, lo); returns false if it was already present. */
   add(hi: number, lo: number): boolean {
     if (hi === 0 && lo === 0) lo = 1;
-    if ((this.size + 1) * 4 > this.hiA.length * 3) this.grow();
-    return this.insert(hi, lo);
+    if ((this.size + 1) * 4 > (this.mask + 1) * 3) this.grow();
+    return this.insert(hi >>> 0, lo >>> 0);
   }
 
   has(hi: number, lo: number): boolean {
     if (hi === 0 && lo === 0) lo = 1;
+    hi >>>= 0;
+    lo >>>= 0;
+    const t = this.t;
     let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
     for (;;) {
-      const h = this.hiA[i]!;
-      const l = this.loA[i]!;
+      const h = t[2 * i]!;
+      const l = t[2 * i + 1]!;
       if (h === 0 && l === 0) return false;
       if (h === hi && l === lo) return true;
       i = (i + 1) & this.mask;
@@ -430,13 +526,14 @@ export class FingerprintSet {
   }
 
   private insert(hi: number, lo: number): boolean {
+    const t = this.t;
     let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
     for (;;) {
-      const h = this.hiA[i]!;
-      const l = this.loA[i]!;
+      const h = t[2 * i]!;
+      const l = t[2 * i + 1]!;
       if (h === 0 && l === 0) {
-        this.hiA[i] = hi;
-        this.loA[i] = lo;
+        t[2 * i] = hi;
+        t[2 * i + 1] = lo;
         this.size++;
         return true;
       }
@@ -446,20 +543,18 @@ export class FingerprintSet {
   }
 
   private grow(): void {
-    const oh = this.hiA;
-    const ol = this.loA;
-    this.hiA = new Uint32Array(oh.length * 2);
-    this.loA = new Uint32Array(oh.length * 2);
-    this.mask = this.hiA.length - 1;
+    const old = this.t;
+    this.t = new Uint32Array(old.length * 2);
+    this.mask = old.length - 1;
     this.size = 0;
-    for (let i = 0; i < oh.length; i++) if (oh[i] !== 0 || ol[i] !== 0) this.insert(oh[i]!, ol[i]!);
+    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0 || old[i + 1] !== 0) this.insert(old[i]!, old[i + 1]!);
   }
 }
 
 /** The shared memory of a SharedFingerprintSet, as posted to worker threads. */
 export interface SharedTable {
-  hi: SharedArrayBuffer;
-  lo: SharedArrayBuffer;
+  /** Slot i: high word at 2i, low word at 2i + 1. */
+  slots: SharedArrayBuffer;
   /** [0]: states stored. */
   count: SharedArrayBuffer;
 }
@@ -477,24 +572,22 @@ export interface SharedTable {
  */
 export class SharedFingerprintSet {
   static readonly FULL = -1;
-  readonly hiA: Int32Array;
-  readonly loA: Int32Array;
+  /** Slot i: high word at 2i, low word at 2i + 1 (FingerprintSet's layout). */
+  readonly t: Int32Array;
   private readonly countA: Int32Array;
   private readonly mask: number;
   private readonly limit: number;
 
   constructor(readonly table: SharedTable) {
-    this.hiA = new Int32Array(table.hi);
-    this.loA = new Int32Array(table.lo);
+    this.t = new Int32Array(table.slots);
     this.countA = new Int32Array(table.count);
-    this.mask = this.hiA.length - 1;
-    this.limit = (this.hiA.length / 8) * 7;
+    this.mask = this.t.length / 2 - 1;
+    this.limit = ((this.mask + 1) / 8) * 7;
   }
 
   static create(capacityPow2: number): SharedFingerprintSet {
     return new SharedFingerprintSet({
-      hi: new SharedArrayBuffer(capacityPow2 * 4),
-      lo: new SharedArrayBuffer(capacityPow2 * 4),
+      slots: new SharedArrayBuffer(capacityPow2 * 8),
       count: new SharedArrayBuffer(4),
     });
   }
@@ -503,10 +596,10 @@ export class SharedFingerprintSet {
     return Atomics.load(this.countA, 0);
   }
   get capacity(): number {
-    return this.hiA.length;
+    return this.mask + 1;
   }
   get bytes(): number {
-    return this.hiA.byteLength + this.loA.byteLength;
+    return this.t.byteLength;
   }
 
   /** Whether (hi, lo) is in the table (an insert under way is waited for, as add() does). */
@@ -515,13 +608,14 @@ export class SharedFingerprintSet {
     lo |= 0;
     if (hi === 0) hi = 1;
     if (lo === 0) lo = 1;
+    const t = this.t;
     let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
     for (;;) {
-      const h = Atomics.load(this.hiA, i);
+      const h = Atomics.load(t, 2 * i);
       if (h === 0) return false;
       if (h === hi) {
-        let l = Atomics.load(this.loA, i);
-        while (l === 0) l = Atomics.load(this.loA, i);
+        let l = Atomics.load(t, 2 * i + 1);
+        while (l === 0) l = Atomics.load(t, 2 * i + 1);
         if (l === lo) return true;
       }
       i = (i + 1) & this.mask;
@@ -535,21 +629,22 @@ export class SharedFingerprintSet {
     if (hi === 0) hi = 1;
     if (lo === 0) lo = 1;
     if (Atomics.load(this.countA, 0) >= this.limit) return SharedFingerprintSet.FULL;
+    const t = this.t;
     let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
     for (;;) {
-      let h = Atomics.load(this.hiA, i);
+      let h = Atomics.load(t, 2 * i);
       if (h === 0) {
-        h = Atomics.compareExchange(this.hiA, i, 0, hi);
+        h = Atomics.compareExchange(t, 2 * i, 0, hi);
         if (h === 0) {
-          Atomics.store(this.loA, i, lo);
+          Atomics.store(t, 2 * i + 1, lo);
           Atomics.add(this.countA, 0, 1);
           return 1;
         }
       }
       if (h === hi) {
-        let l = Atomics.load(this.loA, i);
+        let l = Atomics.load(t, 2 * i + 1);
         // The winner of this slot has not written its low word yet: a few instructions away.
-        while (l === 0) l = Atomics.load(this.loA, i);
+        while (l === 0) l = Atomics.load(t, 2 * i + 1);
         if (l === lo) return 0;
       }
       i = (i + 1) & this.mask;
@@ -561,22 +656,21 @@ export class SharedFingerprintSet {
    * (every worker paused): the copy uses plain reads and writes.
    */
   grown(factor: number): SharedFingerprintSet {
-    const t = SharedFingerprintSet.create(this.hiA.length * factor);
-    const hiA = t.hiA;
-    const loA = t.loA;
-    const mask = t.mask;
+    const g = SharedFingerprintSet.create((this.mask + 1) * factor);
+    const t = g.t;
+    const mask = g.mask;
     let n = 0;
-    for (let j = 0; j < this.hiA.length; j++) {
-      const hi = this.hiA[j]!;
+    for (let j = 0; j < this.t.length; j += 2) {
+      const hi = this.t[j]!;
       if (hi === 0) continue;
-      const lo = this.loA[j]!;
+      const lo = this.t[j + 1]!;
       let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & mask;
-      while (hiA[i] !== 0) i = (i + 1) & mask;
-      hiA[i] = hi;
-      loA[i] = lo;
+      while (t[2 * i] !== 0) i = (i + 1) & mask;
+      t[2 * i] = hi;
+      t[2 * i + 1] = lo;
       n++;
     }
-    t.countA[0] = n;
-    return t;
+    g.countA[0] = n;
+    return g;
   }
 }

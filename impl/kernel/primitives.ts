@@ -434,7 +434,9 @@ export class Kernel {
   setGlobal(name: string, v: Value): void {
     if (this.replaying) return;
     this.effect(() => {
-      this.x.world.globals[name] = v;
+      // A new object, not a write into it: copies of the world share their statics (cloneWorld).
+      const w = this.x.world;
+      w.globals = { ...w.globals, [name]: v };
     });
   }
 

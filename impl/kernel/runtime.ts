@@ -207,15 +207,16 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
     const gen = generatorFor(env, k, frame);
     let r = gen.next();
     if (r.done) throw new KernelFault('replay-divergence', `operation ${frame.op} ended during replay at statement 0`);
+    label = labelOf(k.fn, r.value);
     for (;;) {
-      label = labelOf(k.fn, r.value);
       pushed = false;
       r = gen.next();
       labels.push(label);
       pushed = true;
       if (r.done) return withFailed(k, { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value }, labels });
       frame.steps++;
-      frame.next = labelOf(k.fn, r.value);
+      // The next statement's label, once: it is also the label the next pass pushes.
+      label = frame.next = labelOf(k.fn, r.value);
       if (frame.steps > STEP_BUDGET)
         throw new KernelFault('no-return', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
     }

@@ -128,11 +128,10 @@ export function cloneWorld(w: World): World {
     const t = w.tasks[i]!;
     tasks[i] = { cpu: t.cpu, opsDone: t.opsDone, held: t.held.slice(), frame: t.frame && cloneFrame(t.frame) };
   }
-  const globals: Record<string, Value> = {};
-  for (const k in w.globals) globals[k] = w.globals[k]!;
   return {
     heap: w.heap.slice(),
-    globals,
+    // Shared: statics are written at boot, hardly ever after, and setGlobal() replaces the object.
+    globals: w.globals,
     cpus,
     tasks,
     inflight: w.inflight.slice(),
