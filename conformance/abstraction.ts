@@ -52,7 +52,7 @@ function percpuPointer(impl: Implementation, w: World): Value | undefined {
 /** The cache struct of each CPU, or null where it cannot be found (not initialised). */
 export function cacheObjects(impl: Implementation, w: World): (number | null)[] {
   const b = impl.cache;
-  const out: (number | null)[] = w.cpus.map(() => null);
+  const out: (number | null)[] = new Array(w.cpus.length).fill(null);
   if (!b) return out;
   const pp = percpuPointer(impl, w);
   if (pp === undefined || !isPtr(pp)) return out;
@@ -70,24 +70,43 @@ function cell(w: World, p: Value): Value | undefined {
   return o ? o.cells[ptrOff(p)] : undefined;
 }
 
-/** Walks a list from `head`; returns object ids, or a fault description. */
-function walk(w: World, head: Value | undefined, nextOff: number): { ids: number[]; fault?: string } {
+/** Why the last walk() stopped early, or undefined (a variable, not a result object: walked on every step). */
+let walkFault: string | undefined;
+
+/** Walks a list from `head`; returns the object ids up to the end, or up to a fault (walkFault). */
+function walk(w: World, head: Value | undefined, nextOff: number): number[] {
   const ids: number[] = [];
+  walkFault = undefined;
   let p = head ?? NULL;
   while (p !== NULL) {
-    if (!isPtr(p)) return { ids, fault: `list holds a non-pointer value ${p}` };
+    if (!isPtr(p)) {
+      walkFault = `list holds a non-pointer value ${p}`;
+      break;
+    }
     const id = ptrId(p);
     const o = w.heap[id];
-    if (!o) return { ids, fault: `list points to unknown object #${id}` };
+    if (!o) {
+      walkFault = `list points to unknown object #${id}`;
+      break;
+    }
     // Lists are a handful of elements long: a linear scan beats a Set here (walked on every step).
-    if (ids.includes(id)) return { ids, fault: `list has a cycle through #${id}` };
-    if (o.freed) return { ids, fault: `list holds freed object #${id}` };
+    if (ids.includes(id)) {
+      walkFault = `list has a cycle through #${id}`;
+      break;
+    }
+    if (o.freed) {
+      walkFault = `list holds freed object #${id}`;
+      break;
+    }
     ids.push(id);
     const n = o.cells[ptrOff(p) + nextOff];
-    if (n === undefined) return { ids, fault: `list element #${id} has an uninitialised link` };
+    if (n === undefined) {
+      walkFault = `list element #${id} has an uninitialised link`;
+      break;
+    }
     p = n;
   }
-  return { ids };
+  return ids;
 }
 
 function frameBusy(f: Frame | null): boolean {
@@ -115,9 +134,10 @@ export function abstractCaches(impl: Implementation, w: World, layout: Layout | 
       continue;
     }
     const fl = walk(w, cell(w, cp + layout.freeList), layout.next);
+    const flFault = walkFault;
     const fi = walk(w, cell(w, cp + layout.freeListIrq), layout.next);
-    const r: AbsCache = { cpu: c, online: cpu.online, freeList: fl.ids, freeListIrq: fi.ids, nr: cell(w, cp + layout.nr) ?? 0, nrIrq: cell(w, cp + layout.nrIrq) ?? 0, quiescent };
-    const fault = fl.fault ? `free_list: ${fl.fault}` : fi.fault ? `free_list_irq: ${fi.fault}` : undefined;
+    const r: AbsCache = { cpu: c, online: cpu.online, freeList: fl, freeListIrq: fi, nr: cell(w, cp + layout.nr) ?? 0, nrIrq: cell(w, cp + layout.nrIrq) ?? 0, quiescent };
+    const fault = flFault ? `free_list: ${flFault}` : walkFault ? `free_list_irq: ${walkFault}` : undefined;
     if (fault) r.listFault = fault;
     out[c] = r;
   }

@@ -514,7 +514,7 @@ export class System {
     const irqsOff = w.cpus[cpu]!.irqsOff;
     const preemptible = ctx === 'task' && f.preempt === 0 && !irqsOff;
     const out = atomic ? runToCompletion(this.env, w, cpu, ctx, task, f) : runStatement(this.env, w, cpu, ctx, task, f, failAlloc);
-    const labels = 'labels' in out ? (out as { labels: string[] }).labels : [out.label];
+    const labels = out.labels ?? [out.label];
     let lists: AbsCache[] | null = null;
     if (!atomic) {
       lists = abstractCaches(this.impl, w, this.layout);
@@ -738,7 +738,10 @@ function insertSorted(a: Value[], v: Value): void {
 
 function removeOne(a: Value[], v: Value): void {
   const i = a.indexOf(v);
-  if (i >= 0) a.splice(i, 1);
+  if (i < 0) return;
+  // Shifted by hand: splice() builds the array of what it removed, on every start and interrupt.
+  for (let j = i + 1; j < a.length; j++) a[j - 1] = a[j]!;
+  a.length--;
 }
 
 function isRunning(w: World, task: number): boolean {

@@ -229,6 +229,7 @@ export class Fingerprinter {
 
   private globalsOf: World['globals'] | null = null;
   private globalNames: string[] = [];
+  private globalIds: number[] = [];
 
   /** multiset()'s working copy of the set, reused (the sets are a handful long). */
   private mv: number[] = [];
@@ -348,9 +349,10 @@ export class Fingerprinter {
       b[n++] = form.digestLo;
     }
     b[n++] = gk.length;
-    for (const k of gk) {
-      b[n++] = intern(k);
-      b[n++] = w.globals[k]! | 0;
+    const ids = this.globalIds;
+    for (let i = 0; i < gk.length; i++) {
+      b[n++] = ids[i]!;
+      b[n++] = w.globals[gk[i]!]! | 0;
     }
     for (const c of w.cpus) {
       b[n++] = (c.online ? 1 : 0) | (c.irqsOff ? 2 : 0);
@@ -375,6 +377,7 @@ export class Fingerprinter {
     if (globals !== this.globalsOf) {
       this.globalsOf = globals;
       this.globalNames = Object.keys(globals).sort();
+      this.globalIds = this.globalNames.map(intern);
     }
     return this.globalNames;
   }
@@ -426,6 +429,19 @@ function digested(o: HeapObj): Flat {
   return form;
 }
 
+/** intern() of an operation's name: a handful of names, compared by identity before the map is asked. */
+const OP_NAMES: string[] = [];
+const OP_IDS: number[] = [];
+function opId(op: string): number {
+  for (let i = 0; i < OP_NAMES.length; i++) if (OP_NAMES[i] === op) return OP_IDS[i]!;
+  const id = intern(op);
+  if (OP_NAMES.length < 8) {
+    OP_NAMES.push(op);
+    OP_IDS.push(id);
+  }
+  return id;
+}
+
 /** Words serialisePlain() writes for a frame (or its absence). */
 function frameWords(f: Frame | null): number {
   return f ? 10 + f.args.length + f.reads.length : 1;
@@ -438,7 +454,7 @@ function plainFrame(b: Int32Array, n: number, f: Frame | null): number {
     return n;
   }
   b[n++] = M_FRAME;
-  b[n++] = intern(f.op);
+  b[n++] = opId(f.op);
   b[n++] = f.args.length;
   for (const a of f.args) b[n++] = a | 0;
   b[n++] = f.reads.length;

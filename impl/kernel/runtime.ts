@@ -24,6 +24,8 @@ export interface StepOutcome {
   done?: { result: Value };
   /** An allocation returned NULL because the step was run with `failAlloc`. */
   allocFailed?: boolean;
+  /** Every statement run, for a run of several (runToCompletion). */
+  labels?: string[];
 }
 
 export interface Env {
@@ -50,7 +52,15 @@ export function resolveMacros(impl: Implementation, max: number, threshold: numb
  * names the function's entry, which is also what a fault before the first yield reports.
  */
 export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
-  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: `${op}: (start)`, [LIVE]: undefined };
+  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), [LIVE]: undefined };
+}
+
+/** `op: (start)`, one string per operation (a frame starts on every interrupt the search takes). */
+const START_LABELS = new Map<string, string>();
+function startLabel(op: string): string {
+  let l = START_LABELS.get(op);
+  if (l === undefined) START_LABELS.set(op, (l = `${op}: (start)`));
+  return l;
 }
 
 /**
@@ -125,7 +135,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
       k.replaying = false;
     }
     r = gen.next();
-    if (r.done) return withFailed(k, { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value } });
+    if (r.done) return outcome(k, label, k.facts.concat(exitFacts(world, cpu, frame)), undefined, { result: r.value }, undefined);
     frame.steps++;
     frame.next = labelOf(k.fn, r.value);
     if (frame.steps > STEP_BUDGET)
@@ -136,15 +146,20 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
         frame[LIVE] = taken;
       } else frame[LIVE] = { gen, k, steps: frame.steps };
     }
-    return withFailed(k, { label, facts: k.facts });
+    return outcome(k, label, k.facts, undefined, undefined, undefined);
   } catch (e) {
-    return withFailed(k, { label, facts: k.facts, fault: asFault(e) });
+    return outcome(k, label, k.facts, asFault(e), undefined, undefined);
   }
 }
 
-function withFailed<T extends StepOutcome>(k: Kernel, out: T): T {
-  if (k.allocFailed) out.allocFailed = true;
-  return out;
+/**
+ * Every outcome in one shape, absent fields undefined: System reads them on every transition,
+ * and five shapes of literal made those reads megamorphic.
+ */
+function outcome(k: Kernel, label: string, facts: Fact[], fault: KernelFault | undefined, done: { result: Value } | undefined, labels: string[]): StepOutcome & { labels: string[] };
+function outcome(k: Kernel, label: string, facts: Fact[], fault: KernelFault | undefined, done: { result: Value } | undefined, labels: undefined): StepOutcome;
+function outcome(k: Kernel, label: string, facts: Fact[], fault: KernelFault | undefined, done: { result: Value } | undefined, labels: string[] | undefined): StepOutcome {
+  return { label, facts, fault, done, allocFailed: k.allocFailed ? true : undefined, labels };
 }
 
 /**
@@ -213,7 +228,7 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
       r = gen.next();
       labels.push(label);
       pushed = true;
-      if (r.done) return withFailed(k, { label, facts: k.facts.concat(exitFacts(world, cpu, frame)), done: { result: r.value }, labels });
+      if (r.done) return outcome(k, label, k.facts.concat(exitFacts(world, cpu, frame)), undefined, { result: r.value }, labels);
       frame.steps++;
       // The next statement's label, once: it is also the label the next pass pushes.
       label = frame.next = labelOf(k.fn, r.value);
@@ -222,6 +237,6 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
     }
   } catch (e) {
     if (!pushed) labels.push(label);
-    return withFailed(k, { label, facts: k.facts, fault: asFault(e), labels });
+    return outcome(k, label, k.facts, asFault(e), undefined, labels);
   }
 }
