@@ -20,10 +20,11 @@ import { System } from '../conformance/system.js';
 import { port, type Implementation, type Op } from '../impl/interface.js';
 import type { Kernel } from '../impl/kernel/primitives.js';
 import { isPtr, mkPtr, NULL, ptrId, ptrOff, type Value } from '../impl/kernel/values.js';
-import { newHeapObj, type Frame, type World } from '../impl/kernel/world.js';
+import { LIVE, newHeapObj, type Frame, type World } from '../impl/kernel/world.js';
 import { IOMAP_DIO, iomapV1 } from '../impl/ports/iomap-v1.js';
 import { PORTS, VARIANTS } from '../impl/registry.js';
 import { v1Variant } from '../impl/variants/v1-parts.js';
+import { INVARIANTS, violations } from '../model/invariants.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -269,6 +270,64 @@ describe('explorer: an explorer-only bug', () => {
 });
 
 describe('explorer: search mechanics', () => {
+  it('a DFS continues a frame\'s paused generator: the next step of the same frame takes it, with the same Kernel', () => {
+    const sys = new System(iomapV1, spinRef(3), { resume: true });
+    const init = sys.initial();
+    const start = sys.step(init.world, init.abs, sys.enabled(init.world).find((c) => c.kind === 'start' && c.op === 'alloc')!);
+    const f1 = start.world.tasks[0]!.frame!;
+    const live = f1[LIVE];
+    expect(live).toBeDefined();
+    expect(live!.steps).toBe(f1.steps);
+    const next = sys.step(start.world, start.abs, { kind: 'step', cpu: 0 });
+    const f2 = next.world.tasks[0]!.frame!;
+    // Taken and moved on: the same generator and Kernel, now at the new count.
+    expect(f2[LIVE]).toBe(live);
+    expect(live!.steps).toBe(f2.steps);
+    // The parent's frame is at the old count: a second step from it replays (a new Resumable).
+    const again = sys.step(start.world, start.abs, { kind: 'step', cpu: 0 });
+    const f3 = again.world.tasks[0]!.frame!;
+    expect(f3[LIVE]).not.toBe(live);
+    expect(f3.reads).toEqual(f2.reads);
+    expect(f3.next).toBe(f2.next);
+    // Without resume no generator is kept.
+    const plain = new System(iomapV1, spinRef(3));
+    const p0 = plain.initial();
+    const ps = plain.step(p0.world, p0.abs, plain.enabled(p0.world).find((c) => c.kind === 'start' && c.op === 'alloc')!);
+    expect(ps.world.tasks[0]!.frame![LIVE]).toBeUndefined();
+  });
+
+  it('continuing paused generators explores exactly what replaying every statement does: states, transitions, extremes, verdicts and traces', () => {
+    const same = (o: Parameters<typeof explore>[0]) => {
+      const a = explore({ ...o, strategy: 'dfs' });
+      const b = explore({ ...o, strategy: 'dfs', resume: false });
+      expect([a.verdict, a.stats.states, a.stats.transitions, a.extremes.maxCached], o.impl.name).toEqual([b.verdict, b.stats.states, b.stats.transitions, b.extremes.maxCached]);
+      expect(a.violations.map((v) => [v.id, v.steps.map((st) => st.labels.join(' | '))])).toEqual(b.violations.map((v) => [v.id, v.steps.map((st) => st.labels.join(' | '))]));
+      return a;
+    };
+    expect(same({ impl: iomapV1, scope: spinRef(4), symmetry: false }).stats.states).toBe(43_660);
+    // Tasks preempted and migrated: a frame continued on another CPU than the one it paused on.
+    same({ impl: iomapV1, scope: SCOPES['smp-small']! });
+    // Statements whose allocation is made to fail.
+    same({ impl: iomapV1, scope: { ...SCOPES['enomem']!, ops: 2 } });
+    for (const v of VARIANTS) same({ impl: v, scope: spinRef(3), minimise: false });
+  });
+
+  it('a step into a stored state is judged only on what the step did: the claims about a state alone are not re-checked', () => {
+    const sys = new System(iomapV1, spinRef(3));
+    const init = sys.initial();
+    const c0 = init.abs.caches[0]!;
+    // A state that breaks nr-accuracy and cap (counters and lists disagree; too many cached).
+    const bad = { ...init.abs, caches: [{ ...c0, nr: c0.freeList.length + 5, freeList: [...c0.freeList, 90, 91, 92, 93, 94, 95, 96] }] };
+    const ids = (revisited: boolean) => violations(init.abs, bad, revisited).map((v) => v.id);
+    expect(ids(false)).toEqual(expect.arrayContaining(['nr-accuracy', 'cap']));
+    expect(ids(true)).not.toContain('nr-accuracy');
+    expect(ids(true)).not.toContain('cap');
+    // What the step did is still judged: a use after free in it is an object-safety violation.
+    const uaf = { ...bad, step: { who: 'cpu0/task0', cpu: 0, ctx: 'task' as const, task: 0, preemptible: false, irqsOff: false, label: 'x', facts: [], fault: { kind: 'use-after-free' as const, msg: 'use after free of #3' } } };
+    expect(violations(init.abs, uaf, true).map((v) => v.id)).toContain('object-safety');
+    for (const inv of INVARIANTS) if (inv.revisit === null) expect(['nr-accuracy', 'cap']).toContain(inv.id);
+  });
+
   it('an abort signal (Ctrl-C) stops the search with a partial result', async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);

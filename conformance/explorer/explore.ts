@@ -72,6 +72,13 @@ export interface ExploreOptions {
   /** Milliseconds between progress calls (default 1000). */
   progressEveryMs?: number;
   signal?: AbortSignal;
+  /**
+   * Continue a frame's paused generator instead of replaying its read log where it can (Env.resume;
+   * default: on for DFS, off for BFS, whose frontier would hold a generator per stored world).
+   * False replays every statement, as BFS does: for the tests that compare the two, and for
+   * measuring what it saves.
+   */
+  resume?: boolean;
   /** Minimise error counterexamples (default true). */
   minimise?: boolean;
   /** State budget of the minimising search (default 2,000,000). */
@@ -225,7 +232,7 @@ class Search {
 
   constructor(private readonly o: ExploreOptions) {
     this.strategy = o.strategy ?? 'bfs';
-    this.sys = new System(o.impl, o.scope, { resume: this.strategy === 'dfs' });
+    this.sys = new System(o.impl, o.scope, { resume: o.resume ?? this.strategy === 'dfs' });
     this.fp = new Fingerprinter(o.symmetry !== false);
     let init;
     try {

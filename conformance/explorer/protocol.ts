@@ -34,6 +34,8 @@ export interface WorkerInit {
   scope: Scope;
   symmetry: boolean;
   all: boolean;
+  /** ExploreOptions.resume, as this worker's search takes it. */
+  resume: boolean;
   maxStates?: number;
   table: SharedTable;
   control: SharedArrayBuffer;
@@ -72,6 +74,7 @@ export function workerInit(o: ExploreOptions, strategy: 'bfs' | 'dfs', id: numbe
     scope: o.scope,
     symmetry: o.symmetry !== false,
     all: !!o.all,
+    resume: o.resume ?? strategy === 'dfs',
     table,
     control,
     ...(o.maxStates ? { maxStates: o.maxStates } : {}),

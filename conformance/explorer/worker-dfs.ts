@@ -253,7 +253,7 @@ class DfsWorker {
 
 async function main(): Promise<void> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
-  const ex = new DfsWorker(new System(impl, init.scope, { resume: true }));
+  const ex = new DfsWorker(new System(impl, init.scope, { resume: init.resume }));
   const post = (m: FromDfsWorker) => port.postMessage(m);
   let running = false;
   // One slice, then back to the event loop so that a `give` or a pause gets in.

@@ -201,7 +201,7 @@ class Expander {
 
 async function main(): Promise<void> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
-  const sys = new System(impl, init.scope);
+  const sys = new System(impl, init.scope, { resume: init.resume });
   const ex = new Expander(sys);
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
