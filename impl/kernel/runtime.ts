@@ -4,7 +4,9 @@
  * Resuming an operation from a stored state: create a fresh generator, feed it the operation's
  * read log until it reaches the statement it stopped before (effects are suppressed: they are in
  * the stored memory already), then execute one statement for real. Cost per step is the length of
- * one operation, never the length of the path.
+ * one operation, never the length of the path. With Env.resume (a DFS), the generator the frame's
+ * last statement ran in is continued instead, when no other copy of the frame has taken it
+ * (Resumable, below): then the cost is the one statement.
  */
 import type { Implementation, Op } from '../interface.js';
 import { Kernel, KernelFault, type Fact } from './primitives.js';
