@@ -16,7 +16,7 @@ import { violations, type InvariantId } from '../model/invariants.js';
 import { capAllows, getProfile, type Profile } from '../model/profiles.js';
 import type { Implementation } from '../impl/interface.js';
 import { KernelFault, type Fact } from '../impl/kernel/primitives.js';
-import { newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
+import { firstStatement, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, ptrOff, showValue, type Value } from '../impl/kernel/values.js';
 import { cloneWorld, flatObj, topContext, type Frame, type World } from '../impl/kernel/world.js';
 import { abstractCaches, abstractState, abstractStateOf, cpuQuiescent, layoutOf, type Layout } from './abstraction.js';
@@ -63,7 +63,8 @@ export interface Scope {
 export type Choice =
   /** `failAlloc`: the statement's allocations return NULL. */
   | { kind: 'step'; cpu: number; failAlloc?: boolean }
-  | { kind: 'start'; task: number; op: TaskOp; obj: Value }
+  /** `failAlloc`: the allocations of the operation's first statement return NULL. */
+  | { kind: 'start'; task: number; op: TaskOp; obj: Value; failAlloc?: boolean }
   | { kind: 'hardirq'; cpu: number; obj: Value }
   | { kind: 'softirq'; cpu: number; obj: Value }
   | { kind: 'switch'; cpu: number; task: number }
@@ -268,6 +269,27 @@ export class System {
 
   // ---- what may happen next -------------------------------------------------------------------
 
+  /** firstAllocates()' answers by operation. */
+  private readonly firstAllocs = new Map<string, boolean>();
+
+  /**
+   * Whether the first statement of `op` allocates, so that a start of it is offered with that
+   * allocation failing too (a `step` choice can only fail the statements after the first). The
+   * first statement is the one the generator names at its first yield: asked once, on a copy of
+   * `w`. Where the code before that yield read memory, the first statement could depend on the
+   * state, and the answer is yes (a start that then allocates nothing is the plain start, a state
+   * found already).
+   */
+  private firstAllocates(op: string, w: World): boolean {
+    let yes = this.firstAllocs.get(op);
+    if (yes === undefined) {
+      const first = firstStatement(this.env, cloneWorld(w), 0, 'task', -1, newFrame(op, [], false));
+      yes = first === null || first.readsBefore > 0 || ALLOCATES.test(first.label);
+      this.firstAllocs.set(op, yes);
+    }
+    return yes;
+  }
+
   enabled(w: World): Choice[] {
     const s = this.scope;
     const out: Choice[] = [];
@@ -282,8 +304,12 @@ export class System {
       else if (top.ctx === 'task' && top.task >= 0) {
         const t = w.tasks[top.task]!;
         if (t.opsDone < s.ops) {
+          const failing = w.allocFails < (s.allocFailures ?? 0);
           for (const op of s.taskOps) {
-            if (op === 'alloc') out.push(choice('start', -1, top.task, NULL, false, op));
+            if (op === 'alloc') {
+              out.push(choice('start', -1, top.task, NULL, false, op));
+              if (failing && this.firstAllocates('alloc', w)) out.push(choice('start', -1, top.task, NULL, true, op));
+            }
             else if (op === 'free' || op === 'submit') for (const o of distinct(w, t.held)) out.push(choice('start', -1, top.task, o, false, op));
             else if (op === 'complete' && s.completers.includes('task')) for (const o of distinct(w, w.inflight)) out.push(choice('start', -1, top.task, o, false, op));
           }
@@ -315,7 +341,7 @@ export class System {
       case 'step':
         return c.failAlloc ? `cpu${c.cpu}: the allocation of its next statement fails (NULL)` : `cpu${c.cpu} next statement`;
       case 'start':
-        return c.op === 'alloc' ? `task${c.task} alloc` : `task${c.task} ${c.op} ${showValue(c.obj)}`;
+        return (c.op === 'alloc' ? `task${c.task} alloc` : `task${c.task} ${c.op} ${showValue(c.obj)}`) + (c.failAlloc ? ', the allocation of its first statement fails (NULL)' : '');
       case 'hardirq':
         return `cpu${c.cpu} hardirq completes ${showValue(c.obj)}`;
       case 'softirq':
@@ -389,9 +415,13 @@ export class System {
           break;
         }
         this.observe(null, prevAbs, f, t.cpu, 'task');
-        const x = this.exec(w, f, t.cpu, 'task', c.task, false, prevAbs);
+        const x = this.exec(w, f, t.cpu, 'task', c.task, false, prevAbs, c.failAlloc === true);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
+        if (out.allocFailed) {
+          w.allocFails++;
+          event = `task${c.task}: ${f.op} starts, and the allocation fails (NULL) in ${labels[0]}`;
+        }
         if (out.done) {
           done = this.finish(w, f, t.cpu, 'task', c.task, out.done.result, lists);
           fault ??= handedOutPastEnd(w, f.op, out.done.result);

@@ -22,6 +22,7 @@ import type { Kernel } from '../impl/kernel/primitives.js';
 import { isPtr, mkPtr, NULL, ptrId, ptrOff, type Value } from '../impl/kernel/values.js';
 import { LIVE, newHeapObj, type Frame, type World } from '../impl/kernel/world.js';
 import { IOMAP_DIO, iomapV1 } from '../impl/ports/iomap-v1.js';
+import { slab } from '../impl/ports/slab.js';
 import { PORTS, VARIANTS } from '../impl/registry.js';
 import { v1Variant } from '../impl/variants/v1-parts.js';
 import { INVARIANTS, violations } from '../model/invariants.js';
@@ -310,6 +311,31 @@ describe('explorer: search mechanics', () => {
     // Statements whose allocation is made to fail.
     same({ impl: iomapV1, scope: { ...SCOPES['enomem']!, ops: 2 } });
     for (const v of VARIANTS) same({ impl: v, scope: spinRef(3), minimise: false });
+  });
+
+  it('allocation failures reach an operation\'s first statement: a slab alloc without its NULL check oopses on enomem, the slab port does not', () => {
+    // The first statement is run by the start choice, not by a `step`: it needs a failing start of its own.
+    const unchecked = port('__iomap_dio_rw', function* (k: Kernel): Op<Value> {
+      yield 'dio = kmem_cache_alloc(dio_cachep, GFP_KERNEL);';
+      k.global('dio_cachep');
+      const dio = k.kmem_cache_alloc('iomap_dio', 'GFP_KERNEL');
+      yield 'dio->iocb = iocb;';
+      k.store(dio, 'iocb', 1);
+      yield 'atomic_set(&dio->ref, 1);';
+      k.store(dio, 'ref', 1);
+      return dio;
+    });
+    const bad: Implementation = { ...slab, name: 'test-slab-unchecked', alloc: unchecked, fresh: slab.alloc };
+    const scope = { ...SCOPES['enomem']!, profile: 'slab' };
+    const r = explore({ impl: bad, scope });
+    expect(r.verdict).toBe('violation');
+    expect(r.violations[0]!.id).toBe('crash');
+    expect(r.violations[0]!.steps.map((st) => st.event).join(' / ')).toMatch(/task0: alloc starts, and the allocation fails \(NULL\) in __iomap_dio_rw: dio = kmem_cache_alloc/);
+    expect(explore({ impl: slab, scope }).verdict).toBe('conforms');
+    // Without allocation failures neither start is offered twice.
+    const sys = new System(bad, { ...scope, allocFailures: 0 });
+    const init = sys.initial();
+    expect(sys.enabled(init.world).filter((c) => c.kind === 'start' && c.op === 'alloc')).toHaveLength(1);
   });
 
   it('a step into a stored state is judged only on what the step did: the claims about a state alone are not re-checked', () => {

@@ -155,6 +155,22 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
 }
 
 /**
+ * The label of the first statement of a fresh `frame` (the one its generator names at its first
+ * yield) and how many values the code before that yield read; null if it returns or faults
+ * before any statement. Runs on `world`, which must be a copy nobody keeps.
+ */
+export function firstStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): { label: string; readsBefore: number } | null {
+  const k = new Kernel({ world, cpu, ctx, task, frame, probe: true }, env.impl.structs, env.macros);
+  k.replaying = false;
+  try {
+    const r = generatorFor(env, k, frame).next();
+    return r.done ? null : { label: labelOf(k.fn, r.value), readsBefore: frame.reads.length };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Every outcome in one shape, absent fields undefined: System reads them on every transition,
  * and five shapes of literal made those reads megamorphic.
  */
