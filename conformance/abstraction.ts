@@ -214,7 +214,11 @@ export function abstractState(impl: Implementation, profile: Profile, w: World, 
  * places are worked out when first read, for a world nobody changes afterwards (System.step's).
  */
 export function abstractStateOf(impl: Implementation, profile: Profile, w: World, caches: AbsCache[], step?: AbsStep, lazy = false): AbstractState {
-  if (lazy) return new LazyObjects(profile, caches, impl, w);
+  if (lazy) {
+    const a = new LazyObjects(profile, caches, impl, w);
+    if (step) a.step = step;
+    return a;
+  }
   const objects = objectsOf(impl, w, caches);
   return step ? { profile, caches, objects, step } : { profile, caches, objects };
 }

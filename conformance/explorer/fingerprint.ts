@@ -79,7 +79,6 @@ export class Fingerprinter {
 
   /** Canonical id of object `id`, naming it (and queueing its contents) on first sight. */
   private name(id: number): number {
-    if (!this.symmetry) return id;
     if (id >= this.canon.length) {
       const c = new Int32Array(Math.max(id + 1, this.canon.length * 2));
       c.set(this.canon);
@@ -131,7 +130,6 @@ export class Fingerprinter {
   }
 
   private drain(): void {
-    if (!this.symmetry) return;
     const heap = this.w.heap;
     while (this.qHead < this.queue.length) this.obj(heap[this.queue[this.qHead++]!]);
   }
@@ -171,7 +169,7 @@ export class Fingerprinter {
     const rel = v - PTR_BASE;
     const id = Math.floor(rel / OBJ_SPAN);
     let h = 0x9e3779b9 ^ (rel - id * OBJ_SPAN);
-    if (this.symmetry && this.canon[id] !== undefined && this.canon[id]! > 0) h = Math.imul(h ^ this.canon[id]!, 0x85ebca6b);
+    if (this.canon[id] !== undefined && this.canon[id]! > 0) h = Math.imul(h ^ this.canon[id]!, 0x85ebca6b);
     const o = this.w.heap[id];
     if (!o) return h >>> 0;
     const flat = flatObj(o);
@@ -238,16 +236,8 @@ export class Fingerprinter {
     const n = vals.length;
     this.push(n);
     if (n === 0) return;
-    if (!this.symmetry || n === 1) {
-      // Without symmetry the set is written in value order (object ids are the identity).
-      const vs = this.mv;
-      for (let i = 0; i < n; i++) {
-        const v = vals[i]!;
-        let j = i;
-        for (; j > 0 && vs[j - 1]! > v; j--) vs[j] = vs[j - 1]!;
-        vs[j] = v;
-      }
-      for (let i = 0; i < n; i++) this.push(this.val(vs[i]!));
+    if (n === 1) {
+      this.push(this.val(vals[0]!));
       this.drain();
       return;
     }
@@ -280,6 +270,7 @@ export class Fingerprinter {
   }
 
 
+  /** The state as words: the walk that renames objects, or serialisePlain() without symmetry. */
   private serialise(w: World): void {
     if (!this.symmetry) {
       this.serialisePlain(w);
@@ -311,14 +302,12 @@ export class Fingerprinter {
     this.multiset(w.inflight);
     this.push(w.preemptions);
     this.push(w.allocFails);
-    if (this.symmetry) {
-      // Objects nothing reaches (leaked, or freed and still listed nowhere): named by content.
-      const rest: number[] = [];
-      for (let i = 1; i < w.heap.length; i++) if (w.heap[i] && (this.canon[i] ?? 0) === 0) rest.push(PTR_BASE + i * OBJ_SPAN);
-      this.multiset(rest);
-      for (const id of this.named) this.canon[id] = 0;
-      this.named.length = 0;
-    }
+    // Objects nothing reaches (leaked, or freed and still listed nowhere): named by content.
+    const rest: number[] = [];
+    for (let i = 1; i < w.heap.length; i++) if (w.heap[i] && (this.canon[i] ?? 0) === 0) rest.push(PTR_BASE + i * OBJ_SPAN);
+    this.multiset(rest);
+    for (const id of this.named) this.canon[id] = 0;
+    this.named.length = 0;
   }
 
   /**
@@ -429,19 +418,6 @@ function digested(o: HeapObj): Flat {
   return form;
 }
 
-/** intern() of an operation's name: a handful of names, compared by identity before the map is asked. */
-const OP_NAMES: string[] = [];
-const OP_IDS: number[] = [];
-function opId(op: string): number {
-  for (let i = 0; i < OP_NAMES.length; i++) if (OP_NAMES[i] === op) return OP_IDS[i]!;
-  const id = intern(op);
-  if (OP_NAMES.length < 8) {
-    OP_NAMES.push(op);
-    OP_IDS.push(id);
-  }
-  return id;
-}
-
 /** Words serialisePlain() writes for a frame (or its absence). */
 function frameWords(f: Frame | null): number {
   return f ? 10 + f.args.length + f.reads.length : 1;
@@ -454,7 +430,7 @@ function plainFrame(b: Int32Array, n: number, f: Frame | null): number {
     return n;
   }
   b[n++] = M_FRAME;
-  b[n++] = opId(f.op);
+  b[n++] = intern(f.op);
   b[n++] = f.args.length;
   for (const a of f.args) b[n++] = a | 0;
   b[n++] = f.reads.length;

@@ -13,7 +13,7 @@
  *   is a shortest one, as with one thread, and is rebuilt from every worker's parent arrays.
  */
 import { Worker } from 'node:worker_threads';
-import { System, type Violation } from '../system.js';
+import type { Violation } from '../system.js';
 import { assemble, explore, type ExploreOptions, type ExploreResult, type ExtremeWitness, type SearchOutcome } from './explore.js';
 import { SharedFingerprintSet } from './fingerprint.js';
 import {
