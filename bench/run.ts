@@ -5,20 +5,24 @@
  *   npm run bench -- --ks 3,5          # fewer K
  *   npm run bench -- --budget 120      # seconds per explorer run before it is stopped (default 300)
  *   npm run bench -- --no-spin         # explorer only
+ *   npm run bench -- --spin-only       # SPIN only: the state counts against the published figures, the seeded bugs
  *   npm run bench -- --manifest        # also rewrite conformance/manifest.json (small-scope counts)
  *
  * For spin-ref K = 3, 5, 7 with iomap-v1 (the same code as the Promela's bio-style cache): states,
  * seconds to verdict, states/s and bytes/state with and without symmetry: BFS on one thread and on
  * one worker thread per core (the parallel BFS, with its speed-up over one thread), and DFS on one
  * thread (the same states; no shortest-first counterexample, but no frontier either); SPIN end to end
- * (`spin -a`, `gcc -O2`, `./pan`) on ../shared/reference/spin/pcpu_cache.pml with the same K, and
- * the ratio. Then the four seeded Promela bugs under -DBFS against our variants of the same bugs.
- * Results go to stdout and bench/results.json.
+ * (`spin -a`, `gcc -O2`, `./pan`) on the project's Promela model of the same scope,
+ * bench/spin/dio_cache.pml, with the same K, and the ratio; each SPIN count next to the figure
+ * published for the Promela reference model (bench/spin/README.md), which must be the same: that is
+ * what shows the two models are one. Then the four seeded Promela bugs under -DBFS against our
+ * variants of the same bugs (and their published depths). Results go to stdout and
+ * bench/results.json; a SPIN figure that differs from the published one sets exit code 1.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findImpl } from '../impl/registry.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
@@ -28,7 +32,6 @@ import { SCOPES } from '../conformance/scopes.js';
 import { manifestEntries, MANIFEST_PATH } from './manifest.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '..');
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
 const opt = (name: string, dflt: string) => {
@@ -38,11 +41,19 @@ const opt = (name: string, dflt: string) => {
 const KS = opt('ks', '3,5,7').split(',').map(Number);
 const BUDGET_S = Number(opt('budget', '300'));
 
-function sharedDir(): string {
-  const cands = [process.env.DIO_CACHE_SHARED, resolve(repo, '../shared'), '/work/shared'].filter((x): x is string => !!x);
-  for (const c of cands) if (existsSync(join(c, 'reference/spin/pcpu_cache.pml'))) return c;
-  throw new Error(`cannot find shared/reference/spin/pcpu_cache.pml (set DIO_CACHE_SHARED); tried ${cands.join(', ')}`);
-}
+/** The project's Promela model of the spin-ref scope (bench/spin/README.md). */
+const PML = join(here, 'spin', 'dio_cache.pml');
+
+/**
+ * Figures published for the Promela reference model this one was written against (pan -DSAFETY
+ * -m1000000 -w27; bench/spin/README.md gives their source). States stored, by K, plain and with
+ * CANON=1; and the depth of each seeded bug's shortest counterexample at K=5 under -DBFS.
+ */
+const PUBLISHED_STATES: Record<'plain' | 'canon', Record<number, number>> = {
+  plain: { 3: 32_355, 5: 782_687, 7: 9_356_796 },
+  canon: { 3: 3_871, 5: 42_440, 7: 308_726, 9: 1_513_493 },
+};
+const PUBLISHED_BUG_DEPTH: Record<string, number> = { BUG_NOIRQOFF: 85, BUG_NOEMPTY: 30, BUG_NULLPOP: 33, BUG_TASKIRQ: 43 };
 
 interface OurRun {
   k: number;
@@ -94,6 +105,9 @@ interface SpinRun {
   k: number;
   flags: string;
   states: number | null;
+  transitions: number | null;
+  /** The deepest point of the search ("depth reached"); the counterexample's is `depth`. */
+  depthReached: number | null;
   panSeconds: number | null;
   compileSeconds: number;
   endToEndSeconds: number;
@@ -113,11 +127,11 @@ function ensureSpin(): boolean {
 
 function spin(pml: string, k: number, sflags: string[], cflags: string[], pflags: string[]): SpinRun {
   const dir = mkdtempSync(join(tmpdir(), 'dio-spin-'));
-  copyFileSync(pml, join(dir, 'pcpu_cache.pml'));
+  copyFileSync(pml, join(dir, 'dio_cache.pml'));
   // One shell under /usr/bin/time: wall and CPU seconds of spin -a + gcc + pan together (the CPU
   // figure does not depend on what else the machine is doing).
   const script = [
-    `spin -DK=${k} ${sflags.join(' ')} -a pcpu_cache.pml > spin.out 2>&1`,
+    `spin -DK=${k} ${sflags.join(' ')} -a dio_cache.pml > spin.out 2>&1`,
     `t0=$(date +%s.%N); gcc -O2 ${cflags.join(' ')} -o pan pan.c 2> gcc.err; t1=$(date +%s.%N)`,
     `echo "$t0 $t1" > compile.txt`,
     `./pan ${pflags.join(' ')} > pan.out 2>&1; true`,
@@ -135,10 +149,15 @@ function spin(pml: string, k: number, sflags: string[], cflags: string[], pflags
   const err = out.match(/pan:\d+: (.*)/);
   const [c0, c1] = read('compile.txt').trim().split(' ').map(Number);
   const [, u, sy] = read('time.txt').trim().split('\n').pop()!.split(' ').map(Number);
+  // A model SPIN refuses is a defect of bench/spin/, not a run with no figures: say what spin said.
+  if (!out) process.stderr.write(`spin -DK=${k} ${sflags.join(' ')}: no pan output; spin said: ${read('spin.out').trim().split('\n').slice(0, 3).join(' / ')}\n`);
+  rmSync(dir, { recursive: true, force: true });
   return {
     k,
     flags: [...sflags, ...cflags].join(' '),
     states: num(/([\d.e+]+) states, stored/),
+    transitions: num(/([\d.e+]+) transitions \(= stored\+matched\)/),
+    depthReached: num(/depth reached (\d+)/),
     panSeconds: num(/elapsed time ([\d.e+-]+) seconds/),
     compileSeconds: c0 !== undefined && c1 !== undefined ? c1 - c0 : 0,
     endToEndSeconds: wall,
@@ -163,13 +182,16 @@ async function main(): Promise<void> {
   };
 
   // ---- the explorer ------------------------------------------------------------------------
-  process.stdout.write(`explorer, iomap-v1 on spin-ref: BFS and DFS, each on 1 thread and on ${cores} worker threads:\n`);
-  process.stdout.write('  K  symmetry  search  workers      states   seconds  cpu s   states/s   bytes/state  complete  max nr+nr_irq\n');
+  const explorer = !flag('spin-only');
+  if (explorer) {
+    process.stdout.write(`explorer, iomap-v1 on spin-ref: BFS and DFS, each on 1 thread and on ${cores} worker threads:\n`);
+    process.stdout.write('  K  symmetry  search  workers      states   seconds  cpu s   states/s   bytes/state  complete  max nr+nr_irq\n');
+  }
   const row = (r: OurRun) =>
     process.stdout.write(
       `  ${r.k}  ${r.symmetry ? 'on ' : 'off'}       ${r.strategy}     ${String(r.workers).padStart(2)}  ${fmt(r.states).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(r.cpuSeconds, 1).padStart(5)}  ${fmt(r.statesPerSecond).padStart(9)}  ${fmt(r.bytesPerState, 1).padStart(12)}  ${String(r.complete).padStart(8)}  ${r.maxCached}\n`,
     );
-  for (const k of KS) {
+  for (const k of explorer ? KS : []) {
     for (const symmetry of [true, false]) {
       for (const workers of new Set([1, cores])) {
         const r = await ours(k, symmetry, workers);
@@ -209,9 +231,9 @@ async function main(): Promise<void> {
   }
 
   // ---- a 2-CPU scope (no SPIN counterpart) ---------------------------------------------------
-  process.stdout.write('\nexplorer, iomap-v1 on smp-irq (2 CPUs, preemption with migration, statement-level handlers):\n');
+  if (explorer) process.stdout.write('\nexplorer, iomap-v1 on smp-irq (2 CPUs, preemption with migration, statement-level handlers):\n');
   const smp: Record<string, number | boolean>[] = [];
-  for (const [symmetry, workers] of [[true, 1], [true, cores], [false, 1]] as const) {
+  for (const [symmetry, workers] of explorer ? ([[true, 1], [true, cores], [false, 1]] as const) : []) {
     if (workers === cores && cores === 1) continue;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -225,21 +247,32 @@ async function main(): Promise<void> {
 
   // ---- SPIN ----------------------------------------------------------------------------------
   if (!flag('no-spin')) {
-    const pml = join(sharedDir(), 'reference/spin/pcpu_cache.pml');
-    if (!ensureSpin()) process.stdout.write('\nSPIN unavailable (apt-get install -y spin failed): no side-by-side figures\n');
-    else {
-      process.stdout.write('\nSPIN on the Promela reference (spin -a; gcc -O2 -DSAFETY; ./pan -m1000000 -w27), end to end:\n');
-      process.stdout.write(`  K  canon      states   pan s   end-to-end s (cpu s)   ours (sym, 1 thread) s (cpu s)   ratio ours/SPIN wall (cpu)   ours (sym, ${cores} workers) s, ratio\n`);
+    if (!ensureSpin()) {
+      process.stdout.write('\nSPIN unavailable (apt-get install -y spin failed): no side-by-side figures\n');
+      process.exitCode = 1;
+    } else {
+      // Same model, same counts: a difference means bench/spin/dio_cache.pml is not the model the
+      // published figures were measured on (bench/spin/README.md says what would cause one).
+      process.stdout.write('\nSPIN on bench/spin/dio_cache.pml (spin -DK=K [-DCANON=1] -a; gcc -O2 -DSAFETY; ./pan -m1000000 -w27) against the figures published for the Promela reference:\n');
+      process.stdout.write(`  K  canon  states (this model)  published reference figure  ${'match'.padEnd(16)}  transitions  depth reached\n`);
+      const timing: string[] = [];
       for (const k of KS) {
         for (const canon of [0, 1]) {
-          const s = spin(pml, k, canon ? ['-DCANON=1'] : [], ['-DSAFETY'], ['-m1000000', '-w27']);
+          const s = spin(PML, k, canon ? ['-DCANON=1'] : [], ['-DSAFETY'], ['-m1000000', '-w27']);
           results.spin.push(s);
+          const published = PUBLISHED_STATES[canon ? 'canon' : 'plain'][k];
+          const verdict = published === undefined ? '(none published)' : s.states === published ? 'same' : 'DIFFERENT';
+          if (verdict === 'DIFFERENT' || s.states === null) process.exitCode = 1;
+          process.stdout.write(`  ${k}  ${String(canon).padEnd(5)}  ${fmt(s.states).padStart(19)}  ${fmt(published).padStart(26)}  ${verdict.padEnd(16)}  ${fmt(s.transitions).padStart(11)}  ${fmt(s.depthReached).padStart(13)}\n`);
           const o = results.ours.find((x) => x.k === k && x.symmetry && x.workers === 1 && x.strategy === 'bfs');
           const p = cores > 1 ? results.ours.find((x) => x.k === k && x.symmetry && x.workers === cores && x.strategy === 'bfs') : undefined;
           const ratio = o && o.complete ? `${(o.seconds / s.endToEndSeconds).toFixed(2)} (${(o.cpuSeconds / s.cpuSeconds).toFixed(2)})` : o ? `>${(o.seconds / s.endToEndSeconds).toFixed(1)} (ours incomplete)` : '—';
-          process.stdout.write(`  ${k}  ${canon}    ${fmt(s.states).padStart(12)}  ${fmt(s.panSeconds, 2).padStart(6)}  ${fmt(s.endToEndSeconds, 2).padStart(12)} (${fmt(s.cpuSeconds, 1)})  ${o ? `${fmt(o.seconds, 2).padStart(12)} (${fmt(o.cpuSeconds, 1)})` : '—'}   ${canon ? '' : ratio}${!canon && p ? `   ${fmt(p.seconds, 2)} s, ${(p.seconds / s.endToEndSeconds).toFixed(2)}` : ''}\n`);
+          timing.push(`  ${k}  ${canon}    ${fmt(s.states).padStart(12)}  ${fmt(s.panSeconds, 2).padStart(6)}  ${fmt(s.endToEndSeconds, 2).padStart(12)} (${fmt(s.cpuSeconds, 1)})  ${o ? `${fmt(o.seconds, 2).padStart(12)} (${fmt(o.cpuSeconds, 1)})` : '—'}   ${canon ? '' : ratio}${!canon && p ? `   ${fmt(p.seconds, 2)} s, ${(p.seconds / s.endToEndSeconds).toFixed(2)}` : ''}\n`);
         }
       }
+      process.stdout.write('\nthe same SPIN runs, end to end, against the explorer:\n');
+      process.stdout.write(`  K  canon      states   pan s   end-to-end s (cpu s)   ours (sym, 1 thread) s (cpu s)   ratio ours/SPIN wall (cpu)   ours (sym, ${cores} workers) s, ratio\n`);
+      for (const t of timing) process.stdout.write(t);
 
       // ---- seeded bugs ---------------------------------------------------------------------
       const bugs: [string, string][] = [
@@ -248,19 +281,24 @@ async function main(): Promise<void> {
         ['BUG_NULLPOP', 'flat-threshold-b1'],
         ['BUG_TASKIRQ', 'task-put-irq-list'],
       ];
-      process.stdout.write('\nseeded bugs, K=5, shortest counterexamples (SPIN -DBFS) vs the explorer (BFS, minimised):\n');
+      process.stdout.write('\nseeded bugs, K=5, shortest counterexamples (SPIN -DBFS, its depth against the published one) vs the explorer (BFS, minimised):\n');
       for (const [bug, variant] of bugs) {
-        const s = spin(pml, 5, [`-D${bug}`], ['-DSAFETY', '-DBFS'], ['-m1000000']);
+        const s = spin(PML, 5, [`-D${bug}`], ['-DSAFETY', '-DBFS'], ['-m1000000']);
         const impl = findImpl(variant);
-        let line = `  ${bug.padEnd(13)} SPIN: ${s.error ? `error "${s.error}"` : 'no error'} at depth ${s.depth ?? '—'} (${fmt(s.endToEndSeconds, 2)} s)`;
-        const entry: Record<string, unknown> = { bug, variant, spin: s };
-        if (!impl) line += `; ${variant}: not in impl/registry.ts yet`;
-        else {
+        const published = PUBLISHED_BUG_DEPTH[bug];
+        if (!s.error || s.depth !== published) process.exitCode = 1;
+        let line = `  ${bug.padEnd(13)} SPIN: ${s.error ? `error "${s.error}"` : 'NO ERROR'} at depth ${s.depth ?? '—'} (published ${published ?? '—'}${s.depth === published ? ', same' : ', DIFFERENT'}; ${fmt(s.endToEndSeconds, 2)} s)`;
+        const entry: Record<string, unknown> = { bug, variant, spin: s, publishedDepth: published };
+        if (!impl) {
+          line += `; ${variant}: MISSING from impl/registry.ts`;
+          process.exitCode = 1;
+        } else {
           const t0 = performance.now();
           const r = explore({ impl, scope: { ...SCOPES['spin-ref']!, ops: 5, profile: impl.profile } });
           const secs = (performance.now() - t0) / 1000;
           const v = r.violations[0];
           entry.ours = v ? { invariant: v.id, expected: impl.expectedViolation, statements: v.steps.length, kernelEvents: kernelEvents(v.steps), interrupts: v.interrupts, seconds: secs, states: r.stats.states } : { verdict: r.verdict };
+          if (!v || v.id !== impl.expectedViolation) process.exitCode = 1;
           line += v
             ? `; ${variant}: ${v.id}${v.id === impl.expectedViolation ? '' : ` (expected ${impl.expectedViolation})`} after ${v.steps.length} steps = ${kernelEvents(v.steps)} kernel-level events, ${v.interrupts} interrupts (${fmt(secs, 2)} s)`
             : `; ${variant}: ${r.verdict} (no violation found)`;

@@ -290,8 +290,6 @@ function noteModelAlloc(real: FcReal, m: FcModel, cpu: number, task: number, fre
 
 type Cmd = fc.Command<FcModel, FcReal>;
 
-const pick = <T>(xs: readonly T[], i: number): T | undefined => (xs.length ? xs[i % xs.length] : undefined);
-
 /** The running task of `cpu` allocates `n` times. */
 class AllocBurst implements Cmd {
   constructor(
@@ -412,7 +410,7 @@ class FillTo implements Cmd {
 }
 
 /**
- * The soft-cap race of kernel-semantics.md §5, aimed at: fill `cpu` to the largest total the cap
+ * The soft-cap race of docs/kernel-rules.md §5, aimed at: fill `cpu` to the largest total the cap
  * test lets through, then a task put there is interrupted after `k` statements by a hardirq put.
  * With k inside the window between the task's cap test and its push, both cache: MAX+2 with `>`,
  * MAX+1 with `>=`.
@@ -468,7 +466,7 @@ class Schedule implements Cmd {
  * and counters left behind. Which statement `k` lands on is the implementation's business (ports
  * differ), so every point is admitted while the task operation is still running; once it has
  * returned, only "after" is. A point inside the operation is what explains the soft cap of
- * kernel-semantics.md §5: a task put that read total = MAX and a hardirq put that read the same
+ * docs/kernel-rules.md §5: a task put that read total = MAX and a hardirq put that read the same
  * total both cache, MAX+2 — no sequential order of the two gives that (`concurrentOnly` counts it).
  */
 class Interrupted implements Cmd {
@@ -644,7 +642,7 @@ const SMALL_BOOT = { min: 8, max: 48 };
 /** Enough in flight to fill one CPU past MAX from completions alone. */
 const capBoot = (max: number) => ({ min: max + 12, max: max + 48 });
 
-function commandArbs(cpus: number, tasks: number, max: number, cap: boolean): fc.Arbitrary<Cmd>[] {
+function commandArbs(cpus: number, tasks: number, cap: boolean): fc.Arbitrary<Cmd>[] {
   const cpu = fc.nat({ max: cpus - 1 });
   const burst = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 2, arbitrary: fc.integer({ min: 5, max: 24 }) });
   const ctx = fc.constantFrom<PutCtx>('hardirq', 'softirq', 'task');
@@ -705,8 +703,8 @@ export function runFastCheck(impl: Implementation, o: FastCheckOptions = {}): Fa
   });
   const cmdOpts = { maxCommands: 40, size: 'medium' as const, ...(o.replayPath ? { replayPath: o.replayPath } : {}) };
   const arb: fc.Arbitrary<RunInput> = fc.oneof(
-    { weight: 5, arbitrary: fc.record({ boot: fc.integer(SMALL_BOOT), cmds: fc.commands(commandArbs(cpus, tasks, profile.max, false), cmdOpts) }) },
-    { weight: 1, arbitrary: fc.record({ boot: fc.integer(capBoot(profile.max)), cmds: fc.commands(commandArbs(cpus, tasks, profile.max, true), cmdOpts) }) },
+    { weight: 5, arbitrary: fc.record({ boot: fc.integer(SMALL_BOOT), cmds: fc.commands(commandArbs(cpus, tasks, false), cmdOpts) }) },
+    { weight: 1, arbitrary: fc.record({ boot: fc.integer(capBoot(profile.max)), cmds: fc.commands(commandArbs(cpus, tasks, true), cmdOpts) }) },
   );
 
   const totals = { runs: 0, cap: 0, threshold: 0, below: 0, maxTotal: 0, interrupted: 0, concurrentOnly: 0, crossCpuPuts: 0, commands: 0, statements: 0 };

@@ -11,10 +11,11 @@
  * free id). The vertex key also names the incoming event and the previous state
  * (`serializeState(s, e, prev)`), so every edge of the abstract graph ends some path: guarded
  * refusals (a hardirq while the splice has irqs off) and interrupts between two phases of a task
- * operation are paths of their own (toolchain-notes §1.4, gotchas 3-6).
+ * operation are paths of their own. (xstate/graph's default key, the value plus the whole context,
+ * never ends on an unbounded counter, and it drops refused events and self-loops.)
  *
- * Driving. A path is replayed on a fresh snapshot (never on xstate's representative snapshots,
- * gotcha 6), re-choosing ids canonically, and in lockstep on the implementation:
+ * Driving. A path is replayed on a fresh snapshot (never on the snapshot getShortestPaths()
+ * keeps per key, which may come from another run with other abstracted-away fields), re-choosing ids canonically, and in lockstep on the implementation:
  * - a whole operation (`ALLOC`, `PUT`) starts it and runs it to its end;
  * - a phase event starts or resumes one context's operation and runs it statement by statement
  *   until it reaches the point the machine describes: the implementation's observable cache
@@ -71,7 +72,6 @@ export const PATH_MAX = 2;
 export const PATH_THRESHOLD = 1;
 
 type Snap = SnapshotFrom<CacheMachine>;
-type TransitionDef = { source: { id: string }; eventType: string };
 
 // ---- the model side ---------------------------------------------------------------------------
 

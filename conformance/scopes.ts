@@ -1,5 +1,6 @@
 /**
- * Named workloads. `spin-ref` is exactly the semantics of ../shared/reference/spin/pcpu_cache.pml:
+ * Named workloads. `spin-ref` is exactly the semantics of the Promela model bench/spin/dio_cache.pml
+ * (which SPIN explores to the published figures of the Promela reference it was written against):
  * one CPU, one task doing K operations (alloc / put / submit), 4 objects in flight and 2 prefilled,
  * MAX 4, THRESHOLD 2, hardirq and softirq completions as atomic handlers wherever irqs are on.
  *
@@ -31,7 +32,7 @@ const SMP_SMALL: Scope = {
 
 const SPIN_REF: Scope = {
   name: 'spin-ref',
-  description: 'the Promela reference (spin/pcpu_cache.pml): 1 CPU, 1 task, K=5 ops (--ops), NINIT 4 in flight, PREFILL 2, MAX 4, THRESHOLD 2, atomic irq completions',
+  description: 'the Promela model (bench/spin/dio_cache.pml): 1 CPU, 1 task, K=5 ops (--ops), NINIT 4 in flight, PREFILL 2, MAX 4, THRESHOLD 2, atomic irq completions',
   cpus: 1,
   taskCpus: [0],
   ops: 5,

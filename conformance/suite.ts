@@ -13,7 +13,7 @@
 import type { Implementation } from '../impl/interface.js';
 import type { InvariantId } from '../model/invariants.js';
 import { getProfile } from '../model/profiles.js';
-import { explore } from './explorer/explore.js';
+import { exploreAsync } from './explorer/explore.js';
 import { runFastCheck, type FastCheckResult } from './fastcheck.js';
 import { runPathLayer } from './paths.js';
 import { SCOPES } from './scopes.js';
@@ -38,6 +38,10 @@ export interface SuiteOptions {
   layers?: readonly LayerName[];
   /** Explorer state budget; a search stopped by it makes the explorer layer incomplete. */
   maxStates?: number;
+  /** Explorer time budget in seconds; a search stopped by it makes the explorer layer incomplete. */
+  maxSeconds?: number;
+  /** Ctrl-C: the layer running stops with what it has (the explorer at once; paths and fast-check, which run without yielding, when they end), the later ones do not start. */
+  signal?: AbortSignal;
   log?: (line: string) => void;
 }
 
@@ -79,6 +83,8 @@ export interface ExplorerSummary {
   transitions: number;
   depth: number;
   complete: boolean;
+  /** Why the search stopped before exhausting the scope, when it did. */
+  stoppedBy?: string;
   maxCached: number;
   warnings: { invariant: string; message: string }[];
 }
@@ -90,6 +96,8 @@ export interface SuiteResult {
   verdict: 'conforms' | 'violation' | 'incomplete';
   /** Why the verdict is `incomplete`, one line per shortfall. */
   shortfalls: string[];
+  /** Set when Ctrl-C stopped the suite: its verdict is then never `conforms`. */
+  interrupted?: boolean;
   findings: SuiteFinding[];
   paths?: PathsSummary;
   fastcheck?: FastCheckSummary;
@@ -108,7 +116,15 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
   const shortfalls: string[] = [];
   const r: SuiteResult = { impl: impl.name, profile: profile.name, verdict: 'conforms', shortfalls, findings, seconds: 0 };
 
-  if (layers.includes('paths')) {
+  // A layer Ctrl-C kept from starting is a shortfall of its own.
+  const skipped = (layer: LayerName) => {
+    if (!o.signal?.aborted) return false;
+    r.interrupted = true;
+    shortfalls.push(`${layer}: not run (interrupted)`);
+    return true;
+  };
+
+  if (layers.includes('paths') && !skipped('paths')) {
     const t = performance.now();
     const p = await runPathLayer(impl, { profile: profile.name });
     r.paths = { seconds: (performance.now() - t) / 1000, paths: p.paths, states: p.states, transitions: p.transitions, ...(p.explorerOnly ? { explorerOnly: p.explorerOnly } : {}) };
@@ -118,7 +134,7 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
     log(`paths: ${p.paths} paths, ${p.failures.length} failure(s), ${r.paths.seconds.toFixed(1)} s`);
   }
 
-  if (layers.includes('fast-check')) {
+  if (layers.includes('fast-check') && !skipped('fast-check')) {
     const f: FastCheckResult = runFastCheck(impl, {
       profile: profile.name,
       ...(o.fcRuns !== undefined ? { numRuns: o.fcRuns } : {}),
@@ -149,13 +165,22 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
       });
   }
 
-  if (layers.includes('explorer')) {
+  if (layers.includes('explorer') && !skipped('explorer')) {
     const base = typeof o.scope === 'object' ? o.scope : SCOPES[o.scope ?? DEFAULT_SCOPE];
     if (!base) throw new Error(`unknown scope '${String(o.scope)}' (known: ${Object.keys(SCOPES).join(', ')})`);
     const name = base.name;
     // The scope keeps its small MAX/THRESHOLD; the profile decides the protocol.
     const scope = { ...base, profile: profile.name };
-    const e = explore({ impl, scope, ...(o.maxStates ? { maxStates: o.maxStates } : {}) });
+    const e = await exploreAsync({
+      impl,
+      scope,
+      ...(o.maxStates ? { maxStates: o.maxStates } : {}),
+      ...(o.maxSeconds ? { maxSeconds: o.maxSeconds } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      progress: (p) =>
+        log(p.phase === 'minimise' ? `explorer: minimising the ${p.invariant} counterexample` : `explorer: exploring scope ${name}: ${p.states} distinct states so far, depth ${p.depth}, ${p.seconds.toFixed(1)} s`),
+    });
+    if (e.stoppedBy === 'signal') r.interrupted = true;
     r.explorer = {
       seconds: e.stats.seconds,
       scope: name,
@@ -163,6 +188,7 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
       transitions: e.stats.transitions,
       depth: e.stats.depth,
       complete: e.complete,
+      ...(e.stoppedBy ? { stoppedBy: e.stoppedBy } : {}),
       maxCached: e.extremes.maxCached,
       warnings: e.warnings.map((w) => ({ invariant: w.id, message: w.message })),
     };
@@ -170,19 +196,12 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
     const rerun = SCOPES[name] === base ? ` (the trace: dio-cache explore --impl ${impl.name} --scope ${name} --profile ${profile.name})` : '';
     for (const v of e.violations) findings.push({ layer: 'explorer', invariant: v.id, message: v.message, where: `scope ${name}: a ${v.steps.length}-step trace${rerun}` });
     if (!e.complete && e.violations.length === 0) shortfalls.push(`the explorer stopped at ${e.stats.states} states (${e.stoppedBy ?? 'early'}) without finishing scope ${name}`);
-    log(`explorer: ${e.stats.states} states, ${e.violations.length} violation(s), ${e.stats.seconds.toFixed(1)} s`);
+    log(`explorer: explored scope ${name}: ${e.stats.states} distinct states, ${e.stats.transitions} transitions, depth ${e.stats.depth}, ${e.violations.length} violation(s), ${e.stats.seconds.toFixed(1)} s${e.complete ? '' : ` (stopped: ${e.stoppedBy ?? 'early'})`}`);
   }
 
   r.verdict = findings.length ? 'violation' : shortfalls.length ? 'incomplete' : 'conforms';
   r.seconds = (performance.now() - t0) / 1000;
   return r;
-}
-
-/** The first finding of each invariant id, per layer: what a test or a report names. */
-export function findingsById(r: SuiteResult): Map<string, SuiteFinding> {
-  const m = new Map<string, SuiteFinding>();
-  for (const f of r.findings) if (!m.has(`${f.layer}:${f.invariant}`)) m.set(`${f.layer}:${f.invariant}`, f);
-  return m;
 }
 
 /** The suite as text, for `dio-cache test`. */
@@ -213,7 +232,7 @@ export function renderSuite(r: SuiteResult): string {
     out.push(`    ${f.where}`);
   }
   for (const x of r.shortfalls) out.push(`  INCOMPLETE ${x}`);
-  out.push(`verdict: ${r.verdict === 'conforms' ? conformsLine(r) : r.verdict === 'violation' ? `VIOLATION (${[...new Set(r.findings.map((f) => f.invariant))].join(', ')})` : 'incomplete'}  (${s(r.seconds)})`);
+  out.push(`verdict: ${r.verdict === 'conforms' ? conformsLine(r) : r.verdict === 'violation' ? `VIOLATION (${[...new Set(r.findings.map((f) => f.invariant))].join(', ')})` : r.interrupted ? 'incomplete (interrupted by Ctrl-C: no proof)' : 'incomplete (no proof)'}  (${s(r.seconds)})`);
   return out.join('\n') + '\n';
 }
 

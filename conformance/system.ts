@@ -2,7 +2,7 @@
  * The system under exploration: a workload (scope) run on the simulated kernel against one
  * implementation. It answers the explorer's three questions — what may happen next (`enabled`),
  * what happens (`step`), and whether the result breaks an invariant (every step is checked) —
- * with the kernel's rules for who may run when (kernel-semantics.md §4):
+ * with the kernel's rules for who may run when (docs/kernel-rules.md §4):
  *
  * - per CPU a context stack: a task, a softirq over it, a hardirq over either; the top one runs;
  * - a hardirq may enter wherever irqs are on on that CPU; hardirqs do not nest;
@@ -15,7 +15,7 @@ import type { AbsCache, AbstractState, AbsStep, CtxKind, OpOutcome } from '../mo
 import { violations, type InvariantId } from '../model/invariants.js';
 import { capAllows, getProfile, type Profile } from '../model/profiles.js';
 import type { Implementation } from '../impl/interface.js';
-import { KernelFault, type Fact } from '../impl/kernel/primitives.js';
+import { KernelFault, NONDET_BRANCH, type Fact } from '../impl/kernel/primitives.js';
 import { firstStatement, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, ptrOff, showValue, type Value } from '../impl/kernel/values.js';
 import { cloneWorld, flatObj, topContext, type Frame, type World } from '../impl/kernel/world.js';
@@ -61,8 +61,12 @@ export interface Scope {
 }
 
 export type Choice =
-  /** `failAlloc`: the statement's allocations return NULL. */
-  | { kind: 'step'; cpu: number; failAlloc?: boolean }
+  /**
+   * `failAlloc`: the statement's allocations return NULL. `branch`: the statement branches on a
+   * value the model does not compute (its label ends with NONDET_BRANCH) and takes the branch
+   * (Kernel.nondet); the plain step takes the other way.
+   */
+  | { kind: 'step'; cpu: number; failAlloc?: boolean; branch?: boolean }
   /** `failAlloc`: the allocations of the operation's first statement return NULL. */
   | { kind: 'start'; task: number; op: TaskOp; obj: Value; failAlloc?: boolean }
   | { kind: 'hardirq'; cpu: number; obj: Value }
@@ -103,7 +107,13 @@ const G_POPPED = 16;
 const G_ROOM = 32; // nr_irq + nr passes the cap test
 const G_FULL = 64; // nr_irq + nr fails the cap test
 const G_OTHER = 128; // the op changed the lists in a way the model has no transition for
-const POP_SHIFT = 8; // popped object id lives above the flag bits
+// The caller's part: after an op ran a statement that branches on a value the model does not
+// compute (NONDET_BRANCH: __iomap_dio_rw's `goto out_free_dio`), an alloc's put of its own object
+// is the caller's error path, judged as a task put.
+const G_CALLER = 256;
+const G_ERRPUT = 512; // that put pushed the object onto free_list
+const G_ERRPUT_IRQ = 1024; // ... onto free_list_irq
+const POP_SHIFT = 11; // popped object id lives above the flag bits
 
 export class System {
   readonly env: Env;
@@ -300,6 +310,7 @@ export class System {
       if (top.frame) {
         out.push(choice('step', cpu, -1, NULL, false));
         if (w.allocFails < (s.allocFailures ?? 0) && ALLOCATES.test(top.frame.next)) out.push(choice('step', cpu, -1, NULL, true));
+        if (top.frame.next.endsWith(NONDET_BRANCH)) out.push(choice('step', cpu, -1, NULL, false, 'alloc', true));
       }
       else if (top.ctx === 'task' && top.task >= 0) {
         const t = w.tasks[top.task]!;
@@ -319,15 +330,29 @@ export class System {
         if (s.completers.includes('hardirq')) for (const o of distinct(w, w.inflight)) out.push(choice('hardirq', cpu, -1, o, false));
         if (!c.softirq && s.completers.includes('softirq')) for (const o of distinct(w, w.inflight)) out.push(choice('softirq', cpu, -1, o, false));
       }
-      if (w.preemptions < s.preemptions && !c.irqsOff && !c.hardirq && !c.softirq) {
+      // The scheduler on this CPU (a switch to task i): at a point where the CPU's current task,
+      // if it has work left, may be preempted. Task i has work left, is not the current one, and
+      // either waits on a runqueue or runs on another CPU at a point where it may be preempted
+      // (preempt count 0, irqs on, nothing interrupting it): it then migrates, and the CPU it
+      // leaves goes idle. A task with no work left is not preempted: its CPU is as good as idle.
+      // Each task taken off a CPU while it has work left is one preemption of the budget.
+      if (!c.irqsOff && !c.hardirq && !c.softirq) {
         const cur = c.current >= 0 ? w.tasks[c.current]! : null;
+        const displaces = cur !== null && hasWork(s, cur) ? 1 : 0;
         if (!cur || !cur.frame || cur.frame.preempt === 0) {
-          w.tasks.forEach((t, i) => {
-            if (i === c.current || isRunning(w, i)) return;
-            if (t.cpu !== cpu && !s.migration) return;
-            if (t.opsDone >= s.ops && !t.frame) return;
-            out.push(choice('switch', cpu, i, NULL, false));
-          });
+          for (let i = 0; i < w.tasks.length; i++) {
+            const t = w.tasks[i]!;
+            if (i === c.current || !hasWork(s, t)) continue;
+            if (t.cpu !== cpu && !s.migration) continue;
+            let cost = displaces;
+            const from = runningOn(w, i);
+            if (from >= 0) {
+              const fc = w.cpus[from]!;
+              if (fc.irqsOff || fc.hardirq || fc.softirq || (t.frame && t.frame.preempt > 0)) continue;
+              cost++;
+            }
+            if (w.preemptions + cost <= s.preemptions) out.push(choice('switch', cpu, i, NULL, false));
+          }
         }
       }
       if (s.hotplug && cpu !== 0 && !c.hardirq && !c.softirq && !w.tasks.some((t) => t.cpu === cpu && t.frame))
@@ -339,7 +364,11 @@ export class System {
   describe(c: Choice): string {
     switch (c.kind) {
       case 'step':
-        return c.failAlloc ? `cpu${c.cpu}: the allocation of its next statement fails (NULL)` : `cpu${c.cpu} next statement`;
+        return c.failAlloc
+          ? `cpu${c.cpu}: the allocation of its next statement fails (NULL)`
+          : c.branch
+            ? `cpu${c.cpu}: its next statement takes the branch ${NONDET_BRANCH}`
+            : `cpu${c.cpu} next statement`;
       case 'start':
         return (c.op === 'alloc' ? `task${c.task} alloc` : `task${c.task} ${c.op} ${showValue(c.obj)}`) + (c.failAlloc ? ', the allocation of its first statement fails (NULL)' : '');
       case 'hardirq':
@@ -380,7 +409,10 @@ export class System {
         const top = topContext(w, c.cpu);
         const f = top.frame!;
         who = whoOf(c.cpu, top.ctx, top.task);
-        const x = this.exec(w, f, c.cpu, top.ctx, top.task, false, prevAbs, c.failAlloc === true);
+        // The caller's own code from here on (G_CALLER); which way it went is in the read log.
+        const branches = f.next.endsWith(NONDET_BRANCH);
+        if (branches) f.ghost |= G_CALLER;
+        const x = this.exec(w, f, c.cpu, top.ctx, top.task, false, prevAbs, c.failAlloc === true, c.branch === true);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
         // A statement that allocated nothing ran as the plain step did: the same state, found already.
@@ -388,6 +420,7 @@ export class System {
           w.allocFails++;
           event = `cpu${c.cpu}: the allocation fails (NULL) in ${labels[0]}`;
         }
+        if (branches) event = `cpu${c.cpu}: ${c.branch ? 'takes' : 'does not take'} the branch of ${labels[0]}: the model does not compute its condition, both ways are explored`;
         if (out.done) {
           done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result, lists);
           fault ??= handedOutPastEnd(w, f.op, out.done.result);
@@ -465,9 +498,20 @@ export class System {
         const cs = w.cpus[c.cpu]!;
         who = `cpu${c.cpu}`;
         cpu = c.cpu;
-        w.preemptions++;
         const t = w.tasks[c.task]!;
-        event = t.cpu === c.cpu ? `cpu${c.cpu}: task${cs.current} preempted, task${c.task} runs` : `task${c.task} migrates from cpu${t.cpu} to cpu${c.cpu} (task${cs.current} preempted)`;
+        // enabled()'s rules, costed alike: a running task taken off its CPU (which goes idle),
+        // and the current task of this CPU if it has work left, are a preemption each.
+        const from = runningOn(w, c.task);
+        const prev = cs.current;
+        const displaced = prev >= 0 && hasWork(this.scope, w.tasks[prev]!);
+        const arrive = displaced ? `, preempting task${prev}` : prev >= 0 ? ` (task${prev} has finished)` : ' (idle)';
+        if (from >= 0) {
+          w.cpus[from]!.current = -1;
+          w.preemptions++;
+          event = `task${c.task} preempted on cpu${from}; migrates to cpu${c.cpu}${arrive}; cpu${from} goes idle`;
+        } else if (t.cpu !== c.cpu) event = `task${c.task} migrates from cpu${t.cpu}'s runqueue to cpu${c.cpu}${arrive}`;
+        else event = displaced ? `cpu${c.cpu}: task${prev} preempted, task${c.task} runs` : `cpu${c.cpu}: task${c.task} runs${arrive}`;
+        if (displaced) w.preemptions++;
         t.cpu = c.cpu;
         cs.current = c.task;
         labels = [`schedule(): ${event}`];
@@ -540,10 +584,10 @@ export class System {
    * statement, records in the frame's ghost what the statement did to the lists (`before`: the
    * lists before it). A method, not a closure in step(): it runs on every transition.
    */
-  private exec(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, atomic: boolean, before: { caches: AbsCache[] }, failAlloc = false): Exec {
+  private exec(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, atomic: boolean, before: { caches: AbsCache[] }, failAlloc = false, branch = false): Exec {
     const irqsOff = w.cpus[cpu]!.irqsOff;
     const preemptible = ctx === 'task' && f.preempt === 0 && !irqsOff;
-    const out = atomic ? runToCompletion(this.env, w, cpu, ctx, task, f) : runStatement(this.env, w, cpu, ctx, task, f, failAlloc);
+    const out = atomic ? runToCompletion(this.env, w, cpu, ctx, task, f) : runStatement(this.env, w, cpu, ctx, task, f, failAlloc, branch);
     const labels = out.labels ?? [out.label];
     let lists: AbsCache[] | null = null;
     if (!atomic) {
@@ -593,7 +637,7 @@ export class System {
       if (empty && c.nrIrq < p.threshold) g |= G_BELOW;
       if (empty && g & G_SPLICED) g |= G_EMPTY_AFTER_SPLICE;
     }
-    if (f.op === 'free') g |= capAllows(p, c.nr + c.nrIrq) ? G_ROOM : G_FULL;
+    if (f.op === 'free' || (f.op === 'alloc' && g & G_CALLER)) g |= capAllows(p, c.nr + c.nrIrq) ? G_ROOM : G_FULL;
     if (before) {
       const b = before.caches[cpu]!;
       const sameTask = eq(b.freeList, c.freeList);
@@ -607,6 +651,11 @@ export class System {
           if (c.freeList.length === 0) g |= G_EMPTY_AFTER_SPLICE;
         } else if (f.op === 'alloc' && !sameIrq && b.freeListIrq.length > 0 && c.freeListIrq.length === 0 && sameTask) {
           // the second half of the splice: free_list_irq = NULL
+        } else if (f.op === 'alloc' && g & G_CALLER && !(g & (G_ERRPUT | G_ERRPUT_IRQ)) && isPush(b.freeList, c.freeList) && sameIrq && ownObject(g, c.freeList[0]!)) {
+          // the caller's error path puts back the object the alloc got
+          g |= G_ERRPUT;
+        } else if (f.op === 'alloc' && g & G_CALLER && !(g & (G_ERRPUT | G_ERRPUT_IRQ)) && isPush(b.freeListIrq, c.freeListIrq) && sameTask && ownObject(g, c.freeListIrq[0]!)) {
+          g |= G_ERRPUT_IRQ;
         } else if (f.op === 'free' && isPush(b.freeList, c.freeList) && sameIrq) {
           // push onto free_list
         } else if (f.op === 'free' && isPush(b.freeListIrq, c.freeListIrq) && sameTask) {
@@ -643,6 +692,15 @@ export class System {
       }
       out.result = isPtr(result) ? ptrId(result) : 0;
       kind = g & G_OTHER ? 'other' : saw.popped ? (saw.spliced ? 'splice-hit' : 'hit') : 'miss';
+      // The caller went down its error path and returned no object: how it gave back the one it got.
+      if (g & G_CALLER && !isPtr(result)) {
+        const popped = w.heap[saw.poppedObj];
+        if (g & G_ERRPUT) out.errorPut = 'push-task';
+        else if (g & G_ERRPUT_IRQ) out.errorPut = 'push-irq';
+        else if (saw.popped && (!popped || popped.freed)) out.errorPut = 'free';
+        // After a miss the object is not known here: a leak of it is object-safety's.
+        else out.errorPut = 'unknown';
+      }
     } else if (f.op === 'free') {
       if (task >= 0) w.tasks[task]!.frame = null;
       else this.endInterrupt(w, cpu, ctx);
@@ -676,15 +734,15 @@ export class BootError extends Error {}
  * allocation inside a helper is a statement of the helper. mempool_alloc() is not here: it waits
  * rather than fail.
  */
-const ALLOCATES = /\b(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|alloc_percpu)\s*\(/;
+const ALLOCATES = /\b(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|alloc_percpu|kmemdup)\s*\(/;
 
 /**
  * A Choice as enabled() makes them: every kind with the same fields, in the same order, so that
  * step() reads them through one object shape (six literal shapes made its loads megamorphic).
  * The fields a kind does not have are -1, NULL or false; none of them is read for that kind.
  */
-function choice(kind: Choice['kind'], cpu: number, task: number, obj: Value, failAlloc: boolean, op: TaskOp = 'alloc'): Choice {
-  return { kind, cpu, task, op, obj, failAlloc } as Choice;
+function choice(kind: Choice['kind'], cpu: number, task: number, obj: Value, failAlloc: boolean, op: TaskOp = 'alloc', branch = false): Choice {
+  return { kind, cpu, task, op, obj, failAlloc, branch } as Choice;
 }
 
 /** A StepReport whose `event` text and violations are made when first read. */
@@ -749,6 +807,11 @@ function eq(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** Whether the object an alloc's error path pushes is the one the alloc popped (any new one after a miss). */
+function ownObject(g: number, id: number): boolean {
+  return !(g & G_POPPED) || g >>> POP_SHIFT === id;
+}
+
 function isPush(before: number[], after: number[]): boolean {
   return after.length === before.length + 1 && eq(after.slice(1), before);
 }
@@ -774,8 +837,15 @@ function removeOne(a: Value[], v: Value): void {
   a.length--;
 }
 
-function isRunning(w: World, task: number): boolean {
-  return w.cpus.some((c) => c.online && c.current === task);
+/** The online CPU a task is the current task of, or -1 (it waits on a runqueue, or has finished). */
+function runningOn(w: World, task: number): number {
+  for (let i = 0; i < w.cpus.length; i++) if (w.cpus[i]!.online && w.cpus[i]!.current === task) return i;
+  return -1;
+}
+
+/** An operation in progress or one still to start: a task without either has finished. */
+function hasWork(s: Scope, t: World['tasks'][number]): boolean {
+  return t.frame !== null || t.opsDone < s.ops;
 }
 
 /**

@@ -62,7 +62,9 @@ export interface Implementation {
   init(k: Kernel): Op<number>;
   /**
    * Task context: get an object for an I/O, as the caller does (cache first, then the slab).
-   * Returns the object, or NULL for -ENOMEM.
+   * Returns the object, or NULL for -ENOMEM. A caller with an error path after the allocation
+   * (__iomap_dio_rw()'s `out_free_dio:`) branches to it with `k.nondet()` and returns NULL there,
+   * having given the object back through the cache's put.
    */
   alloc(k: Kernel): Op<Value>;
   /**

@@ -10,6 +10,7 @@ import { allocNoNrDec } from './variants/alloc-no-nr-dec.js';
 import { bioNoPrune } from './variants/bio-no-prune.js';
 import { capCheckSplitSection } from './variants/cap-check-split-section.js';
 import { capIgnoresNrIrq } from './variants/cap-ignores-nr-irq.js';
+import { errorPathDoubleFree } from './variants/error-path-double-free.js';
 import { flatThresholdB1 } from './variants/flat-threshold-b1.js';
 import { hardirqPutAlwaysFrees } from './variants/hardirq-put-always-frees.js';
 import { hardirqTaskList } from './variants/hardirq-task-list.js';
@@ -47,6 +48,7 @@ export const VARIANTS: readonly Implementation[] = [
   capIgnoresNrIrq,
   hardirqPutAlwaysFrees,
   initErrorAfterSuccess,
+  errorPathDoubleFree,
   bioNoPrune,
 ];
 

@@ -46,6 +46,12 @@ export interface OpOutcome {
   result?: number;
   /** What the operation did to the cache (see refinement ghost bits in the checker). */
   kind: 'hit' | 'splice-hit' | 'miss' | 'push-task' | 'push-irq' | 'free' | 'other';
+  /**
+   * alloc: the caller branched on a value the model does not compute and returned no object (its
+   * error path, __iomap_dio_rw's out_free_dio): how it gave back the object the alloc got, a task
+   * put's outcome ('unknown' when the object is not known: after a miss).
+   */
+  errorPut?: 'push-task' | 'push-irq' | 'free' | 'unknown';
   /** Conditions observed at some instant during the operation. */
   saw: {
     emptyTaskList: boolean;

@@ -137,7 +137,7 @@ export const INVARIANTS: readonly Invariant[] = [
       const st = s.step;
       if (!st) return null;
       for (const { c, irq } of changed(prev, s)) {
-        if (!irq || isPrune(s, c)) continue;
+        if (!irq || isPrune(s, c) || c.listFault) continue;
         if (st.cpu !== c.cpu) return `cpu${st.cpu} ${st.ctx} wrote cpu${c.cpu}'s free_list_irq/nr_irq (${st.label})`;
         if (!st.irqsOff && st.ctx !== 'hardirq') return `${st.ctx} context wrote free_list_irq/nr_irq with irqs enabled (${st.label})`;
       }
@@ -154,7 +154,8 @@ export const INVARIANTS: readonly Invariant[] = [
       const st = s.step;
       if (!st) return null;
       for (const { c, task } of changed(prev, s)) {
-        if (!task || isPrune(s, c)) continue;
+        // A list that cannot be walked any more (an element freed in place) is object-safety's.
+        if (!task || isPrune(s, c) || c.listFault) continue;
         if (st.ctx !== 'task') return `${st.ctx} context wrote cpu${c.cpu}'s free_list/nr (${st.label})`;
         if (st.cpu !== c.cpu) return `a task on cpu${st.cpu} wrote cpu${c.cpu}'s free_list/nr (${st.label})`;
         if (st.preemptible) return `free_list/nr written with preemption enabled (${st.label})`;
@@ -196,7 +197,7 @@ export const INVARIANTS: readonly Invariant[] = [
     id: 'cap',
     claim: 'a quiescent CPU caches at most the profile\'s reachable bound: MAX+2 with `nr_irq + nr > MAX`, MAX+1 with `>= MAX`',
     kernelRule: '"if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX) goto out_free;" — a soft cap: the test and the push are not atomic against a hardirq put',
-    source: 'fs/iomap/direct-io.c:dio_put_percpu_cache() (kernel-semantics.md §5)',
+    source: 'fs/iomap/direct-io.c:dio_put_percpu_cache() (docs/kernel-rules.md §5)',
     severity: 'error',
     revisit: null,
     check(_prev, s) {
@@ -211,7 +212,7 @@ export const INVARIANTS: readonly Invariant[] = [
   },
   {
     id: 'refinement',
-    claim: 'each finished operation did what the model allows: hit (the head), splice-then-hit, miss, push to the list of its context, or free',
+    claim: 'each finished operation did what the model allows: hit (the head), splice-then-hit, miss, push to the list of its context, or free; an alloc whose caller takes its error path gives the object back as a task put does',
     kernelRule: 'alloc: "if (!cache->free_list) { if (READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD) splice; if (!cache->free_list) return NULL; } dio = cache->free_list;" put: "in_task() -> free_list, in_hardirq() -> free_list_irq, else free"',
     source: 'fs/iomap/direct-io.c:dio_alloc_percpu_cache(), dio_put_percpu_cache()',
     severity: 'error',
@@ -223,8 +224,13 @@ export const INVARIANTS: readonly Invariant[] = [
       if (d.op === 'alloc') {
         if (!p.cached) return null;
         if (d.kind === 'other') return `alloc on cpu${d.cpu} changed the cache in a way the model has no transition for`;
+        const e = d.errorPut;
+        // The caller's error path: it gave the object back as a task put does, and returns none.
+        if (e === 'push-irq') return `the caller's error path put the object on free_list_irq from task context (only hardirq context may)`;
+        if (e === 'push-task' && !w.room) return `the caller's error path cached the object although nr_irq + nr never passed the cap test (${p.capCompare} ${p.max}) after it branched`;
+        if (e === 'free' && !w.full) return `the caller's error path freed the object although the cap test (${p.capCompare} ${p.max}) passed throughout: the model caches it`;
         if (d.kind === 'hit' || d.kind === 'splice-hit') {
-          if (d.result !== w.poppedObj) return `alloc popped #${w.poppedObj} from the head of free_list but returned ${d.result ? `#${d.result}` : 'NULL'}`;
+          if (e === undefined && d.result !== w.poppedObj) return `alloc popped #${w.poppedObj} from the head of free_list but returned ${d.result ? `#${d.result}` : 'NULL'}`;
           return null;
         }
         // miss: allowed only if, at some instant, free_list was empty and either nr_irq was below

@@ -78,7 +78,7 @@ export function capAllows(p: Profile, total: number): boolean {
 /**
  * The largest `nr + nr_irq` a CPU can reach. Sequentially the cap test admits one push past the
  * largest total it allows (MAX+1 with `>`, MAX with `>=`); a hardirq put that lands between a task
- * put's cap check and its push adds one more (kernel-semantics.md §5). Hardirqs do not nest, so
+ * put's cap check and its push adds one more (docs/kernel-rules.md §5). Hardirqs do not nest, so
  * at most one such overshoot is in flight per CPU.
  */
 export function reachableCapBound(p: Profile): number {

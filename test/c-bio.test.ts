@@ -10,6 +10,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cParser } from '../conformance/c/ast.js';
 import { extract, showType } from '../conformance/c/extract.js';
@@ -17,7 +18,7 @@ import { readPostImage, resolveConfig, splitHunk } from '../conformance/c/reader
 import { check } from '../conformance/c/run.js';
 import { UsageError } from '../conformance/cli/errors.js';
 
-const FIX = new URL('./fixtures/c/', import.meta.url).pathname;
+const FIX = fileURLToPath(new URL('./fixtures/c/', import.meta.url));
 const STYLE = `${FIX}bio-style.c`;
 const work = mkdtempSync(join(tmpdir(), 'dio-bio-'));
 
@@ -65,7 +66,8 @@ describe('C path: a bio-style source file', () => {
     expect(put.statements.find((s) => s.text.startsWith('cache->nr_irq++;'))!.hits).toBeGreaterThan(0);
     expect(put.statements.find((s) => s.text.startsWith('xreq_free(rq);'))).toBeUndefined(); // a call is no boundary
     const prune = cov.functions.find((f) => f.name === '__xreq_alloc_cache_prune')!;
-    expect(prune.statements.every((s) => s.hits > 0)).toBe(true);
+    expect(prune.statements.length).toBeGreaterThan(0);
+    expect(prune.statements.filter((s) => s.hits === 0).map((s) => s.text)).toEqual([]);
   });
 
   const MUTANTS: [string, [string, string][], string[]][] = [

@@ -6,11 +6,19 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { check } from '../conformance/c/run.js';
 
-const SEED = '/work/shared/seed/iomap-dio-alloc-cache-v1.txt';
-const FIX = new URL('./fixtures/c/', import.meta.url).pathname;
+/** The seed patch as posted, shipped unchanged (fixtures/seed/README.md says where it comes from). */
+const SEED = fileURLToPath(new URL('./fixtures/seed/iomap-dio-alloc-cache-v1.txt', import.meta.url));
+const FIX = fileURLToPath(new URL('./fixtures/c/', import.meta.url));
+
+/**
+ * What the seed's check explores, all scopes and call-site runs together: the same input read
+ * another way must explore exactly this.
+ */
+const SEED_STATES = 12732;
 
 /** Each fixture names its expected id in its header (written by make-fixtures.py). */
 const BAD = [
@@ -24,6 +32,7 @@ const BAD = [
   'put-cpu-missing-miss',
   'this-cpu-ptr-no-get-cpu',
   'cap-ignores-nr-irq',
+  'error-path-double-free',
 ];
 
 describe('C path: the seed patch', () => {
@@ -38,7 +47,7 @@ describe('C path: the seed patch', () => {
       { macro: 'DIO_ALLOC_CACHE_MAX', from: 256, to: 2, role: 'MAX' },
       { macro: 'DIO_ALLOC_CACHE_THRESHOLD', from: 16, to: 1, role: 'THRESHOLD' },
     ]);
-    // MAX+2: the race of kernel-semantics.md §5, reached and reported, not refused.
+    // MAX+2: the race of docs/kernel-rules.md §5, reached and reported, not refused.
     expect(r.extremes.maxCached).toBe(4);
     expect(r.notes.join('\n')).toMatch(/soft cap: a CPU cached 4 objects with MAX 2 \(MAX\+2\)/);
     expect(r.warnings.map((w) => w.id)).toEqual(['hotplug-stranding']);
@@ -51,6 +60,23 @@ describe('C path: the seed patch', () => {
     expect(put.statements.find((s) => s.text.startsWith('cache->nr_irq++;'))!.hits).toBeGreaterThan(0);
     expect(put.statements.every((s) => /\(direct-io\.c:\d+\)$/.test(s.text))).toBe(true);
     expect(cov.interruptsAt.some((x) => x.at.startsWith('dio_put_percpu_cache: cache->free_list = dio;'))).toBe(true);
+    // Every call of the cache in the callers is listed and driven, the error path's put included,
+    // and the caller's lines after it ran: its `if (ret)` both ways, as the explorer's choice.
+    expect(cov.callSites.map((x) => `${x.fn} ${x.at} ${x.role} ${x.runs > 0 ? 'driven' : 'NOT DRIVEN'}`)).toEqual([
+      'iomap_dio_complete direct-io.c:214 put driven',
+      '__iomap_dio_rw direct-io.c:699 alloc driven',
+      '__iomap_dio_rw direct-io.c:886 put driven',
+    ]);
+    const errorPut = cov.callSites.find((x) => x.at === 'direct-io.c:886')!;
+    expect(errorPut.tail).toEqual(['if (ret) return ERR_PTR(ret); (direct-io.c:887)', 'return NULL; (direct-io.c:889)']);
+    expect(errorPut.branches).toHaveLength(1);
+    expect(errorPut.branches[0]!.text).toBe('if (ret)');
+    expect(errorPut.branches[0]!.taken).toBeGreaterThan(0);
+    expect(errorPut.branches[0]!.notTaken).toBeGreaterThan(0);
+    expect(cov.callSites.find((x) => x.at === 'direct-io.c:214')!.tail).toEqual(['return ret; (direct-io.c:215)']);
+    // The alloc site's next line writes a member the patch does not lay out: said, not guessed.
+    expect(cov.callSites.find((x) => x.at === 'direct-io.c:699')!.stop).toMatch(/^dio->iocb = iocb; \(direct-io\.c:706\): no struct in the patch has a member 'iocb'/);
+    expect(r.profile.inferred.join('\n')).toMatch(/`if \(ret\)` \(direct-io\.c:887\) is a nondeterministic branch \(the model does not compute ret\): both ways are explored/);
   });
 
   it('reads a C source file the same way', async () => {
@@ -94,7 +120,7 @@ describe('C path: the seed as a mail client saves it', () => {
       writeFileSync(file, mail(enc, text), 'latin1');
       const r = await check({ file });
       expect(r.verdict).toBe('conforms');
-      expect(r.stats.states).toBe(12415);
+      expect(r.stats.states).toBe(SEED_STATES);
     });
   }
 });
@@ -114,6 +140,31 @@ describe('C path: known-bad C edits of the seed patch', () => {
       expect(r.violations.find((v) => v.id === expected)!.steps.length).toBeGreaterThan(0);
     });
   }
+
+  it('error-path-double-free.patch: found only by taking the caller\'s `if (ret)` after the error path\'s put, and the trace says it was a nondeterministic branch', async () => {
+    const r = await check({ file: `${FIX}error-path-double-free.patch` });
+    const v = r.violations.find((x) => x.id === 'object-safety')!;
+    expect(v.site).toBe('free site in __iomap_dio_rw() (direct-io.c:886)');
+    const branch = v.steps.find((st) => /\(nondeterministic branch\)/.test(st.event));
+    expect(branch?.event).toMatch(/takes the branch of __iomap_dio_rw: if \(ret\) \(direct-io\.c:887\) \(nondeterministic branch\)/);
+    expect(v.steps.flatMap((st) => st.labels).some((l) => l.startsWith('__iomap_dio_rw: kfree(dio); (direct-io.c:888)'))).toBe(true);
+    // The run of iomap_dio_complete()'s put, which this edit leaves alone, finds nothing.
+    expect(r.violations.every((x) => x.site !== undefined)).toBe(true);
+  });
+
+  it('a call site no scope drives (a put left after `return ret;`) is a coverage warning, in the report and its JSON', async () => {
+    const seed = readFileSync(SEED, 'utf8');
+    const from = '+\tdio_put_percpu_cache(dio);\n \treturn ret;\n';
+    expect(seed).toContain(from);
+    const file = join(mkdtempSync(join(tmpdir(), 'dio-dead-')), 'dead-put.patch');
+    // The hunk header's counts stay: the reader takes the lines as they come.
+    writeFileSync(file, seed.replace(from, `${from}+\tdio_put_percpu_cache(dio);\n`));
+    const r = await check({ file });
+    const dead = r.coverage!.callSites.find((x) => x.at === 'direct-io.c:216')!;
+    expect(dead.runs).toBe(0);
+    expect(r.coverage!.warnings).toContain('iomap_dio_complete: call site never driven: dio_put_percpu_cache(dio); (direct-io.c:216): no scope runs this put call');
+    expect(JSON.parse(JSON.stringify(r.coverage)).warnings).toContain('iomap_dio_complete: call site never driven: dio_put_percpu_cache(dio); (direct-io.c:216): no scope runs this put call');
+  });
 
   it('bad-loop.patch: the endless loop is a crash at the first alloc, found in a few states', async () => {
     const r = await check({ file: `${FIX}bad-loop.patch` });
@@ -243,7 +294,7 @@ describe('C path: edits of the code around the cache', () => {
   it('the initcall stores with WRITE_ONCE(): that is an assignment, the run is the seed\'s', async () => {
     const r = await edit('write-once-init', '+\tdio_cache = alloc_percpu(struct dio_alloc_cache);\n', '+\tWRITE_ONCE(dio_cache, alloc_percpu(struct dio_alloc_cache));\n');
     expect(r.verdict).toBe('conforms');
-    expect(r.stats.states).toBe(12415);
+    expect(r.stats.states).toBe(SEED_STATES);
     expect(r.profile.inferred.join('\n')).not.toMatch(/never assigned|init site: no call/);
   });
 

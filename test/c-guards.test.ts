@@ -9,13 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cHarness } from './c-harness.js';
 import { mkPtr } from '../impl/kernel/values.js';
 import { UsageError } from '../conformance/cli/errors.js';
 import { check, CHECK_SCOPES } from '../conformance/c/run.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIX = join(ROOT, 'test/fixtures/c/');
 const work = mkdtempSync(join(tmpdir(), 'dio-guards-'));
 const SCOPES3 = [{ ...CHECK_SCOPES[0]!, ops: 3 }, CHECK_SCOPES[1]!];

@@ -193,7 +193,9 @@ describe('bio: bio_cpu_dead() prunes both lists of a dead CPU', () => {
     expect(c1.online).toBe(false);
     expect([c1.freeList, c1.freeListIrq, c1.nr, c1.nrIrq]).toEqual([[], [], 0, 0]);
     // Everything that is still live is on CPU 0's list or in nobody's hands but the model's.
-    expect(abs.objects.filter((o) => !o.freed).every((o) => o.places.some((p) => p.kind === 'task-list' && p.cpu === 0))).toBe(true);
+    const live = abs.objects.filter((o) => !o.freed);
+    expect(live.length).toBeGreaterThan(0);
+    expect(live.every((o) => o.places.some((p) => p.kind === 'task-list' && p.cpu === 0))).toBe(true);
     expect(w.cpus[0]!.irqsOff).toBe(false);
   });
 
@@ -204,5 +206,71 @@ describe('bio: bio_cpu_dead() prunes both lists of a dead CPU', () => {
     const off = sys.step(irq.world, irq.abs, sys.enabled(irq.world).find((c) => c.kind === 'offline' && c.cpu === 1)!);
     expect(off.violations.map((v) => v.id)).toEqual(['hotplug-stranding']);
     expect(off.violations[0]!.message).toContain('2 object(s)');
+  });
+});
+
+describe("the caller's error path: __iomap_dio_rw()'s out_free_dio, a nondeterministic branch", () => {
+  for (const impl of [iomapV1, iomapCommon]) {
+    it(`${impl.name}: the branch is offered both ways; taken, the dio goes back on free_list in task context and the caller gets none`, () => {
+      const scope: Scope = { ...SCOPES['spin-ref']!, ops: 1, taskOps: ['alloc'], inflight: 0, profile: impl.profile };
+      const sys = new System(impl, scope);
+      const head = sys.initial().abs.caches[0]!.freeList[0]!;
+      for (const take of [false, true]) {
+        let offered = 0;
+        const { w, abs } = walk(sys, (world, cs) => {
+          const branch = cs.filter((c) => c.kind === 'step' && c.branch);
+          if (branch.length) offered++;
+          if (world.tasks[0]!.opsDone === 0) return cs.find((c) => c.kind === 'start');
+          return (take ? branch[0] : undefined) ?? cs.find((c) => c.kind === 'step' && !c.branch);
+        });
+        // The step the walk ended with: the alloc's return.
+        const done = abs.step;
+        expect(offered).toBe(1);
+        expect(done?.done?.op).toBe('alloc');
+        const c0 = abs.caches[0]!;
+        if (take) {
+          // Popped from the head, put back at the head by the error path's task put.
+          expect(done!.done!.errorPut).toBe('push-task');
+          expect(done!.done!.kind).toBe('hit');
+          expect(w.tasks[0]!.held).toEqual([]);
+          expect(c0.freeList[0]).toBe(head);
+          expect(c0.nr).toBe(c0.freeList.length);
+        } else {
+          expect(done!.done!.errorPut).toBeUndefined();
+          expect(w.tasks[0]!.held.map((p) => ptrId(p))).toEqual([head]);
+        }
+      }
+    });
+  }
+
+  it('the trace says the branch was the explorer\'s choice, and a replay of the choices reproduces it', () => {
+    const sys = new System(iomapV1, { ...SCOPES['spin-ref']!, ops: 1, taskOps: ['alloc'], inflight: 0 });
+    const init = sys.initial();
+    let w = init.world;
+    let abs = init.abs;
+    const idx: number[] = [];
+    let event = '';
+    for (let i = 0; i < 100; i++) {
+      const cs = sys.enabled(w);
+      let j = w.tasks[0]!.opsDone === 0 ? cs.findIndex((c) => c.kind === 'start') : cs.findIndex((c) => c.kind === 'step' && c.branch);
+      if (j < 0) j = cs.findIndex((c) => c.kind === 'step');
+      if (j < 0) break;
+      idx.push(j);
+      const r = sys.step(w, abs, cs[j]!);
+      if (cs[j]!.kind === 'step' && (cs[j] as { branch?: boolean }).branch) event = r.event;
+      w = r.world;
+      abs = r.abs;
+    }
+    expect(event).toMatch(/takes the branch of __iomap_dio_rw: if \(ret\) goto out_free_dio;.*\(nondeterministic branch\)/);
+    // The same indices from boot: the read log carries the branch, so the same state comes out.
+    let w2 = sys.initial().world;
+    let a2 = sys.initial().abs;
+    for (const j of idx) {
+      const r = sys.step(w2, a2, sys.enabled(w2)[j]!);
+      w2 = r.world;
+      a2 = r.abs;
+    }
+    expect(a2.caches).toEqual(abs.caches);
+    expect(w2.tasks[0]!.held).toEqual([]);
   });
 });

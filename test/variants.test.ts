@@ -60,6 +60,7 @@ const CASES: Record<string, { scope: Scope; base: string }> = {
   'cap-ignores-nr-irq': { scope: uni('cap-ignores-nr-irq', { ops: 0, max: 1, inflight: 3 }), base: 'iomap-v1' },
   'hardirq-put-always-frees': { scope: uni('hardirq-put-always-frees', { ops: 0, inflight: 1 }), base: 'iomap-v1' },
   'init-error-after-success': { scope: uni('init-error-after-success', {}), base: 'iomap-v1' },
+  'error-path-double-free': { scope: uni('error-path-double-free', {}), base: 'iomap-v1' },
   'bio-no-prune': { scope: uni('bio-no-prune', { cpus: 2, taskCpus: [0, 1], prefill: 1, hotplug: true, profile: 'bio' }), base: 'bio' },
 };
 

@@ -12,7 +12,7 @@ import { isPtr, NULL, type Value } from '../../impl/kernel/values.js';
 import { UsageError } from '../cli/errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import { extract, INT, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
-import { C_PRIMITIVES, CRuntimeError, Interp, KNOWN_CONSTANTS, newCoverage, type Budget, type Coverage } from './interp.js';
+import { C_PRIMITIVES, CRuntimeError, Interp, isPrintString, KNOWN_CONSTANTS, newCoverage, type Budget, type Coverage } from './interp.js';
 import { readPostImage, resolveConfig, where, type DroppedAlloc, type DroppedFree, type InputKind, type SrcLine } from './reader.js';
 import { inferRoles, profileFor, reachable, type Binding, type RoleName, type Roles } from './roles.js';
 
@@ -41,7 +41,21 @@ export interface Site {
    * be a valid pointer when the site's lines end without a `return`, or that line oopses.
    */
   usedAfter?: { text: string; at: string };
+  /**
+   * The caller's statements after the call, up to its return (or the last line the patch shows),
+   * run as part of the site (siteTail): what the caller does with the object afterwards.
+   */
+  tail?: N[];
+  /** Identifiers the tail names that the model does not compute (the caller's `ret`, `iocb`): they read as CALLER_VALUE, and a branch on one is the explorer's choice. */
+  callerValues?: string[];
+  /** The statement the tail stops before, when it stops before the caller's return: it calls or reads what the checker does not model. */
+  tailStop?: { text: string; at: string; why: string };
+  /** Where findSites found it (the lines of its region, the call's line, the end of the window parsed): for siteTail. */
+  win?: { lines: SrcLine[]; i: number; j: number };
 }
+
+/** What a value of the caller the model does not compute reads as outside a branch: an errno, so that `ERR_PTR(ret)` is never an object. */
+export const CALLER_VALUE = -5;
 
 export interface CBuild {
   impl: Implementation;
@@ -63,6 +77,11 @@ export interface CBuild {
    * the same implementation with that site as its alloc or put, checked in runs of their own.
    */
   siteRuns: { site: string; impl: Implementation }[];
+  /**
+   * Every call of a cache function outside the cache functions (coverage): where, and the site
+   * that drives it (Site.at, the key of Coverage.sites), if any.
+   */
+  callSites: { fn: string; at: string; call: string; role: string; site?: Site }[];
 }
 
 export interface CBuildOptions {
@@ -136,6 +155,7 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   const dead: DeadSite[] = [];
   const allocSites = findSites(prog, roles, 'alloc', objType, dead).map((x) => withSlabPath(prog, roles, x));
   const freeSites = findSites(prog, roles, 'free', objType, dead);
+  for (const x of [...allocSites, ...freeSites]) siteTail(prog, interp, roles, aliases, x);
   // Every call of the alloc (or of the put) shown is dead code: nothing the patch shows drives the
   // cache, and a synthesised caller would check a program that is not the patch's.
   for (const [what, live, fn] of [['alloc', allocSites, roles.fns.alloc], ['put', freeSites, roles.fns.put]] as const) {
@@ -177,9 +197,9 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   const used = checkCallees(
     prog,
     interp,
-    [...Object.values(sites).flatMap((s) => s.stmts), ...cacheFns.map((f) => prog.functions.get(f)!.body), ...createBody(sites.init)],
+    [...Object.values(sites).flatMap((s) => [...s.stmts, ...(s.tail ?? [])]), ...cacheFns.map((f) => prog.functions.get(f)!.body), ...createBody(sites.init)],
     aliases,
-    new Set(Object.values(sites).flatMap((s) => [...siteNames(s)])),
+    new Set(Object.values(sites).flatMap((s) => [...siteNames(s), ...(s.callerValues ?? [])])),
     o.bindingFile,
   );
 
@@ -190,13 +210,21 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
     k.enter(s.fn);
     const vars = new Map<string, { v: number; t: CType }>();
     for (const x of paramValues(prog, roles, s)) vars.set(x.name, { v: x.value(k), t: x.type });
+    for (const x of s.callerValues ?? []) vars.set(x, { v: CALLER_VALUE, t: INT });
     vars.set(s.obj, { v: obj ?? Number.NaN, t: s.objType });
     const env = { vars, margs: null, parent: null };
+    // Driven: a live run of the exploration (not boot's, which has no task and no interrupt) got to the end of the lines.
+    const driven = () => {
+      if (!k.replaying && !k.probing && !(k.ctx === 'task' && k.task < 0)) coverage.sites.set(s.at, (coverage.sites.get(s.at) ?? 0) + 1);
+    };
     try {
       const st: Budget = miss ? { steps: 0, miss } : { steps: 0 };
-      const c = yield* interp.block(k, s.stmts, env, st, s.fn);
+      const c = yield* interp.block(k, s.tail?.length ? [...s.stmts, ...s.tail] : s.stmts, env, st, s.fn);
       k.leave();
+      if (!miss) driven();
       if (c?.k === 'ret') return c.v.v;
+      // The caller's code goes on at a label the patch does not show: the site's lines end here.
+      if (c?.k === 'goto' && s.tail?.length) return isPtr(env.vars.get(s.obj)!.v) ? env.vars.get(s.obj)!.v : NULL;
       if (c?.k === 'goto') throw new CRuntimeError(`${s.at}: goto ${c.label} leaves the lines the patch shows of ${s.fn}()`);
       const v = env.vars.get(s.obj)!.v;
       // The line after the site uses the object: a NULL or an ERR_PTR() reaching it is the oops
@@ -320,7 +348,116 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   const objNames = new Set([sites.alloc.obj, sites.free.obj, ...(prog.functions.get(roles.fns.put!)?.params.map((x) => x.name) ?? [])]);
   const droppedFrees = (prog.post.droppedFrees ?? []).filter((d) => objNames.has(d.obj));
   const droppedAllocs = (prog.post.droppedAllocs ?? []).filter((d) => objNames.has(d.obj));
-  return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros, droppedFrees, droppedAllocs, siteRuns };
+  const callSites = findCallSites(prog, roles, cacheFns, aliases, [...allocSites, ...freeSites]);
+  return { impl, roles, profile, prog, interp, coverage, sites, cacheFns, macros, droppedFrees, droppedAllocs, siteRuns, callSites };
+}
+
+/**
+ * Every call of the cache's alloc, put or splice in the code outside the cache functions, with
+ * the site that drives it: one line each (the line the call is on), in source order per function.
+ */
+function findCallSites(p: Program, r: Roles, cacheFns: string[], aliases: Readonly<Record<string, string>>, sites: Site[]): CBuild['callSites'] {
+  const inside = new Set([...cacheFns, ...Object.values(r.fns).filter((x): x is string => !!x)]);
+  // The cache's own entry points: helpers they reach (bio's bio_init(), bio_free()) have callers of their own.
+  const entries = [r.fns.alloc, r.fns.put, r.fns.splice].filter((x): x is string => !!x);
+  const names = [...entries, ...Object.entries(aliases).filter(([, to]) => entries.includes(to)).map(([from]) => from)];
+  if (!names.length) return [];
+  const pat = new RegExp(`\\b(${names.join('|')})\\s*\\(`);
+  const out: CBuild['callSites'] = [];
+  for (const reg of regions(p)) {
+    if (inside.has(reg.fn)) continue;
+    for (const l of reg.lines) {
+      const m = pat.exec(l.text.replace(/\/\*.*?\*\/|\/\/.*$/g, ''));
+      if (!m) continue;
+      // A declaration or definition line (`static void dio_put_percpu_cache(struct iomap_dio *dio)`) is no call.
+      if (/^\s*(static\s+)?[\w\s]+\*?\s*\w+\s*\([^;]*$/.test(l.text) && !/[=;]/.test(l.text) && !/^\s*(if|while|return)\b/.test(l.text)) continue;
+      const at = where(l);
+      if (out.some((x) => x.at === at)) continue;
+      const fn = aliases[m[1]!] ?? m[1]!;
+      const role = fn === r.fns.alloc ? 'alloc' : fn === r.fns.put ? 'put' : fn === r.fns.splice ? 'splice' : fn === r.fns.prune ? 'prune' : 'cache function';
+      const site = sites.find((x) => x.at === at);
+      out.push({ fn: reg.fn, at, call: oneLine(l.text.trim()), role, ...(site ? { site } : {}) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The caller's statements after a site's call, up to its `return` (the caller's own end) or the
+ * last line the patch shows of its block: the window of the site's lines grown while it parses.
+ * They run as part of the site. A value the model does not compute (the caller's `ret`: an
+ * identifier that is no local, parameter, static, macro or kernel constant) reads as CALLER_VALUE,
+ * and an `if` on one is a nondeterministic branch (Interp.nondetIfs). The tail stops before a
+ * statement the checker cannot run: a call of a function it does not know (`iomap_iter()`), a
+ * member no struct in the code has, a dereference of a caller value, a loop on one.
+ */
+function siteTail(p: Program, interp: Interp, r: Roles, aliases: Record<string, string>, s: Site): void {
+  const w = s.win;
+  if (!w) return;
+  let all: N[] | null = null;
+  for (let k = w.j; k < Math.min(w.lines.length, w.j + 60); k++) {
+    const stmts = windowStatements(p, w.lines.slice(w.i, k + 1));
+    if (stmts) all = stmts;
+  }
+  if (!all) return;
+  const first = all.findIndex((x) => x.at === s.at);
+  const shown = s.stmts.filter((x) => x.file !== 'synthesised' && !(s.leadAt ?? []).includes(x.at)).length;
+  const rest = first < 0 ? [] : all.slice(first + shown);
+  const given = new Set([...siteNames(s)]);
+  const callerValues = new Set<string>();
+  const hasField = (f: string) => [...p.structs.values()].some((l) => l.fields.has(f));
+  const tail: N[] = [];
+  for (const st of rest) {
+    const c = scanCallees(p, interp, [st], aliases, given);
+    let why: string | null = c.refused ? `the checker cannot run it (${c.refused})` : c.missing.size ? `it calls ${[...c.missing.keys()].map((x) => `${x}()`).join(', ')}, which the checker does not model` : null;
+    const unknown = new Set(c.unknownIds.keys());
+    walk(st, (x) => {
+      if (why) return;
+      if (x.t === 'field_expression') {
+        const f = x.f.field?.text ?? '';
+        const base = x.f.argument;
+        if (f && !hasField(f)) why = `no struct in the ${p.post.kind === 'c' ? 'file' : 'patch'} has a member '${f}'`;
+        else if (base?.t === 'identifier' && unknown.has(base.text)) why = `it dereferences ${base.text}, which the model does not compute`;
+      }
+      if (/^(while|for|do)_statement$/.test(x.t) && names(x.f.condition).some((n) => unknown.has(n))) why = `it loops on a value the model does not compute`;
+    });
+    if (why) {
+      s.tailStop = { text: oneLine(st.text), at: st.at, why };
+      break;
+    }
+    for (const n of unknown) callerValues.add(n);
+    walk(st, (x) => {
+      if (x.t === 'declaration') for (const d of x.kids) if (d !== x.f.type && /declarator|identifier/.test(d.t)) given.add(interp.types.declare(INT, d).name);
+      if (x.t === 'if_statement' && names(x.f.condition).some((n) => callerValues.has(n))) interp.nondetIfs.add(x);
+    });
+    tail.push(st);
+    if (st.t === 'return_statement') break;
+  }
+  if (tail.length) s.tail = tail;
+  if (callerValues.size) s.callerValues = [...callerValues];
+  const shownTail = tail.map((x) => `\`${oneLine(x.text)}\``).join(' ');
+  const branches = tail.flatMap((x) => {
+    const out: string[] = [];
+    walk(x, (y) => {
+      if (interp.nondetIfs.has(y)) out.push(`\`if ${oneLine(y.f.condition?.text ?? '')}\` (${y.at})`);
+    });
+    return out;
+  });
+  if (tail.length || s.tailStop)
+    r.evidence.push(
+      `site in ${s.fn}() (${s.at}) runs the caller's lines after the call${tail.length ? `: ${shownTail}` : ': none'}` +
+        (s.tailStop ? `; it stops before \`${s.tailStop.text}\` (${s.tailStop.at}): ${s.tailStop.why}` : tail[tail.length - 1]?.t === 'return_statement' ? ', up to the return' : ', to the last line the patch shows') +
+        (branches.length ? `; ${branches.join(', ')} ${branches.length > 1 ? 'are nondeterministic branches' : 'is a nondeterministic branch'} (the model does not compute ${[...callerValues].join(', ')}): both ways are explored` : ''),
+    );
+}
+
+/** The identifiers an expression names. */
+function names(n: N | undefined): string[] {
+  const out: string[] = [];
+  if (n) walk(n, (x) => {
+    if (x.t === 'identifier') out.push(x.text);
+  });
+  return out;
 }
 
 /**
@@ -446,7 +583,7 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
         }
         const lead = which === 'init' ? [] : leadingObjectStatements(p, r, which, reg.lines, i, obj);
         if (lead.length) r.evidence.push(`${which} site in ${reg.fn}() (${first.at}) starts with what the object goes through just before the call: \`${lead.map((x) => oneLine(x.text)).join(' ')}\``);
-        const site: Site = { fn: reg.fn, stmts: [...lead, ...chosen], obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at };
+        const site: Site = { fn: reg.fn, stmts: [...lead, ...chosen], obj: which === 'init' ? '__none' : obj, objType: declaredType(p, reg.lines, i, obj) ?? objType, synthesised: false, at: first.at, win: { lines: reg.lines, i, j } };
         if (lead.length) site.leadAt = lead.map((x) => x.at);
         if (which === 'alloc') {
           const after = statementAfter(p, reg.lines, i, j, chosen.length);
@@ -534,7 +671,7 @@ function dereferences(text: string, obj: string): boolean {
 function leadingObjectStatements(p: Program, r: Roles, which: 'alloc' | 'free', lines: SrcLine[], i: number, obj: string): N[] {
   if (!obj) return [];
   const frees = `kfree|kvfree|kmem_cache_free\\s*\\([^,()]+,|mempool_free${r.fns.put ? `|${r.fns.put}` : ''}`;
-  const allocs = `kmalloc|kzalloc|kmem_cache_alloc|kmem_cache_zalloc|kcalloc|kmalloc_array|mempool_alloc${r.fns.alloc ? `|${r.fns.alloc}` : ''}`;
+  const allocs = `kmalloc|kzalloc|kmem_cache_alloc|kmem_cache_zalloc|kcalloc|kmalloc_array|mempool_alloc|kmemdup${r.fns.alloc ? `|${r.fns.alloc}` : ''}`;
   const re =
     which === 'free'
       ? new RegExp(`^\\s*(?:${frees})\\s*\\(?\\s*${obj}\\s*[,)][^;]*;\\s*(?:/[*/].*)?$`)
@@ -597,7 +734,7 @@ function withSlabPath(p: Program, r: Roles, site: Site): Site {
   const allocates = site.stmts.some((st) => {
     let hit = false;
     walk(st, (x) => {
-      if (x.t === 'call_expression' && /^(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|mempool_alloc)$/.test(x.f.function?.text ?? '')) hit = true;
+      if (x.t === 'call_expression' && /^(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|mempool_alloc|kmemdup)$/.test(x.f.function?.text ?? '')) hit = true;
     });
     return hit;
   });
@@ -756,9 +893,8 @@ function synthSite(p: Program, which: 'init' | 'alloc' | 'free', r: Roles, objTy
 const KNOWN_IDENTIFIERS = new Set(['NULL', 'true', 'false', 'nr_cpu_ids', ...Object.keys(KNOWN_CONSTANTS)]);
 /** Calls whose arguments (from the index given) the interpreter never evaluates. */
 const UNEVALUATED_ARGS: [RegExp, number][] = [
-  [/^(trace_\w+|cpuhp_\w+|pr_\w+|BUILD_BUG_ON|barrier|smp_[rw]?mb|in_nmi)$/, 0],
+  [/^(trace_\w+|cpuhp_\w+|pr_debug|BUILD_BUG_ON|barrier|smp_[rw]?mb|in_nmi)$/, 0],
   [/^(kmem_cache_alloc|kmem_cache_zalloc)$/, 0],
-  [/^(WARN|WARN_ONCE|memset)$/, 1],
   [/^(container_of|container_of_const|list_entry|hlist_entry|hlist_entry_safe)$/, 1],
 ];
 
@@ -788,7 +924,8 @@ function scanCallees(p: Program, interp: Interp, roots: N[], aliases: Record<str
       refused = interp.unsupported(n, fn?.params ?? []);
       // Where it is and how the cache gets there: a binding can replace any function on the way.
       if (refused && fn && via.length)
-        refused += ` (in ${fn.name}(), reached through ${via.map((x) => `${x}()`).join(' → ')}; a binding can give a definition the checker runs for any of them: "functions": {"${via[via.length - 1]}": "C text"})`;
+        // Name the entry that avoids it: the caller's, whose own definition need not reach the construct (block/bio.c's bvec_free() for biovec_slab()'s switch).
+        refused += ` (in ${fn.name}(), reached through ${via.map((x) => `${x}()`).join(' → ')}; the binding entry that avoids it: "functions": {"${via[via.length - 1]}": "C text"}, a definition of ${via[via.length - 1]}() that does not call ${fn.name}() (any function on the way, or ${fn.name}() itself, will do; docs/checking-your-patch.md, "block/bio.c itself", has one))`;
       else if (refused && fn) refused += ` (in ${fn.name}())`;
     }
     const locals = new Set<string>([...(fn?.params.map((x) => x.name) ?? []), ...(macroParams ?? []), ...(site ? given : [])]);
@@ -801,6 +938,8 @@ function scanCallees(p: Program, interp: Interp, roots: N[], aliases: Record<str
       if (x.f.function) skip.add(x.f.function);
       const name = aliases[x.f.function?.text ?? ''] ?? x.f.function?.text ?? '';
       for (const [re, from] of UNEVALUATED_ARGS) if (re.test(name)) (x.f.arguments?.kids ?? []).slice(from).forEach((a) => walk(a, (y) => skip.add(y)));
+      // A print reads its arguments (interp.ts printArgs), not its format.
+      if (/^(pr_\w+|WARN|WARN_ONCE)$/.test(name)) for (const a of x.f.arguments?.kids ?? []) if (isPrintString(a)) walk(a, (y) => skip.add(y));
       // The class of guard(cls)(...) and scoped_guard(cls, ...) is a name, not a value.
       if (name === 'guard' || name === '__scoped_guard') {
         const cls = x.f.arguments?.kids[0];

@@ -12,7 +12,7 @@
  * another context can observe changes there.
  */
 import type { Kernel, Gfp } from '../../impl/kernel/primitives.js';
-import { KernelFault } from '../../impl/kernel/primitives.js';
+import { KernelFault, NONDET_BRANCH } from '../../impl/kernel/primitives.js';
 import { isPtr, NULL, type Value } from '../../impl/kernel/values.js';
 import { oneLine, walk, type N } from './ast.js';
 import { INT, LONG, showType, Types, VOIDP, type CFunction, type CType, type Program } from './extract.js';
@@ -45,10 +45,12 @@ export interface Coverage {
   branches: Map<string, { fn: string; at: string; text: string; taken: number; notTaken: number }>;
   /** Statement boundaries (labels) at which an interrupt entered, with counts. */
   interrupts: Map<string, number>;
+  /** Call sites (build.ts Site.at) by the live runs of their lines that reached the end (a return, or the last line shown). */
+  sites: Map<string, number>;
 }
 
 export function newCoverage(): Coverage {
-  return { stmts: new Map(), branches: new Map(), interrupts: new Map() };
+  return { stmts: new Map(), branches: new Map(), interrupts: new Map(), sites: new Map() };
 }
 
 /** Kernel primitives the interpreter knows (plus `trace_*` tracepoints, which are no-ops). */
@@ -57,7 +59,7 @@ export const C_PRIMITIVES = new Set([
   'local_irq_save', 'local_irq_restore', 'local_irq_disable', 'local_irq_enable', 'in_task', 'in_hardirq', 'in_irq', 'in_serving_softirq', 'in_softirq', 'in_interrupt', 'irqs_disabled',
   'READ_ONCE', 'WRITE_ONCE', 'WARN_ON_ONCE', 'WARN_ON', 'lockdep_assert_irqs_disabled', 'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR',
   'kmalloc', 'kzalloc', 'kfree', 'kmem_cache_alloc', 'kmem_cache_zalloc', 'kmem_cache_free', 'alloc_percpu', 'free_percpu', 'cpu_online', 'num_possible_cpus',
-  'atomic_set', 'atomic_read', 'memset', 'mempool_alloc', 'mempool_free',
+  'atomic_set', 'atomic_read', 'memset', 'memcpy', 'memmove', 'kmemdup', 'mempool_alloc', 'mempool_free',
   // Added for the constructs v2/v3 and block/bio.c use, or a revision of them plausibly would.
   'BUG_ON', 'BUG', 'WARN', 'WARN_ONCE', 'data_race', 'min', 'max', 'IS_ERR_OR_NULL', 'container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe',
   'cpu_possible', 'cpu_present', 'num_online_cpus', 'in_nmi', 'barrier', 'smp_mb', 'smp_rmb', 'smp_wmb', 'BUILD_BUG_ON', 'get_cpu_ptr', 'put_cpu_ptr', 'kcalloc', 'kmalloc_array',
@@ -187,6 +189,12 @@ export class CRuntimeError extends Error {}
 export class Interp {
   private readonly pureMemo = new WeakMap<N, boolean>();
   private readonly callsMemo = new WeakMap<N, boolean>();
+  /**
+   * `if` statements of a caller (a site's lines after its call) whose condition names a value the
+   * model does not compute (the caller's `ret`): the explorer takes them both ways (Kernel.nondet),
+   * their label ends with NONDET_BRANCH. Registered by build.ts.
+   */
+  readonly nondetIfs = new WeakSet<N>();
 
   constructor(
     readonly prog: Program,
@@ -303,7 +311,7 @@ export class Interp {
     else if (n.t === 'if_statement') text = `if ${n.f.condition?.text ?? ''}`;
     else if (n.t === 'while_statement') text = `while ${n.f.condition?.text ?? ''}`;
     else if (n.t === 'for_statement') text = `for (...; ${n.f.condition?.text ?? ''}; ...)`;
-    return `${oneLine(text)} (${n.at})`;
+    return `${oneLine(text)} (${n.at})${this.nondetIfs.has(n) ? ` ${NONDET_BRANCH}` : ''}`;
   }
 
   private readonly labelMemo = new WeakMap<N, string>();
@@ -339,7 +347,8 @@ export class Interp {
   needsBoundary(n: N): boolean {
     switch (n.t) {
       case 'if_statement':
-        return !this.pure(n.f.condition!);
+        // A nondeterministic branch is an explorer choice, which is made at a boundary.
+        return this.nondetIfs.has(n) || !this.pure(n.f.condition!);
       case 'for_statement': {
         const g = scopedGuard(n);
         return g ? GUARDS[g.cls]?.op !== 'none' || g.args.some((a) => !this.pure(a)) : true;
@@ -448,7 +457,7 @@ export class Interp {
       }
       case 'if_statement': {
         if (this.needsBoundary(n)) yield* this.boundary(k, n, st, fn);
-        const c = (yield* this.gexpr(k, n.f.condition!, env, st, fn)).v;
+        const c = this.nondetIfs.has(n) ? (k.nondet() ? 1 : 0) : (yield* this.gexpr(k, n.f.condition!, env, st, fn)).v;
         this.branch(k, n, fn, truthy(c));
         if (truthy(c)) return yield* this.stmt(k, n.f.consequence!, env, st, fn);
         const alt = n.f.alternative;
@@ -581,7 +590,7 @@ export class Interp {
         return { v: t.startsWith('0x') || t.startsWith('0X') ? parseInt(t, 16) : parseInt(t, /^0\d/.test(t) ? 8 : 10), t: /[lL]/.test(n.text) ? LONG : INT };
       }
       case 'char_literal':
-        return { v: n.text.charCodeAt(1), t: INT };
+        return { v: charValue(n.text), t: INT };
       case 'true':
         return { v: 1, t: INT };
       case 'false':
@@ -895,7 +904,14 @@ export class Interp {
       return { g: GFP_NAME[v & 0xff] ?? 'GFP_KERNEL', zero: (v & GFP_ZERO) !== 0 };
     };
     const gfp = (i: number): Gfp => gfpOf(i).g;
-    if (name.startsWith('trace_') || CPUHP.test(name)) return int(0);
+    // A tracepoint's arguments are evaluated only when it is enabled, and it is not.
+    if (name.startsWith('trace_')) return int(0);
+    if (CPUHP.test(name)) {
+      const why = libCallProblem(name, args);
+      if (why) throw new CRuntimeError(`${n.at}: ${oneLine(n.text)}: ${why}`);
+      // Registration only: 0, as for a static state (a dynamic one's number is not used here).
+      return int(0);
+    }
     const tc = THIS_CPU_OP.exec(name);
     if (tc) return this.thisCpuOp(k, n, name, tc[1]!, tc[2]!, args, env);
     switch (name) {
@@ -1046,16 +1062,41 @@ export class Interp {
       }
       case 'atomic_read':
         return int(k.loadAt(a(0).v, oneLine(args[0]!.text)));
-      case 'memset':
-        return a(0);
+      // lib/string.c, mm/util.c, over the tracked heap: Kernel.memset/memcpy/memmove/kmemdup.
+      case 'memset': {
+        const p = a(0);
+        const c = a(1).v;
+        const bytes = a(2).v;
+        if ((c & 0xff) !== 0) throw new CRuntimeError(`${n.at}: ${oneLine(n.text)}: ${MEMSET_NONZERO} (the fill here is ${c})`);
+        k.memset(p.v, c, bytes, oneLine(n.text));
+        return p;
+      }
+      case 'memcpy':
+      case 'memmove': {
+        const d = a(0);
+        const src = a(1).v;
+        const bytes = a(2).v;
+        if (name === 'memcpy') k.memcpy(d.v, src, bytes, oneLine(n.text));
+        else k.memmove(d.v, src, bytes, oneLine(n.text));
+        return d;
+      }
+      case 'kmemdup': {
+        const src = a(0).v;
+        const bytes = a(1).v;
+        return { v: k.kmemdup(this.allocType(k, args[1]!, env), src, bytes, gfp(2), oneLine(n.text)), t: VOIDP };
+      }
       case 'BUG_ON':
         if (truthy(a(0).v)) throw new KernelFault('exception', `${k.fn}: kernel BUG: BUG_ON(${oneLine(args[0]!.text)}) at ${n.at}`);
         return int(0);
       case 'BUG':
         throw new KernelFault('exception', `${k.fn}: kernel BUG at ${n.at}`);
       case 'WARN':
-      case 'WARN_ONCE':
-        return int(k.WARN_ON_ONCE(truthy(a(0).v)));
+      case 'WARN_ONCE': {
+        const c = truthy(a(0).v);
+        // The message's arguments are evaluated only when the warning fires.
+        if (c) this.printArgs(k, args, 2, env);
+        return int(k.WARN_ON_ONCE(c));
+      }
       case 'data_race':
         return a(0);
       case 'min':
@@ -1084,6 +1125,10 @@ export class Interp {
         for (let i = 0; i < k.num_possible_cpus(); i++) if (k.cpu_online(i)) c++;
         return int(c);
       }
+      // No NMI context is modelled. The explorer's interleavings are sequentially consistent: a
+      // barrier orders nothing that is not already ordered. BUILD_BUG_ON() is the compiler's: the
+      // patch builds, and its condition may name macros the scope scales, which it must not see.
+      // pr_debug() without DEBUG or dynamic debug on evaluates nothing (no_printk()).
       case 'in_nmi':
       case 'barrier':
       case 'smp_mb':
@@ -1091,12 +1136,17 @@ export class Interp {
       case 'smp_wmb':
       case 'BUILD_BUG_ON':
       case 'pr_debug':
+        return int(0);
+      // printk: the text goes nowhere the model looks, but the arguments are read as the kernel
+      // reads them, so a NULL or freed pointer in one is the oops it is. The printed length is
+      // not modelled: 0.
       case 'pr_info':
       case 'pr_warn':
       case 'pr_err':
       case 'pr_warn_once':
       case 'pr_info_once':
       case 'pr_warn_ratelimited':
+        this.printArgs(k, args, 1, env);
         return int(0);
       case 'get_cpu_ptr': {
         k.preempt_disable();
@@ -1280,6 +1330,11 @@ export class Interp {
     return walkM(m).off;
   }
 
+  /** Evaluates a print's arguments from `from` on, except the strings (`"..."`, `__func__`), for the reads they make. */
+  private printArgs(k: Kernel, args: readonly N[], from: number, env: Env): void {
+    for (const x of args.slice(from)) if (!isPrintString(x)) this.expr(k, x, env);
+  }
+
   /**
    * An allocation size, evaluated as C evaluates it: `sizeof(struct h) + list->element_size`
    * reads memory, and an uninitialised field there is a finding. A bare sizeof reads nothing and
@@ -1315,6 +1370,7 @@ export class Interp {
       if (x.t === 'declaration') for (const d of x.kids) if (d !== x.f.type && /declarator|identifier/.test(d.t)) locals.add(this.types.declare(INT, d).name);
     });
     let found: string | null = null;
+    let lib: string | null = null;
     const visit = (x: N, parent: N | null): void => {
       if (found) return;
       const isStmt = /_statement$|^declaration$|^else_clause$/.test(x.t);
@@ -1332,6 +1388,8 @@ export class Interp {
         const g = parent ? scopedGuard(parent) : null;
         found = g && parent!.f.initializer === x ? guardProblem(g) : `${x.at}: scoped_guard() where the checker cannot read it: ${oneLine(x.text).slice(0, 60)}`;
       }
+      else if ((lib = x.t === 'call_expression' && x.f.function?.t === 'identifier' ? libCallProblem(this.aliases[x.f.function.text] ?? x.f.function.text, x.f.arguments?.kids ?? []) : null))
+        found = `${x.at}: ${oneLine(x.text)}: ${lib}`;
       else if (x.t === 'function_definition' && parent) found = `${x.at}: a statement the C grammar reads as a nested function (an unknown iterator macro?): ${oneLine(x.text).slice(0, 60)}`;
       else if (x.t === 'pointer_expression' && x.op === '&' && x.f.argument?.t === 'identifier' && locals.has(x.f.argument.text) && !this.prog.statics.has(x.f.argument.text))
         found = `${x.at}: taking the address of local '${x.f.argument.text}' is not supported (locals are not in simulated memory): ${oneLine(x.text)}`;
@@ -1372,6 +1430,54 @@ export class Interp {
     });
     return out;
   }
+}
+
+const MEMSET_NONZERO = 'a non-zero memset() fill is not modelled: memory cells hold whole field values, not bytes, and the checker does not build a field from a byte pattern; memset(p, 0, n) is';
+
+const ESCAPES: Record<string, number> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, '\\': 92, "'": 39, '"': 34, '?': 63 };
+
+/** A C character constant's value: `'a'`, `'\0'`, `'\x5a'`, `'\n'`. */
+function charValue(text: string): number {
+  const body = text.replace(/^[LuU]?'|'$/g, '');
+  if (!body.startsWith('\\')) return body.charCodeAt(0);
+  const e = body.slice(1);
+  if (/^[0-7]{1,3}$/.test(e)) return parseInt(e, 8);
+  if (/^x[0-9a-fA-F]+$/.test(e)) return parseInt(e.slice(1), 16);
+  return ESCAPES[e] ?? e.charCodeAt(0);
+}
+
+/** Argument nodes a print does not read memory for. */
+const STRINGS = new Set(['string_literal', 'concatenated_string', 'char_literal']);
+const FUNC_NAMES = new Set(['__func__', '__FUNCTION__']);
+
+/** A print's argument that is text (a format, `__func__`): not evaluated, so not checked for names. */
+export function isPrintString(x: N): boolean {
+  return STRINGS.has(x.t) || FUNC_NAMES.has(x.text);
+}
+
+/**
+ * Why a library call, as written, does something the checker does not model, else null: found
+ * before exploring, where the arguments say it (memset()'s fill at run time too).
+ * - cpuhp_setup_state*() with a startup callback: the kernel runs it on every CPU that comes
+ *   online (at once, without _nocalls); the checker runs only the teardown, as the prune.
+ * - cpuhp_remove_state(), cpuhp_state_remove_instance(): they run the teardown on every online
+ *   CPU there and then; the checker cannot follow the callback from here.
+ */
+function libCallProblem(name: string, args: readonly N[]): string | null {
+  if (name === 'memset') {
+    const c = args[1];
+    const lit = c?.t === 'number_literal' ? Number(c.text.replace(/[uUlL]+$/, '')) : c?.t === 'char_literal' ? charValue(c.text) : 0;
+    return (lit & 0xff) !== 0 ? MEMSET_NONZERO : null;
+  }
+  if (/^cpuhp_setup_state/.test(name)) {
+    const startup = args[2];
+    if (startup && startup.text !== 'NULL' && startup.text !== '0')
+      return `the startup callback ${oneLine(startup.text)} is not modelled (the kernel runs it on every CPU that comes online); the checker runs only the teardown callback, as the prune when a scope takes a CPU down: pass NULL`;
+    return null;
+  }
+  if (name === 'cpuhp_remove_state' || name === 'cpuhp_state_remove_instance')
+    return `${name}() runs the teardown callback on every online CPU there and then, which the checker does not model; the _nocalls variant runs none`;
+  return null;
 }
 
 /** Why a guard cannot run (an unknown class, a missing or extra lock argument), else null. */

@@ -261,7 +261,7 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
   let helperAllocates = false;
   for (const f of reachable(p, fns.alloc!, b.aliases))
     walk(f.body, (x) => {
-      if (x.t === 'call_expression' && /^(kmalloc|kzalloc|kmem_cache_alloc|kmem_cache_zalloc)$/.test(x.f.function?.text ?? '')) helperAllocates = true;
+      if (x.t === 'call_expression' && /^(kmalloc|kzalloc|kmem_cache_alloc|kmem_cache_zalloc|kmemdup)$/.test(x.f.function?.text ?? '')) helperAllocates = true;
     });
   const missAllocation = helperAllocates ? 'helper' : 'caller';
   evidence.push(missAllocation === 'helper' ? `${fns.alloc}() allocates on a miss itself` : `${fns.alloc}() returns NULL on a miss; the caller allocates`);

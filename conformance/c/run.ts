@@ -8,11 +8,14 @@ import type { Implementation } from '../../impl/interface.js';
 import { getProfile, reachableCapBound, sequentialCapBound } from '../../model/profiles.js';
 import { exploreAsync, type ExploreResult, type FoundViolation } from '../explorer/explore.js';
 import { loadImplementation } from '../explorer/replay.js';
+import type { ShardInfo, ShardSpec } from '../explorer/shard.js';
 import { SCOPES } from '../scopes.js';
 import type { Scope } from '../system.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError, type StopReason } from '../cli/errors.js';
+import { doneLine, progressLine } from '../cli/output.js';
 import { buildFromC, type CBuild } from './build.js';
 import { guardStmt, scopedGuard, type Coverage } from './interp.js';
+import { walk, type N } from './ast.js';
 import { decodeMail, detectKind, type InputKind } from './reader.js';
 import type { Binding, RoleName } from './roles.js';
 
@@ -88,9 +91,15 @@ export interface CoverageReport {
     statements: { at: string; text: string; hits: number }[];
     branches: { at: string; text: string; taken: number; notTaken: number }[];
   }[];
+  /**
+   * Every call of a cache function in the callers, driven or not: `runs` counts the explored runs
+   * of its lines that got to their end (boot's are not counted); `branches` are the caller's
+   * nondeterministic branches after the call, with how often each way was taken.
+   */
+  callSites: { fn: string; at: string; call: string; role: string; runs: number; tail: string[]; stop?: string; branches: { at: string; text: string; taken: number; notTaken: number }[] }[];
   /** Statement boundaries where an interrupt entered, most frequent first. */
   interruptsAt: { at: string; count: number }[];
-  /** One line per statement never reached (a pass that never ran a statement proves little about it). */
+  /** One line per statement never reached and per call site never driven (a pass that never ran them proves little about them). */
   warnings: string[];
   /** Branch directions never taken (`WARN_ON_ONCE` staying false is expected). */
   branchGaps: string[];
@@ -103,7 +112,7 @@ export interface CheckReport {
   profile: { name: string; inferred: string[]; overridden: boolean };
   scaling: { macro: string; from: number; to: number; role: 'MAX' | 'THRESHOLD' }[];
   /** `site`: a run of one of the other call sites (CBuild.siteRuns). */
-  runs: { scope: Scope; site?: string; verdict: ExploreResult['verdict']; complete: boolean; stats: ExploreResult['stats']; maxCached: number }[];
+  runs: { scope: Scope; site?: string; verdict: ExploreResult['verdict']; complete: boolean; stats: ExploreResult['stats']; maxCached: number; shard?: ShardInfo }[];
   /**
    * `found: 'diff'`: read from the diff itself (a free, or an allocation, removed with nothing in
    * its place), no trace. `site`: found with that call site as the alloc or the put; its replay
@@ -116,6 +125,10 @@ export interface CheckReport {
   notes: string[];
   coverage: CoverageReport | null;
   complete: boolean;
+  /** Why a run stopped before its bound was exhausted (the first such run's reason). */
+  stoppedBy?: StopReason;
+  /** Scopes (and call sites) not run at all: a budget or Ctrl-C stopped the check before them. */
+  notRun: string[];
   /** For replay files: how to load the implementation again. */
   ref: string;
 }
@@ -127,10 +140,16 @@ export interface CheckOptions {
   bindingFile?: string;
   roles?: Partial<Record<RoleName, string>>;
   maxStates?: number;
+  /** Time budget of the whole check, in seconds: each exploration gets what is left. */
+  maxSeconds?: number;
+  /** Memory budget (MiB of resident memory) of each exploration. */
+  maxMemoryMb?: number;
   progress?: (line: string) => void;
   signal?: AbortSignal;
   /** Worker threads per exploration (the parallel BFS); each rebuilds the implementation from the file. */
   workers?: number;
+  /** Explore only this shard of every scope's (and call site's) search (explorer/shard.ts). */
+  shard?: ShardSpec;
 }
 
 export interface Loaded {
@@ -177,10 +196,24 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
   let maxCached = 0;
   const stats = { states: 0, transitions: 0, depth: 0, seconds: 0, statesPerSecond: 0, bytesPerState: 0 };
   let complete = true;
+  let stoppedBy: StopReason | undefined;
+  const notRun: string[] = [];
+  const t0 = performance.now();
+  /** The reason to start no more explorations, if there is one. */
+  const spent = (): StopReason | undefined =>
+    o.signal?.aborted ? 'signal' : o.maxSeconds !== undefined && performance.now() - t0 >= o.maxSeconds * 1000 ? 'time' : undefined;
   let verdict: ExploreResult['verdict'] = 'conforms';
   /** One exploration; false when boot failed (the next scope would boot the same way). */
   const runOne = async (impl: Implementation, scope: Scope, site?: string): Promise<boolean> => {
     const at = (m: string) => (site ? `${site}: ${m}` : m);
+    const label = `${scope.name}${site ? ` (${site})` : ''}`;
+    const why = spent();
+    if (why) {
+      notRun.push(label);
+      stoppedBy ??= why;
+      complete = false;
+      return true;
+    }
     const r = await exploreAsync({
       impl,
       scope,
@@ -188,7 +221,10 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       // `refinement` first, and the reader wants both.
       all: true,
       ...(o.maxStates ? { maxStates: o.maxStates } : {}),
+      ...(o.maxSeconds !== undefined ? { maxSeconds: Math.max(0.001, o.maxSeconds - (performance.now() - t0) / 1000) } : {}),
+      ...(o.maxMemoryMb ? { maxMemoryMb: o.maxMemoryMb } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.shard ? { shard: o.shard } : {}),
       // The other sites' runs are small: one thread, no implementation to rebuild in workers.
       ...(o.workers && o.workers > 1 && !site
         ? {
@@ -197,8 +233,11 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
             ...(l.c ? { workerCoverage: (c: unknown) => mergeCoverage(l.c!.coverage, c as Coverage) } : {}),
           }
         : {}),
-      ...(o.progress ? { progress: (p) => o.progress!(`  ${scope.name}${site ? ` (${site})` : ''}: ${p.states} states, depth ${p.depth}, ${p.seconds.toFixed(1)} s`) } : {}),
+      ...(o.progress ? { progress: (p) => o.progress!(`  ${progressLine(label, p)}`) } : {}),
     });
+    // The last line of a scope: the figures its report line prints.
+    o.progress?.(`  ${doneLine(label, r.stats, r.verdict, r.stoppedBy)}`);
+    if (r.stoppedBy && r.stoppedBy !== 'violation') stoppedBy ??= r.stoppedBy;
     if (r.verdict === 'error') {
       // Boot runs the code under test too (the initcall, the prefill): its own fault is a
       // violation; anything else (unsupported C, a module that throws) is the user's to fix.
@@ -222,7 +261,7 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       if (!violations.some((x) => x.id === v.id)) violations.push({ ...v, message: at(v.message), scope, ...(site ? { site } : {}) });
     }
     for (const v of r.warnings) if (!warnings.some((w) => w.id === v.id)) warnings.push({ ...v, scope });
-    runs.push({ scope, ...(site ? { site } : {}), verdict: r.verdict, complete: r.complete, stats: r.stats, maxCached: r.extremes.maxCached });
+    runs.push({ scope, ...(site ? { site } : {}), verdict: r.verdict, complete: r.complete, stats: r.stats, maxCached: r.extremes.maxCached, ...(r.shard ? { shard: r.shard } : {}) });
     stats.states += r.stats.states;
     stats.transitions += r.stats.transitions;
     stats.depth = Math.max(stats.depth, r.stats.depth);
@@ -264,8 +303,12 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
     scaling.push({ macro: b.maxMacro, from: c.macros[b.maxMacro] ?? Number.NaN, to: s0.max, role: 'MAX' });
     scaling.push({ macro: b.thresholdMacro, from: c.macros[b.thresholdMacro] ?? Number.NaN, to: s0.threshold, role: 'THRESHOLD' });
   }
+  // Nothing found, but not every scope ran to its end: no proof.
+  if (verdict === 'conforms' && !complete) verdict = 'incomplete';
   return {
     verdict,
+    ...(stoppedBy ? { stoppedBy } : {}),
+    notRun,
     input: { file: o.file, kind: l.kind },
     impl: l.impl.name,
     profile: { name: profile, inferred: c ? c.roles.evidence : [`declared by the module: ${l.impl.profile}`], overridden: o.profile !== undefined && o.profile !== l.impl.profile },
@@ -325,8 +368,35 @@ export function coverageReport(c: CBuild): CoverageReport {
       branches: branches.filter((b) => b.fn === name).map((b) => ({ at: b.at, text: b.text, taken: b.taken, notTaken: b.notTaken })),
     });
   }
+  const callSites: CoverageReport['callSites'] = [];
+  for (const x of c.callSites) {
+    const site = x.site;
+    const runs = site ? c.coverage.sites.get(site.at) ?? 0 : 0;
+    const nondet: CoverageReport['callSites'][number]['branches'] = [];
+    for (const st of site?.tail ?? [])
+      walkIfs(st, (n) => {
+        if (!c.interp.nondetIfs.has(n)) return;
+        const b = branches.find((y) => y.fn === site!.fn && y.at === n.at);
+        nondet.push({ at: n.at, text: `if ${n.f.condition?.text.replace(/\s+/g, ' ') ?? ''}`, taken: b?.taken ?? 0, notTaken: b?.notTaken ?? 0 });
+      });
+    callSites.push({
+      fn: x.fn,
+      at: x.at,
+      call: x.call,
+      role: x.role,
+      runs,
+      tail: (site?.tail ?? []).map((n) => `${n.text.replace(/\s+/g, ' ')} (${n.at})`),
+      ...(site?.tailStop ? { stop: `${site.tailStop.text} (${site.tailStop.at}): ${site.tailStop.why}` } : {}),
+      branches: nondet,
+    });
+    if (!runs) warnings.push(`${x.fn}: call site never driven: ${x.call} (${x.at})${site ? '' : `: no scope runs this ${x.role} call`}`);
+    for (const b of nondet) {
+      if (!b.taken) warnings.push(`${x.fn}: nondeterministic branch never taken: ${b.text} (${b.at})`);
+      if (!b.notTaken) warnings.push(`${x.fn}: nondeterministic branch never skipped: ${b.text} (${b.at})`);
+    }
+  }
   const interruptsAt = [...c.coverage.interrupts].map(([at, count]) => ({ at, count })).sort((a, b) => b.count - a.count);
-  return { functions, interruptsAt, warnings, branchGaps };
+  return { functions, callSites, interruptsAt, warnings, branchGaps };
 }
 
 /** Adds a worker thread's counters (parallel exploration) to this thread's. */
@@ -344,4 +414,12 @@ function mergeCoverage(into: Coverage, from: Coverage): void {
     } else into.branches.set(k, { ...v });
   }
   for (const [k, n] of from.interrupts) into.interrupts.set(k, (into.interrupts.get(k) ?? 0) + n);
+  for (const [k, n] of from.sites ?? []) into.sites.set(k, (into.sites.get(k) ?? 0) + n);
+}
+
+/** Calls `f` on every `if` statement under `n`. */
+function walkIfs(n: N, f: (n: N) => void): void {
+  walk(n, (x) => {
+    if (x.t === 'if_statement') f(x);
+  });
 }

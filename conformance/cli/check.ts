@@ -11,12 +11,16 @@ import { invariant, type InvariantId } from '../../model/invariants.js';
 import { PROFILES } from '../../model/profiles.js';
 import { check, CHECK_SCOPES, loadInput, type CheckReport, type Loaded } from '../c/run.js';
 import type { RoleName } from '../c/roles.js';
-import { defaultReplayPath, readReplay, replay, writeReplay } from '../explorer/replay.js';
+import { readReplay, replay, writeReplay } from '../explorer/replay.js';
 import { kernelEvents, renderTrace } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import type { Scope } from '../system.js';
-import { EXIT_VIOLATION, int, UsageError } from './errors.js';
+import { EXIT_VIOLATION, exitCodeFor, int, UsageError } from './errors.js';
 import { describeScope } from './explore.js';
+import { onInterrupt } from './interrupt.js';
+import { checkShardResult, RESULT_OUT_HELP, SHARD_HELP, SHARD_SPLIT_HELP, shardFlags, writeShardResult } from './merge.js';
+import { DEFAULT_OUT_DIR, replayPath, stopWords, warnReplayOut } from './output.js';
+import { checkPageTrace, HTML_FLAG, HTML_HELP, replayTrace, withTraces, writeHtml } from '../report/cli.js';
 
 interface CheckFlags {
   profile?: string;
@@ -30,11 +34,18 @@ interface CheckFlags {
   role: string[];
   json?: boolean;
   replayOut?: string;
+  outDir?: string;
   replay?: string;
   maxStates?: string;
+  maxSeconds?: string;
+  maxMemory?: string;
   workers?: string;
+  shard?: string;
+  shardSplit?: string;
+  resultOut?: string;
   full?: boolean;
   progress: boolean;
+  html?: string;
 }
 
 const ROLE_NAMES: readonly RoleName[] = ['alloc', 'put', 'splice', 'create', 'prune'];
@@ -66,17 +77,24 @@ export function registerCheck(program: Command): void {
     .option('--binding <file>', 'JSON binding: field names, roles, extra C definitions, aliases (docs/checking-your-patch.md)')
     .option('--role <name=fn>', 'name a role the checker cannot infer (alloc, put, splice, create, prune); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--json', 'print one JSON object')
-    .option('--replay-out <file>', 'where to write the replay file of the first violation')
+    .option('--out-dir <dir>', `where to write the replay files, one per violation (default: ./${DEFAULT_OUT_DIR}/)`)
+    .option('--replay-out <file>', 'deprecated (use --out-dir): the replay file of the first violation')
     .option('--replay <file>', 're-run a replay file written by check against FILE and print the trace')
-    .option('--max-states <n>', 'stop each exploration after this many states')
+    .option('--max-states <n>', 'stop each exploration after this many states (the verdict is then incomplete, exit 3)')
+    .option('--max-seconds <s>', 'stop the check after this many seconds (the verdict is then incomplete, exit 3)')
+    .option('--max-memory <mb>', 'stop an exploration when the process uses more than this many MiB (incomplete, exit 3)')
     .option('--workers <n>', 'worker threads for each exploration (default 1)')
     .option('--full', 'print every statement of a counterexample')
+    .option(HTML_FLAG, HTML_HELP)
+    .option('--shard <i/n>', SHARD_HELP)
+    .option('--shard-split <k>', SHARD_SPLIT_HELP)
+    .option('--result-out <file>', RESULT_OUT_HELP)
     .option('--no-progress', 'no progress lines on stderr')
     .action(async (file: string, f: CheckFlags) => {
       if (f.profile !== undefined && !PROFILES[f.profile]) throw new UsageError(`--profile ${f.profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);
       const roles = parseRoles(f.role);
       const loaded = await loadInput(file, f.binding, roles);
-      if (f.replay) return replayAgainst(file, f.replay, loaded, !!f.json, !!f.full);
+      if (f.replay) return replayAgainst(file, f.replay, loaded, !!f.json, !!f.full, f.html);
       const overrides = {
         ...(f.cpus !== undefined ? { cpus: int('cpus', f.cpus, 1)! } : {}),
         ...(f.ops !== undefined ? { ops: int('ops', f.ops, 0)! } : {}),
@@ -91,23 +109,46 @@ export function registerCheck(program: Command): void {
         scopes = [scopeWith(base, overrides)];
       } else scopes = CHECK_SCOPES.map((s, i) => (i === 0 ? scopeWith(s, overrides) : scopeWith(s, { ...(overrides.max !== undefined ? { max: overrides.max } : {}), ...(overrides.threshold !== undefined ? { threshold: overrides.threshold } : {}) })));
       const maxStates = int('max-states', f.maxStates, 1);
+      const maxSeconds = int('max-seconds', f.maxSeconds, 1);
+      const maxMemoryMb = int('max-memory', f.maxMemory, 1);
       const workers = int('workers', f.workers, 1);
-      const showProgress = f.progress && !f.json;
-      const r = await check(
-        {
-          file,
-          scopes,
-          ...(f.profile ? { profile: f.profile } : {}),
-          ...(maxStates ? { maxStates } : {}),
-          ...(workers ? { workers } : {}),
-          ...(showProgress ? { progress: (l: string) => process.stderr.write(l + '\n') } : {}),
-        },
-        loaded,
-      );
+      const shard = shardFlags(f, workers);
+      warnReplayOut(f.replayOut);
+      // Progress goes to stderr in JSON mode too: stdout holds only the JSON document.
+      const showProgress = f.progress;
+      const intr = onInterrupt();
+      let lastLine = '';
+      intr.lastWords(() => {
+        if (f.json) process.stdout.write(JSON.stringify({ verdict: 'incomplete', input: { file }, complete: false, stoppedBy: 'signal', partial: true, lastProgress: lastLine.trim() }) + '\n');
+        else process.stdout.write(`incomplete: quit by a second Ctrl-C (no report); the last progress: ${lastLine.trim() || 'none'}\n`);
+      });
+      let r: CheckReport;
+      try {
+        r = await check(
+          {
+            file,
+            scopes,
+            ...(f.profile ? { profile: f.profile } : {}),
+            ...(maxStates ? { maxStates } : {}),
+            ...(maxSeconds ? { maxSeconds } : {}),
+            ...(maxMemoryMb ? { maxMemoryMb } : {}),
+            ...(workers ? { workers } : {}),
+            ...(shard ? { shard } : {}),
+            signal: intr.signal,
+            progress: (l: string) => {
+              lastLine = l;
+              if (showProgress) process.stderr.write(l + '\n');
+            },
+          },
+          loaded,
+        );
+      } finally {
+        intr.dispose();
+      }
       const replayFiles: string[] = [];
       r.violations.forEach((v, i) => {
         if (v.steps.length === 0) return replayFiles.push('');
-        const path = resolve(f.replayOut && i === 0 ? f.replayOut : defaultReplayPath(r.impl, v.id));
+        const path = replayPath(f, replayFiles.filter(Boolean).length, r.impl, v.id);
         writeReplay(path, {
           impl: resolve(r.ref),
           scope: v.scope,
@@ -120,9 +161,26 @@ export function registerCheck(program: Command): void {
         });
         replayFiles.push(path);
       });
-      if (f.json) process.stdout.write(JSON.stringify(jsonReport(r, replayFiles)) + '\n');
+      if (shard && f.resultOut)
+        writeShardResult(
+          f.resultOut,
+          checkShardResult(r, {
+            spec: shard,
+            scopes,
+            ...(f.profile ? { profile: f.profile } : {}),
+            ...(maxStates ? { maxStates } : {}),
+            ...(f.binding ? { binding: resolve(f.binding) } : {}),
+            ...(f.role.length ? { roles: parseRoles(f.role) as Record<string, string> } : {}),
+          }),
+        );
+      if (f.json) process.stdout.write(JSON.stringify(withTraces(jsonReport(r, replayFiles), r, loaded, !!f.full)) + '\n');
       else process.stdout.write(textReport(r, replayFiles, !!f.full).join('\n') + '\n');
-      if (r.verdict === 'violation') process.exitCode = EXIT_VIOLATION;
+      if (shard && !f.json) {
+        const s = r.runs.find((x) => x.shard)?.shard;
+        if (s) process.stdout.write(`shard ${s.index}/${s.count} of every scope's search: this verdict covers this shard's parts only; the check's verdict is \`dio-cache merge\` of all ${s.count} results\n`);
+      }
+      if (f.html && scopes[0]) await writeHtml(f.html, await checkPageTrace(r, loaded, scopes[0], !!f.full));
+      process.exitCode = exitCodeFor(r.verdict, r.stoppedBy, intr.interrupted);
     });
 
   program
@@ -147,6 +205,10 @@ function jsonReport(r: CheckReport, replayFiles: string[]) {
     impl: r.impl,
     input: r.input,
     complete: r.complete,
+    ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),
+    ...(r.verdict === 'incomplete' ? { partial: true } : {}),
+    notRun: r.notRun,
+    replayFiles: replayFiles.filter(Boolean),
     violations: r.violations.map((v, i) => ({ invariant: v.id, message: v.message, steps: v.steps, kernelEvents: kernelEvents(v.steps), scope: v.scope.name, ...(v.site ? { site: v.site } : {}), replayFile: replayFiles[i] })),
     warnings: r.warnings.map((v) => ({ invariant: v.id, message: v.message, steps: v.steps, scope: v.scope.name })),
     stats: r.stats,
@@ -178,6 +240,13 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
       const hit = f.statements.filter((s) => s.hits > 0).length;
       out.push(`  ${f.name}: ${hit}/${f.statements.length} statements, ${f.branches.length} branches reached`);
     }
+    // Every call of a cache function in the callers, and what of the caller's code after it ran.
+    for (const x of r.coverage.callSites ?? []) {
+      const ways = x.branches.map((b) => `${b.text} (${b.at}) taken ×${b.taken}, not taken ×${b.notTaken} (nondeterministic branch)`);
+      out.push(
+        `  call site ${x.fn}() ${x.at}: ${x.call} (${x.role}): ${x.runs ? `driven, ${fmt(x.runs)} runs` : 'NEVER DRIVEN'}${x.tail.length ? `; then ${x.tail.length} caller line${x.tail.length > 1 ? 's' : ''}` : ''}${x.stop ? `; stops before ${x.stop}` : ''}${ways.length ? `; ${ways.join('; ')}` : ''}`,
+      );
+    }
     const top = r.coverage.interruptsAt.slice(0, 6).map((x) => `${x.at} ×${x.count}`);
     out.push(`  interrupts entered at ${r.coverage.interruptsAt.length} statement boundaries${top.length ? `, most often: ${top.join('; ')}` : ''}`);
     for (const w of r.coverage.warnings) out.push(`warning coverage: ${w}`);
@@ -197,26 +266,31 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
     else out.push('  (at boot: the initcall or the prefill, before any interleaving)');
   });
   out.push('');
-  if (r.verdict === 'violation') out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(r.stats.states)} states explored)`);
-  else if (r.complete) out.push(`conforms: ${fmt(r.stats.states)} states, every interleaving up to these bounds`);
-  else out.push(`incomplete: no violation in ${fmt(r.stats.states)} states, but the search was stopped early`);
+  for (const n of r.notRun) out.push(`not run: ${n} (${stopWords(r.stoppedBy)} before it started)`);
+  const written = replayFiles.filter(Boolean);
+  if (written.length) out.push(`replay files: ${written.join(', ')}`);
+  if (r.verdict === 'violation') out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(r.stats.states)} states explored${r.stoppedBy ? `, then ${stopWords(r.stoppedBy)}` : ''})`);
+  else if (r.verdict === 'conforms') out.push(`conforms: ${fmt(r.stats.states)} states, every interleaving up to these bounds`);
+  else out.push(`incomplete: no violation in ${fmt(r.stats.states)} states (depth ${r.stats.depth}), but ${stopWords(r.stoppedBy)} before every interleaving of every scope was seen: this is no proof`);
   return out;
 }
 
-async function replayAgainst(file: string, replayFile: string, loaded: Loaded, json: boolean, full: boolean): Promise<void> {
+async function replayAgainst(file: string, replayFile: string, loaded: Loaded, json: boolean, full: boolean, html?: string): Promise<void> {
   const rf = readReplay(replayFile);
   // A violation found through another call site replays with that site.
   const impl = rf.site === undefined ? loaded.impl : loaded.c?.siteRuns.find((x) => x.site === rf.site)?.impl;
   if (!impl) throw new UsageError(`${replayFile}: ${file} has no ${rf.site} any more (the replay file was written against another version)`);
   const r = replay(impl, rf);
   if (r.diverged) throw new UsageError(`${replayFile}: choice ${r.diverged.at} is not enabled (only ${r.diverged.enabled} choices there): ${file} or the scope changed`);
-  if (json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps }) + '\n');
+  const doc = json || html ? replayTrace(impl, rf, r.violation, replayFile, loaded.c, full) : null;
+  if (json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps, trace: doc }) + '\n');
   else {
     const lines = full ? renderTrace(r.steps, r.violation, true) : r.lines;
     process.stdout.write(
       [`${impl.name} on ${describeScope(rf.scope)}`, `replaying ${rf.choices.length} choices from ${replayFile}`, ...lines, '', r.violation ? `reproduced: ${r.violation.id}: ${r.violation.message}` : `not reproduced: ${rf.invariant} does not break at the end of this path`].join('\n') + '\n',
     );
   }
+  if (html && doc) await writeHtml(html, doc);
   process.exitCode = r.violation ? EXIT_VIOLATION : 2;
 }
 

@@ -13,6 +13,26 @@ export const EXIT_CONFORMS = 0;
 export const EXIT_VIOLATION = 1;
 export const EXIT_USAGE = 2;
 
+/**
+ * A search that did not exhaust its bound and found nothing proves nothing: its verdict is
+ * `incomplete`, never `conforms`. Stopped by a budget (--max-states, --max-seconds, --max-memory,
+ * or the heap running short) it exits 3; stopped by Ctrl-C (SIGINT) it exits 130, as a shell
+ * reports a process that SIGINT ended. A violation found before the stop is still exit 1.
+ */
+export const EXIT_INCOMPLETE = 3;
+export const EXIT_INTERRUPTED = 130;
+
+/** What a stopped search was stopped by (ExploreResult.stoppedBy and the check/test reports). */
+export type StopReason = 'violation' | 'maxStates' | 'signal' | 'time' | 'memory';
+
+/** The exit code of a verdict: 0 conforms, 1 violation, 2 error, 3 incomplete (budget), 130 incomplete (SIGINT). */
+export function exitCodeFor(verdict: string, stoppedBy?: StopReason | string, interrupted = false): number {
+  if (verdict === 'violation') return EXIT_VIOLATION;
+  if (verdict === 'error') return EXIT_USAGE;
+  if (verdict === 'conforms') return EXIT_CONFORMS;
+  return interrupted || stoppedBy === 'signal' ? EXIT_INTERRUPTED : EXIT_INCOMPLETE;
+}
+
 /** A numeric flag: an integer >= min, or a UsageError naming the flag. */
 export function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;

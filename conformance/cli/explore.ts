@@ -2,16 +2,19 @@
  * `dio-cache explore`: every interleaving of a scope against one implementation, and
  * `dio-cache replay FILE`: re-run a counterexample from its replay file.
  */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { getProfile, PROFILES, reachableCapBound } from '../../model/profiles.js';
 import { invariant, type InvariantId } from '../../model/invariants.js';
-import { exploreAsync, type ExploreResult, type FoundViolation } from '../explorer/explore.js';
-import { defaultReplayPath, loadImplementation, readReplay, replay, writeReplay } from '../explorer/replay.js';
+import { exploreAsync, type ExploreResult, type FoundViolation, type Progress } from '../explorer/explore.js';
+import { loadImplementation, readReplay, replay, writeReplay } from '../explorer/replay.js';
 import { kernelEvents, renderTrace, runChoices } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import { System, type Scope } from '../system.js';
-import { EXIT_VIOLATION, int, UsageError } from './errors.js';
+import { EXIT_USAGE, EXIT_VIOLATION, exitCodeFor, int, UsageError } from './errors.js';
+import { onInterrupt } from './interrupt.js';
+import { DEFAULT_OUT_DIR, doneLine, progressLine, replayPath, stopWords, warnReplayOut } from './output.js';
+import { exploreShardResult, RESULT_OUT_HELP, SHARD_HELP, SHARD_SPLIT_HELP, shardFlags, shardLines, writeShardResult } from './merge.js';
+import { cBuildOf, HTML_FLAG, HTML_HELP, replayTrace, violationTrace, witnessTrace, writeHtml } from '../report/cli.js';
 
 interface ExploreFlags {
   impl: string;
@@ -29,13 +32,20 @@ interface ExploreFlags {
   symmetry: boolean;
   json?: boolean;
   replayOut?: string;
+  outDir?: string;
   maxStates?: string;
+  maxSeconds?: string;
+  maxMemory?: string;
   all?: boolean;
   full?: boolean;
   showMax?: boolean;
   listScopes?: boolean;
   progress: boolean;
   workers?: string;
+  html?: string;
+  shard?: string;
+  shardSplit?: string;
+  resultOut?: string;
 }
 
 export function describeScope(s: Scope): string {
@@ -78,12 +88,19 @@ export function registerExplore(program: Command): void {
     .option('--dfs', 'depth-first: no frontier to keep, faster on a big scope; a counterexample is minimised as with BFS (fewest interrupts, preemptions, steps)')
     .option('--no-symmetry', 'do not canonicalise object identities before hashing')
     .option('--json', 'print one JSON object')
-    .option('--replay-out <file>', 'where to write the replay file of a violation (default: <impl>.<invariant>.replay.json)')
-    .option('--max-states <n>', 'stop after this many states (the verdict is then incomplete)')
+    .option('--out-dir <dir>', `where to write the replay files, one per violation (default: ./${DEFAULT_OUT_DIR}/)`)
+    .option('--replay-out <file>', 'deprecated (use --out-dir): the replay file of the first violation')
+    .option('--max-states <n>', 'stop after this many states (the verdict is then incomplete, exit 3)')
+    .option('--max-seconds <s>', 'stop after this many seconds (the verdict is then incomplete, exit 3)')
+    .option('--max-memory <mb>', 'stop when the process uses more than this many MiB (the verdict is then incomplete, exit 3)')
     .option('--all', 'keep exploring after a violation: one counterexample per invariant id')
     .option('--full', 'print every statement of a counterexample, not one line per context run')
     .option('--show-max', 'print the shortest trace that reaches the largest nr + nr_irq (the soft-cap witness)')
+    .option(HTML_FLAG, HTML_HELP)
     .option('--workers <n>', 'worker threads for the BFS, or with --dfs the DFS (default 1; one per core pays on a large scope)')
+    .option('--shard <i/n>', SHARD_HELP)
+    .option('--shard-split <k>', SHARD_SPLIT_HELP)
+    .option('--result-out <file>', RESULT_OUT_HELP)
     .option('--no-progress', 'no progress lines on stderr')
     .option('--list-scopes', 'list the named scopes and exit')
     .action(async (f: ExploreFlags) => {
@@ -109,15 +126,20 @@ export function registerExplore(program: Command): void {
         profile,
       });
       const maxStates = int('max-states', f.maxStates, 1);
+      const maxSeconds = int('max-seconds', f.maxSeconds, 1);
+      const maxMemoryMb = int('max-memory', f.maxMemory, 1);
       const workers = int('workers', f.workers, 1) ?? 1;
-      const ac = new AbortController();
-      const onInt = () => {
-        if (ac.signal.aborted) process.exit(130);
-        process.stderr.write('\ninterrupted: finishing with what was found so far (Ctrl-C again to quit)\n');
-        ac.abort();
-      };
-      process.on('SIGINT', onInt);
-      const showProgress = f.progress && !f.json;
+      const shard = shardFlags(f, workers);
+      warnReplayOut(f.replayOut);
+      const intr = onInterrupt();
+      // Progress goes to stderr in JSON mode too (stdout holds only the JSON document).
+      const showProgress = f.progress;
+      let last: Progress | null = null;
+      intr.lastWords(() => {
+        const p = last ?? { states: 0, transitions: 0, depth: 0, seconds: 0 };
+        if (f.json) process.stdout.write(JSON.stringify({ verdict: 'incomplete', impl: impl.name, scope, complete: false, stoppedBy: 'signal', partial: true, stats: { states: p.states, transitions: p.transitions, depth: p.depth, seconds: p.seconds } }) + '\n');
+        else process.stdout.write(`incomplete: quit by a second Ctrl-C after ${fmt(p.states)} distinct states, depth ${p.depth} (the last progress figures; no report)\n`);
+      });
       let r: ExploreResult;
       try {
         r = await exploreAsync({
@@ -126,31 +148,44 @@ export function registerExplore(program: Command): void {
           strategy: f.dfs ? 'dfs' : 'bfs',
           symmetry: f.symmetry,
           all: !!f.all,
-          signal: ac.signal,
+          signal: intr.signal,
           workers,
           load: { ref },
+          ...(shard ? { shard } : {}),
           ...(maxStates ? { maxStates } : {}),
-          ...(showProgress
-            ? { progress: (p) => process.stderr.write(`  ${fmt(p.states)} states, ${fmt(p.states / Math.max(p.seconds, 1e-9))} states/s, depth ${p.depth}, ${p.seconds.toFixed(1)} s\n`) }
-            : {}),
+          ...(maxSeconds ? { maxSeconds } : {}),
+          ...(maxMemoryMb ? { maxMemoryMb } : {}),
+          progress: (p) => {
+            if (p.phase !== 'minimise') last = p;
+            if (showProgress) process.stderr.write(`  ${progressLine('', p)}\n`);
+          },
         });
       } finally {
-        process.off('SIGINT', onInt);
+        intr.dispose();
       }
+      if (showProgress) process.stderr.write(`  ${doneLine('', r.stats, r.verdict, r.stoppedBy)}\n`);
       const replayFiles: string[] = [];
       r.violations.forEach((v, i) => {
-        const path = resolve(f.replayOut && i === 0 ? f.replayOut : defaultReplayPath(impl.name, v.id));
+        const path = replayPath(f, i, impl.name, v.id);
         writeReplay(path, { impl: ref, scope, choices: v.steps.map((s) => s.choice), invariant: v.id, message: v.message });
         replayFiles.push(path);
       });
+      if (shard && f.resultOut) {
+        const bound = reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }));
+        writeShardResult(f.resultOut, exploreShardResult(r, { implName: impl.name, ref, scope, spec: shard, strategy: f.dfs ? 'dfs' : 'bfs', symmetry: f.symmetry, all: !!f.all, ...(maxStates ? { maxStates } : {}), bound }));
+      }
+      // The trace documents (docs/trace-schema.md) of --json and --html; C input gives its post-image lines.
+      const cb = (f.json || f.html) && r.verdict !== 'error' ? await cBuildOf(ref, {}) : null;
       if (f.json) {
         const out = {
           verdict: r.verdict,
           impl: impl.name,
           scope,
           complete: r.complete,
+          ...(r.verdict === 'incomplete' ? { partial: true } : {}),
           ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),
-          ...(r.error ? { error: r.error } : {}),
+          ...(r.error ? { error: r.error, message: `${impl.name}: ${r.error}` } : {}),
+          ...(r.shard ? { shard: r.shard } : {}),
           violations: r.violations.map((v, i) => ({
             invariant: v.id,
             message: v.message,
@@ -160,18 +195,29 @@ export function registerExplore(program: Command): void {
             kernelEvents: kernelEvents(v.steps),
             ...(v.minimised ? { minimised: v.minimised } : {}),
             replayFile: replayFiles[i],
+            trace: violationTrace(impl, scope, v, ref, cb, !!f.full),
           })),
           warnings: r.warnings.map((v) => ({ invariant: v.id, message: v.message, steps: v.steps })),
           stats: r.stats,
           extremes: { maxCached: r.extremes.maxCached, perCpu: r.extremes.perCpu, bound: reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold })), witnesses: r.extremes.witnesses },
+          ...(f.showMax && r.verdict !== 'error' ? { maxWitness: witnessTrace(impl, scope, r, ref, cb, !!f.full) } : {}),
         };
         process.stdout.write(JSON.stringify(out) + '\n');
       } else {
         process.stdout.write(textReport(r, impl.name, scope, replayFiles, !!f.full).join('\n') + '\n');
+        if (r.shard) process.stdout.write(shardLines(r.shard).join('\n') + '\n');
         if (f.showMax) process.stdout.write(maxWitness(new System(impl, scope), r, !!f.full).join('\n') + '\n');
       }
-      if (r.verdict === 'error') throw new UsageError(`${impl.name}: ${r.error ?? 'the scope could not be booted'}`);
-      if (r.verdict === 'violation') process.exitCode = EXIT_VIOLATION;
+      if (f.html && r.verdict !== 'error')
+        await writeHtml(f.html, r.violations[0] ? violationTrace(impl, scope, r.violations[0], ref, cb, !!f.full) : witnessTrace(impl, scope, r, ref, cb, !!f.full));
+      if (r.verdict === 'error') {
+        // The JSON document (verdict "error") is out already; the message goes to stderr as for any usage error.
+        if (!f.json) throw new UsageError(`${impl.name}: ${r.error ?? 'the scope could not be booted'}`);
+        process.stderr.write(`dio-cache: ${impl.name}: ${r.error ?? 'the scope could not be booted'}\n`);
+        process.exitCode = EXIT_USAGE;
+        return;
+      }
+      process.exitCode = exitCodeFor(r.verdict, r.stoppedBy, intr.interrupted);
     });
 }
 
@@ -213,9 +259,9 @@ function textReport(r: ExploreResult, implName: string, scope: Scope, replayFile
   out.push('');
   if (r.verdict === 'error') out.push(`error: ${r.error}`);
   else if (r.verdict === 'violation')
-    out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(s.states)} states explored${r.complete ? '' : ', search stopped at the first violation'})`);
-  else if (r.complete) out.push(`conforms: ${fmt(s.states)} states, every interleaving up to this bound (scope ${describeScope(scope)})`);
-  else out.push(`incomplete: no violation in ${fmt(s.states)} states, but the search was stopped (${r.stoppedBy}) before every interleaving was seen`);
+    out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(s.states)} states explored${r.complete ? '' : r.stoppedBy === 'violation' ? ', search stopped at the first violation' : `, then ${stopWords(r.stoppedBy)}`})`);
+  else if (r.verdict === 'conforms') out.push(`conforms: ${fmt(s.states)} states, every interleaving up to this bound (scope ${describeScope(scope)})`);
+  else out.push(`incomplete: no violation in ${fmt(s.states)} states (depth ${s.depth}), but ${stopWords(r.stoppedBy)} before every interleaving was seen: this is no proof`);
   return out;
 }
 
@@ -226,18 +272,21 @@ export function registerReplay(program: Command): void {
     .argument('<file>', 'a replay file')
     .option('--json', 'print one JSON object')
     .option('--full', 'print every statement')
-    .action(async (file: string, f: { json?: boolean; full?: boolean }) => {
+    .option(HTML_FLAG, 'write the trace as one self-contained HTML page')
+    .action(async (file: string, f: { json?: boolean; full?: boolean; html?: string }) => {
       const rf = readReplay(file);
       const { impl } = await loadImplementation(rf.impl, { ...(rf.binding ? { binding: rf.binding } : {}), ...(rf.roles ? { roles: rf.roles } : {}), ...(rf.site ? { site: rf.site } : {}) });
       const r = replay(impl, rf);
       if (r.diverged) throw new UsageError(`${file}: choice ${r.diverged.at} is not enabled (only ${r.diverged.enabled} choices there): the implementation or scope changed`);
-      if (f.json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps, interrupts: r.interrupts, preemptions: r.preemptions }) + '\n');
+      const doc = f.json || f.html ? replayTrace(impl, rf, r.violation, file, await cBuildOf(rf.impl, rf), !!f.full) : null;
+      if (f.json) process.stdout.write(JSON.stringify({ verdict: r.violation ? 'violation' : 'conforms', reproduced: !!r.violation, invariant: rf.invariant, message: r.violation?.message ?? null, steps: r.steps, interrupts: r.interrupts, preemptions: r.preemptions, trace: doc }) + '\n');
       else {
         const lines = f.full ? renderTrace(r.steps, r.violation, true) : r.lines;
         process.stdout.write(
           [`${impl.name} on ${describeScope(rf.scope)}`, `replaying ${rf.choices.length} choices from ${file}`, ...lines, '', r.violation ? `reproduced: ${r.violation.id}: ${r.violation.message}` : `not reproduced: ${rf.invariant} does not break at the end of this path`].join('\n') + '\n',
         );
       }
+      if (f.html && doc) await writeHtml(f.html, doc);
       process.exitCode = r.violation ? EXIT_VIOLATION : 2;
     });
 }

@@ -7,6 +7,7 @@ import { registerStatechart } from './statechart.js';
 import { registerTest } from './test.js';
 import { registerExplore, registerReplay } from './explore.js';
 import { registerCheck } from './check.js';
+import { registerMerge } from './merge.js';
 import { registerList } from './list.js';
 
 const program = new Command()
@@ -22,6 +23,15 @@ registerTest(program);
 registerExplore(program);
 registerReplay(program);
 registerCheck(program);
+registerMerge(program);
+
+// A JSON consumer reads stdout: an error gets a JSON document there too (the message also goes
+// to stderr, for the person at the terminal). The flag is looked for before commander parses,
+// since a usage mistake stops parsing.
+const json = process.argv.slice(2).includes('--json');
+const jsonError = (message: string) => {
+  if (json) process.stdout.write(JSON.stringify({ verdict: 'error', message }) + '\n');
+};
 
 try {
   await program.parseAsync(process.argv);
@@ -29,8 +39,10 @@ try {
   if (e instanceof CommanderError) {
     // --help and --version end here with code 0; usage mistakes with a message already printed.
     process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+    if (e.exitCode !== 0) jsonError(e.message.replace(/^error: /, ''));
   } else if (e instanceof UsageError) {
     process.stderr.write(`dio-cache: ${e.message}\n`);
+    jsonError(e.message);
     process.exitCode = EXIT_USAGE;
   } else throw e;
 }

@@ -1,14 +1,16 @@
 /**
  * `dio-cache test`: the conformance suite (statechart paths, fast-check, the explorer at a small
  * scope) on one implementation, with coverage, counts, per-layer times and one verdict.
- * Exit 0 conforms, 1 violation (or incomplete coverage), 2 usage error.
+ * Exit 0 conforms, 1 violation, 2 usage error, 3 incomplete (a layer fell short of its coverage or
+ * its budget), 130 interrupted (Ctrl-C; what ran is reported).
  */
 import type { Command } from 'commander';
 import { ALL, findImpl } from '../../impl/registry.js';
 import { PROFILES } from '../../model/profiles.js';
 import { SCOPES } from '../scopes.js';
 import { DEFAULT_SCOPE, LAYERS, renderSuite, runSuite, type LayerName } from '../suite.js';
-import { EXIT_CONFORMS, EXIT_VIOLATION, UsageError } from './errors.js';
+import { exitCodeFor, UsageError } from './errors.js';
+import { onInterrupt } from './interrupt.js';
 
 interface TestOptions {
   impl: string;
@@ -19,6 +21,8 @@ interface TestOptions {
   replayPath?: string;
   scope: string;
   layers?: string;
+  maxStates?: string;
+  maxSeconds?: string;
   json?: boolean;
 }
 
@@ -40,6 +44,8 @@ export function registerTest(program: Command): void {
     .option('--replay-path <rp>', "the commands' replayPath of a printed failure")
     .option('--scope <name>', 'explorer scope', DEFAULT_SCOPE)
     .option('--layers <list>', `comma-separated subset of ${LAYERS.join(',')}`)
+    .option('--max-states <n>', 'explorer state budget (the verdict is then incomplete, exit 3)')
+    .option('--max-seconds <s>', 'explorer time budget (the verdict is then incomplete, exit 3)')
     .option('--json', 'print the result as JSON')
     .action(async (o: TestOptions) => {
       const impl = findImpl(o.impl);
@@ -56,7 +62,19 @@ export function registerTest(program: Command): void {
         const bad = layers.filter((l) => !LAYERS.includes(l));
         if (bad.length || layers.length === 0) throw new UsageError(`unknown layer '${bad[0] ?? ''}' (known: ${LAYERS.join(', ')})`);
       }
-      const progress = o.json ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
+      const maxStates = int('max-states', o.maxStates, 1);
+      const maxSeconds = int('max-seconds', o.maxSeconds, 1);
+      // Progress goes to stderr in JSON mode too: stdout holds only the JSON document.
+      let lastLine = '';
+      const progress = (line: string) => {
+        lastLine = line;
+        process.stderr.write(`  ${line}\n`);
+      };
+      const intr = onInterrupt();
+      intr.lastWords(() => {
+        if (o.json) process.stdout.write(JSON.stringify({ verdict: 'incomplete', impl: impl.name, interrupted: true, partial: true, lastProgress: lastLine }) + '\n');
+        else process.stdout.write(`incomplete: quit by a second Ctrl-C (no report); the last progress: ${lastLine || 'none'}\n`);
+      });
       const r = await runSuite(impl, {
         ...(o.profile !== undefined ? { profile: o.profile } : {}),
         ...(runs !== undefined ? { fcRuns: runs } : {}),
@@ -65,9 +83,12 @@ export function registerTest(program: Command): void {
         ...(o.replayPath !== undefined ? { replayPath: o.replayPath } : {}),
         scope: o.scope,
         ...(layers ? { layers } : {}),
-        ...(progress ? { log: progress } : {}),
-      });
+        ...(maxStates ? { maxStates } : {}),
+        ...(maxSeconds ? { maxSeconds } : {}),
+        signal: intr.signal,
+        log: progress,
+      }).finally(() => intr.dispose());
       process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : renderSuite(r));
-      process.exitCode = r.verdict === 'conforms' ? EXIT_CONFORMS : EXIT_VIOLATION;
+      process.exitCode = exitCodeFor(r.verdict, r.explorer?.stoppedBy, !!r.interrupted);
     });
 }

@@ -14,13 +14,17 @@
  * `explore()` runs to the end synchronously; `exploreAsync()` yields to the event loop every
  * few milliseconds so that Ctrl-C (via an AbortSignal) stops it with a partial result.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { Implementation } from '../../impl/interface.js';
 import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import type { InvariantId } from '../../model/invariants.js';
-import { BootError, System, type Choice, type Scope, type Violation } from '../system.js';
+import { BootError, System, type Choice, type Scope, type StepReport, type Violation } from '../system.js';
 import { Fingerprinter, FingerprintSet } from './fingerprint.js';
 import { minimise } from './minimise.js';
+import { PartialOrder, porApplies, type PorStats } from './por.js';
+import { cpuImages, cpuSymmetryOn } from './cpu-symmetry.js';
+import { DEFAULT_PER_SHARD, splitFrontier, type ShardInfo, type ShardSpec } from './shard.js';
 import { runChoices } from './trace.js';
 
 export interface TraceStep {
@@ -53,6 +57,13 @@ export interface PathCost {
 }
 
 export interface Progress {
+  /**
+   * What is being counted. 'explore': distinct states stored so far (the report's `states` once
+   * the search ends); 'minimise': the search for a cheaper counterexample of `invariant` has
+   * started (its own states are not the scope's and are not counted here).
+   */
+  phase?: 'explore' | 'minimise';
+  invariant?: string;
   states: number;
   transitions: number;
   depth: number;
@@ -64,8 +75,28 @@ export interface ExploreOptions {
   scope: Scope;
   strategy?: 'bfs' | 'dfs';
   symmetry?: boolean;
+  /**
+   * Partial-order reduction (por.ts), where it applies (more than one CPU, no hotplug). Default
+   * off: sound, but on the suite's scopes it saves few states (docs/performance.md) and costs
+   * a trial step per state. Sequential search only: worker threads explore the full graph.
+   */
+  por?: boolean;
+  /**
+   * CPU and task symmetry (cpu-symmetry.ts): interchangeable CPUs and tasks are canonicalised as
+   * objects are. Default: on for the registry's implementations where it holds (no hotplug), off
+   * for code from outside it, which might keep a CPU number in memory; never with `symmetry: false`.
+   */
+  cpuSymmetry?: boolean;
   /** Stop after this many distinct states (the result is then incomplete). */
   maxStates?: number;
+  /** exploreAsync only: stop after this many seconds (stoppedBy 'time'; the result is then incomplete). */
+  maxSeconds?: number;
+  /**
+   * exploreAsync only: stop when the process's resident memory passes this many MiB (stoppedBy
+   * 'memory'). Without it the search still stops, as 'memory', when this thread's heap is 90%
+   * full, rather than die with nothing reported.
+   */
+  maxMemoryMb?: number;
   /** Keep exploring after the first error violation (collects one trace per invariant id). */
   all?: boolean;
   progress?: (p: Progress) => void;
@@ -98,6 +129,12 @@ export interface ExploreOptions {
   load?: { ref: string; binding?: string; roles?: Record<string, string> };
   /** Called once per worker at the end with what its implementation counted (the C path's coverage). */
   workerCoverage?: (coverage: unknown) => void;
+  /**
+   * Search only shard `index` of `count` (shard.ts): a BFS prefix that every shard runs alike,
+   * then this shard's part of the first level of ≥ count·perShard states, with `strategy`.
+   * One thread: `workers` is ignored.
+   */
+  shard?: ShardSpec;
 }
 
 /** The shortest path found to a new largest `nr + nr_irq` on a quiescent CPU. */
@@ -108,7 +145,8 @@ export interface ExtremeWitness {
 }
 
 export interface ExploreResult {
-  verdict: 'conforms' | 'violation' | 'error';
+  /** incomplete: no violation, but the search stopped (stoppedBy) before its bound was exhausted. */
+  verdict: 'conforms' | 'violation' | 'incomplete' | 'error';
   /** Error-severity violations, one per invariant id, shortest first. */
   violations: FoundViolation[];
   /** Warning-severity findings (hotplug-stranding), one per id. */
@@ -116,7 +154,7 @@ export interface ExploreResult {
   /** False when stopped early (maxStates, signal, or the first violation). */
   complete: boolean;
   /** Why the search stopped early, when it did. */
-  stoppedBy?: 'violation' | 'maxStates' | 'signal';
+  stoppedBy?: 'violation' | 'maxStates' | 'signal' | 'time' | 'memory';
   stats: {
     states: number;
     transitions: number;
@@ -133,6 +171,10 @@ export interface ExploreResult {
     collisionOdds: number;
     /** Worker threads that expanded states (1: this thread alone). */
     workers: number;
+    /** Set when partial-order reduction ran (por.ts): what it did, and whether it fell back. */
+    por?: PorStats;
+    /** Whether CPU and task symmetry was on (cpu-symmetry.ts). */
+    cpuSymmetry?: boolean;
   };
   /**
    * Largest nr + nr_irq seen on any quiescent CPU and on each CPU, and the shortest path to each
@@ -141,6 +183,8 @@ export interface ExploreResult {
   extremes: { maxCached: number; perCpu: number[]; witnesses: ExtremeWitness[] };
   /** Set when the search could not run (boot failed): the message. */
   error?: string;
+  /** Set for one shard of a split search (ExploreOptions.shard): where it split and what it took. */
+  shard?: ShardInfo;
 }
 
 /** Fault kinds during boot and the invariant that judges them (model/invariants.ts). */
@@ -204,6 +248,17 @@ export class Parents {
   }
 }
 
+/** A state being expanded: its choices (all, or the one partial-order reduction keeps) and the next to take. */
+interface Expansion {
+  o: Open;
+  choices: Choice[];
+  i: number;
+  /** Position in `choices` -> index into System.enabled(), when they differ. */
+  map?: number[];
+  /** Steps already run (por.ts), by position in `choices`. */
+  pre?: Map<number, StepReport>;
+}
+
 /** A resumable search: `run(ms)` does up to ms milliseconds of work and says whether it finished. */
 class Search {
   readonly sys: System;
@@ -214,7 +269,9 @@ class Search {
   private frontier: Open[] = [];
   private next: Open[] = [];
   private fi = 0;
-  private stack: { o: Open; choices: Choice[]; i: number }[] = [];
+  private stack: Expansion[] = [];
+  /** Partial-order reduction (null: off, or it does not apply to the scope). */
+  readonly por: PartialOrder | null;
   private found = new Map<string, { v: Violation; choices: number[] }>();
   private warned = new Map<string, { v: Violation; choices: number[] }>();
   private transitions = 0;
@@ -228,12 +285,28 @@ class Search {
   private readonly t0 = performance.now();
   private bootError?: string;
   private bootFailed = false;
+  /** Expanding level by level: the BFS, or a shard's prefix before it splits. */
+  private bfs: boolean;
+  /** A shard: the level size that triggers the split (0 once split, or when not a shard). */
+  private splitAt = 0;
+  private shardInfo?: ShardInfo;
+  /** A DFS shard: its roots still to search, and the BFS path to the one at the stack's base. */
+  private dfsRoots: Open[] = [];
+  private rootPath: number[] = [];
   done = false;
 
   constructor(private readonly o: ExploreOptions) {
     this.strategy = o.strategy ?? 'bfs';
+    this.bfs = this.strategy === 'bfs' || !!o.shard;
+    if (o.shard) {
+      const perShard = o.shard.perShard ?? DEFAULT_PER_SHARD;
+      this.splitAt = o.shard.count * perShard;
+      this.shardInfo = { index: o.shard.index, count: o.shard.count, perShard, split: false, depth: 0, frontier: 0, roots: 0, prefixStates: 0, frontierHash: '' };
+    }
     this.sys = new System(o.impl, o.scope, { resume: o.resume ?? this.strategy === 'dfs' });
     this.fp = new Fingerprinter(o.symmetry !== false);
+    if (cpuSymmetryOn(o)) this.fp.images = cpuImages(o.scope);
+    this.por = o.por === true && porApplies(o.scope) ? new PartialOrder(this.sys) : null;
     let init;
     try {
       init = this.sys.initial();
@@ -259,19 +332,57 @@ class Search {
       this.stopped = 'violation';
       this.done = true;
     }
-    if (this.strategy === 'bfs') this.frontier = [root];
-    else this.stack = [{ o: root, choices: this.sys.enabled(root.w), i: 0 }];
+    if (this.bfs) this.frontier = [root];
+    else this.stack = [this.expansion(root)];
+  }
+
+  /**
+   * The choices to take out of `o`: all of System.enabled(), or the one step partial-order
+   * reduction lets stand for them (por.ts), with the cycle proviso: only if the state it leads to
+   * is not stored yet. `map` takes a position back to the index into enabled() (the replay
+   * vector); `pre` holds the steps por.ts already ran, by position.
+   */
+  private expansion(o: Open): Expansion {
+    const choices = this.sys.enabled(o.w);
+    if (!this.por) return { o, choices, i: 0 };
+    const a = this.por.ample(o.w, o.abs, choices);
+    if (!a) return { o, choices, i: 0 };
+    if (a.alone >= 0) {
+      const r = a.reports.get(a.alone)!;
+      this.fp.fingerprint(r.world);
+      if (!this.seen.has(this.fp.hi, this.fp.lo)) {
+        this.por.stats.reduced++;
+        return { o, choices: [choices[a.alone]!], i: 0, map: [a.alone], pre: new Map([[0, r]]) };
+      }
+      this.por.stats.proviso++;
+    }
+    return { o, choices, i: 0, pre: a.reports };
+  }
+
+  /** A shard at its split level: keep its own part of the level (the rest stays in `seen`). */
+  private split(): void {
+    const spec = this.o.shard!;
+    const { mine, hash } = splitFrontier(this.frontier, this.fp, spec);
+    this.shardInfo = { ...this.shardInfo!, split: true, depth: this.depth, frontier: this.frontier.length, roots: mine.length, prefixStates: this.seen.size, frontierHash: hash };
+    this.splitAt = 0;
+    if (this.strategy === 'bfs') {
+      this.frontier = mine;
+      return;
+    }
+    this.bfs = false;
+    this.frontier = [];
+    this.dfsRoots = mine.reverse();
   }
 
   private pathTo(parentIdx: number, choice: number): number[] {
-    if (this.strategy === 'bfs') {
+    if (this.bfs) {
       const p = this.parents.path(parentIdx);
       p.push(choice);
       return p;
     }
-    const p = this.stack.map((f) => f.i - 1);
+    const p = this.stack.map((f) => (f.map ? f.map[f.i - 1]! : f.i - 1));
     p[p.length - 1] = choice;
-    return p;
+    return this.rootPath.length ? this.rootPath.concat(p) : p;
   }
 
   private record(v: Violation, choices: number[]): void {
@@ -292,8 +403,8 @@ class Search {
   }
 
   /** Handles one transition; returns the new Open if the target is new and may be expanded. */
-  private transition(from: Open, ci: number, c: Choice): Open | null {
-    const r = this.sys.step(from.w, from.abs, c);
+  private transition(from: Open, ci: number, c: Choice, pre?: StepReport): Open | null {
+    const r = pre ?? (this.por ? this.por.step(from.w, from.abs, c) : this.sys.step(from.w, from.abs, c));
     this.transitions++;
     this.noteExtremes(r.abs, () => this.pathTo(from.idx, ci));
     this.fp.fingerprint(r.world);
@@ -311,7 +422,7 @@ class Search {
     }
     if (revisited) return null;
     this.seen.add(this.fp.hi, this.fp.lo);
-    const idx = this.strategy === 'bfs' ? this.parents.add(from.idx, ci) : this.seen.size - 1;
+    const idx = this.bfs ? this.parents.add(from.idx, ci) : this.seen.size - 1;
     if (this.o.maxStates && this.seen.size >= this.o.maxStates) this.stopped = 'maxStates';
     return { w: r.world, abs: parentAbs(r.abs), idx };
   }
@@ -321,7 +432,7 @@ class Search {
     if (this.done) return true;
     const until = performance.now() + ms;
     let n = 0;
-    while (!this.stopped) {
+    while (!this.stopped && !this.por?.broken) {
       if ((++n & 63) === 0) {
         const now = performance.now();
         if (this.o.signal?.aborted) {
@@ -334,7 +445,7 @@ class Search {
         }
         if (now >= until) return false;
       }
-      if (this.strategy === 'bfs') {
+      if (this.bfs) {
         if (this.fi >= this.frontier.length) {
           if (this.next.length === 0) break;
           this.frontier = this.next;
@@ -342,26 +453,38 @@ class Search {
           this.fi = 0;
           this.depth++;
           this.peakOpen = Math.max(this.peakOpen, this.frontier.length);
+          if (this.splitAt && this.frontier.length >= this.splitAt) {
+            this.split();
+            continue;
+          }
         }
         const node = this.frontier[this.fi]!;
         this.frontier[this.fi++] = undefined as unknown as Open; // let the world be collected
-        const choices = this.sys.enabled(node.w);
+        const { choices, map, pre } = this.expansion(node);
         for (let i = 0; i < choices.length && !this.stopped; i++) {
-          const t = this.transition(node, i, choices[i]!);
+          const t = this.transition(node, map ? map[i]! : i, choices[i]!, pre?.get(i));
           if (t) this.next.push(t);
         }
       } else {
         const top = this.stack[this.stack.length - 1];
-        if (!top) break;
+        if (!top) {
+          const root = this.dfsRoots.pop();
+          if (!root) break;
+          this.rootPath = this.parents.path(root.idx);
+          this.stack.push(this.expansion(root));
+          continue;
+        }
         if (top.i >= top.choices.length) {
           this.stack.pop();
           continue;
         }
         const ci = top.i++;
-        const t = this.transition(top.o, ci, top.choices[ci]!);
+        const pre = top.pre?.get(ci);
+        if (pre) top.pre!.delete(ci);
+        const t = this.transition(top.o, top.map ? top.map[ci]! : ci, top.choices[ci]!, pre);
         if (t) {
-          this.stack.push({ o: t, choices: this.sys.enabled(t.w), i: 0 });
-          this.depth = Math.max(this.depth, this.stack.length - 1);
+          this.stack.push(this.expansion(t));
+          this.depth = Math.max(this.depth, this.rootPath.length + this.stack.length - 1);
           this.peakOpen = Math.max(this.peakOpen, this.stack.length);
         }
       }
@@ -372,12 +495,14 @@ class Search {
 
   result(): ExploreResult {
     const seconds = (performance.now() - this.t0) / 1000;
-    return assemble(this.sys, this.o, {
+    const res = assemble(this.sys, this.o, {
       found: this.found,
       warned: this.warned,
       bootFailed: this.bootFailed,
       ...(this.bootError !== undefined ? { bootError: this.bootError } : {}),
       ...(this.stopped ? { stopped: this.stopped } : {}),
+      // Unsplit, the whole search was the prefix.
+      ...(this.shardInfo ? { shard: this.shardInfo.split ? this.shardInfo : { ...this.shardInfo, depth: this.depth, prefixStates: this.seen.size } } : {}),
       stats: {
         states: this.seen.size,
         transitions: this.transitions,
@@ -389,7 +514,26 @@ class Search {
       },
       extremes: { maxCached: this.maxCached, perCpu: this.maxPerCpu.map((x) => x ?? 0), witnesses: this.witnesses },
     });
+    if (this.por) res.stats.por = { ...this.por.stats };
+    if (this.fp.images) res.stats.cpuSymmetry = true;
+    return res;
   }
+}
+
+/**
+ * A search whose partial-order reduction found its premise broken (a step touched another CPU's
+ * data: por.ts) is redone without it; the result says so.
+ */
+async function searchWithFallback(o: ExploreOptions, run: (s: Search) => Promise<void> | void): Promise<ExploreResult> {
+  const s = new Search(o);
+  await run(s);
+  const broken = s.por?.broken;
+  if (!broken) return s.result();
+  const again = new Search({ ...o, por: false });
+  await run(again);
+  const r = again.result();
+  r.stats.por = { reduced: 0, proviso: 0, fellBack: broken };
+  return r;
 }
 
 /** What a finished search (sequential or parallel) hands to assemble(). */
@@ -402,6 +546,7 @@ export interface SearchOutcome {
   stopped?: ExploreResult['stoppedBy'];
   stats: { states: number; transitions: number; depth: number; seconds: number; bytes: number; strategy: 'bfs' | 'dfs'; peakOpen: number; workers?: number };
   extremes: ExploreResult['extremes'];
+  shard?: ShardInfo;
 }
 
 /** The verdict, with every error counterexample minimised and every path re-run into a trace. */
@@ -418,6 +563,7 @@ export function assemble(sys: System, o: ExploreOptions, x: SearchOutcome): Expl
         continue;
       }
       if (min && o.minimise !== false) {
+        o.progress?.({ phase: 'minimise', invariant: v.id, states: x.stats.states, transitions: x.stats.transitions, depth: x.stats.depth, seconds: x.stats.seconds });
         const m2 = minimise(sys, v.id, choices, { maxStates: o.minimiseMaxStates ?? 2_000_000, symmetry: o.symmetry !== false, signal: o.signal });
         vec = m2.choices;
         minimised = { from: m2.from, to: m2.to, complete: m2.complete };
@@ -432,7 +578,7 @@ export function assemble(sys: System, o: ExploreOptions, x: SearchOutcome): Expl
   };
   const errs = build(x.found, true);
   const res: ExploreResult = {
-    verdict: x.bootError ? 'error' : errs.length ? 'violation' : 'conforms',
+    verdict: x.bootError ? 'error' : errs.length ? 'violation' : x.stopped ? 'incomplete' : 'conforms',
     violations: errs,
     warnings: build(x.warned, false),
     complete: !x.stopped && !x.bootError,
@@ -453,6 +599,7 @@ export function assemble(sys: System, o: ExploreOptions, x: SearchOutcome): Expl
   };
   if (x.stopped) res.stoppedBy = x.stopped;
   if (x.bootError) res.error = x.bootError;
+  if (x.shard) res.shard = x.shard;
   return res;
 }
 
@@ -460,12 +607,50 @@ export function assemble(sys: System, o: ExploreOptions, x: SearchOutcome): Expl
 export function explore(o: ExploreOptions): ExploreResult {
   const s = new Search(o);
   while (!s.run(1e9));
-  return s.result();
+  const broken = s.por?.broken;
+  if (!broken) return s.result();
+  const again = new Search({ ...o, por: false });
+  while (!again.run(1e9));
+  const r = again.result();
+  r.stats.por = { reduced: 0, proviso: 0, fellBack: broken };
+  return r;
 }
 
-/** As explore(), yielding to the event loop every ~50 ms so that a signal can stop it. */
+/**
+ * As explore(), yielding to the event loop every ~50 ms so that a signal can stop it; with
+ * maxSeconds or maxMemoryMb (or a heap that runs short) a budget stops it the same way, and the
+ * result says which.
+ */
 export async function exploreAsync(o: ExploreOptions): Promise<ExploreResult> {
-  if ((o.workers ?? 1) > 1) {
+  const budget = new AbortController();
+  let over: 'time' | 'memory' | undefined;
+  const stop = (why: 'time' | 'memory') => {
+    over ??= why;
+    budget.abort();
+  };
+  const onOuter = () => budget.abort();
+  if (o.signal?.aborted) budget.abort();
+  o.signal?.addEventListener('abort', onOuter);
+  const t0 = performance.now();
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  const watch = setInterval(() => {
+    if (o.maxSeconds !== undefined && performance.now() - t0 >= o.maxSeconds * 1000) stop('time');
+    if (o.maxMemoryMb !== undefined && process.memoryUsage.rss() > o.maxMemoryMb * 2 ** 20) stop('memory');
+    if (process.memoryUsage().heapUsed > 0.9 * heapLimit) stop('memory');
+  }, 100);
+  try {
+    const r = await exploreUnwatched({ ...o, signal: budget.signal });
+    // The stop came from a budget, not from the caller's signal: say which.
+    if (over && r.stoppedBy === 'signal' && !o.signal?.aborted) r.stoppedBy = over;
+    return r;
+  } finally {
+    clearInterval(watch);
+    o.signal?.removeEventListener('abort', onOuter);
+  }
+}
+
+async function exploreUnwatched(o: ExploreOptions): Promise<ExploreResult> {
+  if ((o.workers ?? 1) > 1 && !o.shard) {
     // Imported lazily: worker threads are only started when asked for.
     if (o.strategy === 'dfs') {
       const { exploreParallelDfs } = await import('./parallel-dfs.js');
@@ -474,7 +659,7 @@ export async function exploreAsync(o: ExploreOptions): Promise<ExploreResult> {
     const { exploreParallel } = await import('./parallel.js');
     return exploreParallel(o);
   }
-  const s = new Search(o);
-  while (!s.run(50)) await new Promise<void>((r) => setImmediate(r));
-  return s.result();
+  return searchWithFallback(o, async (s) => {
+    while (!s.run(50)) await new Promise<void>((r) => setImmediate(r));
+  });
 }

@@ -49,10 +49,38 @@ export class Fingerprinter {
 
   constructor(readonly symmetry: boolean) {}
 
+  /**
+   * CPU and task symmetry (cpu-symmetry.ts): the images of a world, of which the least
+   * serialisation is hashed. Null: the world as it is. Only with `symmetry` (the images rename
+   * the per-CPU instances, which only the object renaming then names canonically).
+   */
+  images: ((w: World) => World[]) | null = null;
+  private best = new Int32Array(1024);
+
   /** Fingerprints `w` into this.hi / this.lo. */
   fingerprint(w: World): void {
-    this.serialise(w);
+    if (this.images && this.symmetry) this.serialiseLeast(this.images(w));
+    else this.serialise(w);
     this.hash();
+  }
+
+  /** The least (shortest, then lexicographically first) serialisation of `ws`, left in buf. */
+  private serialiseLeast(ws: World[]): void {
+    this.serialise(ws[0]!);
+    if (ws.length === 1) return;
+    let bn = this.n;
+    if (this.best.length < bn) this.best = new Int32Array(Math.max(bn, this.best.length * 2));
+    this.best.set(this.buf.subarray(0, bn));
+    for (let i = 1; i < ws.length; i++) {
+      this.serialise(ws[i]!);
+      if (!lessWords(this.buf, this.n, this.best, bn)) continue;
+      bn = this.n;
+      if (this.best.length < bn) this.best = new Int32Array(Math.max(bn, this.best.length * 2));
+      this.best.set(this.buf.subarray(0, bn));
+    }
+    if (this.buf.length < bn) this.buf = new Int32Array(Math.max(bn, this.buf.length * 2));
+    this.buf.set(this.best.subarray(0, bn));
+    this.n = bn;
   }
 
   /**
@@ -390,6 +418,13 @@ export class Fingerprinter {
     this.hi = fmix1(h1) >>> 0;
     this.lo = fmix2(h2) >>> 0;
   }
+}
+
+/** Whether a[0, an) orders before b[0, bn): shorter first, then by the first differing word. */
+function lessWords(a: Int32Array, an: number, b: Int32Array, bn: number): boolean {
+  if (an !== bn) return an < bn;
+  for (let i = 0; i < an; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+  return false;
 }
 
 /**

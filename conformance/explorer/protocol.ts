@@ -9,6 +9,7 @@ import { findImpl } from '../../impl/registry.js';
 import { System, type Scope, type Violation } from '../system.js';
 import type { ExploreOptions } from './explore.js';
 import { SharedFingerprintSet, type Fingerprinter, type SharedTable } from './fingerprint.js';
+import { cpuSymmetryOn } from './cpu-symmetry.js';
 
 /** Int32 slots of the control buffer. */
 export const C_STOP = 0;
@@ -33,6 +34,8 @@ export interface WorkerInit {
   load: { ref: string; binding?: string; roles?: Record<string, string> };
   scope: Scope;
   symmetry: boolean;
+  /** CPU and task symmetry (cpu-symmetry.ts), as the main thread decided it. */
+  cpuSymmetry?: boolean;
   all: boolean;
   /** ExploreOptions.resume, as this worker's search takes it. */
   resume: boolean;
@@ -73,6 +76,7 @@ export function workerInit(o: ExploreOptions, strategy: 'bfs' | 'dfs', id: numbe
     load,
     scope: o.scope,
     symmetry: o.symmetry !== false,
+    ...(cpuSymmetryOn(o) ? { cpuSymmetry: true } : {}),
     all: !!o.all,
     resume: o.resume ?? strategy === 'dfs',
     table,

@@ -63,17 +63,24 @@ export function kernelEvents(steps: readonly TraceStep[]): number {
   return steps.filter((s) => !s.event.endsWith('next statement')).length;
 }
 
-/**
- * One lane per CPU/context, one line per run of consecutive statements of one context: what it
- * started, the last statement it executed before someone else ran (or its return), and the
- * affected CPU's lists after it. `full` prints every statement instead.
- */
-export function renderTrace(steps: readonly TraceStep[], broken: { id: string; message: string } | null, full = false): string[] {
+/** One run of consecutive steps of one context, as the text report prints it on one line (0-based step indices). */
+export interface TraceSegment {
+  lane: string;
+  first: number;
+  last: number;
+  /** The operation or interrupt the run starts with, if it starts one. */
+  events: string[];
+  labels: string[];
+  returned?: string;
+  /** The affected CPU's lists after the run's last step. */
+  after: string;
+}
+
+/** The lanes in order of first appearance, and the runs the text report collapses (every step its own with `full`). */
+export function traceSegments(steps: readonly TraceStep[], full = false): { lanes: string[]; segs: TraceSegment[] } {
   const lanes: string[] = [];
   for (const s of steps) if (!lanes.includes(laneOf(s))) lanes.push(laneOf(s));
-  const out: string[] = [`lanes: ${lanes.map((l, i) => `${' '.repeat(i * 2)}${l}`).join(' | ')}`];
-  type Seg = { lane: string; first: number; last: number; events: string[]; labels: string[]; returned?: string; after: string };
-  const segs: Seg[] = [];
+  const segs: TraceSegment[] = [];
   steps.forEach((s, i) => {
     const lane = laneOf(s);
     const prev = segs[segs.length - 1];
@@ -85,10 +92,21 @@ export function renderTrace(steps: readonly TraceStep[], broken: { id: string; m
       if (s.returned) prev.returned = s.returned;
       return;
     }
-    const seg: Seg = { lane, first: i, last: i, events: startsOp ? [s.event] : [], labels: [...s.labels], after: s.after ?? '' };
+    const seg: TraceSegment = { lane, first: i, last: i, events: startsOp ? [s.event] : [], labels: [...s.labels], after: s.after ?? '' };
     if (s.returned) seg.returned = s.returned;
     segs.push(seg);
   });
+  return { lanes, segs };
+}
+
+/**
+ * One lane per CPU/context, one line per run of consecutive statements of one context: what it
+ * started, the last statement it executed before someone else ran (or its return), and the
+ * affected CPU's lists after it. `full` prints every statement instead.
+ */
+export function renderTrace(steps: readonly TraceStep[], broken: { id: string; message: string } | null, full = false): string[] {
+  const { lanes, segs } = traceSegments(steps, full);
+  const out: string[] = [`lanes: ${lanes.map((l, i) => `${' '.repeat(i * 2)}${l}`).join(' | ')}`];
   const width = Math.max(...lanes.map((l) => l.length));
   let shown = '';
   for (const g of segs) {

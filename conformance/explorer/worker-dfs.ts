@@ -17,6 +17,7 @@ import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Choice, type Violation } from '../system.js';
 import { parentAbs } from './explore.js';
+import { cpuImages } from './cpu-symmetry.js';
 import { Fingerprinter, SharedFingerprintSet } from './fingerprint.js';
 import { loadImplementation } from './replay.js';
 import {
@@ -75,6 +76,7 @@ class DfsWorker {
 
   constructor(readonly sys: System) {
     this.fp = new Fingerprinter(init.symmetry);
+    if (init.cpuSymmetry) this.fp.images = cpuImages(init.scope);
     this.seen = new SharedFingerprintSet(init.table);
     this.control = new Int32Array(init.control);
     if (init.id !== 0) return;

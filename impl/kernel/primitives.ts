@@ -17,7 +17,7 @@
  * operation is resumed from a stored state, logged values are returned instead and effects are
  * suppressed (they are already in the stored memory).
  */
-import { isPtr, mkPtr, NULL, ptrId, ptrOff, showValue, type Value } from './values.js';
+import { isPtr, mkPtr, NULL, OBJ_SPAN, ptrId, ptrOff, showValue, type Value } from './values.js';
 import { cellWritten, cloneObj, newHeapObj, type CtxKind, type Frame, type HeapObj, type World } from './world.js';
 
 export interface PrimitiveDecl {
@@ -52,6 +52,12 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
   { name: 'WRITE_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked store' },
   { name: 'WARN_ON_ONCE', kernel: 'include/asm-generic/bug.h', point: false, effect: 'returns its condition; a true condition is reported as a warning splat' },
   { name: 'lockdep_assert_irqs_disabled', kernel: 'include/linux/lockdep.h', point: false, effect: 'irqs on here is a lockdep splat (irq-list-hardirq-only)' },
+  {
+    name: 'nondet',
+    kernel: '(none: a value of the caller the model does not compute, e.g. what iomap_iter() returned, `ret` on __iomap_dio_rw()\'s out_free_dio path)',
+    point: false,
+    effect: `the outcome of a branch on such a value: the explorer runs the statement both ways (a step choice, as for a failing allocation) and the trace says "nondeterministic branch"; the outcome is logged in the read log, so replays take the same way; a statement run without the choice (boot, an atomic handler) takes the false branch; its label ends with NONDET_BRANCH so that the explorer knows to offer both`,
+  },
   { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object of the struct\'s size or the bytes asked for: an access at or past the end is slab-out-of-bounds (crash), as KASAN reports; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep; returns NULL when the explorer makes the statement\'s allocation fail (Scope.allocFailures)' },
   { name: 'kzalloc', kernel: 'include/linux/slab.h', point: true, effect: 'kmalloc, zeroed: every byte reads 0 until written' },
   { name: 'kfree', kernel: 'mm/slub.c', point: false, effect: 'frees; NULL is a no-op; double free and freeing an interior pointer are object-safety violations' },
@@ -61,7 +67,32 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
   { name: 'alloc_percpu', kernel: 'include/linux/percpu.h', point: true, effect: 'a zeroed instance per possible CPU; returns the __percpu pointer (NULL when made to fail, as kmalloc)' },
   { name: 'free_percpu', kernel: 'mm/percpu.c', point: false, effect: 'frees every CPU\'s instance' },
   { name: 'cpu_online', kernel: 'include/linux/cpumask.h', point: false, effect: 'whether CPU n is online' },
+  {
+    name: 'memset',
+    kernel: 'lib/string.c (the arch memset under KASAN\'s kasan_check_range(), mm/kasan/shadow.c)',
+    point: false,
+    effect: 'memset(p, 0, n): a cell of 0 at every byte of [p, p+n), so every field there reads 0 (initialised) until written; the whole range is checked before the first byte: NULL, a freed object or an end past the allocation (slab-out-of-bounds, crash) is the fault KASAN reports; n = 0 touches nothing; a non-zero fill is refused as input (cells hold whole field values, not bytes)',
+  },
+  {
+    name: 'memcpy',
+    kernel: 'lib/string.c (KASAN checks the source range, then the destination)',
+    point: false,
+    effect: 'copies the cells of [src, src+n) to [dst, dst+n), pointers included; a byte never written stays uninitialised (reads 0 where the source is zeroed memory); ranges checked as memset; overlapping ranges, undefined in C, copy as memmove',
+  },
+  { name: 'memmove', kernel: 'lib/string.c', point: false, effect: 'as memcpy; the source is read whole before the destination is written, so overlapping ranges copy correctly' },
+  {
+    name: 'kmemdup',
+    kernel: 'mm/util.c: kmalloc_node_track_caller(len, gfp), then memcpy(p, src, len)',
+    point: true,
+    effect: 'a fresh kmalloc object of len bytes (bounds-checked) holding a copy of [src, src+len); may sleep and may be made to fail as kmalloc (NULL, the source not read)',
+  },
 ];
+
+/**
+ * The end of the label of a statement that branches on a value the model does not compute
+ * (Kernel.nondet): the explorer offers it both ways, and traces show the mark.
+ */
+export const NONDET_BRANCH = '(nondeterministic branch)';
 
 /** Something a primitive observed that an invariant judges (see model/invariants.ts). */
 export interface Fact {
@@ -121,6 +152,8 @@ export interface ExecContext {
   frame: Frame;
   /** A trial run the search does not keep (System's run-alone check): counters must not count it. */
   probe?: boolean;
+  /** The outcome of this live statement's nondeterministic branch (Kernel.nondet): true for the branch the explorer chose to take. */
+  branch?: boolean;
   /**
    * Allocations that return NULL: `true`, every allocation of this live statement (the explorer
    * chose to make it fail); a number n, only the n-th (from 0) of this run (boot's probe of an
@@ -137,6 +170,27 @@ const noLive = (): Value => {
 /** `#3->free_list`, or the C text the interpreter named the access with. */
 function accessText(base: Value | string, field: string | undefined): string {
   return typeof base === 'string' ? base : `${showValue(base)}->${field}`;
+}
+
+/**
+ * The heap objects live statements touch, for the partial-order reduction
+ * (conformance/explorer/por.ts), which needs each step's footprint: null (the default) records
+ * nothing, and costs one comparison per access.
+ */
+export interface AccessLog {
+  /** Object ids dereferenced (loads, stores, per_cpu_ptr(), range functions), in order, with repeats. */
+  touched: number[];
+  /** Object ids written, freed, or created. */
+  written: number[];
+  /** Objects allocated. */
+  created: number;
+  /** A static was assigned (setGlobal). */
+  globalsWritten: boolean;
+}
+let ACCESS: AccessLog | null = null;
+/** Starts (a log) or stops (null) recording what live statements touch. */
+export function recordAccesses(log: AccessLog | null): void {
+  ACCESS = log;
 }
 
 const STRUCT_MAPS = new WeakMap<readonly StructDecl[], { fieldOffsets: Map<string, number>; structs: Map<string, StructDecl> }>();
@@ -305,6 +359,10 @@ export class Kernel {
   get cpu(): number {
     return this.x.cpu;
   }
+  /** The task running the statement, -1 in an interrupt and at boot (coverage tells boot's runs apart by it). */
+  get task(): number {
+    return this.x.task;
+  }
   private get cpuState() {
     return this.x.world.cpus[this.x.cpu]!;
   }
@@ -349,6 +407,7 @@ export class Kernel {
     if (p === NULL) throw new KernelFault('null-deref', `NULL pointer dereference: ${accessText(base, field)}`);
     if (!isPtr(p)) throw new KernelFault('wild-pointer', `dereference of non-pointer ${p}: ${accessText(base, field)}`);
     const obj = this.x.world.heap[ptrId(p)];
+    if (ACCESS !== null) ACCESS.touched.push(ptrId(p));
     if (!obj) throw new KernelFault('wild-pointer', `dereference of unknown object ${showValue(p)}: ${accessText(base, field)}`);
     if (obj.freed) throw new KernelFault('use-after-free', `use after free of ${showValue(p)}: ${accessText(base, field)}`);
     if (obj.size !== undefined && ptrOff(p) >= obj.size)
@@ -395,8 +454,93 @@ export class Kernel {
     cellWritten(o, off, v);
   }
 
+  // ---- byte ranges: memset, memcpy, memmove, kmemdup ------------------------------------------
+  //
+  // Cells hold whole values at the byte offset where a field starts. A range function gives every
+  // byte of its range a cell of its own: a later read of any field that starts in the range sees
+  // the byte written there. A field that starts before the range and reaches into it keeps its old
+  // value; one that starts inside and reaches past the end is zeroed or copied whole.
+
+  /**
+   * The object under [p, p+n), checked as KASAN's kasan_check_range() checks what a memset() or a
+   * memcpy() touches: the whole range, before the first byte is written. `n` is a size_t: a
+   * negative size is a huge one.
+   */
+  private rangeAt(p: Value, n: number, what: string, access: 'reads' | 'writes'): HeapObj {
+    if (!Number.isInteger(n) || n < 0) throw new KernelFault('wild-pointer', `${what}: a size of ${n} (as a size_t, ${n < 0 ? `2^64${n}` : n} bytes) is past the end of any object`);
+    const obj = this.objAt(p, what);
+    const off = ptrOff(p);
+    const base = showValue(p - off);
+    if (obj.size !== undefined && off + n > obj.size)
+      throw new KernelFault(
+        'wild-pointer',
+        `slab-out-of-bounds (KASAN): ${what} ${access} bytes ${off}..${off + n - 1} of ${base}, ${obj.type === 'kmalloc' ? 'an allocation' : `a struct ${obj.type}`} of ${obj.size} bytes`,
+      );
+    if (off + n > OBJ_SPAN) throw new KernelFault('wild-pointer', `${what} ${access} bytes ${off}..${off + n - 1} of ${base}: past the ${OBJ_SPAN} bytes an object may span`);
+    return obj;
+  }
+
+  /** `memset(p, c, n)`; `what` is the call as written (for the fault). Only c = 0 (mod 256) is modelled. */
+  memset(p: Value, c: number, n: number, what: string): void {
+    if (this.replaying) return;
+    this.live();
+    if (n === 0) return;
+    if ((c & 0xff) !== 0) throw new KernelFault('exception', `${what}: a non-zero fill is not modelled (memory cells hold whole field values, not bytes)`);
+    this.rangeAt(p, n, what, 'writes');
+    const o = this.writable(ptrId(p));
+    const off = ptrOff(p);
+    // A new cells object: the flattened form cached for the old one is then no longer taken as valid.
+    const cells: Record<number, Value> = { ...o.cells };
+    for (let b = off; b < off + n; b++) cells[b] = 0;
+    o.cells = cells;
+  }
+
+  /** `memcpy(dst, src, n)`. */
+  memcpy(dst: Value, src: Value, n: number, what: string): void {
+    if (this.replaying) return;
+    this.copyBytes(dst, src, n, what);
+  }
+
+  /** `memmove(dst, src, n)`: the source is read whole before anything is written. */
+  memmove(dst: Value, src: Value, n: number, what: string): void {
+    if (this.replaying) return;
+    this.copyBytes(dst, src, n, what);
+  }
+
+  private copyBytes(dst: Value, src: Value, n: number, what: string): void {
+    this.live();
+    if (n === 0) return;
+    const s = this.rangeAt(src, n, what, 'reads');
+    this.rangeAt(dst, n, what, 'writes');
+    const soff = ptrOff(src);
+    const zeroed = s.origin === 'kzalloc' || s.origin === 'percpu';
+    const bytes: (Value | undefined)[] = new Array<Value | undefined>(n);
+    for (let b = 0; b < n; b++) bytes[b] = s.cells[soff + b] ?? (zeroed ? 0 : undefined);
+    const o = this.writable(ptrId(dst));
+    const doff = ptrOff(dst);
+    const cells: Record<number, Value> = { ...o.cells };
+    for (let b = 0; b < n; b++) {
+      const v = bytes[b];
+      if (v === undefined) delete cells[doff + b];
+      else cells[doff + b] = v;
+    }
+    o.cells = cells;
+  }
+
+  /**
+   * `kmemdup(src, len, gfp)`: kmalloc()'s object of `len` bytes, typed `type` for reports, then the
+   * memcpy(). A failed allocation reads nothing.
+   */
+  kmemdup(type: string, src: Value, len: number, gfp: Gfp, what: string): Value {
+    this.checkMightSleep('kmemdup', gfp);
+    const p = this.ret(() => (this.failing() ? NULL : this.newObject(type, 'kmalloc', Number.isInteger(len) && len >= 0 ? len : 0, false)));
+    if (p !== NULL && !this.replaying) this.copyBytes(p, src, len, what);
+    return p;
+  }
+
   private writable(id: number): HeapObj {
     const heap = this.x.world.heap;
+    if (ACCESS !== null) ACCESS.written.push(id);
     if (!this.copied.includes(id)) {
       heap[id] = cloneObj(heap[id]!);
       this.copied.push(id);
@@ -436,6 +580,7 @@ export class Kernel {
     this.effect(() => {
       // A new object, not a write into it: copies of the world share their statics (cloneWorld).
       const w = this.x.world;
+      if (ACCESS !== null) ACCESS.globalsWritten = true;
       w.globals = { ...w.globals, [name]: v };
     });
   }
@@ -446,7 +591,7 @@ export class Kernel {
     if (this.replaying) return this.replayed();
     this.live();
     this.x.frame.preempt++;
-    return this.record(this.x.cpu);
+    return this.cpuRead(this.record(this.x.cpu));
   }
   put_cpu(): void {
     this.preempt_enable();
@@ -475,11 +620,24 @@ export class Kernel {
           ? `${this.fn}: BUG: using ${user} in preemptible code (CONFIG_DEBUG_PREEMPT)${where ? `: ${where}` : ''}`
           : `${this.fn}: smp_processor_id() in preemptible code (the task may migrate right after)`,
       );
-    return this.ret(() => this.x.cpu);
+    if (this.replaying) return this.replayed();
+    return this.cpuRead(this.ret(() => this.x.cpu));
   }
   /** This CPU without the preemption check (raw_cpu_ptr(), raw_cpu_*(), this_cpu_*() ops). */
   raw_smp_processor_id(): number {
-    return this.ret(() => this.x.cpu);
+    if (this.replaying) return this.replayed();
+    return this.cpuRead(this.ret(() => this.x.cpu));
+  }
+  /**
+   * Marks the read just logged as a CPU number (Frame.cpuReads), so that CPU symmetry
+   * (conformance/explorer/cpu-symmetry.ts) can rename it with the CPUs. A new array, not a push:
+   * copies of a frame share it.
+   */
+  private cpuRead(cpu: number): number {
+    const f = this.x.frame;
+    const at = f.reads.length - 1;
+    f.cpuReads = f.cpuReads ? [...f.cpuReads, at] : [at];
+    return cpu;
   }
   per_cpu_ptr(pp: Value, cpu: number): Value {
     if (this.replaying) return this.replayed();
@@ -492,7 +650,7 @@ export class Kernel {
   }
   this_cpu_ptr(pp: Value): Value {
     if (this.preemptible()) this.fact('preemptible-percpu', `${this.fn}: this_cpu_ptr() in preemptible code (the task may migrate right after)`);
-    const cpu = this.ret(() => this.x.cpu);
+    const cpu = this.replaying ? this.replayed() : this.cpuRead(this.ret(() => this.x.cpu));
     return this.per_cpu_ptr(pp, cpu);
   }
   cpu_online(cpu: number): boolean {
@@ -553,6 +711,15 @@ export class Kernel {
     if (cond) this.fact('warn', `${this.fn}: WARN_ON_ONCE fired`);
     return cond;
   }
+  /**
+   * A branch on a value the model does not compute (the caller's `ret`): taken when the explorer
+   * chose it for this statement (ExecContext.branch), recorded in the read log like any read.
+   * Only a statement whose label ends with NONDET_BRANCH is offered both ways.
+   */
+  nondet(): boolean {
+    if (this.replaying) return this.replayed() === 1;
+    return this.record(this.x.branch === true ? 1 : 0) === 1;
+  }
   lockdep_assert_irqs_disabled(): void {
     if (!this.cpuState.irqsOff) this.fact('lockdep-irqs-enabled', `${this.fn}: lockdep_assert_irqs_disabled() with irqs enabled`);
   }
@@ -581,6 +748,7 @@ export class Kernel {
       for (const off of s ? Object.values(s.fields) : []) cells[off] = 0;
     }
     heap[id] = newHeapObj(type, false, origin, cells, size);
+    if (ACCESS !== null) ACCESS.created++;
     this.copied.push(id);
     return mkPtr(id);
   }

@@ -54,7 +54,7 @@ export function resolveMacros(impl: Implementation, max: number, threshold: numb
  * names the function's entry, which is also what a fault before the first yield reports.
  */
 export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
-  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), [LIVE]: undefined };
+  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, [LIVE]: undefined };
 }
 
 /** `op: (start)`, one string per operation (a frame starts on every interrupt the search takes). */
@@ -109,9 +109,10 @@ function asFault(e: unknown): KernelFault {
  * Executes the next statement of `frame`, which belongs to `ctx` on `cpu`. `world` must already
  * be a private copy (cloneWorld); `frame` must be the copy inside it. `failAlloc`: every
  * allocation the statement makes returns NULL (replays then read the NULL from the log).
+ * `branch`: the statement's nondeterministic branch (Kernel.nondet) is taken.
  */
-export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, failAlloc = false): StepOutcome {
-  const x = failAlloc ? { world, cpu, ctx, task, frame, failAlloc } : { world, cpu, ctx, task, frame };
+export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, failAlloc = false, branch = false): StepOutcome {
+  const x = failAlloc || branch ? { world, cpu, ctx, task, frame, failAlloc, branch } : { world, cpu, ctx, task, frame };
   const live = frame[LIVE];
   const taken = env.resume && live !== undefined && live.steps === frame.steps ? live : undefined;
   const k = taken ? taken.k : new Kernel(x, env.impl.structs, env.macros);

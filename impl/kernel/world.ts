@@ -32,6 +32,12 @@ export interface Frame {
   /** `function: statement` about to execute. Derived; for reports only, not hashed. */
   next: string;
   /**
+   * Positions in `reads` of the CPU numbers read (get_cpu(), smp_processor_id()...), ascending:
+   * CPU symmetry renames them with the CPUs. Derived from the replay like `next`, so not hashed;
+   * replaced, never changed in place (copies share it).
+   */
+  cpuReads?: number[] | undefined;
+  /**
    * The generator that ran this frame's last statement, if it can go on from here without a
    * replay (runtime.ts). A cache, not state: keyed by a symbol, so that the fingerprint, JSON and
    * postMessage never see it.
@@ -105,6 +111,7 @@ export function cloneFrame(f: Frame): Frame {
     irqsOffAtStart: f.irqsOffAtStart,
     ghost: f.ghost,
     next: f.next,
+    cpuReads: f.cpuReads,
     // Shared by the copies: the first of them to run its next statement continues it (runtime.ts).
     [LIVE]: f[LIVE],
   };

@@ -16,7 +16,7 @@
  *   after put_cpu() (the v3 fix of v2's sleeping allocation under get_cpu()).
  * The checker finds the lists through the descriptor (CacheBinding.percpuField = 'cache').
  */
-import type { Kernel, StructDecl } from '../kernel/primitives.js';
+import { NONDET_BRANCH, type Kernel, type StructDecl } from '../kernel/primitives.js';
 import { NULL, type Value } from '../kernel/values.js';
 import { port, type CacheBinding, type Implementation, type Op } from '../interface.js';
 import { BIO, REQ_ALLOC_CACHE } from './bio.js';
@@ -186,7 +186,10 @@ function* out_free(k: Kernel, cache_element: Value): Op {
 
 // ---- instance 1: iomap_dio, as v3 uses the helpers -----------------------------------------------
 
-/** Port of v3 fs/iomap/direct-io.c:__iomap_dio_rw(), the allocation. */
+/**
+ * Port of v3 fs/iomap/direct-io.c:__iomap_dio_rw(): the allocation, then the return of the dio or
+ * the `out_free_dio:` error path, a branch on `ret` the model does not compute (as in iomap-v1.ts).
+ */
 export const __iomap_dio_rw = port('__iomap_dio_rw', function* (k: Kernel): Op<Value> {
   let dio: Value;
 
@@ -197,6 +200,12 @@ export const __iomap_dio_rw = port('__iomap_dio_rw', function* (k: Kernel): Op<V
   k.store(dio, 'iocb', IOCB);
   yield 'atomic_set(&dio->ref, 1);';
   k.store(dio, 'ref', 1);
+  yield `if (ret) goto out_free_dio; /* iomap_iter() or a check before it ended with an error */ ${NONDET_BRANCH}`;
+  if (k.nondet()) {
+    /* out_free_dio: the dio was never submitted; `if (ret) return ERR_PTR(ret); return NULL;` follows */
+    yield* pcpu_cache_list_free(k, dio, k.global('dio_pcpu_cache_list'));
+    return NULL;
+  }
   return dio;
 });
 

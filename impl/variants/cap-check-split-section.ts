@@ -6,7 +6,7 @@
  * task's put and a hardirq put both pass the cap test on the same total, and every one of them
  * pushes. Each decision was right when it was taken, so refinement is satisfied; only the total
  * shows it: with two tasks and a hardirq the CPU caches MAX+3, one past the soft cap's reachable
- * bound MAX+2 (kernel-semantics.md §5). The same shape with N preempted tasks caches MAX+N+1.
+ * bound MAX+2 (docs/kernel-rules.md §5). The same shape with N preempted tasks caches MAX+N+1.
  * Invariant: cap.
  * explorerOnly: it needs a preemption between two specific statements of one put (after the first
  * put_cpu), another task's put and a hardirq inside that window.

@@ -11,11 +11,13 @@ import type { Kernel } from '../kernel/primitives.js';
 import { NULL, type Value } from '../kernel/values.js';
 import type { InvariantId } from '../../model/invariants.js';
 import { port, type Implementation, type Op } from '../interface.js';
-import { dio_alloc_irq_cache_splice, dio_alloc_percpu_cache, dio_put_percpu_cache, iomapV1 } from '../ports/iomap-v1.js';
+import { dio_alloc_irq_cache_splice, dio_alloc_percpu_cache, dio_put_percpu_cache, iomapV1, OUT_FREE_DIO_BRANCH } from '../ports/iomap-v1.js';
 
 export type SpliceFn = (k: Kernel, cache: Value) => Op;
 export type AllocPercpuFn = (k: Kernel) => Op<Value>;
 export type PutPercpuFn = (k: Kernel, dio: Value) => Op;
+/** The statements at __iomap_dio_rw()'s `out_free_dio:` label; returns what the caller returns. */
+export type OutFreeDioFn = (k: Kernel, dio: Value) => Op<Value>;
 
 /** An iocb stands for the caller's request (as in iomap-v1.ts). */
 const IOCB = 1;
@@ -53,8 +55,16 @@ export function allocPercpuWith(splice: SpliceFn): AllocPercpuFn {
   });
 }
 
-/** fs/iomap/direct-io.c:__iomap_dio_rw() of iomap-v1.ts, calling `allocPercpu`. */
-export function iomapDioRwWith(allocPercpu: AllocPercpuFn): (k: Kernel) => Op<Value> {
+/** The `out_free_dio:` label of __iomap_dio_rw() (iomap-v1.ts), calling `putPercpu`. */
+export function outFreeDioWith(putPercpu: PutPercpuFn): OutFreeDioFn {
+  return function* (k: Kernel, dio: Value): Op<Value> {
+    yield* putPercpu(k, dio);
+    return NULL;
+  };
+}
+
+/** fs/iomap/direct-io.c:__iomap_dio_rw() of iomap-v1.ts, calling `allocPercpu`, and `outFreeDio` on its error path. */
+export function iomapDioRwWith(allocPercpu: AllocPercpuFn, outFreeDio: OutFreeDioFn = outFreeDioWith(dio_put_percpu_cache)): (k: Kernel) => Op<Value> {
   return port('__iomap_dio_rw', function* (k: Kernel): Op<Value> {
     let dio: Value;
 
@@ -70,6 +80,8 @@ export function iomapDioRwWith(allocPercpu: AllocPercpuFn): (k: Kernel) => Op<Va
     k.store(dio, 'iocb', IOCB);
     yield 'atomic_set(&dio->ref, 1);';
     k.store(dio, 'ref', 1);
+    yield OUT_FREE_DIO_BRANCH;
+    if (k.nondet()) return yield* outFreeDio(k, dio);
     return dio;
   });
 }
@@ -95,6 +107,8 @@ export interface V1Override {
   splice?: SpliceFn;
   allocPercpu?: AllocPercpuFn;
   putPercpu?: PutPercpuFn;
+  /** The caller's error path; by default the v1 one calling `putPercpu`. */
+  outFreeDio?: OutFreeDioFn;
 }
 
 export interface VariantInfo {
@@ -108,12 +122,14 @@ export interface VariantInfo {
 export function v1Variant(info: VariantInfo, o: V1Override): Implementation {
   const allocPercpu = o.allocPercpu ?? (o.splice ? allocPercpuWith(o.splice) : dio_alloc_percpu_cache);
   const putPercpu = o.putPercpu ?? dio_put_percpu_cache;
+  // The error path puts through the variant's put too: a broken put is broken on both paths.
+  const same = allocPercpu === dio_alloc_percpu_cache && putPercpu === dio_put_percpu_cache && !o.outFreeDio;
   const impl: Implementation = {
     ...iomapV1,
     name: info.name,
     description: info.description,
     expectedViolation: info.expectedViolation,
-    alloc: allocPercpu === dio_alloc_percpu_cache ? iomapV1.alloc : iomapDioRwWith(allocPercpu),
+    alloc: same ? iomapV1.alloc : iomapDioRwWith(allocPercpu, o.outFreeDio ?? outFreeDioWith(putPercpu)),
     free: putPercpu === dio_put_percpu_cache ? iomapV1.free : iomapDioCompleteWith(putPercpu),
   };
   if (info.explorerOnly !== undefined) impl.explorerOnly = info.explorerOnly;

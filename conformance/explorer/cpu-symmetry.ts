@@ -1,0 +1,193 @@
+/**
+ * CPU symmetry: CPUs that play the same role in a scope are interchangeable, and so are tasks
+ * (every task of a scope runs the same workload; only where each starts differs, which is state).
+ * A world is fingerprinted as the least serialisation of its images (Fingerprinter.images): one
+ * per permutation of the CPUs, each with the tasks in a canonical order.
+ *
+ * What an image renames with the CPUs: the order of `World.cpus`, each task's CPU, the cells of
+ * every __percpu map (CPU c's instance moves to slot π(c): the objects themselves are then named
+ * in the new order by the object symmetry), and the CPU numbers in the read logs of operations in
+ * progress (the positions the Kernel marked, Frame.cpuReads). With the tasks: their order and
+ * each CPU's `current`.
+ *
+ * Soundness: every image describes a state isomorphic to the world (the transition relation does
+ * not name a CPU or a task: System.enabled() and step() treat them alike), so equal least
+ * serialisations mean isomorphic states, whatever order the tasks were put in; a worse order only
+ * stores more states. Two things would break the isomorphism, and rule the symmetry out:
+ * - hotplug: only CPUs other than 0 go offline, their tasks move to CPU 0, and the first of them
+ *   becomes its current task (System.step): CPU 0 and the task order are special;
+ * - a CPU number kept in memory (a `dio->cpu = smp_processor_id()` to send the object home
+ *   later): a cell holds a plain number, which cannot be told from a counter, and it would not be
+ *   renamed. No port or variant of the registry does this (their sources store only pointers, the
+ *   cache counters and constants); code from outside the registry is checked with the symmetry off
+ *   unless asked for (explore.ts: `cpuSymmetry`).
+ * A CPU number read into an operation's locals is renamed (Frame.cpuReads); a frame that indexes
+ * per_cpu_ptr() by a loop counter is not, but then its image is not a state the code can reach
+ * (its replay would read another CPU's instance than its log says), so it equals no stored
+ * state's serialisation and merges nothing.
+ *
+ * Counterexamples and the witness of the largest total are concrete paths (the search keeps the
+ * worlds it reached, not the images), so they replay as before. The largest total is the same;
+ * which CPU it is reported on (ExploreResult.extremes.perCpu) is up to the permutation.
+ */
+import { PTR_BASE, type Value } from '../../impl/kernel/values.js';
+import { newHeapObj, type Frame, type HeapObj, type Task, type World } from '../../impl/kernel/world.js';
+import type { Implementation } from '../../impl/interface.js';
+import { ALL } from '../../impl/registry.js';
+import type { Scope } from '../system.js';
+
+/** Largest CPU count whose permutations are all tried (4! = 24 images); above it only task order. */
+const MAX_PERMUTED_CPUS = 4;
+
+/** Whether CPU symmetry holds for a scope: more than one CPU or task, and no hotplug. */
+export function cpuSymmetryApplies(scope: Scope): boolean {
+  return !scope.hotplug && (scope.cpus > 1 || scope.taskCpus.length > 1);
+}
+
+/** The images of a world to fingerprint, for a scope CPU symmetry applies to. */
+export function cpuImages(scope: Scope): (w: World) => World[] {
+  const perms = scope.cpus <= MAX_PERMUTED_CPUS ? permutations(scope.cpus) : [Array.from({ length: scope.cpus }, (_, i) => i)];
+  return (w: World) => {
+    const out: World[] = [];
+    for (let i = 0; i < perms.length; i++) images(w, perms[i]!, i === 0, out);
+    return out;
+  };
+}
+
+function permutations(n: number): number[][] {
+  if (n <= 1) return [[0]];
+  const out: number[][] = [];
+  for (const p of permutations(n - 1))
+    for (let at = p.length; at >= 0; at--) {
+      const q = p.slice();
+      q.splice(at, 0, n - 1);
+      out.push(q);
+    }
+  // The identity first: it is tried first and wins ties.
+  out.sort((a, b) => {
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+    return 0;
+  });
+  return out;
+}
+
+/**
+ * The images of `w` with CPU c renamed pi[c], appended to `out`: the tasks sorted by what they
+ * are (CPU, whether running, progress, the scalars of the operation in progress), and, where
+ * that does not order two of them, in every order of the tied ones. The sort key reads nothing
+ * an isomorphism changes, so every isomorphic world yields the same serialisations: the least
+ * of them is a canonical form (up to the object symmetry's own).
+ */
+function images(w: World, pi: number[], identity: boolean, out: World[]): void {
+  const n = w.cpus.length;
+  const cpus = new Array(n);
+  for (let c = 0; c < n; c++) cpus[pi[c]!] = identity ? w.cpus[c] : { ...w.cpus[c]!, softirq: renameFrame(w.cpus[c]!.softirq, pi), hardirq: renameFrame(w.cpus[c]!.hardirq, pi) };
+  const moved: Task[] = w.tasks.map((t) => (identity ? t : { ...t, cpu: pi[t.cpu] ?? t.cpu, frame: renameFrame(t.frame, pi) }));
+  const running = (i: number) => {
+    const c = w.cpus[w.tasks[i]!.cpu];
+    return c !== undefined && c.current === i ? 1 : 0;
+  };
+  const cmp = (a: number, b: number) => taskKey(moved[a]!, running(a)) - taskKey(moved[b]!, running(b)) || compareFrames(moved[a]!.frame, moved[b]!.frame);
+  const order = moved.map((_, i) => i).sort((a, b) => cmp(a, b) || a - b);
+  let heap = w.heap;
+  if (!identity) {
+    heap = w.heap.slice();
+    for (let id = 1; id < heap.length; id++) {
+      const o = heap[id];
+      if (o && o.type === '__percpu' && !o.freed) heap[id] = renameMap(o, pi);
+    }
+  }
+  // Tied tasks without objects (no frame, nothing held) serialise alike in either order.
+  const plain = (i: number) => moved[i]!.frame === null && moved[i]!.held.length === 0;
+  for (const ord of tieOrders(order, cmp, plain)) {
+    const newIndex = new Array<number>(ord.length);
+    ord.forEach((old, i) => (newIndex[old] = i));
+    const tasks = ord.map((i) => moved[i]!);
+    const cs = cpus.slice();
+    for (let c = 0; c < n; c++) {
+      const cur = cs[c]!.current;
+      if (cur >= 0 && newIndex[cur] !== cur) cs[c] = { ...cs[c]!, current: newIndex[cur]! };
+    }
+    out.push({ ...w, heap, cpus: cs, tasks });
+  }
+}
+
+/**
+ * `order`, and every order that permutes runs of elements `cmp` ties (a handful of tasks), except
+ * runs of `plain` ones, which every order serialises alike.
+ */
+function tieOrders(order: number[], cmp: (a: number, b: number) => number, plain: (i: number) => boolean): number[][] {
+  let outs: number[][] = [[]];
+  for (let i = 0; i < order.length; ) {
+    let j = i + 1;
+    while (j < order.length && cmp(order[i]!, order[j]!) === 0) j++;
+    const run = order.slice(i, j);
+    const runs = run.length === 1 || run.every(plain) ? [run] : allOrders(run);
+    const next: number[][] = [];
+    for (const o of outs) for (const r of runs) next.push(o.concat(r));
+    outs = next;
+    i = j;
+  }
+  return outs;
+}
+
+function allOrders(xs: number[]): number[][] {
+  if (xs.length <= 1) return [xs];
+  const out: number[][] = [];
+  xs.forEach((x, i) => {
+    for (const rest of allOrders([...xs.slice(0, i), ...xs.slice(i + 1)])) out.push([x, ...rest]);
+  });
+  return out;
+}
+
+/** A __percpu map with CPU c's instance in slot pi[c]. */
+function renameMap(o: HeapObj, pi: number[]): HeapObj {
+  const cells: Record<number, Value> = {};
+  for (const k in o.cells) {
+    const off = +k;
+    const c = Math.floor(off / 8);
+    cells[off % 8 === 0 && c < pi.length ? pi[c]! * 8 : off] = o.cells[off]!;
+  }
+  return newHeapObj(o.type, o.freed, o.origin, cells, o.size);
+}
+
+function renameFrame(f: Frame | null, pi: number[]): Frame | null {
+  if (!f || !f.cpuReads) return f;
+  const reads = f.reads.slice();
+  for (const at of f.cpuReads) {
+    const v = reads[at]!;
+    if (v >= 0 && v < pi.length) reads[at] = pi[v]!;
+  }
+  return { ...f, reads };
+}
+
+function taskKey(t: Task, running: number): number {
+  const f = t.frame;
+  return ((t.cpu * 2 + running) * 64 + Math.min(t.opsDone, 63)) * 64 * 64 + (f ? 1 + Math.min(f.steps, 62) : 0) * 64 + Math.min(t.held.length, 63);
+}
+
+/** Frames by their scalar content (pointers are renamed later, so only their presence counts). */
+function compareFrames(a: Frame | null, b: Frame | null): number {
+  if (!a || !b) return (a ? 1 : 0) - (b ? 1 : 0);
+  if (a.op !== b.op) return a.op < b.op ? -1 : 1;
+  const d = a.preempt - b.preempt || a.irqSaved - b.irqSaved || (a.ghost & 255) - (b.ghost & 255) || a.reads.length - b.reads.length || a.args.length - b.args.length;
+  if (d) return d;
+  for (let i = 0; i < a.reads.length; i++) {
+    const x = a.reads[i]!;
+    const y = b.reads[i]!;
+    const px = x >= PTR_BASE;
+    const py = y >= PTR_BASE;
+    if (px !== py) return px ? 1 : -1;
+    if (!px && x !== y) return x - y;
+  }
+  return 0;
+}
+
+/**
+ * Whether a search takes CPU symmetry: asked for (`cpuSymmetry`), or by default for the
+ * registry's implementations (their sources are known to keep no CPU number in memory); never
+ * without the object symmetry, nor where it does not hold (cpuSymmetryApplies).
+ */
+export function cpuSymmetryOn(o: { impl: Implementation; scope: Scope; symmetry?: boolean; cpuSymmetry?: boolean }): boolean {
+  return o.symmetry !== false && (o.cpuSymmetry ?? ALL.includes(o.impl)) && cpuSymmetryApplies(o.scope);
+}
