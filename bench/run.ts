@@ -7,6 +7,7 @@
  *   npm run bench -- --no-spin         # explorer only
  *   npm run bench -- --spin-only       # SPIN only: the state counts against the published figures, the seeded bugs
  *   npm run bench -- --manifest        # also rewrite conformance/manifest.json (small-scope counts)
+ *   npm run bench -- --smp-budget 120  # seconds per run of the `smp` rows (default 120; 0 skips them)
  *
  * For spin-ref K = 3, 5, 7 with iomap-v1 (the same code as the Promela's bio-style cache): states,
  * seconds to verdict, states/s and bytes/state with and without symmetry: BFS on one thread and on
@@ -237,13 +238,47 @@ async function main(): Promise<void> {
     if (workers === cores && cores === 1) continue;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const r = await exploreAsync({ impl: iomapV1, scope: SCOPES['smp-irq']!, symmetry, workers });
+    // Object symmetry only (CPU and task symmetry have their own rows below), as before it existed.
+    const r = await exploreAsync({ impl: iomapV1, scope: SCOPES['smp-irq']!, symmetry, workers, cpuSymmetry: false });
     const seconds = (performance.now() - t0) / 1000;
     const cu = process.cpuUsage(c0);
     smp.push({ symmetry, workers, states: r.stats.states, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, complete: r.complete, maxCached: r.extremes.maxCached });
     process.stdout.write(`  symmetry ${symmetry ? 'on ' : 'off'} workers ${workers}  ${fmt(r.stats.states).padStart(10)} states  ${fmt(seconds, 2)} s (${fmt((cu.user + cu.system) / 1e6, 1)} cpu s)  ${fmt(r.stats.states / seconds)} states/s  ${fmt(r.stats.bytesPerState, 1)} bytes/state  ${r.verdict}${r.complete ? '' : ' (incomplete)'}\n`);
   }
   (results as Record<string, unknown>).smpIrq = smp;
+
+  // ---- the reductions on 2 CPUs: partial-order (por.ts), CPU and task symmetry (cpu-symmetry.ts) --
+  // smp-small whole, and smp (3 tasks, migration, cross-CPU frees) within a time budget per run:
+  // how far each gets, and whether it finishes.
+  const SMP_BUDGET_S = Number(opt('smp-budget', '120'));
+  const reductions: Record<string, unknown>[] = [];
+  if (explorer) process.stdout.write(`
+explorer, iomap-v1, the 2-CPU reductions (DFS; smp stopped after ${SMP_BUDGET_S} s):
+`);
+  const modes = [
+    ['none', false, false, 1],
+    ['cpu symmetry', false, true, 1],
+    ['por', true, false, 1],
+    ['por + cpu symmetry', true, true, 1],
+    ['cpu symmetry', false, true, cores],
+  ] as const;
+  for (const scopeName of explorer ? ['smp-small', 'smp'] : []) {
+    if (scopeName === 'smp' && SMP_BUDGET_S <= 0) continue;
+    for (const [label, por, cpuSymmetry, workers] of modes) {
+      if (workers === cores && cores === 1) continue;
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const r = await exploreAsync({ impl: iomapV1, scope: SCOPES[scopeName]!, strategy: 'dfs', por, cpuSymmetry, workers, ...(scopeName === 'smp' ? { maxSeconds: SMP_BUDGET_S } : {}) });
+      const seconds = (performance.now() - t0) / 1000;
+      const cu = process.cpuUsage(c0);
+      const row = { scope: scopeName, reduction: label, workers, states: r.stats.states, transitions: r.stats.transitions, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, statesPerSecond: r.stats.states / seconds, complete: r.complete, verdict: r.verdict, maxCached: r.extremes.maxCached, ...(r.stats.por ? { por: r.stats.por } : {}) };
+      reductions.push(row);
+      process.stdout.write(
+        `  ${scopeName.padEnd(9)} ${label.padEnd(18)} workers ${workers}  ${fmt(r.stats.states).padStart(11)} states  ${fmt(r.stats.transitions).padStart(11)} transitions  ${fmt(seconds, 2).padStart(7)} s (${fmt(row.cpuSeconds, 1)} cpu s)  ${fmt(row.statesPerSecond).padStart(7)} states/s  ${r.verdict}${r.complete ? '' : ` (stopped: ${r.stoppedBy})`}  max ${r.extremes.maxCached}${r.stats.por ? `  por: ${r.stats.por.fellBack ? `fell back (${r.stats.por.fellBack})` : `${fmt(r.stats.por.reduced)} states expanded by one step`}` : ''}\n`,
+      );
+    }
+  }
+  (results as Record<string, unknown>).reductions = reductions;
 
   // ---- SPIN ----------------------------------------------------------------------------------
   if (!flag('no-spin')) {

@@ -13,6 +13,8 @@
  *   (`./dio-cache-out/`) land there and not in the checkout; the temporary path is cut from the output.
  * - `lines: REGEX` (optional): only the output lines that match, as an excerpt (`...` between
  *   the runs of lines it leaves out).
+ * - `first: dio-cache ARGS` (optional): a command run before, in the same directory, whose output
+ *   is not shown (the run that writes the replay file a `--replay` block reads).
  * - `cheap`: seconds to run; test/docs-output.test.ts re-runs these and fails when a count differs.
  * - `<!-- output: not generated: WHY -->`: a pasted block no command here can reproduce (a file
  *   that is not shipped, a JSON excerpt picked by hand); the test requires every `$ dio-cache`
@@ -41,6 +43,8 @@ export interface OutputSpec {
   dir: string;
   args: string[];
   lines?: RegExp;
+  /** A dio-cache command run first, unseen. */
+  first?: string[];
   cheap: boolean;
 }
 
@@ -71,6 +75,7 @@ export function parseSpec(marker: string): OutputSpec {
   for (const p of parts.slice(1)) {
     if (p === 'cheap') spec.cheap = true;
     else if (p.startsWith('lines: ')) spec.lines = new RegExp(p.slice('lines: '.length));
+    else if (p.startsWith('first: dio-cache ')) spec.first = p.slice('first: dio-cache '.length).split(/\s+/);
     else throw new Error(`output marker '${marker}': unknown option '${p}'`);
   }
   return spec;
@@ -94,6 +99,10 @@ export function render(spec: OutputSpec): string {
   try {
     const from = join(ROOT, spec.dir);
     for (const e of readdirSync(from)) if (e !== 'dio-cache-out') symlinkSync(join(from, e), join(tmp, e));
+    if (spec.first) {
+      const f = spawnSync(process.execPath, [join(ROOT, 'bin/dio-cache.js'), ...spec.first], { cwd: tmp, encoding: 'utf8', timeout: 600_000 });
+      if (f.error) throw f.error;
+    }
     const r = spawnSync(process.execPath, [join(ROOT, 'bin/dio-cache.js'), ...spec.args], {
       cwd: tmp,
       encoding: 'utf8',

@@ -13,7 +13,8 @@ import type { Scope } from './system.js';
 
 const SMP_SMALL: Scope = {
   name: 'smp-small',
-  description: '2 CPUs, a task on each, 2 ops each, 1 preemption with migration (cross-CPU puts), atomic hardirqs and softirqs, 1 in flight, MAX 2, THRESHOLD 1 (seconds; used by the tests)',
+  description:
+    "2 CPUs, a task on each, 2 ops each, 1 preemption: once one CPU's task has finished, the other task may migrate there wherever it is preemptible, mid-operation too (cross-CPU puts); atomic hardirqs and softirqs, 1 in flight, MAX 2, THRESHOLD 1 (seconds; used by the tests)",
   cpus: 2,
   taskCpus: [0, 1],
   ops: 2,
@@ -32,7 +33,7 @@ const SMP_SMALL: Scope = {
 
 const SPIN_REF: Scope = {
   name: 'spin-ref',
-  description: 'the Promela model (bench/spin/dio_cache.pml): 1 CPU, 1 task, K=5 ops (--ops), NINIT 4 in flight, PREFILL 2, MAX 4, THRESHOLD 2, atomic irq completions',
+  description: 'the Promela model (bench/spin/dio_cache.pml): 1 CPU, 1 task, K=5 ops (--ops), NINIT 4 in flight, PREFILL 2, MAX 4, THRESHOLD 2, atomic irq completions, no caller error path (as the Promela model)',
   cpus: 1,
   taskCpus: [0],
   ops: 5,
@@ -44,6 +45,8 @@ const SPIN_REF: Scope = {
   preemptions: 0,
   migration: false,
   hotplug: false,
+  // The Promela model has no caller error path: __iomap_dio_rw()'s `goto out_free_dio` is not taken.
+  callerErrors: false,
   profile: 'iomap-v1',
   max: 4,
   threshold: 2,
@@ -54,7 +57,8 @@ export const SCOPES: Readonly<Record<string, Scope>> = {
   'smp-small': SMP_SMALL,
   preempt: {
     name: 'preempt',
-    description: '1 CPU, 2 tasks that preempt each other (3 switches), 2 ops each, 2 in flight, no prefill, MAX 1, THRESHOLD 1, atomic irqs: a put preempted inside its own window',
+    description:
+      '1 CPU, 2 tasks that preempt each other (up to 3 preemptions; once one has finished the other runs without one), 2 ops each, 2 in flight, no prefill, MAX 1, THRESHOLD 1, atomic irqs: a put preempted inside its own window',
     cpus: 1,
     taskCpus: [0, 0],
     ops: 2,
@@ -78,7 +82,8 @@ export const SCOPES: Readonly<Record<string, Scope>> = {
   },
   smp: {
     name: 'smp',
-    description: '2 CPUs, a task on each plus one that migrates, 1 preemption, cross-CPU frees, interruptible softirqs, task completions (large: over 20 M states and 42 BFS levels, not finished in 15 minutes with --workers 2 on 2 cores)',
+    description:
+      "2 CPUs, a task on each plus one waiting on cpu0's runqueue, 1 preemption with migration (the waiting task may preempt either CPU's task; a task may move to a CPU whose task has finished), cross-CPU frees, interruptible softirqs, task completions (large: not exhausted by the tests; use --workers, --dfs or --max-states)",
     cpus: 2,
     taskCpus: [0, 1, 0],
     ops: 2,
@@ -108,7 +113,8 @@ export const SCOPES: Readonly<Record<string, Scope>> = {
   },
   'smp-hotplug': {
     name: 'smp-hotplug',
-    description: '2 CPUs, a task on each, 2 ops each, cpu1 may go offline (hotplug-stranding warning for caches without a prune), atomic irqs',
+    description:
+      "2 CPUs, a task on each, 2 ops each, no preemption: cpu1 may go offline between its task's operations (the task then waits on cpu0 and runs there once task0 has finished; hotplug-stranding warning for caches without a prune), atomic irqs",
     cpus: 2,
     taskCpus: [0, 1],
     ops: 2,

@@ -8,7 +8,9 @@
  * - a hardirq may enter wherever irqs are on on that CPU; hardirqs do not nest;
  * - a softirq may run (at hardirq exit) wherever irqs are on and no softirq or hardirq runs —
  *   preemption off (get_cpu) does not prevent it;
- * - a task may be preempted, or migrate, only when its preempt depth is 0 and irqs are on;
+ * - a task may be preempted, or migrate, only when its preempt depth is 0 and irqs are on; it
+ *   needs no other runnable task: the CPU it leaves goes idle (or takes a waiting task), the CPU
+ *   it arrives on is idle or preempts its current task; an idle CPU still takes interrupts;
  * - steps of different CPUs interleave freely.
  */
 import type { AbsCache, AbstractState, AbsStep, CtxKind, OpOutcome } from '../model/abstract.js';
@@ -18,7 +20,7 @@ import type { Implementation } from '../impl/interface.js';
 import { KernelFault, NONDET_BRANCH, type Fact } from '../impl/kernel/primitives.js';
 import { firstStatement, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, ptrOff, showValue, type Value } from '../impl/kernel/values.js';
-import { cloneWorld, flatObj, topContext, type Frame, type World } from '../impl/kernel/world.js';
+import { cloneWorld, flatObj, GHOST_ID_SHIFT, topContext, type Frame, type World } from '../impl/kernel/world.js';
 import { abstractCaches, abstractState, abstractStateOf, cpuQuiescent, layoutOf, type Layout } from './abstraction.js';
 
 export type TaskOp = 'alloc' | 'free' | 'submit' | 'complete';
@@ -55,6 +57,13 @@ export interface Scope {
    * ways: the allocation succeeds, or returns NULL, as under memory pressure.
    */
   allocFailures?: number;
+  /**
+   * Whether a statement that branches on a value of the caller the model does not compute
+   * (NONDET_BRANCH: `if (ret) goto out_free_dio;` in __iomap_dio_rw()) is run both ways, so that
+   * the caller's error path is explored (default true). Off, it takes the plain way only, as the
+   * Promela model of `spin-ref`, which has no caller error path, does.
+   */
+  callerErrors?: boolean;
   profile: string;
   max: number;
   threshold: number;
@@ -113,7 +122,7 @@ const G_OTHER = 128; // the op changed the lists in a way the model has no trans
 const G_CALLER = 256;
 const G_ERRPUT = 512; // that put pushed the object onto free_list
 const G_ERRPUT_IRQ = 1024; // ... onto free_list_irq
-const POP_SHIFT = 11; // popped object id lives above the flag bits
+const POP_SHIFT = GHOST_ID_SHIFT; // popped object id lives above the flag bits (the fingerprint renames it)
 
 export class System {
   readonly env: Env;
@@ -310,7 +319,7 @@ export class System {
       if (top.frame) {
         out.push(choice('step', cpu, -1, NULL, false));
         if (w.allocFails < (s.allocFailures ?? 0) && ALLOCATES.test(top.frame.next)) out.push(choice('step', cpu, -1, NULL, true));
-        if (top.frame.next.endsWith(NONDET_BRANCH)) out.push(choice('step', cpu, -1, NULL, false, 'alloc', true));
+        if (s.callerErrors !== false && top.frame.next.endsWith(NONDET_BRANCH)) out.push(choice('step', cpu, -1, NULL, false, 'alloc', true));
       }
       else if (top.ctx === 'task' && top.task >= 0) {
         const t = w.tasks[top.task]!;

@@ -26,11 +26,13 @@ describe('pasted output in the docs', () => {
     for (const b of blocks) expect(b.body.split('\n')[0], `${b.file}: ${b.spec.marker}`).toBe(`$ dio-cache ${b.spec.args.join(' ')}`);
   });
 
-  it('the marker grammar: cd, lines, cheap', () => {
+  it('the marker grammar: cd, lines, first, cheap', () => {
     const s = parseSpec('cd test/fixtures/c && dio-cache check x.patch --ops 3 | lines: ^(conforms|violation) | cheap');
     expect(s).toMatchObject({ dir: 'test/fixtures/c', args: ['check', 'x.patch', '--ops', '3'], cheap: true });
     expect(s.lines!.test('conforms: 3 states')).toBe(true);
     expect(() => parseSpec('ls -l')).toThrow(/must be dio-cache/);
+    expect(parseSpec('dio-cache check x.patch --replay r.json | first: dio-cache check x.patch --ops 3').first).toEqual(['check', 'x.patch', '--ops', '3']);
+    expect(() => parseSpec('dio-cache list | loud')).toThrow(/unknown option 'loud'/);
     const text = 'a\n<!-- output: dio-cache list | cheap -->\n```\n$ dio-cache list\nx\n```\nb\n';
     const [b] = findBlocks('t.md', text);
     expect(text.slice(b!.start, b!.end)).toBe('$ dio-cache list\nx\n');

@@ -20,7 +20,7 @@ import { System } from '../conformance/system.js';
 import { port, type Implementation, type Op } from '../impl/interface.js';
 import type { Kernel } from '../impl/kernel/primitives.js';
 import { isPtr, mkPtr, NULL, ptrId, ptrOff, type Value } from '../impl/kernel/values.js';
-import { LIVE, newHeapObj, type Frame, type World } from '../impl/kernel/world.js';
+import { GHOST_ID_SHIFT, LIVE, newHeapObj, type Frame, type World } from '../impl/kernel/world.js';
 import { IOMAP_DIO, iomapV1 } from '../impl/ports/iomap-v1.js';
 import { slab } from '../impl/ports/slab.js';
 import { PORTS, VARIANTS } from '../impl/registry.js';
@@ -455,7 +455,7 @@ describe('explorer: search mechanics', () => {
         for (const k in o.cells) cells[+k] = rv(o.cells[+k]!);
         heap[to.get(id)!] = newHeapObj(o.type, o.freed, o.origin, cells, o.size);
       }
-      const rf = (f: Frame | null): Frame | null => f && { ...f, args: f.args.map(rv), reads: f.reads.map(rv), ghost: (f.ghost & 255) | (f.ghost >>> 8 ? to.get(f.ghost >>> 8)! << 8 : 0) };
+      const rf = (f: Frame | null): Frame | null => f && { ...f, args: f.args.map(rv), reads: f.reads.map(rv), ghost: (f.ghost & ((1 << GHOST_ID_SHIFT) - 1)) | (f.ghost >>> GHOST_ID_SHIFT ? to.get(f.ghost >>> GHOST_ID_SHIFT)! << GHOST_ID_SHIFT : 0) };
       const set = (a: Value[]) => a.map(rv).sort((x, y) => x - y);
       return {
         ...w,

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { explore } from '../conformance/explorer/explore.js';
+import { Fingerprinter, FingerprintSet } from '../conformance/explorer/fingerprint.js';
 import { SCOPES } from '../conformance/scopes.js';
 import { System, type Choice, type Scope } from '../conformance/system.js';
 import { PORTS } from '../impl/registry.js';
@@ -25,16 +26,17 @@ function spinRef3(impl: Implementation): Scope {
 }
 
 /**
- * Two CPUs, two tasks starting on CPU 0: CPU 1 picks the second one up (a migration), one
- * preemption, alloc and free in task context, a hardirq completion whose handler interleaves with
+ * Two CPUs, a task on each, one preemption: a task may move to the other CPU wherever it is
+ * preemptible once that CPU's task has finished, so an operation can start on one CPU and end on
+ * the other. Alloc and free in task context, a hardirq completion whose handler interleaves with
  * the other CPU statement by statement. Objects allocated on one CPU are freed on the other.
  */
 function smp2(impl: Implementation): Scope {
   return {
     name: 'smp2-small',
-    description: '2 CPUs, 2 tasks (one migrates), 1 preemption, alloc/free, 1 prefilled per CPU, 1 hardirq completion, MAX 1',
+    description: '2 CPUs, a task on each, 1 preemption (a task may migrate mid-operation to the CPU whose task has finished), alloc/free, 1 prefilled per CPU, 1 hardirq completion, MAX 1',
     cpus: 2,
-    taskCpus: [0, 0],
+    taskCpus: [0, 1],
     ops: 2,
     taskOps: ['alloc', 'free'],
     prefill: 1,
@@ -212,7 +214,7 @@ describe('bio: bio_cpu_dead() prunes both lists of a dead CPU', () => {
 describe("the caller's error path: __iomap_dio_rw()'s out_free_dio, a nondeterministic branch", () => {
   for (const impl of [iomapV1, iomapCommon]) {
     it(`${impl.name}: the branch is offered both ways; taken, the dio goes back on free_list in task context and the caller gets none`, () => {
-      const scope: Scope = { ...SCOPES['spin-ref']!, ops: 1, taskOps: ['alloc'], inflight: 0, profile: impl.profile };
+      const scope: Scope = { ...SCOPES['spin-ref']!, ops: 1, taskOps: ['alloc'], inflight: 0, profile: impl.profile, callerErrors: true };
       const sys = new System(impl, scope);
       const head = sys.initial().abs.caches[0]!.freeList[0]!;
       for (const take of [false, true]) {
@@ -244,7 +246,7 @@ describe("the caller's error path: __iomap_dio_rw()'s out_free_dio, a nondetermi
   }
 
   it('the trace says the branch was the explorer\'s choice, and a replay of the choices reproduces it', () => {
-    const sys = new System(iomapV1, { ...SCOPES['spin-ref']!, ops: 1, taskOps: ['alloc'], inflight: 0 });
+    const sys = new System(iomapV1, { ...SCOPES['spin-ref']!, ops: 1, taskOps: ['alloc'], inflight: 0, callerErrors: true });
     const init = sys.initial();
     let w = init.world;
     let abs = init.abs;
@@ -261,7 +263,7 @@ describe("the caller's error path: __iomap_dio_rw()'s out_free_dio, a nondetermi
       w = r.world;
       abs = r.abs;
     }
-    expect(event).toMatch(/takes the branch of __iomap_dio_rw: if \(ret\) goto out_free_dio;.*\(nondeterministic branch\)/);
+    expect(event).toMatch(/takes the branch of __iomap_dio_rw: atomic_set\(&dio->ref, 1\); then if \(ret\) goto out_free_dio;.*\(nondeterministic branch\)/);
     // The same indices from boot: the read log carries the branch, so the same state comes out.
     let w2 = sys.initial().world;
     let a2 = sys.initial().abs;
@@ -272,5 +274,48 @@ describe("the caller's error path: __iomap_dio_rw()'s out_free_dio, a nondetermi
     }
     expect(a2.caches).toEqual(abs.caches);
     expect(w2.tasks[0]!.held).toEqual([]);
+  });
+
+  it('the callerErrors knob: on, an alloc that gives its dio back on the error path is reached (and more states); off (spin-ref, as the Promela model), never', () => {
+    for (const impl of [iomapV1, iomapCommon]) {
+      const base: Scope = { ...SCOPES['spin-ref']!, ops: 2, inflight: 1, profile: impl.profile };
+      // Every reachable state (a BFS of its own, fingerprinted as the explorer does): how many an
+      // alloc reached by putting its dio back on the caller's error path, how many offer the branch.
+      const reach = (callerErrors: boolean) => {
+        const sys = new System(impl, { ...base, callerErrors });
+        const fp = new Fingerprinter(true);
+        const seen = new FingerprintSet();
+        const init = sys.initial();
+        let todo = [{ w: init.world, abs: init.abs }];
+        let states = 0;
+        let errorPuts = 0;
+        let offered = 0;
+        while (todo.length) {
+          const next: typeof todo = [];
+          for (const { w, abs } of todo) {
+            fp.fingerprint(w);
+            if (!seen.add(fp.hi, fp.lo)) continue;
+            states++;
+            if (abs.step?.done?.errorPut) errorPuts++;
+            const cs = sys.enabled(w);
+            if (cs.some((c) => c.kind === 'step' && c.branch)) offered++;
+            for (const c of cs) {
+              const r = sys.step(w, abs, c);
+              expect(r.violations).toEqual([]);
+              next.push({ w: r.world, abs: r.abs });
+            }
+          }
+          todo = next;
+        }
+        return { states, errorPuts, offered };
+      };
+      const on = reach(true);
+      const off = reach(false);
+      expect(on.errorPuts).toBeGreaterThan(0);
+      expect(on.offered).toBeGreaterThan(0);
+      expect([off.errorPuts, off.offered]).toEqual([0, 0]);
+      expect(on.states).toBeGreaterThan(off.states);
+    }
+    expect(SCOPES['spin-ref']!.callerErrors).toBe(false);
   });
 });

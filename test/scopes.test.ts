@@ -42,7 +42,7 @@ interface Survey {
 
 /**
  * A BFS over the scope's states that looks for a step the witness accepts. Stops there unless
- * `all`; any error violation on the way fails the test (these are conforming scopes).
+ * `all`. It does not judge the steps (the explorer's tests do): the scopes here conform.
  * `track` keys states by the last CPU each task ran a statement on as well, for witnesses that
  * read it.
  */
@@ -70,14 +70,14 @@ function survey(scope: Scope, witness: Witness, o: { all?: boolean; track?: bool
     for (const c of sys.enabled(n.w)) {
       const r = sys.step(n.w, n.abs, c);
       kinds.add(c.kind);
-      expect(r.violations.filter((v) => v.severity === 'error').map((v) => v.message)).toEqual([]);
       const st = r.abs.step;
       let lastCpu = n.lastCpu;
       if (st && st.ctx === 'task' && st.task >= 0 && (c.kind === 'step' || c.kind === 'start')) {
         lastCpu = lastCpu.slice();
         lastCpu[st.task] = st.cpu;
       }
-      const event = `${r.event}${r.labels.length ? ` [${r.who}: ${r.labels[r.labels.length - 1]}]` : ''}`;
+      const label = r.labels[r.labels.length - 1];
+      const event = label && !label.includes(r.event) ? `${r.event} [${r.who}: ${label}]` : r.event;
       if (trace === null && witness({ r, c, from: n.w, lastCpu: n.lastCpu })) {
         trace = pathTo(i, event);
         if (!o.all) return { states: seen.size, exhausted: false, trace, kinds };
@@ -111,7 +111,7 @@ function takesEffect(name: string, off: Scope, on: Scope, witness: Witness, o: {
   const withIt = survey(on, witness, o);
   expect(withIt.trace, `${name}: the witness is not reached with the knob on`).not.toBeNull();
   const [a, b] = [states(off), states(on)];
-  console.log(`${name}: ${a} states off, ${b} on; witness after ${withIt.trace!.length - 1} steps:\n  ${withIt.trace!.join('\n  ')}`);
+  console.log(`${name}: ${a} states off, ${b} on; witness in ${withIt.trace!.length} steps:\n  ${withIt.trace!.join('\n  ')}`);
   expect(b).not.toBe(a);
   return withIt.trace!;
 }
@@ -160,8 +160,10 @@ describe('every scope knob takes effect', () => {
     expect(one.trace).not.toBeNull();
     console.log(`smp-small: ${none.states} states at 0 preemptions (no switch); a migration at 1:\n  ${one.trace!.join('\n  ')}`);
     expect(one.trace!.some((e) => /task\d preempted on cpu\d; migrates to cpu\d/.test(e))).toBe(true);
-    // The CLI's override, as `explore --preemptions` applies it, changes the count.
-    expect(states(scopeWith(smp, { preemptions: 0 }))).toBe(none.states);
+    // The CLI's override, as `explore --preemptions` applies it, changes what the explorer counts.
+    const [zero, one1] = [states(scopeWith(smp, { preemptions: 0 })), states(smp)];
+    console.log(`smp-small: the explorer stores ${zero} states at --preemptions 0, ${one1} at 1`);
+    expect(one1).toBeGreaterThan(zero);
   });
 
   it('preemptions (one CPU, two tasks): only a preemption puts two operations in progress on one CPU', () => {
@@ -202,6 +204,9 @@ describe('every scope knob takes effect', () => {
   it('hotplug: only with it does a CPU go offline', () => {
     const off = base({ cpus: 2, taskCpus: [0, 1], taskOps: ['alloc'] });
     takesEffect('hotplug', off, { ...off, hotplug: true }, ({ r }) => r.world.cpus.some((cs) => !cs.online));
+    // The dead CPU's task waits on cpu0 and runs there once cpu0's task has finished (no preemption).
+    const moved = survey({ ...off, hotplug: true }, ({ r, from }) => !from.cpus[1]!.online && r.abs.step?.ctx === 'task' && r.abs.step.task === 1 && r.abs.step.cpu === 0);
+    expect(moved.trace).not.toBeNull();
   });
 
   it('allocFailures: only with a budget does an allocation fail', () => {
@@ -228,8 +233,8 @@ describe('every scope knob takes effect', () => {
 });
 
 describe('the scheduler', () => {
-  /** Two CPUs, three tasks, preemptions and migration enough to move every task both ways. */
-  const busy = base({ cpus: 2, taskCpus: [0, 1, 0], taskOps: ['alloc'], inflight: 1, preemptions: 3, migration: true });
+  /** Two CPUs, a task on each, preemptions enough for a task to migrate onto a CPU whose task it preempts. */
+  const busy = base({ cpus: 2, taskCpus: [0, 1], taskOps: ['alloc'], preemptions: 2, migration: true });
 
   it('a task is current on one CPU at most, where it last ran; preemptions stay within the budget and are counted per task taken off a CPU', () => {
     let checked = 0;
@@ -267,8 +272,9 @@ describe('the scheduler', () => {
   });
 
   it('an idle CPU still takes interrupts, and a task preempted with irqs or preemption off is never taken', () => {
-    const s = survey(busy, ({ c, from }) => c.kind === 'hardirq' && from.cpus[c.cpu]!.current < 0);
+    const s = survey({ ...busy, inflight: 1 }, ({ c, from }) => c.kind === 'hardirq' && from.cpus[c.cpu]!.current < 0 && from.tasks.every((t) => t.opsDone > 0));
     expect(s.trace).not.toBeNull();
+    console.log(`idle CPU takes a hardirq:\n  ${s.trace!.join('\n  ')}`);
     const never = survey(
       busy,
       ({ c, from }) => {
@@ -297,14 +303,19 @@ describe('the named scopes', () => {
     }
   });
 
-  /** Per knob: whether the scope turns it on, and the witness only it makes possible. */
-  const KNOBS: { knob: string; on: (s: Scope) => boolean; witness: Witness; track?: boolean }[] = [
-    { knob: 'preemptions', on: (s) => s.preemptions > 0, witness: preemptedMidOp },
-    { knob: 'migration', on: (s) => s.migration, witness: ranOnAnotherCpu, track: true },
-    { knob: 'hotplug', on: (s) => s.hotplug, witness: ({ r }) => r.world.cpus.some((cs) => !cs.online) },
-    { knob: 'allocFailures', on: (s) => (s.allocFailures ?? 0) > 0, witness: ({ r }) => r.world.allocFails > 0 },
-    { knob: 'atomicIrq false', on: (s) => !s.atomicIrq, witness: ({ r }) => r.world.cpus.some((cs) => cs.softirq !== null && cs.hardirq !== null) },
-    { knob: 'task completions', on: (s) => s.completers.includes('task'), witness: ({ c }) => c.kind === 'start' && c.op === 'complete' },
+  /** Per knob: whether the scope turns it on, and the witness only it makes possible there. */
+  const KNOBS: { knob: string; on: (s: Scope) => boolean; witness: (s: Scope) => Witness }[] = [
+    { knob: 'preemptions', on: (s) => s.preemptions > 0, witness: () => preemptedMidOp },
+    // A task running a statement on another CPU than the one it booted on.
+    {
+      knob: 'migration',
+      on: (s) => s.migration,
+      witness: (s) => ({ r, c }) => (c.kind === 'step' || c.kind === 'start') && r.abs.step?.ctx === 'task' && r.abs.step.task >= 0 && r.abs.step.cpu !== s.taskCpus[r.abs.step.task],
+    },
+    { knob: 'hotplug', on: (s) => s.hotplug, witness: () => ({ r }) => r.world.cpus.some((cs) => !cs.online) },
+    { knob: 'allocFailures', on: (s) => (s.allocFailures ?? 0) > 0, witness: () => ({ r }) => r.world.allocFails > 0 },
+    { knob: 'atomicIrq false', on: (s) => !s.atomicIrq, witness: () => ({ r }) => r.world.cpus.some((cs) => cs.softirq !== null && cs.hardirq !== null) },
+    { knob: 'task completions', on: (s) => s.completers.includes('task'), witness: () => ({ c }) => c.kind === 'start' && c.op === 'complete' },
   ];
 
   for (const name of Object.keys(SCOPES)) {
@@ -312,9 +323,9 @@ describe('the named scopes', () => {
       const s = SCOPES[name]!;
       for (const k of KNOBS.filter((k) => k.on(s))) {
         // Witnesses are shallow; the bound only keeps the large scopes (smp) from running on.
-        const r = survey(s, k.witness, { track: k.track, maxStates: 300_000 });
+        const r = survey(s, k.witness(s), { maxStates: 100_000 });
         expect(r.trace, `${name}: ${k.knob} never takes effect`).not.toBeNull();
-        console.log(`${name}: ${k.knob} after ${r.trace!.length - 1} steps (${r.states} states searched): ${r.trace![r.trace!.length - 1]}`);
+        console.log(`${name}: ${k.knob} in ${r.trace!.length} steps (${r.states} states searched): ${r.trace![r.trace!.length - 1]}`);
       }
     });
   }

@@ -12,14 +12,15 @@
  * free_list. Wherever irqs are on, a completion of an in-flight object may run on top of the task:
  * in hardirq (the put pushes onto free_list_irq) or in softirq (neither in_task() nor in_hardirq():
  * the put frees). A handler runs as one step, which is sound on one CPU because hardirqs do not
- * nest and nothing else runs on the CPU while one runs (docs/kernel-rules.md §1).
+ * nest and nothing else runs on the CPU while one runs (docs/kernel-rules.md §4).
  *
  * Granularity: every task statement that reads or writes the cache is a step of its own, so an
  * interrupt can arrive between any two of them. What a step does only to ghost state (where each
- * object is, how many the task holds) is folded into the step it belongs to with d_step, and the
- * choice of which object a put or a submit takes is an atomic step of its own. The published
- * state counts (README.md) depend on exactly this granularity: merging two task steps, or making
- * the choice part of the next step, changes them.
+ * object is, how many the task holds) is folded into the step it belongs to with d_step; the
+ * choice of the object a put gives back is an atomic step of its own, and a submit (which touches
+ * no cache field) is one atomic step. The published state counts (README.md) depend on exactly
+ * this granularity: merging two task steps, or making the choice part of the next step, changes
+ * them.
  *
  * Knobs (spin -DNAME=VALUE -a dio_cache.pml):
  *   K        operations of the task (5)

@@ -30,6 +30,8 @@ interface ExploreFlags {
   bfs?: boolean;
   dfs?: boolean;
   symmetry: boolean;
+  por?: boolean;
+  cpuSymmetry?: boolean;
   json?: boolean;
   replayOut?: string;
   outDir?: string;
@@ -86,7 +88,11 @@ export function registerExplore(program: Command): void {
     .option('--alloc-failures <n>', 'allocations (kmalloc, kzalloc, kmem_cache_alloc, alloc_percpu) that may return NULL in one run (default 0)')
     .option('--bfs', 'breadth-first: the first counterexample is a shortest one (default)')
     .option('--dfs', 'depth-first: no frontier to keep, faster on a big scope; a counterexample is minimised as with BFS (fewest interrupts, preemptions, steps)')
-    .option('--no-symmetry', 'do not canonicalise object identities before hashing')
+    .option('--no-symmetry', 'do not canonicalise object identities before hashing (nor CPUs and tasks)')
+    .option('--cpu-symmetry', 'canonicalise interchangeable CPUs and tasks too (default: on for the implementations `dio-cache list` names, where the scope has no hotplug; code from outside it may keep a CPU number in memory, which is not renamed)')
+    .option('--no-cpu-symmetry', 'do not canonicalise CPUs and tasks')
+    .option('--por', 'partial-order reduction on multi-CPU scopes (sound; falls back to the full search if a step touches another CPU\'s per-CPU data; one thread only; off by default: it saves few states on the named scopes)')
+    .option('--no-por', 'no partial-order reduction (the default)')
     .option('--json', 'print one JSON object')
     .option('--out-dir <dir>', `where to write the replay files, one per violation (default: ./${DEFAULT_OUT_DIR}/)`)
     .option('--replay-out <file>', 'deprecated (use --out-dir): the replay file of the first violation')
@@ -147,6 +153,8 @@ export function registerExplore(program: Command): void {
           scope,
           strategy: f.dfs ? 'dfs' : 'bfs',
           symmetry: f.symmetry,
+          ...(f.cpuSymmetry !== undefined ? { cpuSymmetry: f.cpuSymmetry } : {}),
+          ...(f.por !== undefined ? { por: f.por } : {}),
           all: !!f.all,
           signal: intr.signal,
           workers,
@@ -239,7 +247,7 @@ function textReport(r: ExploreResult, implName: string, scope: Scope, replayFile
   out.push(`${implName} on ${describeScope(scope)}`);
   out.push(
     `${fmt(s.states)} states, ${fmt(s.transitions)} transitions, depth ${s.depth}, ${s.seconds.toFixed(2)} s, ${fmt(s.statesPerSecond)} states/s, ` +
-      `${s.bytesPerState.toFixed(0)} bytes/state (${s.strategy.toUpperCase()}${s.workers > 1 ? ` on ${s.workers} worker threads` : ''}, symmetry ${s.symmetry ? 'on' : 'off'})`,
+      `${s.bytesPerState.toFixed(0)} bytes/state (${s.strategy.toUpperCase()}${s.workers > 1 ? ` on ${s.workers} worker threads` : ''}, symmetry ${s.symmetry ? 'on' : 'off'}${s.cpuSymmetry ? ', CPU symmetry on' : ''}${s.por ? `, partial-order reduction: ${s.por.fellBack ? `fell back to the full search (${s.por.fellBack})` : `${fmt(s.por.reduced)} states expanded by one step`}` : ''})`,
   );
   const bound = reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }));
   const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);

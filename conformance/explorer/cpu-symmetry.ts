@@ -31,7 +31,7 @@
  * which CPU it is reported on (ExploreResult.extremes.perCpu) is up to the permutation.
  */
 import { PTR_BASE, type Value } from '../../impl/kernel/values.js';
-import { newHeapObj, type Frame, type HeapObj, type Task, type World } from '../../impl/kernel/world.js';
+import { GHOST_ID_SHIFT, newHeapObj, type Frame, type HeapObj, type Task, type World } from '../../impl/kernel/world.js';
 import type { Implementation } from '../../impl/interface.js';
 import { ALL } from '../../impl/registry.js';
 import type { Scope } from '../system.js';
@@ -166,11 +166,13 @@ function taskKey(t: Task, running: number): number {
   return ((t.cpu * 2 + running) * 64 + Math.min(t.opsDone, 63)) * 64 * 64 + (f ? 1 + Math.min(f.steps, 62) : 0) * 64 + Math.min(t.held.length, 63);
 }
 
+const GHOST_FLAGS = (1 << GHOST_ID_SHIFT) - 1;
+
 /** Frames by their scalar content (pointers are renamed later, so only their presence counts). */
 function compareFrames(a: Frame | null, b: Frame | null): number {
   if (!a || !b) return (a ? 1 : 0) - (b ? 1 : 0);
   if (a.op !== b.op) return a.op < b.op ? -1 : 1;
-  const d = a.preempt - b.preempt || a.irqSaved - b.irqSaved || (a.ghost & 255) - (b.ghost & 255) || a.reads.length - b.reads.length || a.args.length - b.args.length;
+  const d = a.preempt - b.preempt || a.irqSaved - b.irqSaved || (a.ghost & GHOST_FLAGS) - (b.ghost & GHOST_FLAGS) || a.reads.length - b.reads.length || a.args.length - b.args.length;
   if (d) return d;
   for (let i = 0; i < a.reads.length; i++) {
     const x = a.reads[i]!;

@@ -19,13 +19,13 @@
  * reachable state of two scopes at random and checks that its fingerprint does not change.
  *
  * `Frame.next` is derived (a label for reports) and is not part of the state; `World.interrupts`
- * counts the path, not the state, and is left out too. `Frame.ghost` carries an object id above
- * bit 8: it is renamed with the objects.
+ * counts the path, not the state, and is left out too. `Frame.ghost` carries an object id from
+ * bit GHOST_ID_SHIFT up: it is renamed with the objects.
  */
 import { OBJ_SPAN, PTR_BASE } from '../../impl/kernel/values.js';
-import { flatForm, flatObj, intern, type Flat, type Frame, type HeapObj, type World } from '../../impl/kernel/world.js';
+import { flatForm, flatObj, GHOST_ID_SHIFT, intern, type Flat, type Frame, type HeapObj, type World } from '../../impl/kernel/world.js';
 
-const GHOST_SHIFT = 8;
+const GHOST_SHIFT = GHOST_ID_SHIFT;
 /** How far key() follows pointers to objects not named yet. */
 const KEY_DEPTH = 3;
 const GHOST_FLAGS = (1 << GHOST_SHIFT) - 1;

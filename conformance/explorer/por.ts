@@ -14,34 +14,32 @@
  *   were, allocates and frees nothing and assigns no static. Then every invariant and the largest
  *   `nr + nr_irq` on a quiescent CPU (what the search reports) read the same before and after t;
  * - t is independent of everything the other CPUs can do before X moves: every object t
- *   touched is owned by c alone at s (below), or is a root (a static's descriptor, a __percpu
- *   map) that t only read;
+ *   touched is reached through cells from c's per-CPU instances and from no other CPU's, or is
+ *   reached by no CPU's instances and named by X alone (X's frame names it, or reaches it from
+ *   what it names, and no other frame, task's held set or the objects in flight do), or is a root
+ *   (what the statics reach up to the __percpu maps: descriptors, the maps) that t only read;
  * - the cycle proviso: the state t leads to has not been stored yet (otherwise s is expanded
  *   fully). Every cycle of the reduced graph then has a fully expanded state, under BFS and DFS
  *   alike: of the states on a cycle, the one expanded first was stored before its predecessor
  *   was expanded, so that predecessor's ample successor was not new.
  *
- * Ownership (owners()): an object is owned by CPU c if it is reachable through cells from c's
- * instance of a __percpu area, or from what a context on c names (its frame's arguments and read
- * log: a task is on the CPU it last ran on). Reachable from two CPUs, it is shared and owned by
- * neither. Roots are the objects the statics reach without passing through a __percpu map's
- * cells: the map itself and descriptors.
- *
- * The premise. That the other CPUs cannot touch what c owns is a property of the code, not of
- * the state: a task that migrates while holding a pointer into its old CPU's cache (a
- * this_cpu_ptr() used preemptibly), a hotplug callback pruning a dead CPU's lists, or a stale
- * link followed. So every step the search takes is checked (step()): one that touches an object
- * owned by another CPU alone, writes a root or assigns a static breaks the premise, and the
- * search is then run again without the reduction (explore.ts). This keeps the reduction sound:
- * let s be a state where t was taken alone and π a path of the full graph from s to a violation,
- * a new maximum or a broken premise. The steps of π before t (or before its end, if t is not on
- * π) run on other CPUs than c (c is locked); the first of them that touches what t touched would
- * be the first to reach an object c owns alone at s, and no earlier step can have given the
- * other CPUs a pointer to one without touching one itself: that step breaks the premise. So
- * every step of π before it commutes with t, and t followed by π (t moved to the front, or
- * prepended) reaches the same finding (t is invisible), by a path the reduced graph contains by
- * induction on the length of π. The reduced search therefore finds every violation, the same
- * largest total, or a broken premise, which makes it fall back to the full search.
+ * The premise. That the other CPUs cannot touch what c's instances reach is a property of the
+ * code, not of the state: a task that migrates with a pointer into its old CPU's cache (a
+ * this_cpu_ptr() used preemptibly), a hotplug callback pruning a dead CPU's lists, a stale link
+ * followed. So every step the search takes is checked (step()): one run on CPU d that touches an
+ * object another CPU's instances reach, writes a root or assigns a static breaks the premise,
+ * and the search is then run again without the reduction (explore.ts). This keeps it sound: let s
+ * be a state where t was taken alone and π a path of the full graph from s to a violation, a new
+ * maximum or a broken premise. The steps of π before t (or before its end, if t is not on π) run
+ * on other CPUs than c (c is locked). Let a be the first of them that touches what t touched. If
+ * that is an object c's instances reach, a breaks the premise (no step before a changed what c's
+ * instances reach without breaking it). If it is one X alone names, some step before a gave CPU d
+ * a pointer to it, which it could only read from an object that c's instances reach (breaking
+ * the premise) or that X alone names (the same argument, earlier). So every step of π before the
+ * first finding commutes with t, and t followed by π (t moved to the front, or prepended) reaches
+ * the same finding (t is invisible), by a path the reduced graph contains by induction on the
+ * length of π. The reduced search therefore finds every violation, the same largest total, or a
+ * broken premise, which makes it fall back to the full search.
  *
  * What it does not change: every step taken is a step of the full graph, so counterexamples are
  * concrete paths (choice indices into System.enabled()) and replay as before; they are minimised
@@ -50,15 +48,15 @@
  * for counterexamples; the witness of the largest total is a shortest one of the reduced graph.
  */
 import { recordAccesses, type AccessLog } from '../../impl/kernel/primitives.js';
-import { isPtr, ptrId, type Value } from '../../impl/kernel/values.js';
-import { flatObj, type Frame, type World } from '../../impl/kernel/world.js';
+import { isPtr, mkPtr, ptrId, type Value } from '../../impl/kernel/values.js';
+import { flatObj, GHOST_ID_SHIFT, type Frame, type World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import type { Choice, Scope, StepReport, System } from '../system.js';
 
-/** owners() codes: 0 no owner (held, in flight, unreached), ROOT, SHARED, else CPU + 1. */
+/** owners(): `inst` of what the statics reach; `named` of what several contexts name. */
 const ROOT = -1;
 const SHARED = -2;
-const GHOST_SHIFT = 8;
+const GHOST_SHIFT = GHOST_ID_SHIFT;
 
 /** What partial-order reduction did in one search (ExploreResult.stats.por). */
 export interface PorStats {
@@ -97,7 +95,7 @@ export class PartialOrder {
   readonly stats: PorStats = { reduced: 0, proviso: 0 };
   private readonly log: AccessLog = { touched: [], written: [], created: 0, globalsWritten: false };
   private ownedIn: World | null = null;
-  private owned: Int32Array = new Int32Array(64);
+  private own = { inst: new Int32Array(64), named: new Int32Array(64) };
 
   constructor(private readonly sys: System) {}
 
@@ -153,13 +151,18 @@ export class PartialOrder {
   private standsAlone(w: World, abs: AbstractState, c: number, r: StepReport): boolean {
     const log = this.log;
     if (log.created || log.globalsWritten) return false;
-    const own = this.owners(w);
+    const { inst, named } = this.owners(w);
     const n = w.heap.length;
-    for (const id of log.written) if (id >= n || own[id] !== c + 1) return false;
-    for (const id of log.touched) {
-      const o = id < n ? own[id]! : 0;
-      if (o !== c + 1 && o !== ROOT) return false;
-    }
+    const me = contextOf(w, c);
+    const mine = (id: number, write: boolean): boolean => {
+      if (id >= n) return false;
+      const m = inst[id]!;
+      if (m === ROOT) return !write;
+      if (m === 1 << c) return true;
+      return m === 0 && named[id] === me;
+    };
+    for (const id of log.written) if (!mine(id, true)) return false;
+    for (const id of log.touched) if (!mine(id, false)) return false;
     const st = r.abs.step;
     if (!st || st.done || st.fault || st.facts.length || st.offlined) return false;
     const x = r.world;
@@ -193,38 +196,49 @@ export class PartialOrder {
     const what = this.sys.describe(c);
     if (log.globalsWritten) return `${what} assigned a static after boot`;
     if (c.kind === 'offline') return `${what}: its hotplug callback touches the dead CPU's data`;
-    const own = this.owners(w);
+    const { inst } = this.owners(w);
     // Ids past the parent's heap are objects this step created: nobody else's.
     const n = w.heap.length;
+    const others = cpu >= 0 ? ~(1 << cpu) : ~0;
     for (const id of log.written) {
       if (id >= n) continue;
-      const o = own[id]!;
-      if (o === ROOT) return `${what} wrote #${id}, which the statics reach (a descriptor or a __percpu map)`;
-      if (o > 0 && o !== cpu + 1) return `${what} (on cpu${cpu}) wrote #${id}, which only cpu${o - 1} reaches`;
+      const m = inst[id]!;
+      if (m === ROOT) return `${what} wrote #${id}, which the statics reach (a descriptor or a __percpu map)`;
+      if (m & others) return `${what} (on cpu${cpu}) wrote #${id}, which ${cpusIn(m & others)} reaches through its per-CPU data`;
     }
     for (const id of log.touched) {
       if (id >= n) continue;
-      const o = own[id]!;
-      if (o > 0 && o !== cpu + 1) return `${what} (on cpu${cpu}) touched #${id}, which only cpu${o - 1} reaches`;
+      const m = inst[id]!;
+      if (m !== ROOT && m & others) return `${what} (on cpu${cpu}) touched #${id}, which ${cpusIn(m & others)} reaches through its per-CPU data`;
     }
     return null;
   }
 
-  /** Owner of each object id of `w` (computed once per world: the steps out of one state share it). */
-  private owners(w: World): Int32Array {
-    if (this.ownedIn === w) return this.owned;
+  /**
+   * For each object id of `w` (once per world: the steps out of one state share it):
+   * - inst: ROOT for what the statics reach up to the __percpu maps, else the bit set of the CPUs
+   *   whose per-CPU instances reach it through cells;
+   * - named: which context names it, or reaches it from what it names (its frame's arguments and
+   *   read log, a task's held objects; the objects in flight count as one more context): its
+   *   contextOf() index, -1 for none, SHARED for several.
+   */
+  private owners(w: World): { inst: Int32Array; named: Int32Array } {
+    if (this.ownedIn === w) return this.own;
     const heap = w.heap;
-    if (this.owned.length < heap.length) this.owned = new Int32Array(Math.max(heap.length, this.owned.length * 2));
-    const own = this.owned;
-    own.fill(0, 0, heap.length);
+    if (this.own.inst.length < heap.length) {
+      const size = Math.max(heap.length, this.own.inst.length * 2);
+      this.own = { inst: new Int32Array(size), named: new Int32Array(size) };
+    }
+    const { inst, named } = this.own;
+    inst.fill(0, 0, heap.length);
+    named.fill(-1, 0, heap.length);
     const todo: number[] = [];
-    // Roots: what the statics reach, up to and including the __percpu maps.
     const instances: { id: number; cpu: number }[] = [];
     const rootVisit = (v: Value) => {
       if (!isPtr(v)) return;
       const id = ptrId(v);
-      if (id >= heap.length || !heap[id] || own[id] === ROOT) return;
-      own[id] = ROOT;
+      if (id >= heap.length || !heap[id] || inst[id] === ROOT) return;
+      inst[id] = ROOT;
       todo.push(id);
     };
     for (const k in w.globals) rootVisit(w.globals[k]!);
@@ -238,40 +252,69 @@ export class PartialOrder {
       }
       for (let j = 4; j < f.length; j += 2) rootVisit(f[j]!);
     }
-    // Each CPU's part: its instances, and what its contexts name, with everything they reach.
-    const claim = (id: number, cpu: number) => {
-      if (id <= 0 || id >= heap.length || !heap[id]) return;
-      const o = own[id]!;
-      if (o === ROOT || o === SHARED || o === cpu + 1) return;
-      own[id] = o === 0 ? cpu + 1 : SHARED;
-      todo.push(id);
-    };
-    const drain = (cpu: number) => {
+    for (const { id, cpu } of instances) {
+      const bit = 1 << cpu;
+      const reach = (x: number) => {
+        if (x <= 0 || x >= heap.length || !heap[x]) return;
+        const m = inst[x]!;
+        if (m === ROOT || m & bit) return;
+        inst[x] = m | bit;
+        todo.push(x);
+      };
+      reach(id);
       while (todo.length) {
         const f = flatObj(heap[todo.pop()!]!);
-        for (let j = 4; j < f.length; j += 2) if (isPtr(f[j]!)) claim(ptrId(f[j]!), cpu);
+        for (let j = 4; j < f.length; j += 2) if (isPtr(f[j]!)) reach(ptrId(f[j]!));
+      }
+    }
+    const name = (x: number, ctx: number) => {
+      if (x <= 0 || x >= heap.length || !heap[x] || inst[x] === ROOT) return;
+      const m = named[x]!;
+      if (m === ctx || m === SHARED) return;
+      named[x] = m === -1 ? ctx : SHARED;
+      todo.push(x);
+    };
+    const nameAll = (vs: readonly Value[], ctx: number) => {
+      for (const v of vs) if (isPtr(v)) name(ptrId(v), ctx);
+      while (todo.length) {
+        const x = todo.pop()!;
+        const f = flatObj(heap[x]!);
+        for (let j = 4; j < f.length; j += 2) if (isPtr(f[j]!)) name(ptrId(f[j]!), named[x]!);
       }
     };
-    const frame = (fr: Frame | null, cpu: number) => {
+    const frame = (fr: Frame | null, ctx: number) => {
       if (!fr) return;
-      for (const v of fr.args) if (isPtr(v)) claim(ptrId(v), cpu);
-      for (const v of fr.reads) if (isPtr(v)) claim(ptrId(v), cpu);
+      nameAll(fr.args, ctx);
+      nameAll(fr.reads, ctx);
       const g = fr.ghost >>> GHOST_SHIFT;
-      if (g) claim(g, cpu);
-      drain(cpu);
+      if (g) nameAll([mkPtr(g)], ctx);
     };
-    for (const { id, cpu } of instances) {
-      claim(id, cpu);
-      drain(cpu);
-    }
-    for (let cpu = 0; cpu < w.cpus.length; cpu++) {
-      frame(w.cpus[cpu]!.softirq, cpu);
-      frame(w.cpus[cpu]!.hardirq, cpu);
-    }
-    for (const t of w.tasks) frame(t.frame, t.cpu);
+    const T = w.tasks.length;
+    w.tasks.forEach((t, i) => {
+      frame(t.frame, i);
+      nameAll(t.held, i);
+    });
+    w.cpus.forEach((cs, c) => {
+      frame(cs.softirq, T + 2 * c);
+      frame(cs.hardirq, T + 2 * c + 1);
+    });
+    nameAll(w.inflight, T + 2 * w.cpus.length);
     this.ownedIn = w;
-    return own;
+    return this.own;
   }
+}
+
+/** owners()' index of the context on top of CPU c. */
+function contextOf(w: World, c: number): number {
+  const cs = w.cpus[c]!;
+  const T = w.tasks.length;
+  return cs.hardirq ? T + 2 * c + 1 : cs.softirq ? T + 2 * c : cs.current;
+}
+
+function cpusIn(mask: number): string {
+  const out: string[] = [];
+  for (let c = 0; c < 31; c++) if (mask & (1 << c)) out.push(`cpu${c}`);
+  return out.join(' and ');
 }
 
 function same(a: readonly number[], b: readonly number[]): boolean {

@@ -171,7 +171,8 @@
     if (v) {
       var here = n === v.step;
       box.className = 'box' + (here ? '' : ' later');
-      html += '<div class="id">' + (here ? '✗ ' : '') + esc(v.id) + (here ? ' breaks here, after step ' + v.step : ' breaks after step ' + v.step + ' (press v)') + '</div>';
+      var when = v.step === 0 ? 'at boot, before any step' : 'after step ' + v.step;
+      html += '<div class="id">' + (here ? '✗ ' : '') + esc(v.id) + (here ? ' breaks here, ' + when : ' breaks ' + when + ' (press v)') + '</div>';
       if (here) html += '<div class="msg">' + esc(v.message) + '</div>';
       html += '<div class="claim"><b>claim:</b> ' + esc(v.claim) + '</div>';
       html += '<div class="rule">' + esc(v.kernelRule) + '</div>';

@@ -27,7 +27,10 @@ export interface Frame {
   irqSaved: number;
   /** Whether irqs were off when the operation started (context-balance compares at the end). */
   irqsOffAtStart: boolean;
-  /** Checker-owned bits (refinement ghost state). Opaque to implementations. */
+  /**
+   * Checker-owned bits (refinement ghost state). Opaque to implementations. The bits below
+   * GHOST_ID_SHIFT are flags; `ghost >>> GHOST_ID_SHIFT` is an object id, renamed with the objects.
+   */
   ghost: number;
   /** `function: statement` about to execute. Derived; for reports only, not hashed. */
   next: string;
@@ -44,6 +47,9 @@ export interface Frame {
    */
   [LIVE]?: Resumable;
 }
+
+/** Where the object id starts in Frame.ghost (conformance/system.ts's flags are the bits below). */
+export const GHOST_ID_SHIFT = 11;
 
 /** Frame's key for its resumable generator. */
 export const LIVE: unique symbol = Symbol('live generator');

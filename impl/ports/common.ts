@@ -198,9 +198,9 @@ export const __iomap_dio_rw = port('__iomap_dio_rw', function* (k: Kernel): Op<V
   if (dio === NULL) return NULL;
   yield 'dio->iocb = iocb;';
   k.store(dio, 'iocb', IOCB);
-  yield 'atomic_set(&dio->ref, 1);';
+  /* The branch to out_free_dio touches nothing shared: folded into the statement before it. */
+  yield `atomic_set(&dio->ref, 1); then if (ret) goto out_free_dio; /* iomap_iter() or a check before it ended with an error */ ${NONDET_BRANCH}`;
   k.store(dio, 'ref', 1);
-  yield `if (ret) goto out_free_dio; /* iomap_iter() or a check before it ended with an error */ ${NONDET_BRANCH}`;
   if (k.nondet()) {
     /* out_free_dio: the dio was never submitted; `if (ret) return ERR_PTR(ret); return NULL;` follows */
     yield* pcpu_cache_list_free(k, dio, k.global('dio_pcpu_cache_list'));

@@ -78,9 +78,8 @@ export function iomapDioRwWith(allocPercpu: AllocPercpuFn, outFreeDio: OutFreeDi
     }
     yield 'dio->iocb = iocb;';
     k.store(dio, 'iocb', IOCB);
-    yield 'atomic_set(&dio->ref, 1);';
-    k.store(dio, 'ref', 1);
     yield OUT_FREE_DIO_BRANCH;
+    k.store(dio, 'ref', 1);
     if (k.nondet()) return yield* outFreeDio(k, dio);
     return dio;
   });
