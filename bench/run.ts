@@ -138,9 +138,8 @@ function spin(pml: string, k: number, sflags: string[], cflags: string[], pflags
     `./pan ${pflags.join(' ')} > pan.out 2>&1; true`,
   ].join(' && ');
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', '-o', 'time.txt', 'bash', '-c', script], { cwd: dir, encoding: 'utf8' });
+  spawnSync('/usr/bin/time', ['-f', '%e %U %S', '-o', 'time.txt', 'bash', '-c', script], { cwd: dir, encoding: 'utf8' });
   const wall = (performance.now() - t0) / 1000;
-  void r;
   const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
   const out = read('pan.out');
   const num = (re: RegExp) => {

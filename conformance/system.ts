@@ -45,9 +45,12 @@ export interface Scope {
   completers: Completer[];
   /** Interrupt handlers run as one step (sound on one CPU; the Promela reference does this). */
   atomicIrq: boolean;
-  /** Task switches allowed in one run (0: tasks are never preempted). */
+  /**
+   * Preemptions allowed in one run: each task taken off a CPU while it has work left counts one
+   * (0: no task is ever preempted; a waiting task may still run on an idle CPU).
+   */
   preemptions: number;
-  /** A preempted task may resume on another CPU. */
+  /** A task may move to another CPU: a running one wherever it is preemptible, a waiting one to an idle CPU. */
   migration: boolean;
   /** CPUs other than 0 may go offline (runs the implementation's cpuDead, if any). */
   hotplug: boolean;
@@ -456,7 +459,7 @@ export class System {
           labels = [`${f.op}: (run alone to its end: it does not return)`];
           break;
         }
-        this.observe(null, prevAbs, f, t.cpu, 'task');
+        this.observe(null, prevAbs, f, t.cpu);
         const x = this.exec(w, f, t.cpu, 'task', c.task, false, prevAbs, c.failAlloc === true);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
@@ -489,14 +492,14 @@ export class System {
           labels = [`${f.op}: (run alone to its end: it does not return)`];
           break;
         }
-        this.observe(null, prevAbs, f, c.cpu, kind);
+        this.observe(null, prevAbs, f, c.cpu);
         const x = this.exec(w, f, c.cpu, kind, -1, atomic, prevAbs);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
         if (atomic) {
           // The whole handler ran: classify it against the state it started from.
           lists = abstractCaches(this.impl, w, this.layout);
-          this.observe(prevAbs, { caches: lists }, f, c.cpu, kind);
+          this.observe(prevAbs, { caches: lists }, f, c.cpu);
         }
         // A handler that oopsed stays on the stack, holding what it was given: the state is a
         // crash and is not expanded, and the object it was putting is not also reported lost.
@@ -531,7 +534,6 @@ export class System {
         who = `cpu${c.cpu}`;
         cpu = c.cpu;
         cs.online = false;
-        const prevCurrent = cs.current;
         cs.current = -1;
         w.tasks.forEach((t, i) => {
           if (t.cpu === c.cpu) {
@@ -539,7 +541,6 @@ export class System {
             if (w.cpus[0]!.current < 0) w.cpus[0]!.current = i;
           }
         });
-        void prevCurrent;
         labels = [`cpuhp: cpu${c.cpu} offline`];
         if (this.impl.cpuDead) {
           const f = newFrame('cpu_dead', [c.cpu], w.cpus[0]!.irqsOff);
@@ -573,11 +574,11 @@ export class System {
       abs = abstractStateOf(this.impl, this.profile, w, ls, undefined, true);
     } else abs = abstractStateOf(this.impl, this.profile, w, abstractCaches(this.impl, w, this.layout), undefined, true);
     // Every operation still in progress witnesses the new instant.
-    for (const t of w.tasks) if (t.frame) this.observe(null, abs, t.frame, t.cpu, 'task');
+    for (const t of w.tasks) if (t.frame) this.observe(null, abs, t.frame, t.cpu);
     for (let i = 0; i < w.cpus.length; i++) {
       const cs = w.cpus[i]!;
-      if (cs.softirq) this.observe(null, abs, cs.softirq, i, 'softirq');
-      if (cs.hardirq) this.observe(null, abs, cs.hardirq, i, 'hardirq');
+      if (cs.softirq) this.observe(null, abs, cs.softirq, i);
+      if (cs.hardirq) this.observe(null, abs, cs.hardirq, i);
     }
 
     const step: AbsStep = { who, cpu, ctx, task, preemptible, irqsOff, label: labels[labels.length - 1] ?? (event ??= this.describe(c)), facts };
@@ -601,7 +602,7 @@ export class System {
     let lists: AbsCache[] | null = null;
     if (!atomic) {
       lists = abstractCaches(this.impl, w, this.layout);
-      this.observe(before, { caches: lists }, f, cpu, ctx);
+      this.observe(before, { caches: lists }, f, cpu);
     }
     return { out, cpu, ctx, task, irqsOff, preemptible, labels, facts: out.facts, fault: out.fault, lists };
   }
@@ -635,7 +636,7 @@ export class System {
    * own step did to the lists (`before` is the state before its own step, or null for an instant
    * produced by someone else).
    */
-  private observe(before: { caches: AbsCache[] } | null, after: { caches: AbsCache[] }, f: Frame, cpu: number, ctx: CtxKind): void {
+  private observe(before: { caches: AbsCache[] } | null, after: { caches: AbsCache[] }, f: Frame, cpu: number): void {
     const c = after.caches[cpu];
     if (!c) return;
     const p = this.profile;
@@ -675,7 +676,6 @@ export class System {
       }
     }
     f.ghost = g;
-    void ctx;
   }
 
   /** An operation returned: hand the result to its owner and classify what it did. */

@@ -136,9 +136,6 @@ const PURE_PRIMITIVES = new Set([
   'cpu_possible', 'cpu_present', 'in_nmi', 'barrier', 'BUILD_BUG_ON', 'pr_debug', 'pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 'pr_warn_ratelimited',
 ]);
 
-/** Macros that take a type where C wants an expression: `container_of(ptr, T, member)` (its `struct` blanked by sanitize). */
-const CONTAINER_OF = new Set(['container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe']);
-
 /** Limits of include/linux/limits.h a cap or a loop bound may be written with. */
 const LIMITS: Record<string, number> = { INT_MAX: 2 ** 31 - 1, INT_MIN: -(2 ** 31), UINT_MAX: 2 ** 32 - 1, U32_MAX: 2 ** 32 - 1, S32_MAX: 2 ** 31 - 1, LONG_MAX: 2 ** 63 - 1, ULONG_MAX: 2 ** 64 - 1, U16_MAX: 65535, USHRT_MAX: 65535 };
 

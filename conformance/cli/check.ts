@@ -73,7 +73,7 @@ export function registerCheck(program: Command): void {
     .option('--ops <k>', 'operations per task')
     .option('--max <m>', 'MAX the cache cap is scaled to')
     .option('--threshold <t>', 'THRESHOLD the splice threshold is scaled to')
-    .option('--preemptions <n>', 'task switches allowed in one run')
+    .option('--preemptions <n>', 'how many times a task with work left may be taken off its CPU (preempted, or migrated with the scope\'s migration)')
     .option('--binding <file>', 'JSON binding: field names, roles, extra C definitions, aliases (docs/checking-your-patch.md)')
     .option('--role <name=fn>', 'name a role the checker cannot infer (alloc, put, splice, create, prune); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--json', 'print one JSON object')
@@ -146,7 +146,7 @@ export function registerCheck(program: Command): void {
         intr.dispose();
       }
       const replayFiles: string[] = [];
-      r.violations.forEach((v, i) => {
+      r.violations.forEach((v) => {
         if (v.steps.length === 0) return replayFiles.push('');
         const path = replayPath(f, replayFiles.filter(Boolean).length, r.impl, v.id);
         writeReplay(path, {
@@ -270,6 +270,7 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
   const written = replayFiles.filter(Boolean);
   if (written.length) out.push(`replay files: ${written.join(', ')}`);
   if (r.verdict === 'violation') out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(r.stats.states)} states explored${r.stoppedBy ? `, then ${stopWords(r.stoppedBy)}` : ''})`);
+  else if (r.verdict === 'conforms' && r.runs.some((x) => x.shard)) out.push(`this shard's parts conform: ${fmt(r.stats.states)} states (not a proof for every interleaving until \`dio-cache merge\` of every shard says so)`);
   else if (r.verdict === 'conforms') out.push(`conforms: ${fmt(r.stats.states)} states, every interleaving up to these bounds`);
   else out.push(`incomplete: no violation in ${fmt(r.stats.states)} states (depth ${r.stats.depth}), but ${stopWords(r.stoppedBy)} before every interleaving of every scope was seen: this is no proof`);
   return out;

@@ -55,7 +55,7 @@ export function describeScope(s: Scope): string {
   return (
     `${s.name}: ${s.cpus} CPU${s.cpus > 1 ? 's' : ''}, ${tasks}, ${s.ops} ops each (${s.taskOps.join('/')}), ` +
     `${s.inflight} in flight, prefill ${s.prefill}, completions by ${s.completers.join('/')}${s.atomicIrq ? ' (atomic handlers)' : ''}, ` +
-    `${s.preemptions} preemption${s.preemptions === 1 ? '' : 's'}${s.migration ? ' with migration' : ''}${s.hotplug ? ', hotplug' : ''}, ` +
+    `${s.preemptions} preemption${s.preemptions === 1 ? '' : 's'}${s.migration && s.preemptions > 0 ? ' with migration' : ''}${s.hotplug ? ', hotplug' : ''}, ` +
     `profile ${s.profile}, MAX ${s.max}, THRESHOLD ${s.threshold}` +
     (s.allocFailures ? `, up to ${s.allocFailures} failing allocation${s.allocFailures === 1 ? '' : 's'}` : '')
   );
@@ -84,7 +84,7 @@ export function registerExplore(program: Command): void {
     .option('--profile <name>', `profile (${Object.keys(PROFILES).join(', ')}); default: the implementation's`)
     .option('--max <m>', 'the cache cap MAX')
     .option('--threshold <t>', 'the splice THRESHOLD')
-    .option('--preemptions <n>', 'task switches allowed in one run')
+    .option('--preemptions <n>', 'how many times a task with work left may be taken off its CPU (preempted, or migrated with the scope\'s migration)')
     .option('--alloc-failures <n>', 'allocations (kmalloc, kzalloc, kmem_cache_alloc, alloc_percpu) that may return NULL in one run (default 0)')
     .option('--bfs', 'breadth-first: the first counterexample is a shortest one (default)')
     .option('--dfs', 'depth-first: no frontier to keep, faster on a big scope; a counterexample is minimised as with BFS (fewest interrupts, preemptions, steps)')
@@ -268,6 +268,8 @@ function textReport(r: ExploreResult, implName: string, scope: Scope, replayFile
   if (r.verdict === 'error') out.push(`error: ${r.error}`);
   else if (r.verdict === 'violation')
     out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(s.states)} states explored${r.complete ? '' : r.stoppedBy === 'violation' ? ', search stopped at the first violation' : `, then ${stopWords(r.stoppedBy)}`})`);
+  else if (r.verdict === 'conforms' && r.shard)
+    out.push(`this shard's part conforms: ${fmt(s.states)} states, shard ${r.shard.index}/${r.shard.count} of scope ${describeScope(scope)}; only \`dio-cache merge\` of every shard says whether every interleaving conforms`);
   else if (r.verdict === 'conforms') out.push(`conforms: ${fmt(s.states)} states, every interleaving up to this bound (scope ${describeScope(scope)})`);
   else out.push(`incomplete: no violation in ${fmt(s.states)} states (depth ${s.depth}), but ${stopWords(r.stoppedBy)} before every interleaving was seen: this is no proof`);
   return out;

@@ -50,8 +50,39 @@ export function cpuImages(scope: Scope): (w: World) => World[] {
   return (w: World) => {
     const out: World[] = [];
     for (let i = 0; i < perms.length; i++) images(w, perms[i]!, i === 0, out);
-    return out;
+    if (out.length < 2) return out;
+    // Only the images whose outline (below) is least are serialised: the canonical form is the
+    // least (outline, serialisation), still a function of the world's isomorphism class, and
+    // most images are told apart by their outline alone, which costs no serialisation.
+    let best: number[] | null = null;
+    let keep: World[] = [];
+    for (const x of out) {
+      const o = outline(x);
+      const d = best === null ? -1 : compareWords(o, best);
+      if (d < 0) {
+        best = o;
+        keep = [x];
+      } else if (d === 0) keep.push(x);
+    }
+    return keep;
   };
+}
+
+/** What an image says without its objects: each CPU's flags and current task, each task's key. */
+function outline(w: World): number[] {
+  const out: number[] = [];
+  for (const c of w.cpus) out.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | (c.softirq ? 4 : 0) | (c.hardirq ? 8 : 0), c.current);
+  w.tasks.forEach((t, i) => {
+    const c = w.cpus[t.cpu];
+    out.push(taskKey(t, c !== undefined && c.current === i ? 1 : 0));
+  });
+  return out;
+}
+
+function compareWords(a: number[], b: number[]): number {
+  if (a.length !== b.length) return a.length - b.length;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
 }
 
 function permutations(n: number): number[][] {

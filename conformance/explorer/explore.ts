@@ -652,12 +652,12 @@ export async function exploreAsync(o: ExploreOptions): Promise<ExploreResult> {
 async function exploreUnwatched(o: ExploreOptions): Promise<ExploreResult> {
   if ((o.workers ?? 1) > 1 && !o.shard) {
     // Imported lazily: worker threads are only started when asked for.
-    if (o.strategy === 'dfs') {
-      const { exploreParallelDfs } = await import('./parallel-dfs.js');
-      return exploreParallelDfs(o);
-    }
+    const { exploreParallelDfs } = await import('./parallel-dfs.js');
     const { exploreParallel } = await import('./parallel.js');
-    return exploreParallel(o);
+    const r = o.strategy === 'dfs' ? await exploreParallelDfs(o) : await exploreParallel(o);
+    // The workers took CPU symmetry as workerInit() decided it.
+    if (cpuSymmetryOn(o)) r.stats.cpuSymmetry = true;
+    return r;
   }
   return searchWithFallback(o, async (s) => {
     while (!s.run(50)) await new Promise<void>((r) => setImmediate(r));

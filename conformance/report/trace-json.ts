@@ -199,7 +199,7 @@ export function buildTrace(o: TraceInput): TraceDoc {
   const init = sys.initial();
   let w = init.world;
   let abs = init.abs;
-  const boot = { cpus: cpusOf(w, abs, view, null, null), objects: objectsOf(abs) };
+  const boot = { cpus: cpusOf(w, abs, view), objects: objectsOf(abs) };
   const docSteps: TraceStepDoc[] = [];
   const locate = sourceLocator(o.ref, sys.impl, o.c ?? null);
   for (let i = 0; i < o.choices.length; i++) {
@@ -216,7 +216,7 @@ export function buildTrace(o: TraceInput): TraceDoc {
       ctx: c.kind === 'switch' || c.kind === 'offline' ? 'sched' : ctx,
       interrupt: c.kind === 'hardirq' || c.kind === 'softirq',
       statements: ts.labels.map((l) => locate(l, lane)),
-      cpus: cpusOf(r.world, r.abs, view, abs, r.who),
+      cpus: cpusOf(r.world, r.abs, view),
       objects: objectsOf(r.abs),
       violations: r.violations.map((v: Violation) => ({ id: v.id, severity: v.severity, message: v.message })),
     };
@@ -344,9 +344,7 @@ function contextsOf(w: World, cpu: number): TraceContext[] {
   return out;
 }
 
-function cpusOf(w: World, abs: AbstractState, view: MachineView, prev: AbstractState | null, who: string | null): TraceCpu[] {
-  void prev;
-  void who;
+function cpusOf(w: World, abs: AbstractState, view: MachineView): TraceCpu[] {
   return abs.caches.map((c) => {
     const cs = w.cpus[c.cpu]!;
     const contexts = contextsOf(w, c.cpu);
