@@ -7,7 +7,7 @@
  * CPU fingerprint does not change when CPUs and tasks are renamed by hand.
  */
 import { describe, expect, it } from 'vitest';
-import { cpuSymmetryApplies, cpuSymmetryOn } from '../conformance/explorer/cpu-symmetry.js';
+import { cpuSymmetryApplies, cpuSymmetryOn, registryCode } from '../conformance/explorer/cpu-symmetry.js';
 import { explore, type ExploreOptions, type ExploreResult } from '../conformance/explorer/explore.js';
 import { Fingerprinter } from '../conformance/explorer/fingerprint.js';
 import { cpuImages } from '../conformance/explorer/cpu-symmetry.js';
@@ -45,7 +45,7 @@ function fullRun(impl: Implementation, scope: Scope, strategy: 'bfs' | 'dfs'): E
 }
 
 describe('where the reductions apply', () => {
-  it('more than one CPU (or task for the symmetry) and no hotplug; CPU symmetry by default only for the registry', () => {
+  it('more than one CPU (or task for the symmetry) and no hotplug; CPU symmetry only when asked for', () => {
     expect(porApplies(SCOPES['smp-small']!)).toBe(true);
     expect(porApplies(SCOPES['spin-ref']!)).toBe(false);
     expect(porApplies(SCOPES['smp-hotplug']!)).toBe(false);
@@ -54,10 +54,12 @@ describe('where the reductions apply', () => {
     expect(cpuSymmetryApplies(SCOPES['spin-ref']!)).toBe(false);
     expect(cpuSymmetryApplies(SCOPES['smp-hotplug']!)).toBe(false);
     const scope = SCOPES['smp-small']!;
-    expect(cpuSymmetryOn({ impl: iomapV1, scope })).toBe(true);
-    expect(cpuSymmetryOn({ impl: iomapV1, scope, symmetry: false })).toBe(false);
-    expect(cpuSymmetryOn({ impl: { ...iomapV1 }, scope })).toBe(false);
-    expect(cpuSymmetryOn({ impl: { ...iomapV1 }, scope, cpuSymmetry: true })).toBe(true);
+    expect(cpuSymmetryOn({ impl: iomapV1, scope })).toBe(false);
+    expect(cpuSymmetryOn({ impl: iomapV1, scope, cpuSymmetry: true })).toBe(true);
+    expect(cpuSymmetryOn({ impl: iomapV1, scope, cpuSymmetry: true, symmetry: false })).toBe(false);
+    expect(cpuSymmetryOn({ impl: iomapV1, scope: SCOPES['smp-hotplug']!, cpuSymmetry: true })).toBe(false);
+    expect(registryCode(iomapV1)).toBe(true);
+    expect(registryCode({ ...iomapV1 })).toBe(false);
   });
 
   it('a one-CPU scope is explored alike with and without them', () => {

@@ -19,8 +19,9 @@
  * - a CPU number kept in memory (a `dio->cpu = smp_processor_id()` to send the object home
  *   later): a cell holds a plain number, which cannot be told from a counter, and it would not be
  *   renamed. No port or variant of the registry does this (their sources store only pointers, the
- *   cache counters and constants); code from outside the registry is checked with the symmetry off
- *   unless asked for (explore.ts: `cpuSymmetry`).
+ *   cache counters and constants). The symmetry is off unless asked for (explore.ts:
+ *   `cpuSymmetry`; it costs more time per state than it saves in states), and the CLI warns
+ *   when it is asked for on code from outside the registry.
  * A CPU number read into an operation's locals is renamed (Frame.cpuReads); a frame that indexes
  * per_cpu_ptr() by a loop counter is not, but then its image is not a state the code can reach
  * (its replay would read another CPU's instance than its log says), so it equals no stored
@@ -217,10 +218,15 @@ function compareFrames(a: Frame | null, b: Frame | null): number {
 }
 
 /**
- * Whether a search takes CPU symmetry: asked for (`cpuSymmetry`), or by default for the
- * registry's implementations (their sources are known to keep no CPU number in memory); never
+ * Whether a search takes CPU symmetry: only when asked for (`cpuSymmetry`: it halves the states
+ * of the 2-CPU scopes but costs about three times as much per state, docs/performance.md), never
  * without the object symmetry, nor where it does not hold (cpuSymmetryApplies).
  */
 export function cpuSymmetryOn(o: { impl: Implementation; scope: Scope; symmetry?: boolean; cpuSymmetry?: boolean }): boolean {
-  return o.symmetry !== false && (o.cpuSymmetry ?? ALL.includes(o.impl)) && cpuSymmetryApplies(o.scope);
+  return o.symmetry !== false && o.cpuSymmetry === true && cpuSymmetryApplies(o.scope);
+}
+
+/** Whether an implementation is one of the registry's (checked to keep no CPU number in memory). */
+export function registryCode(impl: Implementation): boolean {
+  return ALL.includes(impl);
 }

@@ -83,8 +83,10 @@ export interface ExploreOptions {
   por?: boolean;
   /**
    * CPU and task symmetry (cpu-symmetry.ts): interchangeable CPUs and tasks are canonicalised as
-   * objects are. Default: on for the registry's implementations where it holds (no hotplug), off
-   * for code from outside it, which might keep a CPU number in memory; never with `symmetry: false`.
+   * objects are, where that holds (no hotplug); never with `symmetry: false`. Default off: it
+   * halves the 2-CPU scopes' states but costs about three times as much per state
+   * (docs/performance.md); code from outside the registry might keep a CPU number in memory,
+   * which it does not rename.
    */
   cpuSymmetry?: boolean;
   /** Stop after this many distinct states (the result is then incomplete). */
