@@ -432,7 +432,7 @@ export class System {
           w.allocFails++;
           event = `cpu${c.cpu}: the allocation fails (NULL) in ${labels[0]}`;
         }
-        if (branches) event = `cpu${c.cpu}: ${c.branch ? 'takes' : 'does not take'} the branch of ${labels[0]}: the model does not compute its condition, both ways are explored`;
+        if (branches && this.scope.callerErrors !== false) event = `cpu${c.cpu}: ${c.branch ? 'takes' : 'does not take'} the branch of ${labels[0]}: the model does not compute its condition, both ways are explored`;
         if (out.done) {
           done = this.finish(w, f, c.cpu, top.ctx, top.task, out.done.result, lists);
           fault ??= handedOutPastEnd(w, f.op, out.done.result);
