@@ -113,9 +113,9 @@ describe('shards: one search as 4 independent parts', () => {
   it('two CPUs with partial-order reduction on: 4 shards give one run\'s verdict, maximum and violation ids (smp-small, 1 op each)', () => {
     const smp: Scope = { ...SCOPES['smp-small']!, ops: 1 };
     for (const impl of [iomapV1, findImpl('task-put-irq-list')!]) {
-      const one = explore({ impl, scope: smp, minimise: false });
+      const one = explore({ impl, scope: smp, minimise: false, por: true });
       expect(one.stats.por?.reduced).toBeGreaterThan(0);
-      const { runs, files } = shardResults(impl, smp);
+      const { runs, files } = shardResults(impl, smp, { por: true });
       expect(runs.every((r) => r.shard!.split)).toBe(true);
       const m = mergeShardResults(files);
       expect([m.verdict, m.violations.map((v) => v.invariant)]).toEqual([one.verdict, one.violations.map((v) => v.id)]);
