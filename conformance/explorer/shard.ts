@@ -24,8 +24,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { World } from '../../impl/kernel/world.js';
-import type { Scope } from '../system.js';
 import type { Fingerprinter } from './fingerprint.js';
+import type { ReplayFile } from './replay.js';
 
 /** Shard `index` (1-based) of `count`. */
 export interface ShardSpec {
@@ -100,16 +100,7 @@ export interface ShardRun {
 }
 
 /** What `dio-cache replay` needs: a replay file's fields (replay.ts ReplayFile without `format`). */
-export interface ShardReplay {
-  impl: string;
-  scope: Scope;
-  choices: number[];
-  invariant: string;
-  message: string;
-  binding?: string;
-  roles?: Record<string, string>;
-  site?: string;
-}
+export type ShardReplay = Omit<ReplayFile, 'format'>;
 
 export interface ShardFinding {
   invariant: string;

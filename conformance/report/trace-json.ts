@@ -51,19 +51,8 @@ export interface TraceContext {
   running: boolean;
 }
 
-/** One CPU after a step. */
-export interface TraceCpu {
-  cpu: number;
-  online: boolean;
-  /** Object ids on free_list / free_list_irq, head first (as walked through the implementation's links). */
-  freeList: number[];
-  freeListIrq: number[];
-  nr: number;
-  nrIrq: number;
-  /** Why a list could not be walked to its end (a cycle, a freed element), if so. */
-  listFault?: string;
-  /** No context on the CPU is in a critical section or handler: the invariants about counts apply. */
-  quiescent: boolean;
+/** One CPU after a step: its abstract cache (model/abstract.ts, the lists head first) and what the page draws around it. */
+export interface TraceCpu extends AbsCache {
   irqsOff: boolean;
   /** The task the CPU runs (-1: none). */
   current: number;
