@@ -18,7 +18,7 @@ export const MANIFEST_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '.
  * that the other rows count the full graph (up to object symmetry) whatever the defaults are; the
  * rows with them record the reduced counts beside the full ones.
  */
-export const MANIFEST_RUNS: readonly { impl: string; scope: string; ops?: number; symmetry: boolean; por?: boolean; cpuSymmetry?: boolean }[] = [
+export const MANIFEST_RUNS: readonly { impl: string; scope: string; ops?: number; symmetry: boolean; por?: boolean; cpuSymmetry?: boolean; atomicity?: 'access' }[] = [
   { impl: 'iomap-v1', scope: 'spin-ref', ops: 3, symmetry: true },
   { impl: 'iomap-v1', scope: 'spin-ref', ops: 3, symmetry: false },
   { impl: 'iomap-v1', scope: 'smp-small', symmetry: true },
@@ -29,6 +29,8 @@ export const MANIFEST_RUNS: readonly { impl: string; scope: string; ops?: number
   { impl: 'iomap-v1', scope: 'smp-small', symmetry: true, cpuSymmetry: true },
   { impl: 'iomap-v1', scope: 'smp-small', symmetry: true, por: true },
   { impl: 'iomap-v1', scope: 'smp-small', symmetry: true, por: true, cpuSymmetry: true },
+  // Interrupts between a statement's memory accesses too (--atomicity access): beside the first row.
+  { impl: 'iomap-v1', scope: 'spin-ref', ops: 3, symmetry: true, atomicity: 'access' },
 ];
 
 export interface ManifestEntry {
@@ -39,6 +41,8 @@ export interface ManifestEntry {
   /** Present (true) on the rows with partial-order reduction or CPU and task symmetry. */
   por?: boolean;
   cpuSymmetry?: boolean;
+  /** Present on the rows explored with interrupts between memory accesses. */
+  atomicity?: 'access';
   verdict: string;
   states: number;
   transitions: number;
@@ -52,7 +56,7 @@ export function manifestEntry(run: (typeof MANIFEST_RUNS)[number]): ManifestEntr
   const impl = findImpl(run.impl);
   if (!impl) throw new Error(`manifest: unknown implementation ${run.impl}`);
   const base = SCOPES[run.scope]!;
-  const scope = { ...base, ops: run.ops ?? base.ops };
+  const scope = { ...base, ops: run.ops ?? base.ops, ...(run.atomicity ? { atomicity: run.atomicity } : {}) };
   const r = explore({ impl, scope, symmetry: run.symmetry, por: run.por ?? false, cpuSymmetry: run.cpuSymmetry ?? false });
   const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);
   return {
@@ -62,6 +66,7 @@ export function manifestEntry(run: (typeof MANIFEST_RUNS)[number]): ManifestEntr
     symmetry: run.symmetry,
     ...(run.por ? { por: true } : {}),
     ...(run.cpuSymmetry ? { cpuSymmetry: true } : {}),
+    ...(run.atomicity ? { atomicity: run.atomicity } : {}),
     verdict: r.verdict,
     states: r.stats.states,
     transitions: r.stats.transitions,

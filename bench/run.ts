@@ -8,6 +8,7 @@
  *   npm run bench -- --spin-only       # SPIN only: the state counts against the published figures, the seeded bugs
  *   npm run bench -- --manifest        # also rewrite conformance/manifest.json (small-scope counts)
  *   npm run bench -- --smp-budget 120  # seconds per run of the `smp` rows (default 120; 0 skips them)
+ *   npm run bench -- --c-only          # only the C path rows: the seed patch compiled, interpreted, and the port (--c-ks 5,7)
  *
  * For spin-ref K = 3, 5, 7 with iomap-v1 (the same code as the Promela's bio-style cache): states,
  * seconds to verdict, states/s and bytes/state with and without symmetry: BFS on one thread and on
@@ -31,6 +32,8 @@ import { explore, exploreAsync, type ExploreResult } from '../conformance/explor
 import { kernelEvents } from '../conformance/explorer/trace.js';
 import { SCOPES } from '../conformance/scopes.js';
 import { manifestEntries, MANIFEST_PATH } from './manifest.js';
+import { buildFromC } from '../conformance/c/build.js';
+import { decodeMail } from '../conformance/c/reader.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -180,6 +183,47 @@ async function main(): Promise<void> {
     bugs: [],
     date: new Date().toISOString(),
   };
+
+  // ---- the C path: the seed patch, compiled (compile.ts) and interpreted, against its port ------
+  // The seed patch is the code impl/ports/iomap-v1.ts ports by hand: the same scope explores the
+  // same states, so states/s compares running C with running the port.
+  if (!flag('spin-only') && !flag('no-c')) {
+    const cKs = opt('c-ks', '5,7').split(',').map(Number);
+    const seed = join(here, '..', 'test', 'fixtures', 'seed', 'iomap-dio-alloc-cache-v1.txt');
+    const text = decodeMail(readFileSync(seed, 'latin1'));
+    process.stdout.write('the C path on spin-ref (the seed patch as posted; BFS, 1 thread, symmetry on), against the hand-written port of the same code:\n');
+    process.stdout.write('  K  runs          states   transitions   seconds   states/s   x port  complete  verdict\n');
+    const cRows: Record<string, unknown>[] = [];
+    for (const k of cKs) {
+      const rows: { what: string; r: ExploreResult; seconds: number }[] = [];
+      for (const what of ['port', 'compiled', 'interpreted'] as const) {
+        const impl = what === 'port' ? iomapV1 : (await buildFromC(seed, text, 'email', { compiled: what === 'compiled' })).impl;
+        const ac = new AbortController();
+        const timer = setTimeout(() => ac.abort(), BUDGET_S * 1000);
+        const t0 = performance.now();
+        const r = await exploreAsync({ impl, scope: { ...SCOPES['spin-ref']!, ops: k }, symmetry: true, signal: ac.signal, workers: 1, strategy: 'bfs' });
+        clearTimeout(timer);
+        rows.push({ what, r, seconds: (performance.now() - t0) / 1000 });
+      }
+      const port = rows[0]!;
+      for (const { what, r, seconds } of rows) {
+        const sps = r.stats.states / seconds;
+        const vsPort = sps / (port.r.stats.states / port.seconds);
+        cRows.push({ k, runs: what, states: r.stats.states, transitions: r.stats.transitions, seconds, statesPerSecond: sps, vsPort, complete: r.complete, verdict: r.verdict });
+        process.stdout.write(
+          `  ${k}  ${what.padEnd(11)}  ${fmt(r.stats.states).padStart(10)}  ${fmt(r.stats.transitions).padStart(12)}  ${fmt(seconds, 2).padStart(8)}  ${fmt(sps).padStart(9)}  ${vsPort.toFixed(2).padStart(6)}  ${String(r.complete).padStart(8)}  ${r.verdict}\n`,
+        );
+      }
+      const [, comp, interp] = rows;
+      if (comp && interp && comp.r.complete && interp.r.complete)
+        process.stdout.write(
+          `     compiled: ${(interp.seconds / comp.seconds).toFixed(2)}x the speed of interpreted (${comp.r.stats.states === interp.r.stats.states && comp.r.stats.transitions === interp.r.stats.transitions ? 'same states and transitions' : 'DIFFERENT states or transitions'})\n`,
+        );
+    }
+    (results as Record<string, unknown>).cPath = cRows;
+    // Printed only: bench/results.json is the whole bench's.
+    if (flag('c-only')) return;
+  }
 
   // ---- the explorer ------------------------------------------------------------------------
   const explorer = !flag('spin-only');

@@ -93,24 +93,28 @@ export function findBlocks(file: string, text: string): OutputBlock[] {
   return out;
 }
 
-/** Runs the marked command and renders the block as the docs show it. */
-export function render(spec: OutputSpec): string {
+/** Runs `dio-cache ARGS` in directory cwd. */
+export type Runner = (args: string[], cwd: string) => Promise<{ status: number | null; stdout: string; stderr: string }>;
+
+/** As a user runs it: bin/dio-cache.js in a process of its own. */
+const spawnRunner: Runner = async (args, cwd) => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/dio-cache.js'), ...args], { cwd, encoding: 'utf8', timeout: 600_000, env: { ...process.env, NO_COLOR: '1' } });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+/**
+ * Runs the marked command and renders the block as the docs show it. The test passes a runner
+ * that runs the command in its own process (test/cli-run.ts), saving a node + tsx start per block.
+ */
+export async function render(spec: OutputSpec, run: Runner = spawnRunner): Promise<string> {
   const tmp = mkdtempSync(join(tmpdir(), 'dio-docs-'));
   try {
     const from = join(ROOT, spec.dir);
     for (const e of readdirSync(from)) if (e !== 'dio-cache-out') symlinkSync(join(from, e), join(tmp, e));
-    if (spec.first) {
-      const f = spawnSync(process.execPath, [join(ROOT, 'bin/dio-cache.js'), ...spec.first], { cwd: tmp, encoding: 'utf8', timeout: 600_000 });
-      if (f.error) throw f.error;
-    }
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/dio-cache.js'), ...spec.args], {
-      cwd: tmp,
-      encoding: 'utf8',
-      timeout: 600_000,
-      // No progress: stdout is what is pasted, and stderr only when it carries the error.
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    if (r.error) throw r.error;
+    if (spec.first) await run(spec.first, tmp);
+    // No progress: stdout is what is pasted, and stderr only when it carries the error.
+    const r = await run(spec.args, tmp);
     const text = (r.stdout + (r.status === 2 ? r.stderr : '')).split(tmp + '/').join('').split(tmp).join('.');
     let lines = text.replace(/\n+$/, '').split('\n');
     if (spec.lines) {
@@ -158,7 +162,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       for (const b of findBlocks(f, text).reverse()) {
         if ((cheapOnly && !b.spec.cheap) || (only !== undefined && !b.spec.marker.includes(only))) continue;
         const t0 = performance.now();
-        const body = render(b.spec);
+        const body = await render(b.spec);
         text = text.slice(0, b.start) + body + text.slice(b.end);
         process.stdout.write(`${f}: ${b.spec.marker} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
       }
@@ -168,7 +172,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     let stale = 0;
     for (const b of allBlocks()) {
       if (!b.spec.cheap) continue;
-      const want = counts(render(b.spec)).join('; ');
+      const want = counts(await render(b.spec)).join('; ');
       const have = counts(b.body).join('; ');
       if (want !== have) {
         stale++;

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INVARIANTS } from '../model/invariants.js';
-import { renderStatechart } from './cli/statechart.js';
+import { renderStatechart } from './statechart.js';
 
 export const DOCS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs');
 

@@ -27,10 +27,11 @@
  * Every statement's StepReport.violations is checked (the registry); every model state is
  * compared with the implementation's (`refinement`, both values in the message).
  */
-import { createEmptyActor, type AnyMachineSnapshot, type SnapshotFrom } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
 import { createTestModel } from 'xstate/graph';
 import { cacheMachine, type CacheContext, type CacheEvent, type CacheMachine } from '../model/machine.js';
 import type { InvariantId } from '../model/invariants.js';
+import { activeNodes, inspectingScope, machineInventory, stepTaking, type Snap } from '../model/inventory.js';
 import { getProfile, reachableCapBound, type Profile } from '../model/profiles.js';
 import type { AbstractState } from '../model/abstract.js';
 import type { Implementation } from '../impl/interface.js';
@@ -71,7 +72,6 @@ const OUT_OF_REACH: Partial<Record<InvariantId, string>> = {
 export const PATH_MAX = 2;
 export const PATH_THRESHOLD = 1;
 
-type Snap = SnapshotFrom<CacheMachine>;
 
 // ---- the model side ---------------------------------------------------------------------------
 
@@ -182,48 +182,16 @@ export function pathModel(profile: Profile): PathModel {
   return pm;
 }
 
-/** Every state node and transition of the machine, for coverage. */
-function inventory(machine: CacheMachine) {
-  const nodes: string[] = [];
-  const transitions = new Map<unknown, string>();
-  type Node = { id: string; states: Record<string, Node>; transitions: Map<string, unknown[]>; always?: unknown[] };
-  const walk = (n: Node) => {
-    for (const [type, ts] of n.transitions) ts.forEach((t, i) => transitions.set(t, `${n.id} ${type}#${i}`));
-    (n.always ?? []).forEach((t, i) => transitions.set(t, `${n.id} always#${i}`));
-    for (const c of Object.values(n.states)) {
-      nodes.push(c.id);
-      walk(c);
-    }
-  };
-  walk(machine.root as unknown as Node);
-  return { nodes, transitions };
-}
-
-/** One macrostep, with the transitions it took (from xstate's own microstep inspection). */
-function actorScope(onTransitions: (ts: unknown[]) => void) {
-  const empty = createEmptyActor();
-  const system = Object.create(empty.system) as typeof empty.system & { _sendInspectionEvent: (e: { type: string; _transitions?: unknown[] }) => void };
-  system._sendInspectionEvent = (ev) => {
-    if (ev.type === '@xstate.microstep' && ev._transitions) onTransitions(ev._transitions);
-  };
-  return { self: empty, logger: () => {}, id: '', sessionId: 'paths', defer: () => {}, system, stopChild: () => {}, emit: () => {}, actionExecutor: () => {} } as never;
-}
-
 function modelStep(machine: CacheMachine, snap: Snap, event: CacheEvent): { snap: Snap; taken: unknown[] } {
-  const taken: unknown[] = [];
-  const next = machine.transition(snap, event, actorScope((ts) => taken.push(...ts))) as Snap;
-  return { snap: next, taken };
+  return stepTaking(machine, snap, event);
 }
 
 function initialSnapshot(machine: CacheMachine): { snap: Snap; taken: unknown[] } {
   const taken: unknown[] = [];
-  const snap = machine.getInitialSnapshot(actorScope((ts) => taken.push(...ts))) as Snap;
+  const snap = machine.getInitialSnapshot(inspectingScope((ts) => taken.push(...ts))) as Snap;
   return { snap, taken };
 }
 
-function activeNodes(snap: Snap): string[] {
-  return (snap as unknown as { _nodes: { id: string }[] })._nodes.map((n) => n.id);
-}
 
 // ---- the implementation side ------------------------------------------------------------------
 
@@ -368,7 +336,7 @@ export async function runPathLayer(impl: Implementation, opts: PathLayerOptions 
   const profile = getProfile(opts.profile ?? impl.profile, { max: opts.max ?? PATH_MAX, threshold: opts.threshold ?? PATH_THRESHOLD });
   const pm = pathModel(profile);
   const { machine } = pm;
-  const inv = inventory(machine);
+  const inv = machineInventory(machine, 'paths');
   const coveredStates = new Set<string>();
   const coveredTransitions = new Set<string>();
   const failures: PathFailure[] = [];

@@ -9,6 +9,8 @@
  * other CPU, interrupt handlers that are themselves interleaved statement by statement (softirqs
  * interrupted by hardirqs), and completions run by tasks.
  */
+import type { KernelConfigName } from '../model/config.js';
+import type { Atomicity } from '../impl/kernel/runtime.js';
 import type { Scope } from './system.js';
 
 const SMP_SMALL: Scope = {
@@ -141,6 +143,10 @@ export interface ScopeOverrides {
   threshold?: number;
   preemptions?: number;
   allocFailures?: number;
+  /** The kernel configuration (model/config.ts): `rt` for PREEMPT_RT, `default` for the scope's own. */
+  config?: KernelConfigName;
+  /** Where interleavings are taken (Scope.atomicity): `statement` (the default) or `access`. */
+  atomicity?: Atomicity;
 }
 
 /**
@@ -171,5 +177,11 @@ export function scopeWith(base: Scope, o: ScopeOverrides): Scope {
     tags.push(`profile=${o.profile}`);
   }
   if (tags.length) s.name = `${base.name}[${tags.join(',')}]`;
+  // Not a tag of the name: reports say the configuration in the scope's description and verdict.
+  if (o.config === 'default') delete s.config;
+  else if (o.config !== undefined) s.config = o.config;
+  // As the configuration: the description and the verdict say it (`interrupts between memory accesses`).
+  if (o.atomicity === 'statement') delete s.atomicity;
+  else if (o.atomicity !== undefined) s.atomicity = o.atomicity;
   return s;
 }

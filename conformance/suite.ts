@@ -3,7 +3,7 @@
  *
  * - statechart paths (conformance/paths.ts): every state and transition of the model, each path
  *   driven through the implementation at small MAX/THRESHOLD; coverage must be 100%;
- * - fast-check (conformance/fastcheck.ts): random command sequences at the kernel's MAX 256 and
+ * - fast-check (conformance/fastcheck/): random command sequences at the kernel's MAX 256 and
  *   THRESHOLD 16 on two CPUs, with interrupts injected inside task operations;
  * - the explorer (conformance/explorer): every interleaving of a small scope.
  *
@@ -11,10 +11,12 @@
  * three pass. `dio-cache test` prints the result as text or JSON (conformance/cli/test.ts).
  */
 import type { Implementation } from '../impl/interface.js';
+import { atomicityText, type Atomicity } from '../impl/kernel/runtime.js';
 import type { InvariantId } from '../model/invariants.js';
 import { getProfile } from '../model/profiles.js';
+import type { KernelConfigName } from '../model/config.js';
 import { exploreAsync } from './explorer/explore.js';
-import { runFastCheck, type FastCheckResult } from './fastcheck.js';
+import { runFastCheck, type FastCheckResult } from './fastcheck/index.js';
 import { runPathLayer } from './paths.js';
 import { SCOPES } from './scopes.js';
 import type { Scope } from './system.js';
@@ -36,6 +38,16 @@ export interface SuiteOptions {
   scope?: string | Scope;
   /** Layers to run (default: all three). */
   layers?: readonly LayerName[];
+  /**
+   * Where the explorer takes interleavings (Scope.atomicity); default: the implementation's own
+   * (a known-bad variant caught only at access level says so), else between statements.
+   */
+  atomicity?: Atomicity;
+  /**
+   * The kernel configuration the explorer runs on (model/config.ts). The statechart paths and
+   * fast-check model the !PREEMPT_RT contexts: with `rt`, only the explorer layer runs.
+   */
+  config?: KernelConfigName;
   /** Explorer state budget; a search stopped by it makes the explorer layer incomplete. */
   maxStates?: number;
   /** Explorer time budget in seconds; a search stopped by it makes the explorer layer incomplete. */
@@ -83,6 +95,8 @@ export interface ExplorerSummary {
   transitions: number;
   depth: number;
   complete: boolean;
+  /** Where interleavings were taken: between statements, or between memory accesses too. */
+  atomicity: Atomicity;
   /** Why the search stopped before exhausting the scope, when it did. */
   stoppedBy?: string;
   maxCached: number;
@@ -96,6 +110,8 @@ export interface SuiteResult {
   verdict: 'conforms' | 'violation' | 'incomplete';
   /** Why the verdict is `incomplete`, one line per shortfall. */
   shortfalls: string[];
+  /** The kernel configuration, when not the default (model/config.ts). */
+  config?: KernelConfigName;
   /** Set when Ctrl-C stopped the suite: its verdict is then never `conforms`. */
   interrupted?: boolean;
   findings: SuiteFinding[];
@@ -114,7 +130,8 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
   const t0 = performance.now();
   const findings: SuiteFinding[] = [];
   const shortfalls: string[] = [];
-  const r: SuiteResult = { impl: impl.name, profile: profile.name, verdict: 'conforms', shortfalls, findings, seconds: 0 };
+  const r: SuiteResult = { impl: impl.name, profile: profile.name, ...(o.config && o.config !== 'default' ? { config: o.config } : {}), verdict: 'conforms', shortfalls, findings, seconds: 0 };
+  if (r.config && layers.some((l) => l !== 'explorer')) throw new Error(`config ${r.config}: the statechart paths and fast-check layers model the !PREEMPT_RT contexts; only the explorer layer runs on it`);
 
   // A layer Ctrl-C kept from starting is a shortfall of its own.
   const skipped = (layer: LayerName) => {
@@ -170,7 +187,11 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
     if (!base) throw new Error(`unknown scope '${String(o.scope)}' (known: ${Object.keys(SCOPES).join(', ')})`);
     const name = base.name;
     // The scope keeps its small MAX/THRESHOLD; the profile decides the protocol.
-    const scope = { ...base, profile: profile.name };
+    const atomicity = o.atomicity ?? base.atomicity ?? impl.atomicity ?? 'statement';
+    const scope: Scope = { ...base, profile: profile.name };
+    if (atomicity === 'access') scope.atomicity = 'access';
+    else delete scope.atomicity;
+    if (r.config) scope.config = r.config;
     const e = await exploreAsync({
       impl,
       scope,
@@ -188,12 +209,13 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
       transitions: e.stats.transitions,
       depth: e.stats.depth,
       complete: e.complete,
+      atomicity,
       ...(e.stoppedBy ? { stoppedBy: e.stoppedBy } : {}),
       maxCached: e.extremes.maxCached,
       warnings: e.warnings.map((w) => ({ invariant: w.id, message: w.message })),
     };
     if (e.error) findings.push({ layer: 'explorer', invariant: 'crash', message: e.error, where: `scope ${name}: boot` });
-    const rerun = SCOPES[name] === base ? ` (the trace: dio-cache explore --impl ${impl.name} --scope ${name} --profile ${profile.name})` : '';
+    const rerun = SCOPES[name] === base ? ` (the trace: dio-cache explore --impl ${impl.name} --scope ${name} --profile ${profile.name}${atomicity === 'access' ? ' --atomicity access' : ''})` : '';
     for (const v of e.violations) findings.push({ layer: 'explorer', invariant: v.id, message: v.message, where: `scope ${name}: a ${v.steps.length}-step trace${rerun}` });
     if (!e.complete && e.violations.length === 0) shortfalls.push(`the explorer stopped at ${e.stats.states} states (${e.stoppedBy ?? 'early'}) without finishing scope ${name}`);
     log(`explorer: explored scope ${name}: ${e.stats.states} distinct states, ${e.stats.transitions} transitions, depth ${e.stats.depth}, ${e.violations.length} violation(s), ${e.stats.seconds.toFixed(1)} s${e.complete ? '' : ` (stopped: ${e.stoppedBy ?? 'early'})`}`);
@@ -224,7 +246,7 @@ export function renderSuite(r: SuiteResult): string {
   }
   if (r.explorer) {
     const e = r.explorer;
-    out.push(`  explorer          scope ${e.scope}: ${e.states} states, ${e.transitions} transitions, depth ${e.depth}${e.complete ? '' : ' (incomplete)'}; max cached ${e.maxCached}  ${s(e.seconds)}`);
+    out.push(`  explorer          scope ${e.scope}, ${atomicityText(e.atomicity)}: ${e.states} states, ${e.transitions} transitions, depth ${e.depth}${e.complete ? '' : ' (incomplete)'}; max cached ${e.maxCached}  ${s(e.seconds)}`);
     for (const w of e.warnings) out.push(`                    warning [${w.invariant}] ${w.message}`);
   }
   for (const f of r.findings) {
@@ -232,7 +254,7 @@ export function renderSuite(r: SuiteResult): string {
     out.push(`    ${f.where}`);
   }
   for (const x of r.shortfalls) out.push(`  INCOMPLETE ${x}`);
-  out.push(`verdict: ${r.verdict === 'conforms' ? conformsLine(r) : r.verdict === 'violation' ? `VIOLATION (${[...new Set(r.findings.map((f) => f.invariant))].join(', ')})` : r.interrupted ? 'incomplete (interrupted by Ctrl-C: no proof)' : 'incomplete (no proof)'}  (${s(r.seconds)})`);
+  out.push(`verdict: ${r.verdict === 'conforms' ? conformsLine(r) : r.verdict === 'violation' ? `VIOLATION${r.config ? ` (config ${r.config})` : ''} (${[...new Set(r.findings.map((f) => f.invariant))].join(', ')})` : r.interrupted ? 'incomplete (interrupted by Ctrl-C: no proof)' : 'incomplete (no proof)'}  (${s(r.seconds)})`);
   return out.join('\n') + '\n';
 }
 
@@ -241,6 +263,6 @@ function conformsLine(r: SuiteResult): string {
   const parts: string[] = [];
   if (r.paths) parts.push(`every statechart state and transition (${r.paths.paths} paths)`);
   if (r.fastcheck) parts.push(`${r.fastcheck.runs} fast-check runs at MAX 256`);
-  if (r.explorer) parts.push(`${r.explorer.states} states, every interleaving of scope ${r.explorer.scope}`);
-  return `conforms: ${parts.join('; ')}`;
+  if (r.explorer) parts.push(`${r.explorer.states} states, every interleaving of scope ${r.explorer.scope}, ${atomicityText(r.explorer.atomicity)}`);
+  return `conforms${r.config ? ` (config ${r.config})` : ''}: ${parts.join('; ')}`;
 }

@@ -51,6 +51,12 @@ export interface Implementation {
   expectedViolation?: string;
   /** Why a variant can only be caught by the interleaving explorer, if so. */
   explorerOnly?: string;
+  /**
+   * For a known-bad variant whose bug needs an interrupt between the loads and stores of one C
+   * statement: `access`, the level at which the explorer catches it (Scope.atomicity; at statement
+   * level it conforms). The suite and the tests explore it at that level.
+   */
+  atomicity?: 'access';
   structs: readonly StructDecl[];
   /** Macro name -> 'MAX' | 'THRESHOLD' | a fixed number; the scope supplies MAX and THRESHOLD. */
   macros: Readonly<Record<string, 'MAX' | 'THRESHOLD' | number>>;
@@ -58,6 +64,12 @@ export interface Implementation {
   objectType: string;
   /** Null for an allocator without a per-CPU cache (the slab-backed stand-in). */
   cache: CacheBinding | null;
+  /**
+   * Struct types that are the allocator's own bookkeeping, not objects the checker tracks (the
+   * sheaves port's `kmem_cache`, `slab_sheaf` and `node_barn`): like a per-CPU area, they hold
+   * no place in the object-safety count; the objects they point to are judged as any object is.
+   */
+  allocatorStructs?: readonly string[];
   /** Boot-time initialisation (an initcall); runs before exploration, without interleaving. */
   init(k: Kernel): Op<number>;
   /**

@@ -3,10 +3,13 @@
  */
 import type { Implementation } from './interface.js';
 import { iomapV1 } from './ports/iomap-v1.js';
+import { iomapV1Kmemleak } from './ports/iomap-v1-kmemleak.js';
 import { bio } from './ports/bio.js';
 import { bioCommon, iomapCommon } from './ports/common.js';
 import { slab } from './ports/slab.js';
+import { sheaves } from './ports/sheaves.js';
 import { allocNoNrDec } from './variants/alloc-no-nr-dec.js';
+import { bitfieldCounters } from './variants/bitfield-counters.js';
 import { bioNoPrune } from './variants/bio-no-prune.js';
 import { capCheckSplitSection } from './variants/cap-check-split-section.js';
 import { capIgnoresNrIrq } from './variants/cap-ignores-nr-irq.js';
@@ -17,6 +20,7 @@ import { hardirqTaskList } from './variants/hardirq-task-list.js';
 import { initErrorAfterSuccess } from './variants/init-error-after-success.js';
 import { kmallocUnderGetCpu } from './variants/kmalloc-under-get-cpu.js';
 import { kmallocUnchecked } from './variants/kmalloc-unchecked.js';
+import { kmemleakFreeAfterPutCpu } from './variants/kmemleak-free-after-put-cpu.js';
 import { missNoPutCpu } from './variants/miss-no-put-cpu.js';
 import { putFreeFallthrough } from './variants/put-free-fallthrough.js';
 import { softirqTaskList } from './variants/softirq-task-list.js';
@@ -25,9 +29,10 @@ import { spliceNoIrqsave } from './variants/splice-no-irqsave.js';
 import { spliceNonempty } from './variants/splice-nonempty.js';
 import { taskPutIrqList } from './variants/task-put-irq-list.js';
 import { thisCpuPtrPreemptible } from './variants/this-cpu-ptr-preemptible.js';
+import { sheavesHardirqIgnoresTrylock } from './variants/sheaves-hardirq-ignores-trylock.js';
 
 /** Implementations that must conform. */
-export const PORTS: readonly Implementation[] = [iomapV1, bio, iomapCommon, bioCommon, slab];
+export const PORTS: readonly Implementation[] = [iomapV1, bio, iomapCommon, bioCommon, slab, sheaves, iomapV1Kmemleak];
 
 /** Known-bad variants: each names the invariant it must break (expectedViolation). */
 export const VARIANTS: readonly Implementation[] = [
@@ -50,6 +55,9 @@ export const VARIANTS: readonly Implementation[] = [
   initErrorAfterSuccess,
   errorPathDoubleFree,
   bioNoPrune,
+  kmemleakFreeAfterPutCpu,
+  bitfieldCounters,
+  sheavesHardirqIgnoresTrylock,
 ];
 
 export const ALL: readonly Implementation[] = [...PORTS, ...VARIANTS];

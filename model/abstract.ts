@@ -35,6 +35,11 @@ export interface AbsObject {
   id: number;
   freed: boolean;
   places: Place[];
+  /**
+   * kmemleak's view of it where the implementation annotated it (kmemleak_alloc/kmemleak_free):
+   * 'freed' is unregistered; absent is registered, as the slab allocator registers every object.
+   */
+  kmemleak?: 'allocated' | 'freed';
 }
 
 /** An operation that returned in this step, as the refinement check classifies it. */
@@ -52,16 +57,11 @@ export interface OpOutcome {
    * put's outcome ('unknown' when the object is not known: after a miss).
    */
   errorPut?: 'push-task' | 'push-irq' | 'free' | 'unknown';
-  /** Conditions observed at some instant during the operation. */
+  /** What the operation's own statements did to the lists (what it could read is the statechart's). */
   saw: {
-    emptyTaskList: boolean;
-    belowThresholdWhileEmpty: boolean;
     spliced: boolean;
-    emptyAfterSplice: boolean;
     popped: boolean;
     poppedObj: number;
-    room: boolean;
-    full: boolean;
   };
 }
 
@@ -84,6 +84,11 @@ export interface AbsStep {
   /** A CPU that went offline in this step, with the objects left on its lists. */
   /** `pruned`: the implementation's hotplug callback ran (and left `stranded` objects behind). */
   offlined?: { cpu: number; stranded: number; pruned?: boolean };
+  /**
+   * The statechart could not take the events this step maps to (conformance/abstraction.ts): the
+   * state, the event and the guards that refused it. `refinement` reports it.
+   */
+  refused?: string;
 }
 
 export interface AbstractState {
@@ -91,4 +96,6 @@ export interface AbstractState {
   caches: AbsCache[];
   objects: AbsObject[];
   step?: AbsStep;
+  /** Set when the implementation has annotated some object for kmemleak: kmemleak-balance applies. */
+  kmemleak?: true;
 }

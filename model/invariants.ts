@@ -7,6 +7,7 @@
  */
 import type { AbsCache, AbsObject, AbstractState, Place } from './abstract.js';
 import { capAllows, reachableCapBound } from './profiles.js';
+import { interruptsPreemptOff, kernelConfig, RT_SLAB_RULE, RT_SLAB_SOURCE } from './config.js';
 
 export type InvariantId =
   | 'nr-accuracy'
@@ -20,7 +21,8 @@ export type InvariantId =
   | 'might-sleep'
   | 'crash'
   | 'init-result'
-  | 'hotplug-stranding';
+  | 'hotplug-stranding'
+  | 'kmemleak-balance';
 
 export interface Invariant {
   id: InvariantId;
@@ -127,7 +129,8 @@ export const INVARIANTS: readonly Invariant[] = [
   },
   {
     id: 'irq-list-hardirq-only',
-    claim: 'free_list_irq and nr_irq are written only on their own CPU with irqs off: by a hardirq put, or by the splice under local_irq_save',
+    claim:
+      'free_list_irq and nr_irq are written only on their own CPU with irqs off: by a hardirq put, or by the splice under local_irq_save (on a kernel config where no context can enter a preempt-disabled section, PREEMPT_RT, preemption off is enough: nothing else on the CPU can write them in between)',
     kernelRule: '"} else if (in_hardirq()) { lockdep_assert_irqs_disabled(); ... cache->free_list_irq = dio;" and "local_irq_save(flags); cache->free_list = cache->free_list_irq; cache->free_list_irq = NULL;"',
     source: 'fs/iomap/direct-io.c:dio_put_percpu_cache(), dio_alloc_irq_cache_splice()',
     severity: 'error',
@@ -138,15 +141,19 @@ export const INVARIANTS: readonly Invariant[] = [
       if (!st) return null;
       for (const { c, irq } of changed(prev, s)) {
         if (!irq || isPrune(s, c) || c.listFault) continue;
-        if (st.cpu !== c.cpu) return `cpu${st.cpu} ${st.ctx} wrote cpu${c.cpu}'s free_list_irq/nr_irq (${st.label})`;
-        if (!st.irqsOff && st.ctx !== 'hardirq') return `${st.ctx} context wrote free_list_irq/nr_irq with irqs enabled (${st.label})`;
+        const k = kernelConfig(s.profile.config);
+        const ctx = k.contexts[st.ctx];
+        if (st.cpu !== c.cpu) return `cpu${st.cpu} ${ctx.what} wrote cpu${c.cpu}'s free_list_irq/nr_irq (${st.label})`;
+        if (!st.irqsOff && !ctx.irqsOff && (st.preemptible || interruptsPreemptOff(k)))
+          return `${ctx.what} context wrote free_list_irq/nr_irq with irqs enabled${interruptsPreemptOff(k) ? '' : ' and preemption enabled'} (${st.label})`;
       }
       return null;
     },
   },
   {
     id: 'task-list-task-only',
-    claim: 'free_list and nr are written only by task context on their own CPU with preemption disabled',
+    claim:
+      'free_list and nr are written only by task context on their own CPU with preemption disabled (by a context that cannot interrupt a preempt-disabled section: on PREEMPT_RT an irq thread or a softirq, both tasks, qualify)',
     kernelRule: '"cache = per_cpu_ptr(dio_cache, get_cpu()); ... if (in_task()) { dio->dio_next = cache->free_list; cache->free_list = dio; cache->nr++;"',
     source: 'fs/iomap/direct-io.c:dio_put_percpu_cache(), dio_alloc_percpu_cache()',
     severity: 'error',
@@ -156,7 +163,8 @@ export const INVARIANTS: readonly Invariant[] = [
       for (const { c, task } of changed(prev, s)) {
         // A list that cannot be walked any more (an element freed in place) is object-safety's.
         if (!task || isPrune(s, c) || c.listFault) continue;
-        if (st.ctx !== 'task') return `${st.ctx} context wrote cpu${c.cpu}'s free_list/nr (${st.label})`;
+        const ctx = kernelConfig(s.profile.config).contexts[st.ctx];
+        if (ctx.entersPreemptOff) return `${ctx.what} context wrote cpu${c.cpu}'s free_list/nr (${st.label})`;
         if (st.cpu !== c.cpu) return `a task on cpu${st.cpu} wrote cpu${c.cpu}'s free_list/nr (${st.label})`;
         if (st.preemptible) return `free_list/nr written with preemption enabled (${st.label})`;
       }
@@ -195,7 +203,7 @@ export const INVARIANTS: readonly Invariant[] = [
   },
   {
     id: 'cap',
-    claim: 'a quiescent CPU caches at most the profile\'s reachable bound: MAX+2 with `nr_irq + nr > MAX`, MAX+1 with `>= MAX`',
+    claim: 'a quiescent CPU caches at most the profile\'s reachable bound: MAX+2 with `nr_irq + nr > MAX`, MAX+1 with `>= MAX`; on PREEMPT_RT (--config rt), where no context enters a get_cpu() section, the sequential MAX+1 and MAX',
     kernelRule: '"if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX) goto out_free;" — a soft cap: the test and the push are not atomic against a hardirq put',
     source: 'fs/iomap/direct-io.c:dio_put_percpu_cache() (docs/kernel-rules.md §5)',
     severity: 'error',
@@ -212,51 +220,13 @@ export const INVARIANTS: readonly Invariant[] = [
   },
   {
     id: 'refinement',
-    claim: 'each finished operation did what the model allows: hit (the head), splice-then-hit, miss, push to the list of its context, or free; an alloc whose caller takes its error path gives the object back as a task put does',
+    claim: 'every step is one the statechart (model/machine.ts) can take: each write to a CPU\'s lists, each section of a context and each alloc\'s result maps to a machine event, the machine has a transition for it whose guards hold, and its cache then equals the implementation\'s',
     kernelRule: 'alloc: "if (!cache->free_list) { if (READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD) splice; if (!cache->free_list) return NULL; } dio = cache->free_list;" put: "in_task() -> free_list, in_hardirq() -> free_list_irq, else free"',
-    source: 'fs/iomap/direct-io.c:dio_alloc_percpu_cache(), dio_put_percpu_cache()',
+    source: 'fs/iomap/direct-io.c:dio_alloc_percpu_cache(), dio_put_percpu_cache(); the statechart model/machine.ts',
     severity: 'error',
+    // The machine judged the step itself (AbsStep.refused): a claim about the step, checked on every visit.
     check(_prev, s) {
-      const d = s.step?.done;
-      if (!d) return null;
-      const p = s.profile;
-      const w = d.saw;
-      if (d.op === 'alloc') {
-        if (!p.cached) return null;
-        if (d.kind === 'other') return `alloc on cpu${d.cpu} changed the cache in a way the model has no transition for`;
-        const e = d.errorPut;
-        // The caller's error path: it gave the object back as a task put does, and returns none.
-        if (e === 'push-irq') return `the caller's error path put the object on free_list_irq from task context (only hardirq context may)`;
-        if (e === 'push-task' && !w.room) return `the caller's error path cached the object although nr_irq + nr never passed the cap test (${p.capCompare} ${p.max}) after it branched`;
-        if (e === 'free' && !w.full) return `the caller's error path freed the object although the cap test (${p.capCompare} ${p.max}) passed throughout: the model caches it`;
-        if (d.kind === 'hit' || d.kind === 'splice-hit') {
-          if (e === undefined && d.result !== w.poppedObj) return `alloc popped #${w.poppedObj} from the head of free_list but returned ${d.result ? `#${d.result}` : 'NULL'}`;
-          return null;
-        }
-        // miss: allowed only if, at some instant, free_list was empty and either nr_irq was below
-        // THRESHOLD or a splice left free_list empty.
-        const allowed = (w.emptyTaskList && w.belowThresholdWhileEmpty) || (w.spliced && w.emptyAfterSplice);
-        if (!allowed)
-          return w.emptyTaskList
-            ? `alloc on cpu${d.cpu} missed although nr_irq >= THRESHOLD (${p.threshold}) whenever free_list was empty: the model splices`
-            : `alloc on cpu${d.cpu} missed although free_list was never empty during the call`;
-        return null;
-      }
-      if (d.op === 'free') {
-        if (d.kind === 'other') return `put in ${d.ctx} context changed the cache in a way the model has no transition for`;
-        if (!p.cached) return d.kind === 'free' ? null : `the ${p.name} profile has no per-CPU lists, but the put cached the object`;
-        if (d.kind === 'push-task') {
-          if (d.ctx !== 'task') return `a ${d.ctx} put pushed onto free_list (only task context may)`;
-          if (!w.room) return `a task put cached the object although nr_irq + nr never passed the cap test (${p.capCompare} ${p.max}) during the call`;
-        }
-        if (d.kind === 'push-irq') {
-          if (d.ctx !== 'hardirq') return `a ${d.ctx} put pushed onto free_list_irq (only hardirq context may)`;
-          if (!w.room) return `a hardirq put cached the object although nr_irq + nr never passed the cap test (${p.capCompare} ${p.max}) during the call`;
-        }
-        if (d.kind === 'free' && d.ctx !== 'softirq' && !w.full)
-          return `a ${d.ctx} put freed the object although the cap test (${p.capCompare} ${p.max}) passed throughout the call: the model caches it`;
-      }
-      return null;
+      return s.step?.refused ?? null;
     },
   },
   {
@@ -271,9 +241,10 @@ export const INVARIANTS: readonly Invariant[] = [
   },
   {
     id: 'might-sleep',
-    claim: 'no allocation that may sleep (GFP_KERNEL) runs with preemption or irqs disabled, or in interrupt context',
-    kernelRule: '"BUG: sleeping function called from invalid context" (__might_sleep); syzbot on iomap v2: "Preemption disabled at: pcpu_cache_list_alloc"',
-    source: 'kernel/sched/core.c:__might_sleep(); iomap v2 thread (2026-01-14)',
+    claim:
+      'no allocation that may sleep (GFP_KERNEL) runs with preemption or irqs disabled, or in interrupt context; on PREEMPT_RT no slab call at all (kmalloc() with any gfp, kfree(), kmem_cache_*()) runs with preemption or irqs disabled',
+    kernelRule: `"BUG: sleeping function called from invalid context" (__might_sleep); syzbot on iomap v2: "Preemption disabled at: pcpu_cache_list_alloc". ${RT_SLAB_RULE}`,
+    source: `kernel/sched/core.c:__might_sleep(); iomap v2 thread (2026-01-14); ${RT_SLAB_SOURCE}`,
     severity: 'error',
     check(_prev, s) {
       return firstFact(s, ['might-sleep']);
@@ -313,6 +284,36 @@ export const INVARIANTS: readonly Invariant[] = [
         return o.pruned
           ? `cpu${o.cpu} went offline and its hotplug callback ran, yet ${o.stranded} object(s) are left on its lists: the prune misses them, and they are stranded until it comes back`
           : `cpu${o.cpu} went offline with ${o.stranded} object(s) left on its lists: stranded until it comes back`;
+      return null;
+    },
+  },
+  {
+    id: 'kmemleak-balance',
+    claim:
+      'once the implementation annotates objects for kmemleak: on a quiescent CPU every object on a cache list is unregistered (kmemleak_free), every object handed out (held by a task or in flight) is registered, and no object is registered twice or unregistered twice in a row (the slab allocator\'s own hooks count: it registers what it hands out and unregisters what it frees)',
+    kernelRule:
+      'Documentation/dev-tools/kmemleak.rst: "kmemleak_alloc - notify of a memory block allocation", "kmemleak_free - notify of a memory block freeing"; mm/kmemleak.c: a second registration is kmemleak_stop("Cannot insert 0x%lx into the object search tree (overlaps existing)"), which disables kmemleak, and a second unregistration is "Freeing unknown object at 0x%08lx" (with DEBUG); the bio cache proposal (<aZ74UbGA261L4mxQ@laps>) kmemleak_free()s a bio as it is cached and kmemleak_alloc()s it as it is handed out or pruned, "so that cached bios are not reported as leaks"',
+    source: 'mm/kmemleak.c:kmemleak_alloc(), kmemleak_free(), __link_object(), delete_object_full(); block/bio.c:bio_put_percpu_cache(), bio_alloc_percpu_cache(), __bio_alloc_cache_prune() with <aZ74UbGA261L4mxQ@laps>',
+    severity: 'error',
+    // The placement claims are about the state, which a revisited state passed already.
+    revisit: (_prev, s) => firstFact(s, ['kmemleak']),
+    check(_prev, s) {
+      const f = firstFact(s, ['kmemleak']);
+      if (f !== null) return f;
+      // An implementation that never annotates is not judged: the slab's own hooks keep it balanced.
+      if (!s.kmemleak) return null;
+      for (const o of s.objects) {
+        if (o.freed) continue;
+        for (const p of o.places) {
+          if (p.kind === 'task-list' || p.kind === 'irq-list') {
+            const c = s.caches[p.cpu];
+            if (!c || !c.quiescent || c.listFault) continue;
+            if (o.kmemleak !== 'freed')
+              return `${placeName(p)} holds #${o.id}, which kmemleak still tracks (${o.kmemleak === 'allocated' ? 'kmemleak_alloc() registered it' : 'registered by the slab allocator, never kmemleak_free()d'}): a cached object reported as a leak, the false positive the annotations are there to prevent`;
+          } else if ((p.kind === 'held' || p.kind === 'in-flight') && o.kmemleak === 'freed')
+            return `#${o.id}, ${p.kind === 'held' ? `held by task${p.task}` : 'in flight'}, is unregistered from kmemleak (kmemleak_free() and no kmemleak_alloc() since): a leak of it would never be reported`;
+        }
+      }
       return null;
     },
   },

@@ -28,6 +28,24 @@
  * path can put an interrupt there: `TASK_PUT_BEGIN`, `PUT{ctx:'hardirq'}`, `TASK_STEP` is the
  * MAX+2 race.
  *
+ * A third vocabulary, the observed one, is what the interleaving explorer sends: the seam
+ * (conformance/abstraction.ts) maps every step of an implementation to it. A context's critical
+ * section (`SECTION_BEGIN` at get_cpu()/local_irq_save() or a handler's entry, `SECTION_END` at
+ * put_cpu() or its return), each write to the cache's lists (`CACHE_WRITE`: pop, splice, the
+ * splice's clear, a push onto either list, or `other`), the counters as written (`COUNTERS`), the
+ * task's irq state (`IRQS`), and an operation's return with what it did (`OP_RETURN`). The
+ * machine takes an operation's decision when its write reveals it, not at its start: the C reads
+ * `free_list`, `nr_irq` and `nr` at instants of its own, and a hardirq may push between that read
+ * and the write. So each section records, in `taskSaw`/`hardirqSaw`, what its reads could have
+ * returned at some instant of the section (an eventless `witness` transition after every event),
+ * and the guards ask that: a pop needs the head, a splice an empty free_list over a spliceable
+ * irq list, a push an instant where the cap test passed; at the return, a miss needs an instant
+ * with free_list empty and nr_irq below THRESHOLD, a free one where the cap test failed. The
+ * record belongs to the operation: an operation with two sections (preempted between them) starts
+ * its second with what its first saw (`SECTION_BEGIN.saw`, carried by the seam in the frame). An
+ * event the machine cannot take is a `refinement` violation naming the state, the event and the
+ * guard that refused it.
+ *
  * A profile without a cache (`slab`) keeps the three context regions and the whole operations only:
  * every alloc is a fresh object, every put a kfree.
  *
@@ -66,7 +84,22 @@ export interface CacheContext {
   lastOutcome: Outcome | null;
   /** The object the last finished alloc returned. */
   lastAlloc: number | null;
+  /** Observed vocabulary: what the task's section could have read at some instant (SAW_* bits). */
+  taskSaw: number;
+  /** Observed vocabulary: the same for the hardirq's put (SAW_ROOM, SAW_FULL). */
+  hardirqSaw: number;
 }
+
+/** Writes to one CPU's lists, as the seam classifies a step's change to them. */
+export type CacheWrite = 'pop' | 'splice' | 'splice-clear' | 'push-task' | 'push-irq' | 'other';
+
+/** What a section's reads could have returned at some instant of it (the observed vocabulary's history). */
+export const SAW_EMPTY = 1; // free_list empty
+export const SAW_BELOW = 2; // free_list empty and nr_irq < THRESHOLD
+export const SAW_SPLICED = 4; // this alloc spliced free_list_irq onto free_list
+export const SAW_EMPTY_AFTER_SPLICE = 8; // free_list empty after the splice
+export const SAW_ROOM = 16; // nr_irq + nr passes the cap test
+export const SAW_FULL = 32; // nr_irq + nr fails it
 
 export type CacheEvent =
   /** Task context: __iomap_dio_rw() allocates, run to completion. `fresh` is what kmalloc returns on a miss. */
@@ -86,16 +119,57 @@ export type CacheEvent =
   /** A hardirq starts dio_put_percpu_cache(obj) with irqs off: get_cpu(), the cap check. */
   | { type: 'HARDIRQ_ENTER'; obj: number }
   /** The hardirq's put finishes (push onto free_list_irq, or put_cpu(); kfree()) and the handler returns. */
-  | { type: 'HARDIRQ_EXIT' };
+  | { type: 'HARDIRQ_EXIT' }
+  // ---- the observed vocabulary (the explorer, through conformance/abstraction.ts) --------------
+  /**
+   * `ctx` enters a section on this CPU's cache: a task's get_cpu() (or local_irq_save()) with no
+   * section open, a softirq or hardirq handler's entry. `op` is what the section does: an alloc,
+   * or a put of `obj` (-1: the caller's own object on its error path, not named). `saw`: what the
+   * operation's earlier sections recorded (0 for its first).
+   */
+  | { type: 'SECTION_BEGIN'; ctx: CtxKind; op: 'alloc' | 'put'; obj: number; saw: number }
+  /**
+   * `ctx` changed this CPU's lists in one step: `obj` is the object popped or pushed. `remote`:
+   * the writer runs on another CPU (no region of this CPU's machine stands for it).
+   */
+  | { type: 'CACHE_WRITE'; ctx: CtxKind; write: CacheWrite; obj: number; remote?: boolean }
+  /** `nr` and `nr_irq` as the implementation holds them after a step that wrote one of them. */
+  | { type: 'COUNTERS'; nr: number; nrIrq: number }
+  /** The task's local_irq_save() / local_irq_restore() changed this CPU's irq state. */
+  | { type: 'IRQS'; off: boolean }
+  /** `ctx` leaves its section: put_cpu() (or local_irq_restore()) back to depth 0, or the handler returns. */
+  | { type: 'SECTION_END'; ctx: CtxKind }
+  /**
+   * `ctx`'s operation returned. An alloc: `result` (0: NULL) and the object its section popped
+   * (0: none); `errorPath`: the caller took its error path, gave back what it got (`errorPut`: how,
+   * as a put's outcome) and returns NULL. A put: `outcome`, where its object went. `saw`: what its
+   * sections recorded, or -1 when its last section ended in this same step (the machine's own record).
+   */
+  | {
+      type: 'OP_RETURN';
+      ctx: CtxKind;
+      op: 'alloc' | 'put';
+      result: number;
+      popped: number;
+      errorPath: boolean;
+      errorPut: 'push-task' | 'push-irq' | 'free' | 'unknown' | null;
+      outcome: 'push-task' | 'push-irq' | 'free' | 'kept' | null;
+      saw: number;
+    };
+
+/** The events the explorer sends (the observed vocabulary); the others are the path and fast-check layers'. */
+export const OBSERVED_EVENT_TYPES: readonly CacheEvent['type'][] = ['SECTION_BEGIN', 'CACHE_WRITE', 'COUNTERS', 'IRQS', 'SECTION_END', 'OP_RETURN'];
 
 export const EVENT_TYPES: readonly CacheEvent['type'][] = [
   'ALLOC', 'PUT', 'TASK_ALLOC_BEGIN', 'TASK_PUT_BEGIN', 'TASK_STEP', 'SOFTIRQ_ENTER', 'SOFTIRQ_EXIT', 'HARDIRQ_ENTER', 'HARDIRQ_EXIT',
+  ...OBSERVED_EVENT_TYPES,
 ];
 
 export function initialContext(): CacheContext {
   return {
     freeList: [], freeListIrq: [], nr: 0, nrIrq: 0, inUse: [], freed: [], irqsOff: false,
     taskObj: null, taskFresh: null, taskSpliced: false, softirqObj: null, hardirqObj: null, lastOutcome: null, lastAlloc: null,
+    taskSaw: 0, hardirqSaw: 0,
   };
 }
 
@@ -109,6 +183,23 @@ function taskPutObj(c: CacheContext, e: CacheEvent): number {
 function hardirqPutObj(c: CacheContext, e: CacheEvent): number {
   return e.type === 'PUT' ? e.obj : c.hardirqObj!;
 }
+
+/** What an alloc's reads could return at this instant (SAW_* bits), given what it saw before. */
+function allocSees(c: CacheContext, saw: number, threshold: number): number {
+  if (c.freeList.length !== 0) return saw;
+  return saw | SAW_EMPTY | (c.nrIrq < threshold ? SAW_BELOW : 0) | (saw & SAW_SPLICED ? SAW_EMPTY_AFTER_SPLICE : 0);
+}
+/** What a put's cap test could return at this instant. */
+function putSees(c: CacheContext, saw: number, profile: Profile): number {
+  return saw | (capAllows(profile, total(c)) ? SAW_ROOM : SAW_FULL);
+}
+const pushed = (e: CacheEvent) => (e.type === 'CACHE_WRITE' ? e.obj : -1);
+/** What a returning operation's sections recorded: the event's, or the machine's own for a section that just ended. */
+function returnSaw(c: CacheContext, e: CacheEvent): number {
+  if (e.type !== 'OP_RETURN') return 0;
+  return e.saw >= 0 ? e.saw : e.ctx === 'hardirq' ? c.hardirqSaw : c.taskSaw;
+}
+const both = (saw: number, bits: number) => (saw & bits) === bits;
 
 export function cacheMachine(profile: Profile) {
   const MAX = profile.max;
@@ -164,6 +255,54 @@ export function cacheMachine(profile: Profile) {
       totalOverMax: ({ context }) => total(context) > MAX && total(context) <= SEQ,
       /** Beyond what the cap test alone allows: only the hardirq race gets here. */
       totalOvershoot: ({ context }) => total(context) > SEQ,
+      // ---- the observed vocabulary ------------------------------------------------------------
+      /** The event comes from this CPU's task (softirq, hardirq): `remote` writes come from no context of this CPU. */
+      byTask: ({ event }) => 'ctx' in event && event.ctx === 'task' && !(event.type === 'CACHE_WRITE' && event.remote),
+      bySoftirq: ({ event }) => 'ctx' in event && event.ctx === 'softirq' && !(event.type === 'CACHE_WRITE' && event.remote),
+      byHardirq: ({ event }) => 'ctx' in event && event.ctx === 'hardirq' && !(event.type === 'CACHE_WRITE' && event.remote),
+      beginsAlloc: ({ event }) => event.type === 'SECTION_BEGIN' && event.op === 'alloc',
+      beginsPut: ({ event }) => event.type === 'SECTION_BEGIN' && event.op === 'put',
+      /** `dio = cache->free_list; cache->free_list = dio->dio_next;` (l.101-102): the head goes, and only it. */
+      popsHead: ({ context, event }) => event.type === 'CACHE_WRITE' && event.write === 'pop' && context.freeList.length > 0 && context.freeList[0] === event.obj,
+      /** `cache->free_list = cache->free_list_irq;` (l.80), reached with free_list empty and nr_irq >= THRESHOLD (l.93-94). */
+      splicesWhenSpliceable: ({ context, event }) => event.type === 'CACHE_WRITE' && event.write === 'splice' && context.freeList.length === 0 && context.nrIrq >= THRESHOLD,
+      /** `cache->free_list_irq = NULL;` (l.81), the splice's second write. */
+      clearsIrqList: ({ event }) => event.type === 'CACHE_WRITE' && event.write === 'splice-clear',
+      writesPushTask: ({ event }) => event.type === 'CACHE_WRITE' && event.write === 'push-task',
+      writesPushIrq: ({ event }) => event.type === 'CACHE_WRITE' && event.write === 'push-irq',
+      /** The cap test `READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX` (l.113) passed at some instant of the put. */
+      taskSawRoom: ({ context }) => (context.taskSaw & SAW_ROOM) !== 0,
+      hardirqSawRoom: ({ context }) => (context.hardirqSaw & SAW_ROOM) !== 0,
+      /** `dio = cache->free_list; ... return dio;` (l.101-105): an alloc that popped hands out what it popped. */
+      returnsPopped: ({ event }) => event.type === 'OP_RETURN' && event.op === 'alloc' && !event.errorPath && event.popped !== 0 && event.result === event.popped,
+      /**
+       * `if (!cache->free_list) { ... put_cpu(); return NULL; }` (l.93-98), then the caller's kmalloc: an
+       * alloc that popped nothing saw, at some instant, free_list empty with nr_irq below THRESHOLD,
+       * or a splice that left free_list empty.
+       */
+      missAllowed: ({ context, event }) => {
+        if (event.type !== 'OP_RETURN' || event.op !== 'alloc' || event.errorPath || event.popped !== 0) return false;
+        const saw = returnSaw(context, event);
+        return both(saw, SAW_EMPTY | SAW_BELOW) || both(saw, SAW_SPLICED | SAW_EMPTY_AFTER_SPLICE);
+      },
+      /**
+       * `out_free_dio: ... kfree(dio)` via dio_put_percpu_cache() (__iomap_dio_rw's error path): the
+       * caller gives the object back as a task put does: cached (its push was judged when written),
+       * or freed where the cap test failed at some instant of that put.
+       */
+      errorPathGivesBack: ({ context, event }) =>
+        event.type === 'OP_RETURN' && event.op === 'alloc' && event.errorPath && (event.errorPut !== 'free' || (returnSaw(context, event) & SAW_FULL) !== 0),
+      /**
+       * `out_free: put_cpu(); kfree(dio);` (l.130-132): a task or hardirq put frees only where its cap
+       * test failed at some instant; a softirq put always frees (`} else { goto out_free; }`, l.125-126).
+       */
+      freesWhenFull: ({ context, event }) =>
+        event.type === 'OP_RETURN' && event.op === 'put' && event.outcome === 'free' && (event.ctx === 'softirq' || (returnSaw(context, event) & SAW_FULL) !== 0),
+      /** A put that cached its object: the push was judged when it was written. */
+      putCached: ({ event }) => event.type === 'OP_RETURN' && event.op === 'put' && (event.outcome === 'push-task' || event.outcome === 'push-irq'),
+      allocSeesMore: ({ context }) => allocSees(context, context.taskSaw, THRESHOLD) !== context.taskSaw,
+      taskPutSeesMore: ({ context }) => putSees(context, context.taskSaw, profile) !== context.taskSaw,
+      hardirqPutSeesMore: ({ context }) => putSees(context, context.hardirqSaw, profile) !== context.hardirqSaw,
     },
     actions: {
       /** `dio = cache->free_list; cache->free_list = dio->dio_next; cache->nr--; put_cpu(); return dio;` (l.101-105) */
@@ -266,6 +405,41 @@ export function cacheMachine(profile: Profile) {
         const obj = hardirqPutObj(context, event);
         return { inUse: without(context.inUse, obj), freed: [...context.freed, obj], hardirqObj: null, irqsOff: false, lastOutcome: 'free' as const };
       }),
+      // ---- the observed vocabulary ------------------------------------------------------------
+      obsBeginAlloc: assign(({ event }) => ({ taskSaw: event.type === 'SECTION_BEGIN' ? event.saw : 0, taskObj: null })),
+      obsBeginTaskPut: assign(({ event }) => ({ taskSaw: event.type === 'SECTION_BEGIN' ? event.saw : 0, taskObj: event.type === 'SECTION_BEGIN' ? event.obj : -1 })),
+      obsBeginSoftirq: assign(({ event }) => ({ softirqObj: event.type === 'SECTION_BEGIN' ? event.obj : -1 })),
+      /** A hardirq handler runs with irqs off. */
+      obsBeginHardirq: assign(({ event }) => ({ hardirqSaw: event.type === 'SECTION_BEGIN' ? event.saw : 0, hardirqObj: event.type === 'SECTION_BEGIN' ? event.obj : -1, irqsOff: true })),
+      /** `cache->free_list = dio->dio_next;` (l.102); `cache->nr--` comes as COUNTERS. */
+      obsPop: assign(({ context }) => ({ freeList: context.freeList.slice(1), lastAlloc: context.freeList[0]!, lastOutcome: context.taskSaw & SAW_SPLICED ? ('splice-hit' as const) : ('hit' as const) })),
+      /** `cache->free_list = cache->free_list_irq;` (l.80). */
+      obsSplice: assign(({ context }) => ({ freeList: context.freeListIrq, taskSaw: context.taskSaw | SAW_SPLICED })),
+      /** `cache->free_list_irq = NULL;` (l.81). */
+      obsSpliceClear: assign({ freeListIrq: [] }),
+      /** put_cpu(): the section's record stays until the operation returns (OP_RETURN reads it). */
+      obsEndTask: assign({ taskObj: null }),
+      /** `dio->dio_next = cache->free_list; cache->free_list = dio;` (l.117-118). */
+      obsPushTask: assign(({ context, event }) => ({ freeList: [pushed(event), ...context.freeList], lastOutcome: 'push-task' as const })),
+      /** `out_free: put_cpu(); kfree(dio);` (l.130-132): the section ends without a push. */
+      obsEndSoftirq: assign({ softirqObj: null }),
+      /** `dio->dio_next = cache->free_list_irq; cache->free_list_irq = dio;` (l.122-123). */
+      obsPushIrq: assign(({ context, event }) => ({ freeListIrq: [pushed(event), ...context.freeListIrq], lastOutcome: 'push-irq' as const })),
+      /** The handler returns: irqs are on again. */
+      obsEndHardirq: assign({ hardirqObj: null, irqsOff: false }),
+      /** The operation returned: its record is spent. */
+      obsReturn: assign(({ event }) => {
+        if (event.type !== 'OP_RETURN') return {};
+        const reset = event.ctx === 'hardirq' ? { hardirqSaw: 0 } : event.ctx === 'task' ? { taskSaw: 0 } : {};
+        if (event.op === 'alloc') return { ...reset, lastAlloc: event.result, lastOutcome: event.errorPath ? null : event.popped ? ('hit' as const) : ('miss' as const) };
+        return { ...reset, lastOutcome: event.outcome === 'kept' ? null : event.outcome };
+      }),
+      obsCounters: assign(({ event }) => (event.type === 'COUNTERS' ? { nr: event.nr, nrIrq: event.nrIrq } : {})),
+      obsIrqs: assign(({ event }) => (event.type === 'IRQS' ? { irqsOff: event.off } : {})),
+      /** The history: what the section's reads could return now. */
+      witnessAlloc: assign(({ context }) => ({ taskSaw: allocSees(context, context.taskSaw, THRESHOLD) })),
+      witnessTaskPut: assign(({ context }) => ({ taskSaw: putSees(context, context.taskSaw, profile) })),
+      witnessHardirqPut: assign(({ context }) => ({ hardirqSaw: putSees(context, context.hardirqSaw, profile) })),
     },
   });
 
@@ -307,6 +481,10 @@ export function cacheMachine(profile: Profile) {
             { guard: and(['ownsObject', 'taskOnTop', 'capAllows']), target: 'preemptOff.put.push', actions: 'beginTaskPut' as const },
             { guard: and(['ownsObject', 'taskOnTop']), target: 'preemptOff.put.free', actions: 'beginTaskPut' as const },
           ],
+          SECTION_BEGIN: [
+            { guard: and(['byTask', 'beginsAlloc']), target: 'section.alloc', actions: 'obsBeginAlloc' as const },
+            { guard: and(['byTask', 'beginsPut']), target: 'section.put', actions: 'obsBeginTaskPut' as const },
+          ],
         },
       }
     : {
@@ -326,6 +504,7 @@ export function cacheMachine(profile: Profile) {
           ? {
               /** Between get_cpu() and put_cpu(): the task cannot be preempted or migrate; interrupts still enter. */
               preemptOff: {
+                tags: ['phases'],
                 // Always entered through an explicit target; `initial` only satisfies xstate.
                 initial: 'alloc',
                 states: {
@@ -356,6 +535,53 @@ export function cacheMachine(profile: Profile) {
                   },
                 },
               },
+              /**
+               * The observed vocabulary: a task's section between get_cpu() and put_cpu(), decided by
+               * its writes. Interrupts enter it as they enter `preemptOff`.
+               */
+              section: {
+                tags: ['observed'],
+                initial: 'alloc',
+                states: {
+                  alloc: {
+                    initial: 'check',
+                    always: { guard: 'allocSeesMore' as const, actions: 'witnessAlloc' as const },
+                    states: {
+                      /** `if (!cache->free_list) { if (READ_ONCE(cache->nr_irq) >= ...` (l.93-96): nothing written yet. */
+                      check: {
+                        on: {
+                          CACHE_WRITE: [
+                            { guard: and(['byTask', 'popsHead']), target: 'popped', actions: 'obsPop' as const },
+                            { guard: and(['byTask', 'splicesWhenSpliceable']), target: 'spliced', actions: 'obsSplice' as const },
+                          ],
+                          /** `put_cpu(); return NULL;` (l.97-98): judged when the alloc returns (OP_RETURN). */
+                          SECTION_END: { guard: 'byTask' as const, target: '#cpu.task.idle', actions: 'obsEndTask' as const },
+                        },
+                      },
+                      /** After `cache->free_list = cache->free_list_irq;` (l.80), before `cache->free_list_irq = NULL;`. */
+                      spliced: { on: { CACHE_WRITE: { guard: and(['byTask', 'clearsIrqList']), target: 'check', actions: 'obsSpliceClear' as const } } },
+                      /** After `cache->free_list = dio->dio_next;` (l.102), before `put_cpu();` (l.104). */
+                      popped: { on: { SECTION_END: { guard: 'byTask' as const, target: '#cpu.task.idle', actions: 'obsEndTask' as const } } },
+                    },
+                  },
+                  put: {
+                    initial: 'check',
+                    always: { guard: 'taskPutSeesMore' as const, actions: 'witnessTaskPut' as const },
+                    states: {
+                      /** `if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)` (l.113): nothing written yet. */
+                      check: {
+                        on: {
+                          CACHE_WRITE: { guard: and(['byTask', 'writesPushTask', 'taskSawRoom']), target: 'pushed', actions: 'obsPushTask' as const },
+                          /** `out_free: put_cpu();` (l.131), or a put that goes on in another section: judged when it returns. */
+                          SECTION_END: { guard: 'byTask' as const, target: '#cpu.task.idle', actions: 'obsEndTask' as const },
+                        },
+                      },
+                      /** After `cache->free_list = dio;` (l.118), before `put_cpu();` (l.120). */
+                      pushed: { on: { SECTION_END: { guard: 'byTask' as const, target: '#cpu.task.idle', actions: 'obsEndTask' as const } } },
+                    },
+                  },
+                },
+              },
             }
           : {}),
       },
@@ -366,13 +592,20 @@ export function cacheMachine(profile: Profile) {
         idle: {
           on: {
             PUT: { guard: and(['putInSoftirq', 'softirqMayRun']), actions: 'freeSoftirqObj' as const },
-            ...(profile.cached ? { SOFTIRQ_ENTER: { guard: and(['ownsObject', 'softirqMayRun']), target: 'put', actions: 'enterSoftirq' as const } } : {}),
+            ...(profile.cached
+              ? {
+                  SOFTIRQ_ENTER: { guard: and(['ownsObject', 'softirqMayRun']), target: 'put', actions: 'enterSoftirq' as const },
+                  SECTION_BEGIN: { guard: and(['bySoftirq', 'beginsPut']), target: 'section', actions: 'obsBeginSoftirq' as const },
+                }
+              : {}),
           },
         },
         ...(profile.cached
           ? {
               /** The softirq's put, after the cap test, before `out_free: put_cpu();` (l.131): a hardirq may enter. */
-              put: { on: { SOFTIRQ_EXIT: { guard: 'softirqOnTop' as const, target: 'idle', actions: 'freeSoftirqObj' as const } } },
+              put: { tags: ['phases'], on: { SOFTIRQ_EXIT: { guard: 'softirqOnTop' as const, target: 'idle', actions: 'freeSoftirqObj' as const } } },
+              /** Observed: the softirq's put, `} else { goto out_free; }` (l.125-126): it writes nothing to the cache. */
+              section: { tags: ['observed'], on: { SECTION_END: { guard: 'bySoftirq' as const, target: 'idle', actions: 'obsEndSoftirq' as const } } },
             }
           : {}),
       },
@@ -391,15 +624,34 @@ export function cacheMachine(profile: Profile) {
                   { guard: and(['ownsObject', 'irqsOn', 'capAllows']), target: 'push', actions: 'enterHardirq' as const },
                   { guard: and(['ownsObject', 'irqsOn']), target: 'free', actions: 'enterHardirq' as const },
                 ],
+                SECTION_BEGIN: { guard: and(['byHardirq', 'beginsPut', 'irqsOn']), target: 'section', actions: 'obsBeginHardirq' as const },
               }
             : { PUT: { guard: and(['putInHardirq', 'irqsOn']), actions: 'freeHardirqObj' as const } },
         },
         ...(profile.cached
           ? {
               /** Cap test passed, in_hardirq(): before `cache->free_list_irq = dio;` (l.123). Irqs are off. */
-              push: { on: { HARDIRQ_EXIT: { target: 'idle', actions: 'pushIrqList' as const } } },
+              push: { tags: ['phases'], on: { HARDIRQ_EXIT: { target: 'idle', actions: 'pushIrqList' as const } } },
               /** Cap test failed: before `out_free: put_cpu();` (l.131). Irqs are off. */
-              free: { on: { HARDIRQ_EXIT: { target: 'idle', actions: 'freeHardirqObj' as const } } },
+              free: { tags: ['phases'], on: { HARDIRQ_EXIT: { target: 'idle', actions: 'freeHardirqObj' as const } } },
+              /** Observed: the hardirq's put, decided by its write. Irqs are off. */
+              section: {
+                tags: ['observed'],
+                initial: 'check',
+                always: { guard: 'hardirqPutSeesMore' as const, actions: 'witnessHardirqPut' as const },
+                states: {
+                  /** `} else if (in_hardirq()) {` (l.120) after the cap test (l.113): nothing written yet. */
+                  check: {
+                    on: {
+                      CACHE_WRITE: { guard: and(['byHardirq', 'writesPushIrq', 'hardirqSawRoom']), target: 'pushed', actions: 'obsPushIrq' as const },
+                      /** `goto out_free;` (l.114): judged when the put returns. */
+                      SECTION_END: { guard: 'byHardirq' as const, target: '#cpu.hardirq.idle', actions: 'obsEndHardirq' as const },
+                    },
+                  },
+                  /** After `cache->free_list_irq = dio;` (l.123): the handler returns. */
+                  pushed: { on: { SECTION_END: { guard: 'byHardirq' as const, target: '#cpu.hardirq.idle', actions: 'obsEndHardirq' as const } } },
+                },
+              },
             }
           : {}),
       },
@@ -445,6 +697,23 @@ export function cacheMachine(profile: Profile) {
     id: 'cpu',
     type: 'parallel',
     context: initialContext(),
+    // Observed events that any state takes: the implementation's counters and irq state as written
+    // (the named invariants judge them: nr-accuracy, irq-list-hardirq-only), and an operation's return.
+    ...(profile.cached
+      ? {
+          on: {
+            COUNTERS: { actions: 'obsCounters' as const },
+            IRQS: { actions: 'obsIrqs' as const },
+            OP_RETURN: [
+              { guard: 'returnsPopped' as const, actions: 'obsReturn' as const },
+              { guard: 'missAllowed' as const, actions: 'obsReturn' as const },
+              { guard: 'errorPathGivesBack' as const, actions: 'obsReturn' as const },
+              { guard: 'freesWhenFull' as const, actions: 'obsReturn' as const },
+              { guard: 'putCached' as const, actions: 'obsReturn' as const },
+            ],
+          },
+        }
+      : {}),
     states: regions,
   });
 }

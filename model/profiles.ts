@@ -3,6 +3,8 @@
  * kernel code decides (cap comparison, who allocates on a miss, hotplug prune); MAX and THRESHOLD
  * are the kernel's 256/16 or small values for exploration.
  */
+import { interruptsPreemptOff, kernelConfig, type KernelConfigName } from './config.js';
+
 export type CapCompare = '>' | '>=';
 
 export interface Profile {
@@ -18,6 +20,11 @@ export interface Profile {
   cached: boolean;
   max: number;
   threshold: number;
+  /**
+   * The kernel configuration the cache runs on (model/config.ts), absent for `default`: what each
+   * context is, which the invariants read. An axis of its own, set from the scope (Scope.config).
+   */
+  config?: KernelConfigName;
 }
 
 export const KERNEL_MAX = 256;
@@ -83,6 +90,9 @@ export function capAllows(p: Profile, total: number): boolean {
  */
 export function reachableCapBound(p: Profile): number {
   const sequential = p.capCompare === '>' ? p.max + 1 : p.max;
+  // On a config where no context enters a get_cpu() section (PREEMPT_RT: the completion is an irq
+  // thread), nothing lands between a put's cap test and its push: the sequential bound is the bound.
+  if (p.config && !interruptsPreemptOff(kernelConfig(p.config))) return sequential;
   return sequential + 1;
 }
 

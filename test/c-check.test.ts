@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { check } from '../conformance/c/run.js';
+import { check, type CheckReport } from '../conformance/c/run.js';
 
 /** The seed patch as posted, shipped unchanged (fixtures/seed/README.md says where it comes from). */
 const SEED = fileURLToPath(new URL('./fixtures/seed/iomap-dio-alloc-cache-v1.txt', import.meta.url));
@@ -19,6 +19,16 @@ const FIX = fileURLToPath(new URL('./fixtures/c/', import.meta.url));
  * another way must explore exactly this.
  */
 const SEED_STATES = 12732;
+
+/**
+ * A fixture checked as it is, once per file: the tests that look at the same check (the seed's,
+ * error-path-double-free's) share its report instead of exploring it again.
+ */
+const checked = new Map<string, Promise<CheckReport>>();
+const checkOnce = (file: string): Promise<CheckReport> => {
+  if (!checked.has(file)) checked.set(file, check({ file }));
+  return checked.get(file)!;
+};
 
 /** Each fixture names its expected id in its header (written by make-fixtures.py). */
 const BAD = [
@@ -37,7 +47,7 @@ const BAD = [
 
 describe('C path: the seed patch', () => {
   it('conforms, with the soft cap as a note, the missing hotplug prune as a warning and full coverage', async () => {
-    const r = await check({ file: SEED });
+    const r = await checkOnce(SEED);
     console.log(`seed: ${r.verdict}, ${r.stats.states} states, ${r.stats.seconds.toFixed(1)} s, maxCached ${r.extremes.maxCached}`);
     expect(r.input.kind).toBe('email');
     expect(r.verdict).toBe('conforms');
@@ -131,7 +141,7 @@ describe('C path: known-bad C edits of the seed patch', () => {
       const file = `${FIX}${name}.patch`;
       const expected = /^Expected violation: (\S+)$/m.exec(readFileSync(file, 'utf8'))![1]!;
       const t0 = performance.now();
-      const r = await check({ file });
+      const r = await checkOnce(file);
       console.log(`${name}: ${r.violations.map((v) => `${v.id} (${v.steps.length} steps)`).join(', ')}; ${r.stats.states} states, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       expect(r.verdict).toBe('violation');
       expect(r.violations.map((v) => v.id)).toContain(expected);
@@ -142,7 +152,7 @@ describe('C path: known-bad C edits of the seed patch', () => {
   }
 
   it('error-path-double-free.patch: found only by taking the caller\'s `if (ret)` after the error path\'s put, and the trace says it was a nondeterministic branch', async () => {
-    const r = await check({ file: `${FIX}error-path-double-free.patch` });
+    const r = await checkOnce(`${FIX}error-path-double-free.patch`);
     const v = r.violations.find((x) => x.id === 'object-safety')!;
     expect(v.site).toBe('free site in __iomap_dio_rw() (direct-io.c:886)');
     const branch = v.steps.find((st) => /\(nondeterministic branch\)/.test(st.event));
@@ -268,7 +278,7 @@ describe('C path: edits of the code around the cache', () => {
       expect(v.message).toMatch(/NULL pointer dereference: dio reaches `dio->iocb = iocb;` \(direct-io.c:70\d\)/);
       expect(v.steps.some((x) => /the allocation fails \(NULL\) in __iomap_dio_rw: dio = kmalloc\(sizeof\(\*dio\), GFP_KERNEL\);/.test(x.event))).toBe(true);
     }
-    const ok = await check({ file: SEED });
+    const ok = await checkOnce(SEED);
     expect(ok.verdict).toBe('conforms');
     expect(ok.profile.inferred.join('\n')).toContain('the line after it, `dio->iocb = iocb;` (direct-io.c:706), dereferences dio');
     expect(ok.runs.find((x) => x.scope.name === 'check-enomem')?.verdict).toBe('conforms');
@@ -409,7 +419,7 @@ describe('C path: edits of the code around the cache', () => {
   });
 
   it('the seed itself has no dropped free: every removed kfree(dio) has its put in the same hunk', async () => {
-    const r = await check({ file: SEED });
+    const r = await checkOnce(SEED);
     expect(r.violations).toEqual([]);
   });
 });

@@ -6,13 +6,13 @@
  * (the address of a local, struct values, function pointers, an unknown iterator macro) with the
  * construct and its line, exit 2, before any exploring.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cHarness } from './c-harness.js';
+import { runCli } from './cli-run.js';
 import { KernelFault } from '../impl/kernel/primitives.js';
 import { mkPtr } from '../impl/kernel/values.js';
 import { UsageError } from '../conformance/cli/errors.js';
@@ -28,10 +28,13 @@ const work = mkdtempSync(join(tmpdir(), 'dio-constructs-'));
 /** Small scopes: 3 ops reach the splice, the cap and MAX+1 with `>=`; 2 ops are enough for a construct to run. */
 const SCOPES3 = [{ ...CHECK_SCOPES[0]!, ops: 3 }, CHECK_SCOPES[1]!];
 const SCOPES2 = [{ ...CHECK_SCOPES[0]!, ops: 2 }, CHECK_SCOPES[1]!];
+/** v3 as posted on SCOPES3, checked once: its own test and the static-descriptor comparison read it. */
+let v3Checked: ReturnType<typeof check> | undefined;
+const checkV3 = (): ReturnType<typeof check> => (v3Checked ??= check({ file: `${FIX}v3-as-posted.patch`, scopes: SCOPES3 }));
 
 describe('the revisions as posted', () => {
   it('v3 (20260115021108.1913695-1): the __percpu pointer in a kmalloc\'d descriptor, conforms as iomap-v3', async () => {
-    const r = await check({ file: `${FIX}v3-as-posted.patch`, scopes: SCOPES3 });
+    const r = await checkV3();
     console.log(`v3-as-posted: ${r.verdict}, ${r.stats.states} states, ${r.stats.seconds.toFixed(1)} s`);
     expect(r.input.kind).toBe('email');
     expect(r.verdict).toBe('conforms');
@@ -71,12 +74,13 @@ describe('fixtures in the v3-generic.diff shape', () => {
     expect(r.violations.map((v) => v.id)).toEqual([expected]);
   });
 
-  it('the CLI exits 0 and 1 on them', () => {
-    const cli = (f: string) => spawnSync('node', [join(ROOT, 'bin/dio-cache.js'), 'check', `${FIX}${f}`, '--no-progress', '--scope', 'check-1cpu', '--ops', '3'], { cwd: work, encoding: 'utf8', timeout: 60_000 });
-    expect(cli('v3-foreach.diff').status).toBe(0);
-    const r = cli('v2-generic-sleeps.diff');
-    expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/violation might-sleep: /);
+  it('the CLI exits 0 and 1 on them', async () => {
+    // In-process (test/cli-run.ts): the entry bin/dio-cache.js calls, without a process start.
+    const cli = (f: string) => runCli(['check', `${FIX}${f}`, '--no-progress', '--scope', 'check-1cpu', '--ops', '3'], work);
+    expect((await cli('v3-foreach.diff')).code).toBe(0);
+    const r = await cli('v2-generic-sleeps.diff');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/violation might-sleep: /);
   });
 });
 
@@ -190,7 +194,7 @@ describe('the descriptor as a static struct, initialised in place', () => {
     expect(r.verdict).toBe('conforms');
     expect(r.profile.name).toBe('iomap-v3');
     expect(r.profile.inferred.join('\n')).toMatch(/the __percpu pointer is dio_pcpu_cache_list\.cache .*create pcpu_cache_list_init\(\)/s);
-    const v3 = await check({ file: `${FIX}v3-as-posted.patch`, scopes: SCOPES3 });
+    const v3 = await checkV3();
     expect(r.stats.states).toBe(v3.stats.states);
   });
 });
@@ -293,12 +297,12 @@ describe('constructs it refuses: the construct and its line, before exploring', 
     });
   }
 
-  it('exit 2 with one line on stderr', () => {
+  it('exit 2 with one line on stderr', async () => {
     const file = join(work, 'the-address-of-a-local.diff');
-    const r = spawnSync('node', [join(ROOT, 'bin/dio-cache.js'), 'check', file, '--no-progress'], { cwd: work, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^dio-cache: unsupported C: direct-io\.c:103: taking the address of local 'flags'/);
+    const r = await runCli(['check', file, '--no-progress'], work);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/^dio-cache: unsupported C: direct-io\.c:103: taking the address of local 'flags'/);
   });
 });
 

@@ -5,13 +5,13 @@
  * (include/linux/percpu-defs.h). A guard's release is a statement boundary of its own, labelled,
  * made through the Kernel primitives so every invariant sees it.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cHarness } from './c-harness.js';
+import { runCli } from './cli-run.js';
 import { mkPtr } from '../impl/kernel/values.js';
 import { UsageError } from '../conformance/cli/errors.js';
 import { check, CHECK_SCOPES } from '../conformance/c/run.js';
@@ -198,9 +198,9 @@ describe('fixtures in current kernel style', () => {
 
   it('bad-guard-class.c: guard(spinlock_irqsave) is refused up front with its line (exit 2)', async () => {
     await expect(check({ file: `${FIX}bad-guard-class.c` })).rejects.toThrow(UsageError);
-    const r = spawnSync('node', [join(ROOT, 'bin/dio-cache.js'), 'check', `${FIX}bad-guard-class.c`, '--no-progress'], { cwd: work, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/unsupported C: bad-guard-class\.c:54: guard\(spinlock_irqsave\) is not supported/);
+    const r = await runCli(['check', `${FIX}bad-guard-class.c`, '--no-progress'], work);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unsupported C: bad-guard-class\.c:54: guard\(spinlock_irqsave\) is not supported/);
   });
 });
 

@@ -12,6 +12,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { EXIT_INCOMPLETE, EXIT_INTERRUPTED } from '../conformance/cli/errors.js';
+import { runCli } from './cli-run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'bin/dio-cache.js');
@@ -24,12 +25,16 @@ interface Done {
   err: string;
 }
 
-function run(args: string[], cwd = work): Done {
-  const r = spawnSync('node', [CLI, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+/**
+ * In-process (test/cli-run.ts): the entry bin/dio-cache.js calls, with the same output and exit
+ * code, without a node + tsx start. The Ctrl-C tests, one --json usage error and the command on
+ * PATH run as processes.
+ */
+function run(args: string[], cwd = work): Promise<Done> {
+  return runCli(args, cwd);
 }
 
-/** As run(), without blocking the test worker: the groups of independent runs go concurrently. */
+/** As a user runs it: node, bin/dio-cache.js and tsx in a process of its own. */
 function runAsync(args: string[], cwd = work): Promise<Done> {
   return new Promise((resolve) => {
     const p = spawn('node', [CLI, ...args], { cwd });
@@ -156,29 +161,30 @@ describe('Ctrl-C: an interrupted search is incomplete, reports what it found and
   });
 });
 
-describe.concurrent('a budget that runs out: incomplete, exit 3', () => {
+describe('a budget that runs out: incomplete, exit 3', () => {
   it('explore --max-states, text and JSON', async () => {
-    const t = await runAsync(['explore', '--scope', 'smp-small', '--max-states', '300', '--no-progress']);
-    expect(t.code).toBe(EXIT_INCOMPLETE);
+    const t = await run(['explore', '--scope', 'smp-small', '--max-states', '300', '--no-progress']);
+    expect(t.code, t.err).toBe(EXIT_INCOMPLETE);
     expect(t.out).toMatch(/incomplete: no violation in 300 states \(depth \d+\), but the --max-states budget ran out/);
-    const j = JSON.parse((await runAsync(['explore', '--scope', 'smp-small', '--max-states', '300', '--json', '--no-progress'])).out) as { verdict: string; stoppedBy: string; stats: { states: number } };
+    const j = JSON.parse((await run(['explore', '--scope', 'smp-small', '--max-states', '300', '--json', '--no-progress'])).out) as { verdict: string; stoppedBy: string; stats: { states: number } };
     expect(j).toMatchObject({ verdict: 'incomplete', stoppedBy: 'maxStates', stats: { states: 300 } });
   });
 
   it('explore --max-seconds', async () => {
-    const r = await runAsync(['explore', '--scope', 'smp', '--max-seconds', '1', '--json', '--no-progress']);
+    const r = await run(['explore', '--scope', 'smp', '--max-seconds', '1', '--json', '--no-progress']);
     expect(r.code).toBe(EXIT_INCOMPLETE);
     expect(JSON.parse(r.out)).toMatchObject({ verdict: 'incomplete', stoppedBy: 'time', complete: false });
   });
 
   it('check --max-states', async () => {
-    const r = await runAsync(['check', join(FIX, 'direct-io-v1.c'), '--scope', 'check-1cpu', '--max-states', '50', '--json', '--no-progress']);
+    const r = await run(['check', join(FIX, 'direct-io-v1.c'), '--scope', 'check-1cpu', '--max-states', '50', '--json', '--no-progress']);
     expect(r.code).toBe(EXIT_INCOMPLETE);
     expect(JSON.parse(r.out)).toMatchObject({ verdict: 'incomplete', stoppedBy: 'maxStates', complete: false });
   });
 });
 
-describe.concurrent('--json: a usage or input error is a JSON document on stdout, exit 2', () => {
+describe('--json: a usage or input error is a JSON document on stdout, exit 2', () => {
+  // The first as a process of its own (commander's error path through bin/dio-cache.js), the rest in-process.
   const cases: [string, string[], RegExp][] = [
     ['explore: unknown option (commander)', ['explore', '--json', '--frob'], /unknown option '--frob'/],
     ['replay: unreadable file', ['replay', join(work, 'missing.replay.json'), '--json'], /not a readable replay file/],
@@ -187,7 +193,7 @@ describe.concurrent('--json: a usage or input error is a JSON document on stdout
   ];
   for (const [name, args, message] of cases)
     it(name, async () => {
-      const r = await runAsync(args);
+      const r = await (args.includes('--frob') ? runAsync(args) : run(args));
       expect(r.code).toBe(2);
       const j = JSON.parse(r.out) as { verdict: string; message: string };
       expect(j.verdict).toBe('error');
@@ -197,8 +203,8 @@ describe.concurrent('--json: a usage or input error is a JSON document on stdout
 });
 
 describe('progress says what it counts, and its last line agrees with the report', () => {
-  it('check: per scope, the last line is the report line', () => {
-    const r = run(['check', join(FIX, 'direct-io-v1.c'), '--ops', '2', '--json']);
+  it('check: per scope, the last line is the report line', async () => {
+    const r = await run(['check', join(FIX, 'direct-io-v1.c'), '--ops', '2', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { runs: { scope: { name: string }; site?: string; stats: { states: number; transitions: number; depth: number } }[] };
     for (const run of j.runs) {
@@ -216,8 +222,8 @@ describe('progress says what it counts, and its last line agrees with the report
     }
   });
 
-  it('explore: the last line is the report line', () => {
-    const r = run(['explore', '--scope', 'spin-ref', '--ops', '2']);
+  it('explore: the last line is the report line', async () => {
+    const r = await run(['explore', '--scope', 'spin-ref', '--ops', '2']);
     expect(r.code).toBe(0);
     const last = r.err.trim().split('\n').pop()!;
     const m = /explored: ([\d,]+) distinct states, ([\d,]+) transitions, depth (\d+)/.exec(last)!;
@@ -228,9 +234,9 @@ describe('progress says what it counts, and its last line agrees with the report
 });
 
 describe('--out-dir: every replay file in one place, and the paths printed', () => {
-  it('check: two violations, two replay files in ./dio-cache-out/ by default, listed in the report', () => {
+  it('check: two violations, two replay files in ./dio-cache-out/ by default, listed in the report', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'dio-out-'));
-    const r = run(['check', join(FIX, 'splice-no-irqsave.patch'), '--scope', 'check-1cpu', '--ops', '3', '--json', '--no-progress'], cwd);
+    const r = await run(['check', join(FIX, 'splice-no-irqsave.patch'), '--scope', 'check-1cpu', '--ops', '3', '--json', '--no-progress'], cwd);
     expect(r.code).toBe(1);
     const files = readdirSync(join(cwd, 'dio-cache-out')).sort();
     expect(files).toEqual(['splice-no-irqsave.patch.irq-list-hardirq-only.replay.json', 'splice-no-irqsave.patch.object-safety.replay.json']);
@@ -241,23 +247,23 @@ describe('--out-dir: every replay file in one place, and the paths printed', () 
     expect(readdirSync(cwd)).toEqual(['dio-cache-out']);
   });
 
-  it('--replay-out still names the first file, with a deprecation line', () => {
+  it('--replay-out still names the first file, with a deprecation line', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'dio-out-'));
-    const r = run(['check', join(FIX, 'splice-no-irqsave.patch'), '--scope', 'check-1cpu', '--ops', '3', '--replay-out', 'first.json', '--no-progress'], cwd);
+    const r = await run(['check', join(FIX, 'splice-no-irqsave.patch'), '--scope', 'check-1cpu', '--ops', '3', '--replay-out', 'first.json', '--no-progress'], cwd);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--replay-out is deprecated/);
     expect(existsSync(join(cwd, 'first.json'))).toBe(true);
     expect(readdirSync(join(cwd, 'dio-cache-out'))).toHaveLength(1);
   });
 
-  it('explore --all: one replay file per invariant, in --out-dir', () => {
+  it('explore --all: one replay file per invariant, in --out-dir', async () => {
     const dir = join(work, 'explore-out');
-    const r = run(['explore', '--impl', 'splice-no-irqsave', '--scope', 'spin-ref', '--ops', '3', '--max', '2', '--threshold', '1', '--all', '--out-dir', dir, '--no-progress']);
+    const r = await run(['explore', '--impl', 'splice-no-irqsave', '--scope', 'spin-ref', '--ops', '3', '--max', '2', '--threshold', '1', '--all', '--out-dir', dir, '--no-progress']);
     expect(r.code).toBe(1);
     const files = readdirSync(dir).sort();
     expect(files).toEqual(['splice-no-irqsave.irq-list-hardirq-only.replay.json', 'splice-no-irqsave.object-safety.replay.json']);
     for (const f of files) expect(r.out).toContain(`replay: dio-cache replay ${join(dir, f)}`);
-    const rp = run(['replay', join(dir, files[0]!)]);
+    const rp = await run(['replay', join(dir, files[0]!)]);
     expect(rp.code).toBe(1);
     expect(rp.out).toMatch(/reproduced: /);
   });
@@ -291,25 +297,25 @@ describe('installed on PATH: a symlink to bin/dio-cache.js, run from another dir
 
 describe('block/bio.c as shipped (test/fixtures/kernel): the docs sample checks a file in the repository', () => {
   const KERNEL = join(ROOT, 'test/fixtures/kernel');
-  it('names its commit, and checks with its binding', () => {
+  it('names its commit, and checks with its binding', async () => {
     expect(readFileSync(join(KERNEL, 'bio-5031e945.c'), 'utf8')).toMatch(/commit 5031e945f525bf55abd6448793db34e4af65018a/);
-    const bare = run(['check', join(KERNEL, 'bio-5031e945.c'), '--no-progress']);
+    const bare = await run(['check', join(KERNEL, 'bio-5031e945.c'), '--no-progress']);
     expect(bare.code).toBe(2);
     expect(bare.err).toMatch(/unknown function bio_init_inline\(\).*bio_init\(\)/);
-    const r = run(['check', join(KERNEL, 'bio-5031e945.c'), '--binding', join(KERNEL, 'bio-5031e945.binding.json'), '--scope', 'check-1cpu', '--ops', '2', '--no-progress']);
+    const r = await run(['check', join(KERNEL, 'bio-5031e945.c'), '--binding', join(KERNEL, 'bio-5031e945.binding.json'), '--scope', 'check-1cpu', '--ops', '2', '--no-progress']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^profile bio:/m);
     expect(r.out).toMatch(/^conforms: /m);
   });
 
-  it('a switch the binding lets through is refused, and the error names the binding entry that avoids it', () => {
+  it('a switch the binding lets through is refused, and the error names the binding entry that avoids it', async () => {
     const b = JSON.parse(readFileSync(join(KERNEL, 'bio-5031e945.binding.json'), 'utf8')) as { functions: Record<string, string> };
     // bvec_free() as the kernel has it: through a helper with a switch (biovec_slab()'s shape).
     b.functions.slab_of = 'static int slab_of(unsigned short nr_vecs)\n{\n\tswitch (nr_vecs) {\n\tcase 5 ... 16:\n\t\treturn 0;\n\tdefault:\n\t\treturn 1;\n\t}\n}';
     b.functions.bvec_free = 'void bvec_free(mempool_t *pool, struct bio_vec *bv, unsigned short nr_vecs)\n{\n\tif (nr_vecs > BIO_INLINE_VECS)\n\t\tBUG_ON(slab_of(nr_vecs));\n}';
     const file = join(work, 'switch.binding.json');
     writeFileSync(file, JSON.stringify(b));
-    const r = run(['check', join(KERNEL, 'bio-5031e945.c'), '--binding', file, '--no-progress']);
+    const r = await run(['check', join(KERNEL, 'bio-5031e945.c'), '--binding', file, '--no-progress']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unsupported C: .*a switch statement: .*\(in slab_of\(\), reached through .*bvec_free\(\); the binding entry that avoids it: "functions": \{"bvec_free": "C text"\}/);
   });

@@ -7,7 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allBlocks, counts, DOCS_WITH_OUTPUT, findBlocks, parseSpec, render, ROOT } from '../conformance/docs-output.js';
+import { allBlocks, counts, DOCS_WITH_OUTPUT, findBlocks, parseSpec, render, ROOT, type Runner } from '../conformance/docs-output.js';
+import { runCli } from './cli-run.js';
+
+/** Each block's command in-process (test/cli-run.ts): the entry bin/dio-cache.js calls, no process start. */
+const inProcess: Runner = async (args, cwd) => {
+  const r = await runCli(args, cwd);
+  return { status: r.code, stdout: r.out, stderr: r.err };
+};
 
 describe('pasted output in the docs', () => {
   it('every pasted `$ dio-cache` block is marked with its command (or says why it cannot be regenerated)', () => {
@@ -47,7 +54,7 @@ describe('pasted output in the docs', () => {
   });
 
   for (const b of allBlocks().filter((x) => x.spec.cheap))
-    it(`${b.file}: ${b.spec.marker} is fresh (npm run docs)`, () => {
-      expect(counts(b.body), `${b.file}: the pasted output of \`dio-cache ${b.spec.args.join(' ')}\` is stale: npm run docs`).toEqual(counts(render(b.spec)));
+    it(`${b.file}: ${b.spec.marker} is fresh (npm run docs)`, async () => {
+      expect(counts(b.body), `${b.file}: the pasted output of \`dio-cache ${b.spec.args.join(' ')}\` is stale: npm run docs`).toEqual(counts(await render(b.spec, inProcess)));
     });
 });

@@ -27,6 +27,7 @@ import { PORTS, VARIANTS } from '../impl/registry.js';
 import { v1Variant } from '../impl/variants/v1-parts.js';
 import { INVARIANTS, violations } from '../model/invariants.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
+import { runCli } from './cli-run.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const spinRef = (ops: number) => ({ ...SCOPES['spin-ref']!, ops });
@@ -196,7 +197,7 @@ describe('explorer: counterexamples', () => {
     expect(back.steps).toEqual(v.steps);
   });
 
-  it('CLI: explore --impl PATH --json exits 1 with a replay file, and `replay FILE` reproduces the identical trace', () => {
+  it('CLI: explore --impl PATH --json exits 1 with a replay file, and `replay FILE` reproduces the identical trace', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dio-explorer-cli-'));
     const mod = join(dir, 'bad.ts');
     const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
@@ -214,6 +215,8 @@ describe('explorer: counterexamples', () => {
       ].join('\n'),
     );
     const replayFile = join(dir, 'out.replay.json');
+    // The module loaded by tsx as a user's is, in a process of its own; the replay and the
+    // missing module in-process (test/cli-run.ts), through the same entry.
     const cli = (...a: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'conformance/cli/main.ts'), ...a], { cwd: repo, encoding: 'utf8' });
     const ex = cli('explore', '--impl', mod, '--ops', '4', '--json', '--replay-out', replayFile);
     expect(ex.status, ex.stderr).toBe(1);
@@ -221,15 +224,15 @@ describe('explorer: counterexamples', () => {
     expect(out.verdict).toBe('violation');
     expect(out.violations[0]!.replayFile).toBe(replayFile);
     expect(out.stats.states).toBeGreaterThan(0);
-    const rp = cli('replay', replayFile, '--json');
-    expect(rp.status, rp.stderr).toBe(1);
-    const back = JSON.parse(rp.stdout) as { reproduced: boolean; invariant: string; steps: unknown[] };
+    const rp = await runCli(['replay', replayFile, '--json'], repo);
+    expect(rp.code, rp.err).toBe(1);
+    const back = JSON.parse(rp.out) as { reproduced: boolean; invariant: string; steps: unknown[] };
     expect(back.reproduced).toBe(true);
     expect(back.invariant).toBe(out.violations[0]!.invariant);
     expect(back.steps).toEqual(out.violations[0]!.steps);
-    const bad = cli('explore', '--impl', join(dir, 'missing.ts'));
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/^dio-cache: --impl .*missing\.ts/);
+    const bad = await runCli(['explore', '--impl', join(dir, 'missing.ts')], repo);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^dio-cache: --impl .*missing\.ts/);
   });
 });
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findImpl, VARIANTS } from '../impl/registry.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
-import { runFastCheck } from '../conformance/fastcheck.js';
+import { runFastCheck } from '../conformance/fastcheck/index.js';
 
 const runs = Math.max(fc.readConfigureGlobal().numRuns ?? 1000, 1000);
 const log = (line: string) => console.log(line);

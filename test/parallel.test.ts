@@ -4,7 +4,6 @@
  * the BFS, depth and shortest witnesses), the same verdict with a counterexample that replays —
  * and stop on the same conditions.
  */
-import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { SCOPES } from '../conformance/scopes.js';
 import { System } from '../conformance/system.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
 import { findImpl } from '../impl/registry.js';
+import { runCli } from './cli-run.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const spinRef = (ops: number) => ({ ...SCOPES['spin-ref']!, ops });
@@ -150,13 +150,14 @@ describe('parallel DFS', () => {
     expect(aborted.stats.states).toBeGreaterThan(0);
   });
 
-  it('CLI: explore --dfs --workers 2 gives the sequential verdict and counts', () => {
-    const args = (w: string) => ['--import', 'tsx', 'conformance/cli/main.ts', 'explore', '--scope', 'spin-ref', '--ops', '3', '--dfs', '--workers', w, '--json'];
-    const one = spawnSync(process.execPath, args('1'), { cwd: repo, encoding: 'utf8' });
-    const two = spawnSync(process.execPath, args('2'), { cwd: repo, encoding: 'utf8' });
-    expect(two.status).toBe(0);
-    const a = JSON.parse(one.stdout) as ExploreResult;
-    const b = JSON.parse(two.stdout) as ExploreResult;
+  it('CLI: explore --dfs --workers 2 gives the sequential verdict and counts', async () => {
+    // In-process (test/cli-run.ts): the command's own entry, without a node + tsx start per run.
+    const args = (w: string) => ['explore', '--scope', 'spin-ref', '--ops', '3', '--dfs', '--workers', w, '--json'];
+    const one = await runCli(args('1'), repo);
+    const two = await runCli(args('2'), repo);
+    expect(two.code, two.err).toBe(0);
+    const a = JSON.parse(one.out) as ExploreResult;
+    const b = JSON.parse(two.out) as ExploreResult;
     expect(b.stats.workers).toBe(2);
     expect([b.verdict, b.stats.states, b.stats.transitions]).toEqual([a.verdict, a.stats.states, a.stats.transitions]);
   });

@@ -4,7 +4,7 @@
  * invariant id and a counterexample that replays from boot, and merge must refuse a set of
  * results that is not one whole search.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +22,7 @@ import type { Implementation } from '../impl/interface.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
 import { findImpl } from '../impl/registry.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
+import { runCli } from './cli-run.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const N = 4;
@@ -186,21 +187,22 @@ describe('shards: one search as 4 independent parts', () => {
     expect(codes.every((c) => c === 0 || c === 1)).toBe(true);
     expect(codes).toContain(1);
     const files = [1, 2, 3, 4].map((i) => join(dir, `s${i}.json`));
-    const merged = spawnSync(process.execPath, [cli, 'merge', ...files, '--json', '--out-dir', join(dir, 'merged')], { cwd: dir, encoding: 'utf8' });
-    expect(merged.status).toBe(1);
-    const m = JSON.parse(merged.stdout) as MergedResult & { replayFiles: string[] };
+    // The shards are processes; merge and replay run in-process (test/cli-run.ts), the same entry.
+    const merged = await runCli(['merge', ...files, '--json', '--out-dir', join(dir, 'merged')], dir);
+    expect(merged.code).toBe(1);
+    const m = JSON.parse(merged.out) as MergedResult & { replayFiles: string[] };
     const one = explore({ impl: bad, scope });
     expect(m.verdict).toBe('violation');
     expect(m.violations.map((v) => v.invariant)).toEqual(one.violations.map((v) => v.id));
     expect(m.replayFiles).toHaveLength(1);
     const rf = JSON.parse(readFileSync(m.replayFiles[0]!, 'utf8')) as { invariant: string; choices: number[] };
     expect(rf.invariant).toBe(one.violations[0]!.id);
-    const again = spawnSync(process.execPath, [cli, 'replay', m.replayFiles[0]!], { cwd: dir, encoding: 'utf8' });
-    expect(again.status).toBe(1);
-    expect(again.stdout).toContain(`reproduced: ${rf.invariant}`);
-    const text = spawnSync(process.execPath, [cli, 'merge', files[0]!, files[1]!, files[3]!], { cwd: dir, encoding: 'utf8' });
-    expect(text.status).toBe(2);
-    expect(text.stderr).toMatch(/missing shard 3\/4/);
-    expect(text.stderr).not.toMatch(/\n\s+at /);
+    const again = await runCli(['replay', m.replayFiles[0]!], dir);
+    expect(again.code).toBe(1);
+    expect(again.out).toContain(`reproduced: ${rf.invariant}`);
+    const text = await runCli(['merge', files[0]!, files[1]!, files[3]!], dir);
+    expect(text.code).toBe(2);
+    expect(text.err).toMatch(/missing shard 3\/4/);
+    expect(text.err).not.toMatch(/\n\s+at /);
   });
 });

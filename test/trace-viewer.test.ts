@@ -1,7 +1,7 @@
 /**
  * The HTML trace viewer (`--html OUT`) in a real browser: Debian's chromium, headless, driven by
  * playwright-core pointed at /usr/bin/chromium (nothing is downloaded). The pages are made by the
- * CLI as a user makes them, opened from file:// URLs, stepped through with the keyboard and the
+ * CLI's commands as a user gives them (run in-process), opened from file:// URLs, stepped through with the keyboard and the
  * buttons, and judged on what a person sees: the lane of a step, the lists after it, the
  * highlighted statechart states, the invariant's claim and kernel rule. The page must load
  * nothing but itself (every request is file: or data:), and its embedded JSON must be the
@@ -14,7 +14,6 @@
  * docs/trace-viewer.png; a PNG differs in its bytes from run to run, so a plain run leaves docs/ as
  * it is). Without chromium every test here fails: .ci/run installs it.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,6 +27,7 @@ import { SCOPES } from '../conformance/scopes.js';
 import { System, type StepReport } from '../conformance/system.js';
 import { findImpl } from '../impl/registry.js';
 import { invariant } from '../model/invariants.js';
+import { runCli } from './cli-run.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where a screenshot goes: docs/ with UPDATE_SCREENSHOTS=1, else the run's temporary folder. */
@@ -49,10 +49,13 @@ interface Made {
 type Case = 'splice' | 'max' | 'smp' | 'patch';
 const made = {} as Record<Case, Made>;
 
-/** `dio-cache ARGS` as a user runs it (bin/dio-cache.js), in the temporary directory. */
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/dio-cache.js'), ...args], { cwd: tmp, encoding: 'utf8', maxBuffer: 256 << 20 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * `dio-cache ARGS` through the entry bin/dio-cache.js calls, in-process (test/cli-run.ts: the same
+ * output and exit code, without a node + tsx start), in the temporary directory.
+ */
+async function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const r = await runCli(args, tmp);
+  return { status: r.code, stdout: r.out, stderr: r.err };
 }
 
 /**
@@ -126,20 +129,20 @@ beforeAll(async () => {
   }
   tmp = mkdtempSync(join(tmpdir(), 'trace-viewer-'));
 
-  const a = cli(['explore', '--impl', 'splice-no-irqsave', '--html', 'splice.html', '--json', '--no-progress']);
+  const a = await cli(['explore', '--impl', 'splice-no-irqsave', '--html', 'splice.html', '--json', '--no-progress']);
   expect(a.status, a.stderr).toBe(1);
   made.splice = { html: join(tmp, 'splice.html'), json: JSON.parse(a.stdout) as Made['json'] };
 
-  const b = cli(['explore', '--impl', 'iomap-v1', '--scope', 'spin-ref', '--show-max', '--html', 'max.html', '--json', '--no-progress']);
+  const b = await cli(['explore', '--impl', 'iomap-v1', '--scope', 'spin-ref', '--show-max', '--html', 'max.html', '--json', '--no-progress']);
   expect(b.status, b.stderr).toBe(0);
   made.max = { html: join(tmp, 'max.html'), json: JSON.parse(b.stdout) as Made['json'] };
 
   smpReplay(join(tmp, 'smp.replay.json'));
-  const c = cli(['replay', 'smp.replay.json', '--html', 'smp.html', '--json']);
+  const c = await cli(['replay', 'smp.replay.json', '--html', 'smp.html', '--json']);
   expect(c.status, c.stderr).toBe(1);
   made.smp = { html: join(tmp, 'smp.html'), json: JSON.parse(c.stdout) as Made['json'] };
 
-  const d = cli(['check', join(ROOT, 'test/fixtures/c/splice-no-irqsave.patch'), '--scope', 'check-1cpu', '--html', 'patch.html', '--json', '--no-progress']);
+  const d = await cli(['check', join(ROOT, 'test/fixtures/c/splice-no-irqsave.patch'), '--scope', 'check-1cpu', '--html', 'patch.html', '--json', '--no-progress']);
   expect(d.status, d.stderr).toBe(1);
   made.patch = { html: join(tmp, 'patch.html'), json: JSON.parse(d.stdout) as Made['json'] };
 

@@ -62,6 +62,12 @@ const CASES: Record<string, { scope: Scope; base: string }> = {
   'init-error-after-success': { scope: uni('init-error-after-success', {}), base: 'iomap-v1' },
   'error-path-double-free': { scope: uni('error-path-double-free', {}), base: 'iomap-v1' },
   'bio-no-prune': { scope: uni('bio-no-prune', { cpus: 2, taskCpus: [0, 1], prefill: 1, hotplug: true, profile: 'bio' }), base: 'bio' },
+  // Caught only with an interrupt between two accesses of `cache->nr--`: access level (its `atomicity`).
+  'bitfield-counters': { scope: uni('bitfield-counters', { prefill: 1, inflight: 1, atomicity: 'access' }), base: 'iomap-v1' },
+  // The prefilled put annotates (kmemleak-balance applies from then on); the task's alloc pops it, its put caches it.
+  'kmemleak-free-after-put-cpu': { scope: uni('kmemleak-free-after-put-cpu', { prefill: 1 }), base: 'iomap-v1-kmemleak' },
+  // One object in the main sheaf (capacity MAX 2), one hardirq completion, two allocations.
+  'sheaves-hardirq-ignores-trylock': { scope: uni('sheaves-hardirq-ignores-trylock', { ops: 2, taskOps: ['alloc'], prefill: 1, inflight: 1, profile: 'slab' }), base: 'sheaves' },
 };
 
 /** The names other layers (the statechart suite, the C fixtures) refer to. */

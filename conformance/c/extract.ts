@@ -5,7 +5,7 @@
  * hunk (`@@ ... @@ struct iomap_dio {`) keeps the members the hunk shows after an opaque prefix.
  */
 import type { StructDecl } from '../../impl/kernel/primitives.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../errors.js';
 import { definePerCpu, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import type { Parser } from 'web-tree-sitter';
 import { partialStructMembers, type PostImage, type SrcLine } from './reader.js';

@@ -27,14 +27,14 @@ interface Var {
   t: CType;
 }
 
-interface Env {
+export interface Env {
   vars: Map<string, Var>;
   /** Function-like macro parameters: evaluated by name in the caller's environment. */
   margs: Map<string, { node: N; env: Env }> | null;
   parent: Env | null;
 }
 
-type Completion = undefined | { k: 'ret'; v: TV } | { k: 'brk' } | { k: 'cont' } | { k: 'goto'; label: string };
+export type Completion = undefined | { k: 'ret'; v: TV } | { k: 'brk' } | { k: 'cont' } | { k: 'goto'; label: string };
 
 type Gen<T> = Generator<string, T, void>;
 
@@ -60,6 +60,8 @@ export const C_PRIMITIVES = new Set([
   'READ_ONCE', 'WRITE_ONCE', 'WARN_ON_ONCE', 'WARN_ON', 'lockdep_assert_irqs_disabled', 'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR',
   'kmalloc', 'kzalloc', 'kfree', 'kmem_cache_alloc', 'kmem_cache_zalloc', 'kmem_cache_free', 'alloc_percpu', 'free_percpu', 'cpu_online', 'num_possible_cpus',
   'atomic_set', 'atomic_read', 'memset', 'memcpy', 'memmove', 'kmemdup', 'mempool_alloc', 'mempool_free',
+  // kmemleak annotations (ghost state) and the size they are given: block/bio.c with <aZ74UbGA261L4mxQ@laps>.
+  'kmemleak_alloc', 'kmemleak_free', 'kmem_cache_size',
   // Added for the constructs v2/v3 and block/bio.c use, or a revision of them plausibly would.
   'BUG_ON', 'BUG', 'WARN', 'WARN_ONCE', 'data_race', 'min', 'max', 'IS_ERR_OR_NULL', 'container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe',
   'cpu_possible', 'cpu_present', 'num_online_cpus', 'in_nmi', 'barrier', 'smp_mb', 'smp_rmb', 'smp_wmb', 'BUILD_BUG_ON', 'get_cpu_ptr', 'put_cpu_ptr', 'kcalloc', 'kmalloc_array',
@@ -77,7 +79,7 @@ export const C_PRIMITIVES = new Set([
  * interpreter runs, with their !PREEMPT_RT acquire and release: irqflags.h, preempt.h, rcupdate.h,
  * local_lock.h. `lock`: the class takes a `local_lock_t __percpu *` argument.
  */
-const GUARDS: Readonly<Record<string, { op: 'irqsave' | 'irq' | 'preempt' | 'none'; release: string; lock: boolean }>> = {
+export const GUARDS: Readonly<Record<string, { op: 'irqsave' | 'irq' | 'preempt' | 'none'; release: string; lock: boolean }>> = {
   irqsave: { op: 'irqsave', release: 'local_irq_restore', lock: false },
   irq: { op: 'irq', release: 'local_irq_enable', lock: false },
   preempt: { op: 'preempt', release: 'preempt_enable', lock: false },
@@ -133,11 +135,11 @@ const CPUHP = /^cpuhp_(setup_state|remove_state|remove_multi_state|state_add_ins
 /** Primitives that touch no shared state themselves (their arguments still may). */
 const PURE_PRIMITIVES = new Set([
   'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR', 'IS_ERR_OR_NULL', 'data_race', 'min', 'max', 'container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe',
-  'cpu_possible', 'cpu_present', 'in_nmi', 'barrier', 'BUILD_BUG_ON', 'pr_debug', 'pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 'pr_warn_ratelimited',
+  'cpu_possible', 'cpu_present', 'in_nmi', 'barrier', 'BUILD_BUG_ON', 'kmem_cache_size', 'pr_debug', 'pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 'pr_warn_ratelimited',
 ]);
 
 /** Limits of include/linux/limits.h a cap or a loop bound may be written with. */
-const LIMITS: Record<string, number> = { INT_MAX: 2 ** 31 - 1, INT_MIN: -(2 ** 31), UINT_MAX: 2 ** 32 - 1, U32_MAX: 2 ** 32 - 1, S32_MAX: 2 ** 31 - 1, LONG_MAX: 2 ** 63 - 1, ULONG_MAX: 2 ** 64 - 1, U16_MAX: 65535, USHRT_MAX: 65535 };
+export const LIMITS: Record<string, number> = { INT_MAX: 2 ** 31 - 1, INT_MIN: -(2 ** 31), UINT_MAX: 2 ** 32 - 1, U32_MAX: 2 ** 32 - 1, S32_MAX: 2 ** 31 - 1, LONG_MAX: 2 ** 63 - 1, ULONG_MAX: 2 ** 64 - 1, U16_MAX: 65535, USHRT_MAX: 65535 };
 
 /** Statement kinds the interpreter runs (anything else is refused up front, with its line). */
 const STATEMENTS = new Set([
@@ -159,13 +161,13 @@ export const KNOWN_CONSTANTS: Readonly<Record<string, number>> = {};
 const ERRNO: Record<string, number> = { ENOMEM: 12, EINVAL: 22, EIO: 5, EAGAIN: 11, EBUSY: 16, ENOSPC: 28, EOPNOTSUPP: 95, ENOTBLK: 15 };
 // The low bits say whether the allocation may sleep (GFP_NAME); the modifiers a revision ORs in
 // sit above them. Only __GFP_ZERO changes what the checker does (the object comes zeroed).
-const GFP_ZERO = 0x100;
+export const GFP_ZERO = 0x100;
 const GFP: Record<string, number> = {
   GFP_KERNEL: 1, GFP_ATOMIC: 2, GFP_NOWAIT: 3, GFP_NOIO: 1, GFP_NOFS: 1, GFP_USER: 1, GFP_KERNEL_ACCOUNT: 1 | 0x1000,
   __GFP_ZERO: GFP_ZERO, __GFP_NOWARN: 0x200, __GFP_NORETRY: 0x400, __GFP_NOFAIL: 0x800, __GFP_ACCOUNT: 0x1000,
   __GFP_HIGH: 0x2000, __GFP_RETRY_MAYFAIL: 0x4000, __GFP_NOMEMALLOC: 0x8000,
 };
-const GFP_NAME: Record<number, Gfp> = { 1: 'GFP_KERNEL', 2: 'GFP_ATOMIC', 3: 'GFP_NOWAIT' };
+export const GFP_NAME: Record<number, Gfp> = { 1: 'GFP_KERNEL', 2: 'GFP_ATOMIC', 3: 'GFP_NOWAIT' };
 Object.assign(KNOWN_CONSTANTS, ERRNO, GFP, LIMITS);
 
 /** Statements a C operation may execute before it is called non-terminating (a `crash`). */
@@ -289,7 +291,7 @@ export class Interp {
    * A local_lock_t argument: on !PREEMPT_RT the lock is only the irq or preemption state, but
    * with lockdep the kernel writes to this_cpu_ptr(lock), so a NULL one is an oops.
    */
-  private lockArg(k: Kernel, arg: N | undefined, env: Env, what: string, at: N): void {
+  lockArg(k: Kernel, arg: N | undefined, env: Env, what: string, at: N): void {
     if (!arg) throw new CRuntimeError(`${at.at}: ${what} needs the local_lock_t: ${oneLine(at.text)}`);
     // `&var.lock` of a DEFINE_PER_CPU variable is a __percpu address, which C cannot compute here: its base stands for it.
     let root = arg.t === 'pointer_expression' && arg.op === '&' ? arg.f.argument : undefined;
@@ -394,7 +396,7 @@ export class Interp {
   }
 
   /** Whether evaluating n may call an interpreted function (and so must be a generator). */
-  private hasCall(n: N): boolean {
+  hasCall(n: N): boolean {
     const m = this.callsMemo.get(n);
     if (m !== undefined) return m;
     let found = false;
@@ -1039,6 +1041,21 @@ export class Interp {
       case 'kmem_cache_free':
         k.kmem_cache_free(a(1).v);
         return int(0);
+      // include/linux/kmemleak.h: ghost state of the object, no memory touched (its arguments still are read).
+      case 'kmemleak_alloc': {
+        const p = a(0).v;
+        const size = a(1).v;
+        const minCount = a(2).v;
+        k.kmemleak_alloc(p, size, minCount, gfp(3));
+        return int(0);
+      }
+      case 'kmemleak_free':
+        k.kmemleak_free(a(0).v);
+        return int(0);
+      // The slab cache is not an object of the model: its pointer is evaluated, not followed.
+      case 'kmem_cache_size':
+        a(0);
+        return { v: k.kmem_cache_size(), t: LONG };
       case 'alloc_percpu': {
         const arg = args[0]!;
         const t = arg.t === 'sizeof_expression' && arg.f.type ? this.types.descriptor(arg.f.type) : this.typeOf(k, arg, env);
@@ -1176,6 +1193,19 @@ export class Interp {
    * __this_cpu_preempt_check(): called while preemptible it is the smp_processor_id() splat.
    */
   private thisCpuOp(k: Kernel, n: N, name: string, kind: string, op: string, args: N[], env: Env): TV {
+    // this_cpu_*() is safe against interrupts on this CPU (one instruction, or irqs off around
+    // it): its load and store are one access at --atomicity access. __this_cpu_*() and
+    // raw_cpu_*() are not: a plain load and store.
+    if (kind !== 'this_cpu') return this.thisCpuRmw(k, n, name, kind, op, args, env);
+    k.beginOneAccess();
+    try {
+      return this.thisCpuRmw(k, n, name, kind, op, args, env);
+    } finally {
+      k.endOneAccess();
+    }
+  }
+
+  private thisCpuRmw(k: Kernel, n: N, name: string, kind: string, op: string, args: N[], env: Env): TV {
     const pcp = args[0];
     if (!pcp) throw new CRuntimeError(`${n.at}: ${name}() needs a per-CPU lvalue: ${oneLine(n.text)}`);
     let cpu: number;
@@ -1434,7 +1464,7 @@ const MEMSET_NONZERO = 'a non-zero memset() fill is not modelled: memory cells h
 const ESCAPES: Record<string, number> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, '\\': 92, "'": 39, '"': 34, '?': 63 };
 
 /** A C character constant's value: `'a'`, `'\0'`, `'\x5a'`, `'\n'`. */
-function charValue(text: string): number {
+export function charValue(text: string): number {
   const body = text.replace(/^[LuU]?'|'$/g, '');
   if (!body.startsWith('\\')) return body.charCodeAt(0);
   const e = body.slice(1);
@@ -1496,11 +1526,11 @@ function callee(root: N, args: N): string {
   return name;
 }
 
-function truthy(v: number): boolean {
+export function truthy(v: number): boolean {
   return v !== 0 && !Number.isNaN(v);
 }
 
-function wider(a: CType, b: CType): CType {
+export function wider(a: CType, b: CType): CType {
   const sa = a.k === 'int' ? a.size : 8;
   const sb = b.k === 'int' ? b.size : 8;
   return sa >= sb ? a : b;

@@ -11,7 +11,7 @@
  * hunk): kept as lines, because the caller's allocation (`__iomap_dio_rw`) and the put in
  * `iomap_dio_complete` live in such fragments.
  */
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../errors.js';
 
 export type InputKind = 'module' | 'email' | 'diff' | 'c';
 

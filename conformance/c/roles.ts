@@ -6,7 +6,7 @@
  * named MAX, where a miss allocates, whether dead CPUs are pruned.
  */
 import type { CacheBinding } from '../../impl/interface.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../errors.js';
 import { walk, type N } from './ast.js';
 import type { CFunction, CType, Program } from './extract.js';
 

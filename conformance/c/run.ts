@@ -3,21 +3,24 @@
  * the shared explorer, and merge the results into one report with the profile, the scaling of
  * the cache constants and, for C, coverage in kernel terms.
  */
-import { readFileSync, statSync } from 'node:fs';
 import type { Implementation } from '../../impl/interface.js';
 import { getProfile, reachableCapBound, sequentialCapBound } from '../../model/profiles.js';
 import { exploreAsync, type ExploreResult, type FoundViolation } from '../explorer/explore.js';
-import { loadImplementation } from '../explorer/replay.js';
+import { loadInput, type Loaded } from '../load.js';
 import type { ShardInfo, ShardSpec } from '../explorer/shard.js';
 import { SCOPES } from '../scopes.js';
 import type { Scope } from '../system.js';
-import { UsageError, type StopReason } from '../cli/errors.js';
-import { doneLine, progressLine } from '../cli/output.js';
-import { buildFromC, type CBuild } from './build.js';
+import { UsageError } from '../errors.js';
+import { doneLine, progressLine } from '../explorer/progress.js';
+import type { StopReason } from '../explorer/types.js';
+import type { CBuild } from './build.js';
 import { guardStmt, scopedGuard, type Coverage } from './interp.js';
 import { walk, type N } from './ast.js';
-import { decodeMail, detectKind, type InputKind } from './reader.js';
-import type { Binding, RoleName } from './roles.js';
+import type { InputKind } from './reader.js';
+import type { RoleName } from './roles.js';
+
+// Loading FILE lives in ../load.ts, with `--impl` loading, which hands it a patch.
+export { loadInput, type Loaded };
 
 /**
  * The default scopes of `check`. `check-1cpu` is the Promela reference's workload with MAX 2 and
@@ -150,44 +153,12 @@ export interface CheckOptions {
   workers?: number;
   /** Explore only this shard of every scope's (and call site's) search (explorer/shard.ts). */
   shard?: ShardSpec;
-}
-
-export interface Loaded {
-  impl: Implementation;
-  kind: InputKind;
-  ref: string;
-  c: CBuild | null;
-}
-
-export async function loadInput(file: string, bindingFile?: string, roles?: Partial<Record<RoleName, string>>): Promise<Loaded> {
-  let st;
-  try {
-    st = statSync(file);
-  } catch {
-    throw new UsageError(`${file}: no such file`);
-  }
-  if (st.isDirectory()) throw new UsageError(`${file} is a directory; give the module, patch or C file inside it`);
-  const text = /\.(ts|mts|cts|js|mjs|cjs)$/.test(file) ? '' : decodeMail(readFileSync(file, 'latin1'));
-  const kind = detectKind(file, text);
-  if (kind === 'module') {
-    const { impl, ref } = await loadImplementation(file);
-    return { impl, kind, ref, c: null };
-  }
-  let binding: Binding | undefined;
-  if (bindingFile) {
-    try {
-      binding = JSON.parse(readFileSync(bindingFile, 'utf8')) as Binding;
-    } catch (e) {
-      throw new UsageError(`--binding ${bindingFile}: not a readable JSON binding (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
-    }
-    if (typeof binding !== 'object' || binding === null) throw new UsageError(`--binding ${bindingFile}: must hold a JSON object`);
-  }
-  const c = await buildFromC(file, text, kind, { ...(binding ? { binding } : {}), ...(bindingFile ? { bindingFile } : {}), ...(roles ? { roles } : {}) });
-  return { impl: c.impl, kind, ref: file, c };
+  /** Run the C compiled (true) or interpreted (false); unset, the C path's default. Worker threads rebuild it the same way. */
+  compiled?: boolean;
 }
 
 export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckReport> {
-  const l = loaded ?? (await loadInput(o.file, o.bindingFile, o.roles));
+  const l = loaded ?? (await loadInput(o.file, o.bindingFile, o.roles, o.compiled !== undefined ? { compiled: o.compiled } : undefined));
   const profile = o.profile ?? l.impl.profile;
   const scopes = (o.scopes ?? CHECK_SCOPES).map((s) => ({ ...s, profile }));
   const runs: CheckReport['runs'] = [];
@@ -229,7 +200,7 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       ...(o.workers && o.workers > 1 && !site
         ? {
             workers: o.workers,
-            load: { ref: l.ref, ...(o.bindingFile ? { binding: o.bindingFile } : {}), ...(o.roles ? { roles: o.roles as Record<string, string> } : {}) },
+            load: { ref: l.ref, ...(o.bindingFile ? { binding: o.bindingFile } : {}), ...(o.roles ? { roles: o.roles as Record<string, string> } : {}), ...(o.compiled !== undefined ? { compiled: o.compiled } : {}) },
             ...(l.c ? { workerCoverage: (c: unknown) => mergeCoverage(l.c!.coverage, c as Coverage) } : {}),
           }
         : {}),
@@ -288,7 +259,7 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
   for (const d of l.c?.droppedAllocs ?? [])
     fromDiff('crash', d.section, `the patch removes \`${d.text}\` (${d.at}) and nothing assigns ${d.obj} before \`${d.use}\` (${d.useAt}) uses it: ${d.obj} is read uninitialised (gcc -Wmaybe-uninitialized), and whatever it holds is dereferenced as the object. The checker's own alloc site does not run this path`);
   const s0 = scopes[0]!;
-  const prof = getProfile(profile, { max: s0.max, threshold: s0.threshold });
+  const prof = { ...getProfile(profile, { max: s0.max, threshold: s0.threshold }), ...(s0.config ? { config: s0.config } : {}) };
   const bound = reachableCapBound(prof);
   const seq = sequentialCapBound(prof);
   const notes: string[] = [];

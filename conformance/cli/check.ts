@@ -3,20 +3,23 @@
  * a C source file, run through the same explorer, invariants and report as `explore`. And
  * `dio-cache init-impl DIR`: a commented TypeScript template built from the v1 port.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { invariant, type InvariantId } from '../../model/invariants.js';
 import { PROFILES } from '../../model/profiles.js';
-import { check, CHECK_SCOPES, loadInput, type CheckReport, type Loaded } from '../c/run.js';
+import { kernelConfig } from '../../model/config.js';
+import { check, CHECK_SCOPES, type CheckReport } from '../c/run.js';
+import { loadInput, type Loaded } from '../load.js';
 import type { RoleName } from '../c/roles.js';
 import { readReplay, replay, writeReplay } from '../explorer/replay.js';
 import { kernelEvents, renderTrace } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import type { Scope } from '../system.js';
 import { EXIT_VIOLATION, exitCodeFor, int, UsageError } from './errors.js';
-import { describeScope } from './explore.js';
+import { ATOMICITY_HELP, CONFIG_HELP, configTag, describeScope, parseAtomicity, parseConfig } from './explore.js';
+import { atomicityText } from '../../impl/kernel/runtime.js';
 import { onInterrupt } from './interrupt.js';
 import { checkShardResult, RESULT_OUT_HELP, SHARD_HELP, SHARD_SPLIT_HELP, shardFlags, writeShardResult } from './merge.js';
 import { DEFAULT_OUT_DIR, replayPath, stopWords, warnReplayOut } from './output.js';
@@ -30,6 +33,8 @@ interface CheckFlags {
   max?: string;
   threshold?: string;
   preemptions?: string;
+  config?: string;
+  atomicity?: string;
   binding?: string;
   role: string[];
   json?: boolean;
@@ -46,6 +51,9 @@ interface CheckFlags {
   full?: boolean;
   progress: boolean;
   html?: string;
+  emitPort?: string;
+  compiled?: boolean;
+  interpret?: boolean;
 }
 
 const ROLE_NAMES: readonly RoleName[] = ['alloc', 'put', 'splice', 'create', 'prune'];
@@ -74,6 +82,8 @@ export function registerCheck(program: Command): void {
     .option('--max <m>', 'MAX the cache cap is scaled to')
     .option('--threshold <t>', 'THRESHOLD the splice threshold is scaled to')
     .option('--preemptions <n>', 'how many times a task with work left may be taken off its CPU (preempted, or migrated with the scope\'s migration)')
+    .option('--config <name>', CONFIG_HELP)
+    .option('--atomicity <level>', ATOMICITY_HELP)
     .option('--binding <file>', 'JSON binding: field names, roles, extra C definitions, aliases (docs/checking-your-patch.md)')
     .option('--role <name=fn>', 'name a role the checker cannot infer (alloc, put, splice, create, prune); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--json', 'print one JSON object')
@@ -90,10 +100,15 @@ export function registerCheck(program: Command): void {
     .option('--shard-split <k>', SHARD_SPLIT_HELP)
     .option('--result-out <file>', RESULT_OUT_HELP)
     .option('--no-progress', 'no progress lines on stderr')
+    .option('--emit-port <out.ts>', 'write the C compiled to a TypeScript port (one generator per C function, the C line numbers beside each statement) and exit without exploring')
+    .option('--compiled', 'run the C compiled to generators (compile.ts; the default)')
+    .option('--interpret', 'run the C through the interpreter (interp.ts) instead of compiled: the same verdicts, slower')
     .action(async (file: string, f: CheckFlags) => {
       if (f.profile !== undefined && !PROFILES[f.profile]) throw new UsageError(`--profile ${f.profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);
       const roles = parseRoles(f.role);
-      const loaded = await loadInput(file, f.binding, roles);
+      if (f.compiled && f.interpret) throw new UsageError('--compiled and --interpret: give one of them');
+      const loaded = await loadInput(file, f.binding, roles, f.compiled || f.interpret ? { compiled: !!f.compiled } : undefined);
+      if (f.emitPort !== undefined) return emitPort(file, loaded, f.emitPort);
       if (f.replay) return replayAgainst(file, f.replay, loaded, !!f.json, !!f.full, f.html);
       const overrides = {
         ...(f.cpus !== undefined ? { cpus: int('cpus', f.cpus, 1)! } : {}),
@@ -102,12 +117,18 @@ export function registerCheck(program: Command): void {
         ...(f.threshold !== undefined ? { threshold: int('threshold', f.threshold, 0)! } : {}),
         ...(f.preemptions !== undefined ? { preemptions: int('preemptions', f.preemptions, 0)! } : {}),
       };
+      const config = parseConfig(f.config);
       let scopes: Scope[];
       if (f.scope) {
         const base = SCOPES[f.scope] ?? CHECK_SCOPES.find((s) => s.name === f.scope);
         if (!base) throw new UsageError(`--scope ${f.scope}: unknown scope (known: ${[...Object.keys(SCOPES), ...CHECK_SCOPES.map((s) => s.name)].join(', ')})`);
         scopes = [scopeWith(base, overrides)];
       } else scopes = CHECK_SCOPES.map((s, i) => (i === 0 ? scopeWith(s, overrides) : scopeWith(s, { ...(overrides.max !== undefined ? { max: overrides.max } : {}), ...(overrides.threshold !== undefined ? { threshold: overrides.threshold } : {}) })));
+      // Every scope of the check runs on the one kernel configuration.
+      if (config !== undefined) scopes = scopes.map((s) => scopeWith(s, { config }));
+      // ... and at the one atomicity.
+      const atomicity = parseAtomicity(f.atomicity);
+      if (atomicity !== undefined) scopes = scopes.map((s) => scopeWith(s, { atomicity }));
       const maxStates = int('max-states', f.maxStates, 1);
       const maxSeconds = int('max-seconds', f.maxSeconds, 1);
       const maxMemoryMb = int('max-memory', f.maxMemory, 1);
@@ -134,6 +155,7 @@ export function registerCheck(program: Command): void {
             ...(maxMemoryMb ? { maxMemoryMb } : {}),
             ...(workers ? { workers } : {}),
             ...(shard ? { shard } : {}),
+            ...(f.compiled || f.interpret ? { compiled: !!f.compiled } : {}),
             signal: intr.signal,
             progress: (l: string) => {
               lastLine = l;
@@ -199,9 +221,30 @@ export function registerCheck(program: Command): void {
     });
 }
 
+/** `--emit-port OUT.ts`: the generated port of the C the check would run, readable beside it. */
+function emitPort(file: string, loaded: Loaded, out: string): void {
+  if (!loaded.c) throw new UsageError(`--emit-port: ${file} is a TypeScript module, already a port; give a patch or a C file`);
+  const target = resolve(out);
+  if (!out || existsSync(target) && !statSync(target).isFile()) throw new UsageError(`--emit-port ${out}: not a file path (give the .ts file to write)`);
+  if (!existsSync(dirname(target))) throw new UsageError(`--emit-port ${out}: no directory ${dirname(target)} (create it first)`);
+  const port = loaded.c.compile();
+  try {
+    writeFileSync(target, port.ts);
+  } catch (e) {
+    throw new UsageError(`--emit-port ${out}: cannot write it (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+  }
+  const fns = (port.ts.match(/^ {2}function\* F_/gm) ?? []).length;
+  const sites = (port.ts.match(/^ {2}function\* SITE/gm) ?? []).length;
+  process.stderr.write(`wrote ${out}: ${fns} C functions, ${sites} call sites${port.fallbacks.length ? `; ${port.fallbacks.length} nodes left to the interpreter (${port.fallbacks.map((x) => x.at).join(', ')})` : ''}\n`);
+}
+
 function jsonReport(r: CheckReport, replayFiles: string[]) {
   return {
     verdict: r.verdict,
+    config: r.runs[0]?.scope.config ?? 'default',
+    notJudged: kernelConfig(r.runs[0]?.scope.config).notJudged,
+    atomicity: r.runs[0]?.scope.atomicity ?? 'statement',
+    interleavings: atomicityText(r.runs[0]?.scope.atomicity),
     impl: r.impl,
     input: r.input,
     complete: r.complete,
@@ -233,6 +276,7 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
     );
   out.push(`largest nr + nr_irq on a quiescent CPU: ${r.extremes.maxCached} (the profile's bound ${r.extremes.bound}, sequential bound ${r.extremes.sequentialBound})`);
   for (const n of r.notes) out.push(`note: ${n}`);
+  for (const n of kernelConfig(r.runs[0]?.scope.config).notJudged) out.push(`note: ${n}`);
   for (const w of r.warnings) out.push(`warning ${w.id}: ${w.message} (scope ${w.scope.name}, after ${w.steps.length} steps)`);
   if (r.coverage) {
     out.push('coverage:');
@@ -269,10 +313,11 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
   for (const n of r.notRun) out.push(`not run: ${n} (${stopWords(r.stoppedBy)} before it started)`);
   const written = replayFiles.filter(Boolean);
   if (written.length) out.push(`replay files: ${written.join(', ')}`);
-  if (r.verdict === 'violation') out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(r.stats.states)} states explored${r.stoppedBy ? `, then ${stopWords(r.stoppedBy)}` : ''})`);
+  const tag = configTag(r.runs[0]?.scope);
+  if (r.verdict === 'violation') out.push(`violation${tag}: ${r.violations.map((v) => v.id).join(', ')} (${fmt(r.stats.states)} states explored${r.stoppedBy ? `, then ${stopWords(r.stoppedBy)}` : ''})`);
   else if (r.verdict === 'conforms' && r.runs.some((x) => x.shard)) out.push(`this shard's parts conform: ${fmt(r.stats.states)} states (not a proof for every interleaving until \`dio-cache merge\` of every shard says so)`);
-  else if (r.verdict === 'conforms') out.push(`conforms: ${fmt(r.stats.states)} states, every interleaving up to these bounds`);
-  else out.push(`incomplete: no violation in ${fmt(r.stats.states)} states (depth ${r.stats.depth}), but ${stopWords(r.stoppedBy)} before every interleaving of every scope was seen: this is no proof`);
+  else if (r.verdict === 'conforms') out.push(`conforms${tag}: ${fmt(r.stats.states)} states, every interleaving up to these bounds, ${atomicityText(r.runs[0]?.scope.atomicity)}`);
+  else out.push(`incomplete${tag}: no violation in ${fmt(r.stats.states)} states (depth ${r.stats.depth}), but ${stopWords(r.stoppedBy)} before every interleaving of every scope was seen: this is no proof`);
   return out;
 }
 

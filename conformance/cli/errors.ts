@@ -1,13 +1,12 @@
 /**
- * Errors a user can cause. The CLI prints their message alone (no stack) and exits 2.
- * A conformance failure is not an error: it exits 1 with a report.
+ * Exit codes. A UsageError (../errors.ts, re-exported here for the commands) exits 2 with its
+ * message alone, no stack. A conformance failure is not an error: it exits 1 with a report.
  */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { UsageError } from '../errors.js';
+import type { StopReason } from '../explorer/types.js';
+
+export { UsageError };
+export type { StopReason };
 
 export const EXIT_CONFORMS = 0;
 export const EXIT_VIOLATION = 1;
@@ -21,9 +20,6 @@ export const EXIT_USAGE = 2;
  */
 export const EXIT_INCOMPLETE = 3;
 export const EXIT_INTERRUPTED = 130;
-
-/** What a stopped search was stopped by (ExploreResult.stoppedBy and the check/test reports). */
-export type StopReason = 'violation' | 'maxStates' | 'signal' | 'time' | 'memory';
 
 /** The exit code of a verdict: 0 conforms, 1 violation, 2 error, 3 incomplete (budget), 130 incomplete (SIGINT). */
 export function exitCodeFor(verdict: string, stoppedBy?: StopReason | string, interrupted = false): number {

@@ -7,10 +7,13 @@ import { getProfile, PROFILES, reachableCapBound } from '../../model/profiles.js
 import { invariant, type InvariantId } from '../../model/invariants.js';
 import { registryCode } from '../explorer/cpu-symmetry.js';
 import { exploreAsync, type ExploreResult, type FoundViolation, type Progress } from '../explorer/explore.js';
+import type { StatechartCoverage } from '../explorer/types.js';
 import { loadImplementation, readReplay, replay, writeReplay } from '../explorer/replay.js';
 import { kernelEvents, renderTrace, runChoices } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
+import { KERNEL_CONFIG_NAMES, kernelConfig, type KernelConfigName } from '../../model/config.js';
 import { System, type Scope } from '../system.js';
+import { atomicityText, type Atomicity } from '../../impl/kernel/runtime.js';
 import { EXIT_USAGE, EXIT_VIOLATION, exitCodeFor, int, UsageError } from './errors.js';
 import { onInterrupt } from './interrupt.js';
 import { DEFAULT_OUT_DIR, doneLine, progressLine, replayPath, stopWords, warnReplayOut } from './output.js';
@@ -28,6 +31,8 @@ interface ExploreFlags {
   threshold?: string;
   preemptions?: string;
   allocFailures?: string;
+  config?: string;
+  atomicity?: string;
   bfs?: boolean;
   dfs?: boolean;
   symmetry: boolean;
@@ -51,6 +56,32 @@ interface ExploreFlags {
   resultOut?: string;
 }
 
+/** `--config`'s help, shared by explore, check and test. */
+export const CONFIG_HELP = `kernel configuration: ${KERNEL_CONFIG_NAMES.join(' or ')} (rt: PREEMPT_RT, device interrupts complete in irq threads, softirqs in task context, no slab call with preemption or irqs off; default: !PREEMPT_RT)`;
+
+/** `--config NAME`, checked. */
+export function parseConfig(v: string | undefined): KernelConfigName | undefined {
+  if (v === undefined) return undefined;
+  if (!(KERNEL_CONFIG_NAMES as string[]).includes(v)) throw new UsageError(`--config ${v}: unknown kernel configuration (known: ${KERNEL_CONFIG_NAMES.join(', ')})`);
+  return v as KernelConfigName;
+}
+
+/** `--atomicity`'s help, shared by explore, check and test. */
+export const ATOMICITY_HELP =
+  'where interrupts, preemptions and other CPUs may come in: statement (between C statements, the default) or access (also between the shared-memory loads and stores of one statement: `cache->nr++` is a load and a store)';
+
+/** `--atomicity LEVEL`, checked. */
+export function parseAtomicity(v: string | undefined): Atomicity | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'statement' && v !== 'access') throw new UsageError(`--atomicity ${v}: unknown level (known: statement, access)`);
+  return v;
+}
+
+/** ` (config rt)` after a verdict word when the scope runs on a configuration other than the default. */
+export function configTag(s: Pick<Scope, 'config'> | undefined): string {
+  return s?.config && s.config !== 'default' ? ` (config ${s.config})` : '';
+}
+
 export function describeScope(s: Scope): string {
   const tasks = s.taskCpus.map((c, i) => `task${i}@cpu${c}`).join(' ');
   return (
@@ -58,7 +89,9 @@ export function describeScope(s: Scope): string {
     `${s.inflight} in flight, prefill ${s.prefill}, completions by ${s.completers.join('/')}${s.atomicIrq ? ' (atomic handlers)' : ''}, ` +
     `${s.preemptions} preemption${s.preemptions === 1 ? '' : 's'}${s.migration && s.preemptions > 0 ? ' with migration' : ''}${s.hotplug ? ', hotplug' : ''}, ` +
     `profile ${s.profile}, MAX ${s.max}, THRESHOLD ${s.threshold}` +
-    (s.allocFailures ? `, up to ${s.allocFailures} failing allocation${s.allocFailures === 1 ? '' : 's'}` : '')
+    (s.allocFailures ? `, up to ${s.allocFailures} failing allocation${s.allocFailures === 1 ? '' : 's'}` : '') +
+    (s.config && s.config !== 'default' ? `, kernel ${kernelConfig(s.config).title} (config ${s.config}: completions by hardirq run in irq threads)` : '') +
+    (s.atomicity === 'access' ? ', atomicity access (every shared-memory load and store is an interleaving point)' : '')
   );
 }
 
@@ -87,6 +120,8 @@ export function registerExplore(program: Command): void {
     .option('--threshold <t>', 'the splice THRESHOLD')
     .option('--preemptions <n>', 'how many times a task with work left may be taken off its CPU (preempted, or migrated with the scope\'s migration)')
     .option('--alloc-failures <n>', 'allocations (kmalloc, kzalloc, kmem_cache_alloc, alloc_percpu) that may return NULL in one run (default 0)')
+    .option('--config <name>', CONFIG_HELP)
+    .option('--atomicity <level>', ATOMICITY_HELP)
     .option('--bfs', 'breadth-first: the first counterexample is a shortest one (default)')
     .option('--dfs', 'depth-first: no frontier to keep, faster on a big scope; a counterexample is minimised as with BFS (fewest interrupts, preemptions, steps)')
     .option('--no-symmetry', 'do not canonicalise object identities before hashing (nor CPUs and tasks)')
@@ -130,6 +165,8 @@ export function registerExplore(program: Command): void {
         ...(f.threshold !== undefined ? { threshold: int('threshold', f.threshold, 0)! } : {}),
         ...(f.preemptions !== undefined ? { preemptions: int('preemptions', f.preemptions, 0)! } : {}),
         ...(f.allocFailures !== undefined ? { allocFailures: int('alloc-failures', f.allocFailures, 0)! } : {}),
+        ...(f.config !== undefined ? { config: parseConfig(f.config)! } : {}),
+        ...(f.atomicity !== undefined ? { atomicity: parseAtomicity(f.atomicity)! } : {}),
         profile,
       });
       const maxStates = int('max-states', f.maxStates, 1);
@@ -182,7 +219,7 @@ export function registerExplore(program: Command): void {
         replayFiles.push(path);
       });
       if (shard && f.resultOut) {
-        const bound = reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }));
+        const bound = reachableCapBound({ ...getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }), ...(scope.config ? { config: scope.config } : {}) });
         writeShardResult(f.resultOut, exploreShardResult(r, { implName: impl.name, ref, scope, spec: shard, strategy: f.dfs ? 'dfs' : 'bfs', symmetry: f.symmetry, all: !!f.all, ...(maxStates ? { maxStates } : {}), bound }));
       }
       // The trace documents (docs/trace-schema.md) of --json and --html; C input gives its post-image lines.
@@ -191,6 +228,10 @@ export function registerExplore(program: Command): void {
         const out = {
           verdict: r.verdict,
           impl: impl.name,
+          config: scope.config ?? 'default',
+          notJudged: kernelConfig(scope.config).notJudged,
+          atomicity: scope.atomicity ?? 'statement',
+          interleavings: atomicityText(scope.atomicity),
           scope,
           complete: r.complete,
           ...(r.verdict === 'incomplete' ? { partial: true } : {}),
@@ -210,7 +251,7 @@ export function registerExplore(program: Command): void {
           })),
           warnings: r.warnings.map((v) => ({ invariant: v.id, message: v.message, steps: v.steps })),
           stats: r.stats,
-          extremes: { maxCached: r.extremes.maxCached, perCpu: r.extremes.perCpu, bound: reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold })), witnesses: r.extremes.witnesses },
+          extremes: { maxCached: r.extremes.maxCached, perCpu: r.extremes.perCpu, bound: reachableCapBound({ ...getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }), ...(scope.config ? { config: scope.config } : {}) }), witnesses: r.extremes.witnesses },
           ...(f.showMax && r.verdict !== 'error' ? { maxWitness: witnessTrace(impl, scope, r, ref, cb, !!f.full) } : {}),
         };
         process.stdout.write(JSON.stringify(out) + '\n');
@@ -244,6 +285,19 @@ function maxWitness(sys: System, r: ExploreResult, full: boolean): string[] {
   ];
 }
 
+/**
+ * The statechart's coverage by the run: the transitions of the observed vocabulary some explored
+ * step took. Those none took are listed (all with --full, else the first few): either the scope is
+ * too small to reach them, or the machine allows more than the implementation does.
+ */
+export function statechartLines(c: StatechartCoverage, full: boolean): string[] {
+  const out = [`statechart: ${c.taken} of ${c.total} transitions taken by some step (model/machine.ts, the observed vocabulary)`];
+  const shown = full ? c.untaken : c.untaken.slice(0, 6);
+  for (const id of shown) out.push(`  not taken: ${id}`);
+  if (shown.length < c.untaken.length) out.push(`  ... and ${c.untaken.length - shown.length} more (--full lists them)`);
+  return out;
+}
+
 function textReport(r: ExploreResult, implName: string, scope: Scope, replayFiles: string[], full: boolean): string[] {
   const s = r.stats;
   const out: string[] = [];
@@ -252,12 +306,14 @@ function textReport(r: ExploreResult, implName: string, scope: Scope, replayFile
     `${fmt(s.states)} states, ${fmt(s.transitions)} transitions, depth ${s.depth}, ${s.seconds.toFixed(2)} s, ${fmt(s.statesPerSecond)} states/s, ` +
       `${s.bytesPerState.toFixed(0)} bytes/state (${s.strategy.toUpperCase()}${s.workers > 1 ? ` on ${s.workers} worker threads` : ''}, symmetry ${s.symmetry ? 'on' : 'off'}${s.cpuSymmetry ? ', CPU symmetry on' : ''}${s.por ? `, partial-order reduction: ${s.por.fellBack ? `fell back to the full search (${s.por.fellBack})` : `${fmt(s.por.reduced)} states expanded by one step`}` : ''})`,
   );
-  const bound = reachableCapBound(getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }));
+  const bound = reachableCapBound({ ...getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }), ...(scope.config ? { config: scope.config } : {}) });
   const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);
   out.push(
     `largest nr + nr_irq on a quiescent CPU: ${r.extremes.maxCached}${r.extremes.perCpu.length > 1 ? ` (per CPU: ${r.extremes.perCpu.join(', ')})` : ''} (MAX ${scope.max}${r.extremes.maxCached > scope.max ? ` + ${r.extremes.maxCached - scope.max}` : ''}; the ${scope.profile} bound is ${bound})` +
       (w && w.choices.length ? `, first reached on cpu${w.cpu} after ${w.choices.length} steps` : ''),
   );
+  for (const n of kernelConfig(scope.config).notJudged) out.push(`note: ${n}`);
+  if (r.statechart) out.push(...statechartLines(r.statechart, full));
   for (const v of r.warnings) out.push(`warning ${v.id}: ${v.message} (after ${v.steps.length} steps)`);
   r.violations.forEach((v, i) => {
     out.push('');
@@ -270,11 +326,11 @@ function textReport(r: ExploreResult, implName: string, scope: Scope, replayFile
   out.push('');
   if (r.verdict === 'error') out.push(`error: ${r.error}`);
   else if (r.verdict === 'violation')
-    out.push(`violation: ${r.violations.map((v) => v.id).join(', ')} (${fmt(s.states)} states explored${r.complete ? '' : r.stoppedBy === 'violation' ? ', search stopped at the first violation' : `, then ${stopWords(r.stoppedBy)}`})`);
+    out.push(`violation${configTag(scope)}: ${r.violations.map((v) => v.id).join(', ')} (${fmt(s.states)} states explored${r.complete ? '' : r.stoppedBy === 'violation' ? ', search stopped at the first violation' : `, then ${stopWords(r.stoppedBy)}`})`);
   else if (r.verdict === 'conforms' && r.shard)
     out.push(`this shard's part conforms: ${fmt(s.states)} states, shard ${r.shard.index}/${r.shard.count} of scope ${describeScope(scope)}; only \`dio-cache merge\` of every shard says whether every interleaving conforms`);
-  else if (r.verdict === 'conforms') out.push(`conforms: ${fmt(s.states)} states, every interleaving up to this bound (scope ${describeScope(scope)})`);
-  else out.push(`incomplete: no violation in ${fmt(s.states)} states (depth ${s.depth}), but ${stopWords(r.stoppedBy)} before every interleaving was seen: this is no proof`);
+  else if (r.verdict === 'conforms') out.push(`conforms${configTag(scope)}: ${fmt(s.states)} states, every interleaving up to this bound, ${atomicityText(scope.atomicity)} (scope ${describeScope(scope)})`);
+  else out.push(`incomplete${configTag(scope)}: no violation in ${fmt(s.states)} states (depth ${s.depth}), but ${stopWords(r.stoppedBy)} before every interleaving was seen: this is no proof`);
   return out;
 }
 

@@ -1,10 +1,11 @@
 /**
- * `dio-cache list`: the implementations, scopes, profiles and invariants the other commands accept.
+ * `dio-cache list`: the implementations, scopes, profiles, kernel configs and invariants the other commands accept.
  */
 import type { Command } from 'commander';
 import { ALL } from '../../impl/registry.js';
 import { INVARIANTS } from '../../model/invariants.js';
 import { PROFILES } from '../../model/profiles.js';
+import { KERNEL_CONFIGS } from '../../model/config.js';
 import { SCOPES } from '../scopes.js';
 
 export function registerList(program: Command): void {
@@ -18,6 +19,8 @@ export function registerList(program: Command): void {
       for (const s of Object.values(SCOPES)) out.push(`  ${s.name.padEnd(28)} ${s.description}`);
       out.push('profiles:');
       for (const p of Object.values(PROFILES)) out.push(`  ${p.name.padEnd(28)} ${p.description}`);
+      out.push('kernel configs (--config):');
+      for (const c of Object.values(KERNEL_CONFIGS)) out.push(`  ${c.name.padEnd(28)} ${c.title}: ${c.description}`);
       out.push('invariants:');
       for (const v of INVARIANTS) out.push(`  ${v.id.padEnd(28)} ${v.severity === 'warning' ? '[warning] ' : ''}${v.claim}`);
       process.stdout.write(out.join('\n') + '\n');

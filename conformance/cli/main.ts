@@ -1,6 +1,8 @@
 /**
  * `dio-cache`: one commander program; each command lives in its own file and registers itself.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, UsageError } from './errors.js';
 import { registerStatechart } from './statechart.js';
@@ -10,39 +12,60 @@ import { registerCheck } from './check.js';
 import { registerMerge } from './merge.js';
 import { registerList } from './list.js';
 
-const program = new Command()
-  .name('dio-cache')
-  .description('Model and conformance checker for the per-CPU iomap_dio allocation cache')
-  .version('0.1.0')
-  .exitOverride()
-  .configureOutput({ outputError: (str, write) => write(str) });
-
-registerList(program);
-registerStatechart(program);
-registerTest(program);
-registerExplore(program);
-registerReplay(program);
-registerCheck(program);
-registerMerge(program);
-
-// A JSON consumer reads stdout: an error gets a JSON document there too (the message also goes
-// to stderr, for the person at the terminal). The flag is looked for before commander parses,
-// since a usage mistake stops parsing.
-const json = process.argv.slice(2).includes('--json');
-const jsonError = (message: string) => {
-  if (json) process.stdout.write(JSON.stringify({ verdict: 'error', message }) + '\n');
-};
-
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    // --help and --version end here with code 0; usage mistakes with a message already printed.
-    process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
-    if (e.exitCode !== 0) jsonError(e.message.replace(/^error: /, ''));
-  } else if (e instanceof UsageError) {
-    process.stderr.write(`dio-cache: ${e.message}\n`);
-    jsonError(e.message);
-    process.exitCode = EXIT_USAGE;
-  } else throw e;
+/** A fresh program per run: commander keeps a parse's option values on its command objects. */
+function program(): Command {
+  const p = new Command()
+    .name('dio-cache')
+    .description('Model and conformance checker for the per-CPU iomap_dio allocation cache')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+  registerList(p);
+  registerStatechart(p);
+  registerTest(p);
+  registerExplore(p);
+  registerReplay(p);
+  registerCheck(p);
+  registerMerge(p);
+  return p;
 }
+
+/**
+ * Runs `dio-cache` on argv (node's form: the interpreter and the script first), writing to
+ * process.stdout/stderr and setting process.exitCode. bin/dio-cache.js calls it; the tests call
+ * it too, to run a command without starting a process (test/cli-run.ts).
+ */
+export async function main(argv: string[]): Promise<void> {
+  // A JSON consumer reads stdout: an error gets a JSON document there too (the message also goes
+  // to stderr, for the person at the terminal). The flag is looked for before commander parses,
+  // since a usage mistake stops parsing.
+  const json = argv.slice(2).includes('--json');
+  const jsonError = (message: string) => {
+    if (json) process.stdout.write(JSON.stringify({ verdict: 'error', message }) + '\n');
+  };
+
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with code 0; usage mistakes with a message already printed.
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+      if (e.exitCode !== 0) jsonError(e.message.replace(/^error: /, ''));
+    } else if (e instanceof UsageError) {
+      process.stderr.write(`dio-cache: ${e.message}\n`);
+      jsonError(e.message);
+      process.exitCode = EXIT_USAGE;
+    } else throw e;
+  }
+}
+
+// `tsx conformance/cli/main.ts ARGS` (npm run dio-cache, npm start): this file is the entry point.
+const entry = process.argv[1];
+const isEntry = (() => {
+  try {
+    return entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+})();
+if (isEntry) await main(process.argv);

@@ -4,9 +4,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { Progress } from '../explorer/explore.js';
+import { doneLine, progressLine } from '../explorer/progress.js';
 import { defaultReplayPath } from '../explorer/replay.js';
 import { UsageError } from './errors.js';
+
+// The progress lines are the explorer's (`check` prints them too); the commands take them from here.
+export { doneLine, progressLine };
 
 /** Where replay files go when --out-dir is not given (relative to the current directory). */
 export const DEFAULT_OUT_DIR = 'dio-cache-out';
@@ -29,26 +32,6 @@ export function replayPath(o: { outDir?: string; replayOut?: string }, i: number
 /** One stderr line for --replay-out, which names only the first violation's file. */
 export function warnReplayOut(replayOut: string | undefined): void {
   if (replayOut) process.stderr.write('dio-cache: --replay-out is deprecated: it names only the first violation\'s replay file; --out-dir DIR writes them all to DIR\n');
-}
-
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/**
- * A progress line. While exploring it counts distinct states stored so far (what the report
- * calls `states` when the search ends); a minimising line says whose counterexample is being
- * shortened, so that its pause is not mistaken for the scope's search.
- */
-export function progressLine(prefix: string, p: Progress): string {
-  const head = prefix ? `${prefix}: ` : '';
-  if (p.phase === 'minimise')
-    return `${head}minimising the ${p.invariant} counterexample (fewest interrupts, preemptions, steps) after ${fmt(p.states)} distinct states`;
-  return `${head}exploring: ${fmt(p.states)} distinct states so far, ${fmt(p.transitions)} transitions, depth ${p.depth}, ${fmt(p.states / Math.max(p.seconds, 1e-9))} states/s, ${p.seconds.toFixed(1)} s`;
-}
-
-/** The last progress line of a search: the figures its report prints. */
-export function doneLine(prefix: string, s: { states: number; transitions: number; depth: number; seconds: number }, verdict: string, stoppedBy?: string): string {
-  const head = prefix ? `${prefix}: ` : '';
-  return `${head}explored: ${fmt(s.states)} distinct states, ${fmt(s.transitions)} transitions, depth ${s.depth}, ${s.seconds.toFixed(2)} s: ${verdict}${stoppedBy && verdict !== 'violation' ? ` (stopped: ${stoppedBy})` : ''}`;
 }
 
 /** Why a search stopped early, in words. */

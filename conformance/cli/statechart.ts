@@ -1,31 +1,12 @@
 /**
  * `dio-cache statechart`: the specification's statechart (model/machine.ts) as Mermaid, DOT, SVG
- * or JSON, drawn from the live machine. SVG is rendered offline by Graphviz compiled to WASM.
+ * or JSON, drawn from the live machine (../statechart.ts renders it).
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { cacheMachine } from '../../model/machine.js';
-import { PROFILES, getProfile } from '../../model/profiles.js';
-import { toDot, toJson, toMermaid, toSvg } from '../../model/render.js';
+import { PROFILES } from '../../model/profiles.js';
+import { renderStatechart, STATECHART_FORMATS, type StatechartFormat } from '../statechart.js';
 import { UsageError } from './errors.js';
-
-export const STATECHART_FORMATS = ['mermaid', 'dot', 'svg', 'json'] as const;
-export type StatechartFormat = (typeof STATECHART_FORMATS)[number];
-
-/** The statechart of a profile in one format (what `docs/statechart.*` holds for iomap-v1). */
-export async function renderStatechart(format: StatechartFormat, profileName = 'iomap-v1'): Promise<string> {
-  const m = cacheMachine(getProfile(profileName));
-  switch (format) {
-    case 'mermaid':
-      return toMermaid(m);
-    case 'dot':
-      return toDot(m);
-    case 'json':
-      return toJson(m);
-    case 'svg':
-      return toSvg(m);
-  }
-}
 
 export function registerStatechart(program: Command): void {
   program

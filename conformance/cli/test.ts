@@ -10,7 +10,9 @@ import { PROFILES } from '../../model/profiles.js';
 import { SCOPES } from '../scopes.js';
 import { DEFAULT_SCOPE, LAYERS, renderSuite, runSuite, type LayerName } from '../suite.js';
 import { exitCodeFor, UsageError } from './errors.js';
+import { CONFIG_HELP, parseConfig } from './explore.js';
 import { onInterrupt } from './interrupt.js';
+import { ATOMICITY_HELP, parseAtomicity } from './explore.js';
 
 interface TestOptions {
   impl: string;
@@ -21,8 +23,10 @@ interface TestOptions {
   replayPath?: string;
   scope: string;
   layers?: string;
+  config?: string;
   maxStates?: string;
   maxSeconds?: string;
+  atomicity?: string;
   json?: boolean;
 }
 
@@ -43,9 +47,11 @@ export function registerTest(program: Command): void {
     .option('--fc-path <path>', 'fast-check run path of a printed failure (with --seed and --replay-path: replays it)')
     .option('--replay-path <rp>', "the commands' replayPath of a printed failure")
     .option('--scope <name>', 'explorer scope', DEFAULT_SCOPE)
+    .option('--config <name>', `${CONFIG_HELP}; with rt only the explorer layer runs (the statechart and fast-check model !PREEMPT_RT)`)
     .option('--layers <list>', `comma-separated subset of ${LAYERS.join(',')}`)
     .option('--max-states <n>', 'explorer state budget (the verdict is then incomplete, exit 3)')
     .option('--max-seconds <s>', 'explorer time budget (the verdict is then incomplete, exit 3)')
+    .option('--atomicity <level>', `${ATOMICITY_HELP}; for the explorer layer (default: statement, or the level a known-bad variant is caught at)`)
     .option('--json', 'print the result as JSON')
     .action(async (o: TestOptions) => {
       const impl = findImpl(o.impl);
@@ -62,8 +68,14 @@ export function registerTest(program: Command): void {
         const bad = layers.filter((l) => !LAYERS.includes(l));
         if (bad.length || layers.length === 0) throw new UsageError(`unknown layer '${bad[0] ?? ''}' (known: ${LAYERS.join(', ')})`);
       }
+      const config = parseConfig(o.config);
+      if (config === 'rt') {
+        if (layers && layers.some((l) => l !== 'explorer')) throw new UsageError(`--config rt runs the explorer layer only: the statechart paths and fast-check model the !PREEMPT_RT contexts (drop --layers ${o.layers})`);
+        layers = ['explorer'];
+      }
       const maxStates = int('max-states', o.maxStates, 1);
       const maxSeconds = int('max-seconds', o.maxSeconds, 1);
+      const atomicity = parseAtomicity(o.atomicity);
       // Progress goes to stderr in JSON mode too: stdout holds only the JSON document.
       let lastLine = '';
       const progress = (line: string) => {
@@ -83,8 +95,10 @@ export function registerTest(program: Command): void {
         ...(o.replayPath !== undefined ? { replayPath: o.replayPath } : {}),
         scope: o.scope,
         ...(layers ? { layers } : {}),
+        ...(config ? { config } : {}),
         ...(maxStates ? { maxStates } : {}),
         ...(maxSeconds ? { maxSeconds } : {}),
+        ...(atomicity ? { atomicity } : {}),
         signal: intr.signal,
         log: progress,
       }).finally(() => intr.dispose());

@@ -72,7 +72,7 @@ export function cpuImages(scope: Scope): (w: World) => World[] {
 /** What an image says without its objects: each CPU's flags and current task, each task's key. */
 function outline(w: World): number[] {
   const out: number[] = [];
-  for (const c of w.cpus) out.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | (c.softirq ? 4 : 0) | (c.hardirq ? 8 : 0), c.current);
+  for (const c of w.cpus) out.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | (c.softirq ? 4 : 0) | (c.hardirq ? 8 : 0) | ((c.spec ?? 0) << 4), c.current);
   w.tasks.forEach((t, i) => {
     const c = w.cpus[t.cpu];
     out.push(taskKey(t, c !== undefined && c.current === i ? 1 : 0));
@@ -180,7 +180,7 @@ function renameMap(o: HeapObj, pi: number[]): HeapObj {
     const c = Math.floor(off / 8);
     cells[off % 8 === 0 && c < pi.length ? pi[c]! * 8 : off] = o.cells[off]!;
   }
-  return newHeapObj(o.type, o.freed, o.origin, cells, o.size);
+  return newHeapObj(o.type, o.freed, o.origin, cells, o.size, o.kmemleak);
 }
 
 function renameFrame(f: Frame | null, pi: number[]): Frame | null {

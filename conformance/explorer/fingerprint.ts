@@ -173,7 +173,7 @@ export class Fingerprinter {
     for (const a of f.args) this.push(this.val(a));
     this.push(f.reads.length);
     for (const r of f.reads) this.push(this.val(r));
-    this.push(f.steps);
+    this.push(stepWord(f));
     this.push(f.preempt);
     this.push(f.irqSaved);
     this.push(f.irqsOffAtStart ? 1 : 0);
@@ -316,7 +316,7 @@ export class Fingerprinter {
     }
     this.drain();
     for (const c of w.cpus) {
-      this.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0));
+      this.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | ((c.spec ?? 0) << 2));
       this.push(c.current);
       this.frame(c.softirq);
       this.frame(c.hardirq);
@@ -372,7 +372,7 @@ export class Fingerprinter {
       b[n++] = w.globals[gk[i]!]! | 0;
     }
     for (const c of w.cpus) {
-      b[n++] = (c.online ? 1 : 0) | (c.irqsOff ? 2 : 0);
+      b[n++] = (c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | ((c.spec ?? 0) << 2);
       b[n++] = c.current;
       n = plainFrame(b, n, c.softirq);
       n = plainFrame(b, n, c.hardirq);
@@ -453,6 +453,15 @@ function digested(o: HeapObj): Flat {
   return form;
 }
 
+/**
+ * Where a frame is: its statement count, and at access level how many accesses of that statement
+ * ran (Frame.sub), in one word (statements stay below 2^16: runtime.ts STEP_BUDGET).
+ */
+function stepWord(f: Frame): number {
+  const sub = f.sub ?? 0;
+  return sub === 0 ? f.steps : f.steps + sub * 0x10000;
+}
+
 /** Words serialisePlain() writes for a frame (or its absence). */
 function frameWords(f: Frame | null): number {
   return f ? 10 + f.args.length + f.reads.length : 1;
@@ -470,7 +479,7 @@ function plainFrame(b: Int32Array, n: number, f: Frame | null): number {
   for (const a of f.args) b[n++] = a | 0;
   b[n++] = f.reads.length;
   for (const r of f.reads) b[n++] = r | 0;
-  b[n++] = f.steps;
+  b[n++] = stepWord(f);
   b[n++] = f.preempt;
   b[n++] = f.irqSaved;
   b[n++] = f.irqsOffAtStart ? 1 : 0;

@@ -11,7 +11,7 @@
 import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import type { System } from '../system.js';
-import type { PathCost } from './explore.js';
+import type { PathCost } from './types.js';
 import { Fingerprinter, FingerprintSet } from './fingerprint.js';
 import { runChoices } from './trace.js';
 

@@ -15,7 +15,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Violation } from '../system.js';
-import { assemble, explore, type ExploreOptions, type ExploreResult, type ExtremeWitness, type SearchOutcome } from './explore.js';
+import { assemble, explore } from './search.js';
+import type { ExploreOptions, ExploreResult, ExtremeWitness, SearchOutcome } from './types.js';
 import {
   C_DEPTH,
   C_PAUSE,
@@ -228,6 +229,7 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
   }
   const stopped = stoppedBy(Atomics.load(control, C_STOP));
   const search: SearchOutcome = {
+    statechart: results.flatMap((r) => r.statechart),
     found: errs,
     warned: warns,
     bootFailed: false,

@@ -14,7 +14,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Violation } from '../system.js';
-import { assemble, explore, type ExploreOptions, type ExploreResult, type ExtremeWitness, type SearchOutcome } from './explore.js';
+import { assemble, explore } from './search.js';
+import type { ExploreOptions, ExploreResult, ExtremeWitness, SearchOutcome } from './types.js';
 import { SharedFingerprintSet } from './fingerprint.js';
 import {
   C_STATES,
@@ -170,6 +171,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
     }
     const stopped = stoppedBy(Atomics.load(control, C_STOP));
     const outcome: SearchOutcome = {
+      statechart: arrays.flatMap((a) => a.statechart),
       found: errs,
       warned: warns,
       bootFailed: false,

@@ -167,11 +167,11 @@ export class PartialOrder {
     if (!st || st.done || st.fault || st.facts.length || st.offlined) return false;
     const x = r.world;
     if (x.heap.length !== w.heap.length || x.inflight.length !== w.inflight.length || x.preemptions !== w.preemptions || x.allocFails !== w.allocFails) return false;
-    for (let i = 1; i < w.heap.length; i++) if ((w.heap[i] === undefined) !== (x.heap[i] === undefined) || (w.heap[i] !== undefined && w.heap[i]!.freed !== x.heap[i]!.freed)) return false;
+    for (let i = 1; i < w.heap.length; i++) if ((w.heap[i] === undefined) !== (x.heap[i] === undefined) || (w.heap[i] !== undefined && (w.heap[i]!.freed !== x.heap[i]!.freed || w.heap[i]!.kmemleak !== x.heap[i]!.kmemleak))) return false;
     for (let i = 0; i < w.cpus.length; i++) {
       const a = w.cpus[i]!;
       const b = x.cpus[i]!;
-      if (a.online !== b.online || a.current !== b.current || (i !== c && a.irqsOff !== b.irqsOff)) return false;
+      if (a.online !== b.online || a.current !== b.current || (i !== c && (a.irqsOff !== b.irqsOff || a.spec !== b.spec))) return false;
     }
     for (let i = 0; i < w.tasks.length; i++) {
       const a = w.tasks[i]!;

@@ -7,7 +7,7 @@ import { newHeapObj, type HeapObj, type World } from '../../impl/kernel/world.js
 import type { AbstractState } from '../../model/abstract.js';
 import { findImpl } from '../../impl/registry.js';
 import { System, type Scope, type Violation } from '../system.js';
-import type { ExploreOptions } from './explore.js';
+import type { ExploreOptions } from './types.js';
 import { SharedFingerprintSet, type Fingerprinter, type SharedTable } from './fingerprint.js';
 import { cpuSymmetryOn } from './cpu-symmetry.js';
 
@@ -31,7 +31,7 @@ export interface WorkerInit {
   strategy: 'bfs' | 'dfs';
   id: number;
   workers: number;
-  load: { ref: string; binding?: string; roles?: Record<string, string> };
+  load: { ref: string; binding?: string; roles?: Record<string, string>; compiled?: boolean };
   scope: Scope;
   symmetry: boolean;
   /** CPU and task symmetry (cpu-symmetry.ts), as the main thread decided it. */
@@ -58,7 +58,7 @@ export function parallelSetup(o: ExploreOptions): { n: number; load: WorkerInit[
  * clone drops their class and its cache of the flattened form); make them kernel objects again.
  */
 export function revive(w: World): World {
-  w.heap = w.heap.map((o: HeapObj | undefined) => (o ? newHeapObj(o.type, o.freed, o.origin, o.cells, o.size) : undefined));
+  w.heap = w.heap.map((o: HeapObj | undefined) => (o ? newHeapObj(o.type, o.freed, o.origin, o.cells, o.size, o.kmemleak) : undefined));
   return w;
 }
 
@@ -134,7 +134,7 @@ export type FromWorker =
   | { type: 'level'; id: number; next: number; pending: number; transitions: number; found: Found[]; witnesses: Witness[] }
   | { type: 'worlds'; id: number; worlds: { w: World; idx: number }[] }
   | { type: 'took'; id: number }
-  | { type: 'parents'; id: number; parent: Uint32Array; choice: Uint16Array; n: number; coverage: unknown }
+  | { type: 'parents'; id: number; parent: Uint32Array; choice: Uint16Array; n: number; coverage: unknown; statechart: string[] }
   | { type: 'error'; id: number; message: string };
 
 /**
@@ -177,5 +177,5 @@ export type FromDfsWorker =
   | { type: 'paused'; id: number; full: boolean }
   | { type: 'gift'; id: number; units: DfsUnit[] }
   | { type: 'table-ok'; id: number }
-  | { type: 'done'; id: number; transitions: number; depth: number; peakOpen: number; found: DfsFound[]; witnesses: DfsWitness[]; coverage: unknown }
+  | { type: 'done'; id: number; transitions: number; depth: number; peakOpen: number; found: DfsFound[]; witnesses: DfsWitness[]; coverage: unknown; statechart: string[] }
   | { type: 'error'; id: number; message: string };

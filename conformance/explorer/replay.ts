@@ -3,15 +3,16 @@
  * mail. The choice vector indexes System.enabled() at each step, so it reproduces the identical
  * trace as long as the implementation and the scope are the same.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { implementationProblems, type Implementation } from '../../impl/interface.js';
-import { findImpl } from '../../impl/registry.js';
-import { UsageError } from '../cli/errors.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Implementation } from '../../impl/interface.js';
+import { UsageError } from '../errors.js';
+import { loadImplementation } from '../load.js';
 import { BootError, System, type Scope } from '../system.js';
-import type { TraceStep } from './explore.js';
+import type { TraceStep } from './types.js';
 import { renderTrace, runChoices } from './trace.js';
+
+// `--impl NAME|PATH` loading lives in ../load.ts, with `check`'s, which it can hand a patch to.
+export { loadImplementation };
 
 export const REPLAY_FORMAT = 'dio-cache-replay/1';
 
@@ -29,45 +30,6 @@ export interface ReplayFile {
   roles?: Record<string, string>;
   /** C input only: the call site after the first that this run used as its alloc or put (`free site in f() (file:line)`). */
   site?: string;
-}
-
-/**
- * `--impl NAME|PATH`: a registry name, or a TS/JS module exporting default or `impl`. A replay file
- * written by `check` names a patch or C file instead: that is rebuilt through the C path.
- */
-export async function loadImplementation(
-  spec: string,
-  c?: { binding?: string; roles?: Record<string, string>; site?: string },
-): Promise<{ impl: Implementation; ref: string; coverage?: unknown }> {
-  const named = findImpl(spec);
-  if (named) return { impl: named, ref: spec };
-  const path = resolve(spec);
-  if (!existsSync(path)) throw new UsageError(`--impl ${spec}: no implementation of that name (see \`dio-cache list\`) and no such file`);
-  if (!/\.(ts|mts|cts|js|mjs|cjs)$/.test(path)) {
-    // Imported lazily: the C path itself depends on the explorer.
-    const { loadInput } = await import('../c/run.js');
-    const loaded = await loadInput(path, c?.binding, c?.roles as Parameters<typeof loadInput>[2]);
-    // The C interpreter's statement and branch counters: a worker thread (parallel.ts) sends its
-    // own back to the thread that reports them.
-    const impl = c?.site === undefined ? loaded.impl : loaded.c?.siteRuns.find((x) => x.site === c.site)?.impl;
-    if (!impl) throw new UsageError(`${spec}: no ${c?.site} in it any more (the replay file was written against another version)`);
-    return { impl, ref: path, ...(loaded.c ? { coverage: loaded.c.coverage } : {}) };
-  }
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  } catch (e) {
-    const first = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-    // A .ts file outside an ESM package is loaded as CommonJS, which cannot require the checker's ES modules.
-    const hint = /require\(\)|ES Module|require\(esm\)/.test(first)
-      ? ' (put a package.json with {"type": "module"} beside it, or name it .mts; `dio-cache init-impl DIR` sets this up)'
-      : '';
-    throw new UsageError(`--impl ${spec}: the module failed to load: ${first}${hint}`);
-  }
-  const x = mod.default ?? mod.impl;
-  const problems = implementationProblems(x);
-  if (problems.length) throw new UsageError(`--impl ${spec}: not an implementation: ${problems.join('; ')}`);
-  return { impl: x as Implementation, ref: path };
 }
 
 export function defaultReplayPath(implName: string, invariant: string): string {

@@ -26,37 +26,12 @@ import { createHash } from 'node:crypto';
 import type { World } from '../../impl/kernel/world.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { ReplayFile } from './replay.js';
+import type { ShardInfo, ShardSpec } from './types.js';
 
-/** Shard `index` (1-based) of `count`. */
-export interface ShardSpec {
-  index: number;
-  count: number;
-  /** Frontier states per shard at the split (default 8): the split level holds ≥ count·perShard states. */
-  perShard?: number;
-}
+// Declared with the explorer's options and result, which carry them; named here too for the commands.
+export type { ShardInfo, ShardSpec };
 
 export const DEFAULT_PER_SHARD = 8;
-
-/** What a shard did, recorded in its result (ExploreResult.shard). */
-export interface ShardInfo {
-  index: number;
-  count: number;
-  perShard: number;
-  /**
-   * False when no BFS level reached count·perShard states: the search ended inside the prefix,
-   * so every shard did all of it and each one's result is the whole answer.
-   */
-  split: boolean;
-  /** Depth of the split level (the deepest level of the prefix when there was no split). */
-  depth: number;
-  /** States on the split level, and how many of them are this shard's roots. */
-  frontier: number;
-  roots: number;
-  /** States stored up to and including the split level: the same in every shard. */
-  prefixStates: number;
-  /** Digest of the split level's sorted fingerprints: equal in every shard of one search. */
-  frontierHash: string;
-}
 
 /**
  * Sorts the split level by fingerprint and keeps this shard's states (j mod count === index - 1).

@@ -9,7 +9,7 @@ import { showValue } from '../../impl/kernel/values.js';
 import type { World } from '../../impl/kernel/world.js';
 import type { AbsCache, AbstractState } from '../../model/abstract.js';
 import type { System, Violation } from '../system.js';
-import type { TraceStep } from './explore.js';
+import type { TraceStep } from './types.js';
 
 export interface ChoiceRun {
   steps: TraceStep[];

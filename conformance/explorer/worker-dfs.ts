@@ -16,7 +16,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Choice, type Violation } from '../system.js';
-import { parentAbs } from './explore.js';
+import { parentAbs } from './search.js';
 import { cpuImages } from './cpu-symmetry.js';
 import { Fingerprinter, SharedFingerprintSet } from './fingerprint.js';
 import { loadImplementation } from './replay.js';
@@ -248,6 +248,7 @@ class DfsWorker {
       found: [...this.found.values()],
       witnesses: this.witnesses,
       coverage,
+      statechart: [...(this.sys.spec?.covered ?? [])],
     };
   }
 }

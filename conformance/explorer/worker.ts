@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Violation } from '../system.js';
-import { parentAbs, Parents, type Open } from './explore.js';
+import { parentAbs, Parents, type Open } from './search.js';
 import { cpuImages } from './cpu-symmetry.js';
 import { Fingerprinter, SharedFingerprintSet } from './fingerprint.js';
 import { loadImplementation } from './replay.js';
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
         break;
       case 'finish': {
         const p = ex.parentsArrays();
-        port.postMessage({ type: 'parents', id: init.id, ...p, coverage } satisfies FromWorker);
+        port.postMessage({ type: 'parents', id: init.id, ...p, coverage, statechart: [...(sys.spec?.covered ?? [])] } satisfies FromWorker);
         break;
       }
     }

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import type { Implementation } from '../../impl/interface.js';
 import type { CBuild } from '../c/build.js';
-import type { CheckReport, Loaded } from '../c/run.js';
+import type { CheckReport } from '../c/run.js';
+import type { Loaded } from '../load.js';
 import { exploreAsync, type ExploreResult } from '../explorer/explore.js';
 import { System, type Scope } from '../system.js';
 import { writeTracePage } from './html.js';
@@ -81,7 +82,7 @@ export async function writeHtml(path: string, doc: TraceDoc): Promise<string> {
 /** The C build of a replay file's input, for the post-image source lines (null for a module or a registry name). */
 export async function cBuildOf(ref: string, rf: { binding?: string; roles?: Record<string, string> }): Promise<CBuild | null> {
   if (/\.(ts|mts|cts|js|mjs|cjs)$/.test(ref) || !/[/.]/.test(ref)) return null;
-  const { loadInput } = await import('../c/run.js');
+  const { loadInput } = await import('../load.js');
   return (await loadInput(ref, rf.binding, rf.roles as Parameters<typeof loadInput>[2])).c;
 }
 

@@ -8,8 +8,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../cli/errors.js';
-import { renderStatechart } from '../cli/statechart.js';
+import { UsageError } from '../errors.js';
+import { renderStatechart } from '../statechart.js';
 import type { TraceDoc } from './trace-json.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

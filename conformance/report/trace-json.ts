@@ -535,13 +535,20 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 type Locator = ((label: string, lane: string) => TraceStatement) & { sources(): TraceSource[] };
 
-/** `function: statement (file:line)` or `function: statement` (a port's), split. */
-export function splitLabel(label: string): { fn: string; text: string; file: string | null; line: number | null } {
+/**
+ * `function: statement (file:line)` or `function: statement` (a port's), split; a step of a
+ * statement at --atomicity access ends with the access it ran (` [load cache->nr]`), kept apart
+ * in `access` so that the statement is found in the source.
+ */
+export function splitLabel(label: string): { fn: string; text: string; file: string | null; line: number | null; access?: string } {
   const i = label.indexOf(': ');
   const fn = i > 0 && !/\s/.test(label.slice(0, i).replace(/\(\)$/, '')) ? label.slice(0, i) : '';
-  const rest = fn ? label.slice(i + 2) : label;
+  let rest = fn ? label.slice(i + 2) : label;
+  const acc = /\s\[((?:load|store|write|copy) [^\]]*)\]$/.exec(rest);
+  if (acc) rest = rest.slice(0, acc.index);
+  const access = acc ? { access: acc[1]! } : {};
   const at = /\s\(([\w.+-]+\.[ch]):(\d+)\)$/.exec(rest);
-  return at ? { fn, text: rest.slice(0, at.index), file: at[1]!, line: Number(at[2]) } : { fn, text: rest, file: null, line: null };
+  return at ? { fn, text: rest.slice(0, at.index), file: at[1]!, line: Number(at[2]), ...access } : { fn, text: rest, file: null, line: null, ...access };
 }
 
 /**
@@ -555,13 +562,15 @@ function sourceLocator(ref: string, impl: Implementation, c: CBuild | null): Loc
   const lastLine = new Map<string, number>();
   const fn = (label: string, lane: string): TraceStatement => {
     const s = splitLabel(label);
-    if (!s.fn) return { fn: '', text: s.text, file: null, line: null };
+    // The statement as shown: with the access a step of it ran, at --atomicity access.
+    const shown = s.access ? `${s.text} [${s.access}]` : s.text;
+    if (!s.fn) return { fn: '', text: shown, file: null, line: null };
     if (s.file && s.line !== null) {
       const key = `c:${s.fn}`;
       const u = used.get(key) ?? { fn: s.fn, kind: 'c' as const, file: s.file, lines: new Set<number>() };
       u.lines.add(s.line);
       used.set(key, u);
-      return { fn: s.fn, text: s.text, file: s.file, line: s.line };
+      return { fn: s.fn, text: shown, file: s.file, line: s.line };
     }
     for (const pf of portFiles) {
       const body = pf.fns.get(s.fn);
@@ -578,9 +587,9 @@ function sourceLocator(ref: string, impl: Implementation, c: CBuild | null): Loc
       const u = used.get(key) ?? { fn: s.fn, kind: 'port' as const, file: pf.file, lines: new Set<number>() };
       u.lines.add(line);
       used.set(key, u);
-      return { fn: s.fn, text: s.text, file: pf.file, line };
+      return { fn: s.fn, text: shown, file: pf.file, line };
     }
-    return { fn: s.fn, text: s.text, file: null, line: null };
+    return { fn: s.fn, text: shown, file: null, line: null };
   };
   const sources = (): TraceSource[] => {
     const out: TraceSource[] = [];

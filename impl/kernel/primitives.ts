@@ -12,11 +12,23 @@
  * `guard(irqsave)()` is local_irq_save here and local_irq_restore (a point) where its scope ends,
  * `local_lock_irqsave()` is local_irq_save, `local_lock()` preempt_disable, `__this_cpu_inc(p->f)`
  * a load and a store on smp_processor_id()'s instance; nothing there reaches state any other way.
+ * (That `local_lock()` is a local_lock_t's, which has no lock word; the `local_trylock`,
+ * `local_lock` and `local_unlock` rows are a local_trylock_t's, with its `acquired` word, as
+ * SLUB's sheaves use it: impl/ports/sheaves.ts.)
  *
  * Replay: every value a primitive returns is appended to the operation's read log; when an
  * operation is resumed from a stored state, logged values are returned instead and effects are
  * suppressed (they are already in the stored memory).
+ *
+ * Access level (`--atomicity access`, runtime.ts `Env.atomicity`): a C statement is several
+ * instructions, and an interrupt may land between its loads and stores. Then every shared-memory
+ * access (a heap cell: load/store, READ_ONCE/WRITE_ONCE, the interpreter's loadAt/storeAt, per-CPU
+ * data included; a byte-range function) is an interleaving point too (a static is not: see
+ * global()): a step stops before the second access it would run live (Kernel.accessPoint) and the
+ * next step of the frame resumes the statement there. Locals are not memory; `this_cpu_*()`
+ * operations, which the kernel makes irq-safe, are one access (beginOneAccess).
  */
+import { KERNEL_CONFIGS, type ContextModel, type KernelConfig } from '../../model/config.js';
 import { isPtr, mkPtr, NULL, OBJ_SPAN, ptrId, ptrOff, showValue, type Value } from './values.js';
 import { cellWritten, cloneObj, newHeapObj, type CtxKind, type Frame, type HeapObj, type World } from './world.js';
 
@@ -44,9 +56,9 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
   { name: 'local_irq_restore', kernel: 'include/linux/irqflags.h', point: true, effect: 'restores the saved irq state; interrupts may enter after it' },
   { name: 'local_irq_disable', kernel: 'include/linux/irqflags.h', point: false, effect: 'masks hardirqs on this CPU' },
   { name: 'local_irq_enable', kernel: 'include/linux/irqflags.h', point: true, effect: 'unmasks hardirqs on this CPU' },
-  { name: 'in_task', kernel: 'include/linux/preempt.h: !(preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET))', point: false, effect: 'true in task context, even with preemption or irqs off' },
-  { name: 'in_hardirq', kernel: 'include/linux/preempt.h: hardirq_count()', point: false, effect: 'true inside a hardirq handler' },
-  { name: 'in_serving_softirq', kernel: 'include/linux/preempt.h: softirq_count() & SOFTIRQ_OFFSET', point: false, effect: 'true while a softirq runs (also in a hardirq on top of it)' },
+  { name: 'in_task', kernel: 'include/linux/preempt.h: !(in_nmi() | in_hardirq() | in_serving_softirq())', point: false, effect: 'the context\'s inTask in the kernel config (model/config.ts): true in task context, even with preemption or irqs off; on PREEMPT_RT also in an irq thread' },
+  { name: 'in_hardirq', kernel: 'include/linux/preempt.h: hardirq_count()', point: false, effect: 'true inside a hardirq handler (never on PREEMPT_RT, where the handler is an irq thread)' },
+  { name: 'in_serving_softirq', kernel: 'include/linux/preempt.h: softirq_count() & SOFTIRQ_OFFSET', point: false, effect: 'true while a softirq runs (also in a hardirq on top of it; not in an irq thread on top of it on PREEMPT_RT)' },
   { name: 'irqs_disabled', kernel: 'include/linux/irqflags.h', point: false, effect: 'returns whether hardirqs are masked on this CPU' },
   { name: 'READ_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked load; same value semantics as a plain load (no tearing modelled)' },
   { name: 'WRITE_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked store' },
@@ -58,9 +70,9 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
     point: false,
     effect: `the outcome of a branch on such a value: the explorer runs the statement both ways (a step choice, as for a failing allocation) and the trace says "nondeterministic branch"; the outcome is logged in the read log, so replays take the same way; a statement run without the choice (boot, an atomic handler) takes the false branch; its label ends with NONDET_BRANCH so that the explorer knows to offer both`,
   },
-  { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object of the struct\'s size or the bytes asked for: an access at or past the end is slab-out-of-bounds (crash), as KASAN reports; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep; returns NULL when the explorer makes the statement\'s allocation fail (Scope.allocFailures)' },
+  { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object of the struct\'s size or the bytes asked for: an access at or past the end is slab-out-of-bounds (crash), as KASAN reports; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep; on PREEMPT_RT any gfp with preemption or irqs off is might-sleep (model/config.ts: slabSleeps); returns NULL when the explorer makes the statement\'s allocation fail (Scope.allocFailures)' },
   { name: 'kzalloc', kernel: 'include/linux/slab.h', point: true, effect: 'kmalloc, zeroed: every byte reads 0 until written' },
-  { name: 'kfree', kernel: 'mm/slub.c', point: false, effect: 'frees; NULL is a no-op; double free and freeing an interior pointer are object-safety violations' },
+  { name: 'kfree', kernel: 'mm/slub.c', point: false, effect: 'frees; NULL is a no-op; double free and freeing an interior pointer are object-safety violations; on PREEMPT_RT, with preemption or irqs disabled it is might-sleep (the slab takes sleeping locks)' },
   { name: 'kmem_cache_alloc', kernel: 'mm/slub.c', point: true, effect: 'as kmalloc, from a dedicated cache' },
   { name: 'kmem_cache_free', kernel: 'mm/slub.c', point: false, effect: 'as kfree' },
   { name: 'mempool_alloc', kernel: 'mm/mempool.c', point: true, effect: 'a slab object (the reserve is never drawn on); may sleep as kmalloc; never NULL with a gfp that may sleep, so it is not made to fail' },
@@ -86,6 +98,73 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
     point: true,
     effect: 'a fresh kmalloc object of len bytes (bounds-checked) holding a copy of [src, src+len); may sleep and may be made to fail as kmalloc (NULL, the source not read)',
   },
+  {
+    name: 'kmemleak_alloc',
+    kernel:
+      'mm/kmemleak.c: kmemleak_alloc(ptr, size, min_count, gfp) "register a newly allocated object" -> create_object() (include/linux/kmemleak.h); the slab allocator calls it for every object it hands out (mm/slub.c:slab_post_alloc_hook() -> kmemleak_alloc_recursive()); on an address kmemleak already tracks, __link_object() does kmemleak_stop("Cannot insert 0x%lx into the object search tree (overlaps existing)"), which disables kmemleak',
+    point: true,
+    effect:
+      'ghost state only: the object becomes kmemleak-allocated (HeapObj.kmemleak); NULL and ERR_PTR are no-ops, as in the kernel; an object kmemleak still tracks (a slab object never unregistered, or one kmemleak_alloc() registered already), one freed to the slab, or an interior pointer is a kmemleak fact (kmemleak-balance); its metadata comes from a slab allocation with gfp, so with a gfp that may sleep it is might-sleep as kmalloc; size and min_count are not checked',
+  },
+  {
+    name: 'kmemleak_free',
+    kernel:
+      'mm/kmemleak.c: kmemleak_free(ptr) "unregister a previously registered object" -> delete_object_full(): the object is no longer scanned nor reported; an address it does not track is "Freeing unknown object at 0x%08lx", reported (kmemleak_warn()) only when mm/kmemleak.c is built with DEBUG, else silently ignored; the slab allocator calls it for every object freed (mm/slub.c:slab_free_hook() -> kmemleak_free_recursive())',
+    point: false,
+    effect:
+      'ghost state only: the object becomes kmemleak-freed (unregistered); NULL and ERR_PTR are no-ops; an object kmemleak_free() already unregistered (the kernel\'s DEBUG-only "Freeing unknown object"), one freed to the slab, or an interior pointer ("Found object by alias", warned always) is a kmemleak fact; kfree()/kmem_cache_free() of an object kmemleak_free() unregistered is the slab hook\'s kmemleak_free() of an unknown object: a kmemleak fact too',
+  },
+  {
+    name: 'kmem_cache_size',
+    kernel: 'mm/slab_common.c: kmem_cache_size(s) returns s->object_size',
+    point: false,
+    effect: 'the model has no kmem_cache objects: the argument is not dereferenced and the size is 0 (unknown); only kmemleak_alloc() takes it, which does not check it',
+  },
+  // SLUB's per-CPU sheaves (impl/ports/sheaves.ts): the local lock that guards them, !PREEMPT_RT.
+  {
+    name: 'local_trylock',
+    kernel:
+      'include/linux/local_lock_internal.h (!PREEMPT_RT) __local_trylock() on a local_trylock_t: "preempt_disable(); tl = this_cpu_ptr(lock); if (READ_ONCE(tl->acquired)) { preempt_enable(); tl = NULL; } else { WRITE_ONCE(tl->acquired, 1); ... } !!tl;"',
+    point: false,
+    effect:
+      'on this CPU\'s instance of a __percpu struct\'s lock field: when its acquired word is set (held on this CPU: in an interrupt that landed on the holder, in any context) returns false and leaves preemption as it was; else sets the word, preempt depth +1, returns true; irqs are not touched',
+  },
+  {
+    name: 'local_lock',
+    kernel: 'include/linux/local_lock_internal.h (!PREEMPT_RT) __local_lock() on a local_trylock_t: "preempt_disable(); __local_lock_acquire(this_cpu_ptr(lock))", which does lockdep_assert(tl->acquired == 0) and WRITE_ONCE(tl->acquired, 1)',
+    point: false,
+    effect: 'preempt depth +1 and sets this CPU\'s acquired word; the word already set is lockdep\'s assertion failing (a self-deadlock on PREEMPT_RT): a crash (exception)',
+  },
+  {
+    name: 'local_unlock',
+    kernel: 'include/linux/local_lock_internal.h (!PREEMPT_RT) __local_unlock(): "__local_lock_release(this_cpu_ptr(lock)); preempt_enable();", the release doing lockdep_assert(tl->acquired == 1) and WRITE_ONCE(tl->acquired, 0)',
+    point: true,
+    effect: 'clears this CPU\'s acquired word and drops the preempt depth; a word not set is lockdep\'s "bad unlock balance" (context-balance), as is a depth already 0',
+  },
+  {
+    name: 'might_alloc',
+    kernel: 'include/linux/sched/mm.h: might_alloc(gfp) "might_sleep_if(gfpflags_allow_blocking(gfp_mask))", first thing in mm/slub.c:slab_pre_alloc_hook()',
+    point: false,
+    effect: 'GFP_KERNEL in an atomic context is might-sleep, as for kmalloc, even when the allocation is then served without sleeping (from a sheaf)',
+  },
+  {
+    name: 'slab_free_hook',
+    kernel: 'mm/slub.c:slab_free_hook() -> kasan_slab_free(): the object is poisoned before it goes to a sheaf or to its slab',
+    point: false,
+    effect: 'as kfree: from here the object reads as freed (a later access is use-after-free, a second free double-free, as KASAN reports) while it waits in a sheaf; returns true (no init_on_free, no RCU delay)',
+  },
+  {
+    name: 'slab_post_alloc_hook',
+    kernel: 'mm/slub.c:slab_post_alloc_hook() -> kasan_slab_alloc(): the object handed out is unpoisoned',
+    point: false,
+    effect: 'an object taken from a sheaf (poisoned) is live again, uninitialised; on a fresh object, or NULL, nothing; on an object already live nothing either (KASAN does not check: two holders of one object are object-safety\'s to see)',
+  },
+  {
+    name: '__kmem_cache_alloc_bulk',
+    kernel: 'mm/slub.c:__kmem_cache_alloc_bulk() (refill_sheaf()\'s source; the slab slow path, abstract): objects taken off slab freelists without the post-alloc hook',
+    point: true,
+    effect: 'n fresh objects of the cache that are still poisoned (free memory, as on a slab freelist), stored into the array at the address given; may sleep with GFP_KERNEL (might-sleep as kmalloc); when the explorer makes the statement\'s allocation fail it returns 0 and stores nothing',
+  },
 ];
 
 /**
@@ -109,7 +188,9 @@ export type FactKind =
   | 'lockdep-irqs-enabled'
   | 'unbalanced-exit'
   /** Boot: the initcall's return value disagrees with whether its allocations succeeded (System.initial). */
-  | 'init-result';
+  | 'init-result'
+  /** A kmemleak annotation out of turn: registered twice, unregistered twice, or on a freed or interior pointer. */
+  | 'kmemleak';
 
 export type FaultKind =
   | 'null-deref'
@@ -162,6 +243,13 @@ export interface ExecContext {
   failAlloc?: boolean | number;
 }
 
+/**
+ * Thrown by a primitive at access level to end the step before its second live shared-memory
+ * access: runtime.ts catches it and records in the frame how far the statement got (Frame.sub).
+ * One object, not an Error: it is control flow, and no stack is needed.
+ */
+export const ACCESS_STOP: { readonly accessStop: true } = Object.freeze({ accessStop: true });
+
 /** The live thunk of a read that is being replayed: never called. */
 const noLive = (): Value => {
   throw new KernelFault('replay-divergence', 'a replayed read asked for a live value');
@@ -212,6 +300,8 @@ export class Kernel {
     private x: ExecContext,
     structs: readonly StructDecl[],
     private readonly macros: Readonly<Record<string, number>>,
+    /** What each context is on the kernel configuration explored (model/config.ts). */
+    private readonly config: KernelConfig = KERNEL_CONFIGS.default,
   ) {
     // One Kernel is made per executed statement: build the lookup maps once per struct list.
     let maps = STRUCT_MAPS.get(structs);
@@ -244,6 +334,9 @@ export class Kernel {
     this.allocFailed = false;
     this.allocations = 0;
     this.replaying = false;
+    this.subLeft = -1;
+    this.liveAccess = undefined;
+    this.oneAccess = 0;
   }
 
   // ---- replay ---------------------------------------------------------------------------------
@@ -269,6 +362,19 @@ export class Kernel {
 
   /** Allocations this Kernel has made (that could fail), for `failAlloc` as a number. */
   private allocations = 0;
+
+  /** Access level: every shared-memory access is an interleaving point (set by runtime.ts). */
+  accessLevel = false;
+  /**
+   * Access level, the statement being resumed: accesses still to replay before the statement goes
+   * live (the first access past them runs live); -1 when not armed (replayAccesses()).
+   */
+  private subLeft = -1;
+  /** Access level: the access this step ran live (`load #3->nr`, `store cache->nr`), if any. */
+  liveAccess: string | undefined = undefined;
+  /** Inside an operation the kernel makes one instruction (this_cpu_inc()): its accesses count once. */
+  private oneAccess = 0;
+  private oneAccessSeen = false;
 
   /** Whether this live allocation fails (and so that the step is one where an allocation failed). */
   private failing(): boolean {
@@ -333,6 +439,66 @@ export class Kernel {
       throw new KernelFault('replay-divergence', `implementation is not deterministic: replay consumed ${this.cursor} of ${this.x.frame.reads.length} logged values`);
   }
 
+  /**
+   * Access level, called by runtime.ts where the statement to run begins: `n` of its accesses ran
+   * in earlier steps, so it is replayed up to its access n+1, where it goes live. n = 0: it is
+   * live from here.
+   */
+  replayAccesses(n: number): void {
+    if (n === 0) {
+      this.checkReplayConsumed();
+      this.replaying = false;
+      this.subLeft = -1;
+    } else {
+      this.replaying = true;
+      this.subLeft = n;
+    }
+  }
+
+  /**
+   * Access level: whether the statement reached its end (a yield or a return) still replaying: it
+   * was stopped before an access that it did not make again.
+   */
+  get accessesPending(): boolean {
+    return this.subLeft >= 0;
+  }
+
+  /**
+   * Access level: a shared-memory access begins. Replaying the statement being resumed, the
+   * access past the ones logged is where it goes live. Live, a second access ends the step
+   * before it (ACCESS_STOP): the boundary between two accesses of one statement.
+   */
+  private accessPoint(kind: string, base: Value | string, field?: string): void {
+    if (this.oneAccess > 0) {
+      if (this.oneAccessSeen) return;
+      this.oneAccessSeen = true;
+    }
+    if (this.replaying) {
+      if (this.subLeft < 0) return;
+      if (this.subLeft > 0) {
+        this.subLeft--;
+        return;
+      }
+      this.checkReplayConsumed();
+      this.replaying = false;
+      this.subLeft = -1;
+    }
+    if (this.liveAccess !== undefined) throw ACCESS_STOP;
+    this.liveAccess = `${kind} ${accessText(base, field)}`;
+  }
+
+  /**
+   * Brackets an operation the kernel makes one access with respect to interrupts on this CPU
+   * (`this_cpu_inc()`, `this_cpu_cmpxchg()`: one instruction, or irqs off around it): its load and
+   * store are one interleaving point at access level.
+   */
+  beginOneAccess(): void {
+    if (this.oneAccess++ === 0) this.oneAccessSeen = false;
+  }
+  endOneAccess(): void {
+    this.oneAccess--;
+  }
+
   enter(fn: string): void {
     this.fnStack.push(fn);
   }
@@ -366,14 +532,23 @@ export class Kernel {
   private get cpuState() {
     return this.x.world.cpus[this.x.cpu]!;
   }
-  /** Preemptible: task context, no preempt depth, irqs on (the only place a switch may happen). */
+  /** The running context as the kernel config defines it. */
+  private get context(): ContextModel {
+    return this.config.contexts[this.x.ctx];
+  }
+  /** Preemptible: a preemptible context (a task; on PREEMPT_RT also a thread), no preempt depth, irqs on. */
   private preemptible(): boolean {
-    return this.x.ctx === 'task' && this.x.frame.preempt === 0 && !this.cpuState.irqsOff;
+    return this.context.preemptible && this.x.frame.preempt === 0 && !this.cpuState.irqsOff;
   }
   private atomicContext(): string | null {
-    if (this.x.ctx !== 'task') return `in ${this.x.ctx} context`;
+    if (!this.context.maySleep) return `in ${this.context.what} context`;
+    return this.nonPreemptible();
+  }
+  /** Why the running code may not be preempted here, or null. */
+  private nonPreemptible(): string | null {
     if (this.x.frame.preempt > 0) return `with preemption disabled (preempt depth ${this.x.frame.preempt})`;
     if (this.cpuState.irqsOff) return 'with irqs disabled';
+    if (!this.context.preemptible) return `in ${this.context.what} context`;
     return null;
   }
 
@@ -426,12 +601,14 @@ export class Kernel {
 
   /** Raw load at a byte address (used by the C interpreter and by load()). */
   loadAt(p: Value, what: string): Value {
+    if (this.accessLevel) this.accessPoint('load', what);
     if (this.replaying) return this.replayed();
     return this.loadLive(p, what);
   }
 
   /** Raw store at a byte address. */
   storeAt(p: Value, v: Value, what: string): void {
+    if (this.accessLevel) this.accessPoint('store', what);
     if (this.replaying) return;
     this.storeLive(p, v, what);
   }
@@ -482,6 +659,7 @@ export class Kernel {
 
   /** `memset(p, c, n)`; `what` is the call as written (for the fault). Only c = 0 (mod 256) is modelled. */
   memset(p: Value, c: number, n: number, what: string): void {
+    if (this.accessLevel) this.accessPoint('write', what);
     if (this.replaying) return;
     this.live();
     if (n === 0) return;
@@ -497,12 +675,14 @@ export class Kernel {
 
   /** `memcpy(dst, src, n)`. */
   memcpy(dst: Value, src: Value, n: number, what: string): void {
+    if (this.accessLevel) this.accessPoint('copy', what);
     if (this.replaying) return;
     this.copyBytes(dst, src, n, what);
   }
 
   /** `memmove(dst, src, n)`: the source is read whole before anything is written. */
   memmove(dst: Value, src: Value, n: number, what: string): void {
+    if (this.accessLevel) this.accessPoint('copy', what);
     if (this.replaying) return;
     this.copyBytes(dst, src, n, what);
   }
@@ -534,6 +714,8 @@ export class Kernel {
   kmemdup(type: string, src: Value, len: number, gfp: Gfp, what: string): Value {
     this.checkMightSleep('kmemdup', gfp);
     const p = this.ret(() => (this.failing() ? NULL : this.newObject(type, 'kmalloc', Number.isInteger(len) && len >= 0 ? len : 0, false)));
+    // The copy is the access (a failed allocation reads nothing, in a replay as live).
+    if (p !== NULL && this.accessLevel) this.accessPoint('copy', what);
     if (p !== NULL && !this.replaying) this.copyBytes(p, src, len, what);
     return p;
   }
@@ -550,11 +732,13 @@ export class Kernel {
 
   /** `p->field` */
   load(p: Value, field: string): Value {
+    if (this.accessLevel) this.accessPoint('load', p, field);
     if (this.replaying) return this.replayed();
     return this.loadLive(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), p, field);
   }
   /** `p->field = v` */
   store(p: Value, field: string, v: Value): void {
+    if (this.accessLevel) this.accessPoint('store', p, field);
     if (this.replaying) return;
     this.storeLive(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), v, p, field);
   }
@@ -565,7 +749,12 @@ export class Kernel {
     this.store(p, field, v);
   }
 
-  /** A file-scope static variable. */
+  /**
+   * A file-scope static variable. Not an interleaving point at access level: the cache's statics
+   * (the __percpu pointer, the descriptor) are set by the initcall and only read after it, and the
+   * interpreter also keeps here the addresses of static storage (an array, a struct, a
+   * DEFINE_PER_CPU variable), which no instruction loads.
+   */
   global(name: string): Value {
     if (this.replaying) return this.replayed();
     const v = this.x.world.globals[name];
@@ -697,15 +886,16 @@ export class Kernel {
   }
   in_task(): boolean {
     if (this.replaying) return this.replayed() === 1;
-    return this.record(this.x.ctx === 'task' ? 1 : 0) === 1;
+    return this.record(this.context.inTask ? 1 : 0) === 1;
   }
   in_hardirq(): boolean {
     if (this.replaying) return this.replayed() === 1;
-    return this.record(this.x.ctx === 'hardirq' ? 1 : 0) === 1;
+    return this.record(this.context.inHardirq ? 1 : 0) === 1;
   }
   in_serving_softirq(): boolean {
     if (this.replaying) return this.replayed() === 1;
-    return this.ret(() => (this.x.ctx === 'softirq' || (this.x.ctx === 'hardirq' && this.cpuState.softirq !== null) ? 1 : 0)) === 1;
+    const c = this.context;
+    return this.record(c.inServingSoftirq || (c.seesSoftirqBelow && this.cpuState.softirq !== null) ? 1 : 0) === 1;
   }
   WARN_ON_ONCE(cond: boolean): boolean {
     if (cond) this.fact('warn', `${this.fn}: WARN_ON_ONCE fired`);
@@ -760,9 +950,25 @@ export class Kernel {
   }
 
   private checkMightSleep(call: string, gfp: Gfp): void {
-    if (gfp !== 'GFP_KERNEL') return;
-    const why = this.atomicContext();
-    if (why) this.fact('might-sleep', `${this.fn}: BUG: sleeping function called from invalid context: ${call}(GFP_KERNEL) ${why}`);
+    if (gfp === 'GFP_KERNEL') {
+      const why = this.atomicContext();
+      if (why) return this.fact('might-sleep', `${this.fn}: BUG: sleeping function called from invalid context: ${call}(GFP_KERNEL) ${why}`);
+    }
+    this.checkSlabLocks(`${call}(${gfp})`);
+  }
+
+  /**
+   * A slab call (allocation with any gfp, or a free) where the configuration's allocator takes
+   * sleeping locks (PREEMPT_RT: spinlock_t is an rt_mutex) and the caller may not be preempted.
+   */
+  private checkSlabLocks(call: string): void {
+    if (!this.config.slabSleeps || this.replaying) return;
+    const why = this.nonPreemptible();
+    if (why)
+      this.fact(
+        'might-sleep',
+        `${this.fn}: BUG: sleeping function called from invalid context: ${call} ${why}: on ${this.config.title} the slab allocator takes sleeping locks (spinlock_t is an rt_mutex), whatever the gfp, so it must be called outside the section`,
+      );
   }
 
   /**
@@ -791,8 +997,11 @@ export class Kernel {
     this.checkMightSleep('mempool_alloc', gfp);
     return this.ret(() => this.newObject('kmalloc', 'kmalloc', undefined, false));
   }
-  kfree(p: Value): void {
+  /** `call`: the name the caller used (kmem_cache_free), for the might-sleep message. */
+  kfree(p: Value, call = 'kfree'): void {
     if (this.replaying) return;
+    // kfree(NULL) returns before the allocator takes any lock.
+    if (p !== NULL) this.checkSlabLocks(`${call}()`);
     this.effect(() => {
       if (p === NULL) return;
       if (!isPtr(p)) throw new KernelFault('bad-free', `kfree() of non-pointer ${p}`);
@@ -801,14 +1010,195 @@ export class Kernel {
       if (!obj) throw new KernelFault('bad-free', `kfree() of unknown object ${showValue(p)}`);
       if (obj.freed) throw new KernelFault('double-free', `double free of ${showValue(p)}`);
       if (ptrOff(p) !== 0) throw new KernelFault('bad-free', `kfree() of interior pointer ${showValue(p)}`);
+      // The slab's free hook is a kmemleak_free() of its own (mm/slub.c:slab_free_hook()).
+      if (obj.kmemleak === 'freed')
+        this.fact(
+          'kmemleak',
+          `${this.fn}: kmemleak: Freeing unknown object at ${showValue(p)}: freed to the slab while kmemleak_free() had unregistered it and no kmemleak_alloc() had registered it again (the slab hook's kmemleak_free() finds nothing; mm/kmemleak.c:delete_object_full() says so only when built with DEBUG)`,
+        );
       const o = this.writable(id);
       o.freed = true;
       o.cells = {};
     });
   }
   kmem_cache_free(p: Value): void {
-    this.kfree(p);
+    this.kfree(p, 'kmem_cache_free');
   }
+  // ---- kmemleak annotations: ghost state, no memory is touched -------------------------------
+
+  /**
+   * The object a kmemleak annotation names, or null (after a fact) when kmemleak would not find it
+   * where the annotation says: kmemleak looks addresses up in its own tree and never dereferences.
+   */
+  private kmemleakObj(call: string, p: Value): number | null {
+    const id = ptrId(p);
+    const obj = this.x.world.heap[id];
+    if (ACCESS !== null) ACCESS.touched.push(id);
+    if (!obj) {
+      this.fact('kmemleak', `${this.fn}: ${call}(${showValue(p)}): no object the slab handed out is at this address`);
+      return null;
+    }
+    if (obj.freed) {
+      this.fact('kmemleak', `${this.fn}: ${call}(${showValue(p)}) of an object already freed to the slab: kmemleak annotates memory nobody owns any more`);
+      return null;
+    }
+    if (ptrOff(p) !== 0) {
+      this.fact(
+        'kmemleak',
+        call === 'kmemleak_free'
+          ? `${this.fn}: kmemleak: Found object by alias at ${showValue(p)}: kmemleak_free() of an interior pointer unregisters nothing (mm/kmemleak.c:lookup_object())`
+          : `${this.fn}: kmemleak_alloc(${showValue(p)}) of an interior pointer: the block overlaps the object's own`,
+      );
+      return null;
+    }
+    return id;
+  }
+
+  /**
+   * `kmemleak_alloc(ptr, size, min_count, gfp)`: registers the object with kmemleak again (a
+   * cached object handed out). Its metadata is a slab allocation with `gfp`.
+   */
+  kmemleak_alloc(p: Value, _size: number, _minCount: number, gfp: Gfp): void {
+    this.checkMightSleep('kmemleak_alloc', gfp);
+    if (this.replaying) return;
+    this.effect(() => {
+      if (p === NULL || !isPtr(p)) return;
+      const id = this.kmemleakObj('kmemleak_alloc', p);
+      if (id === null) return;
+      if (this.x.world.heap[id]!.kmemleak !== 'freed')
+        this.fact(
+          'kmemleak',
+          `${this.fn}: kmemleak: Cannot insert ${showValue(p)} into the object search tree (overlaps existing): kmemleak_alloc() of an object kmemleak still tracks (${this.x.world.heap[id]!.kmemleak === 'allocated' ? 'kmemleak_alloc() registered it already' : 'the slab allocator registered it and no kmemleak_free() unregistered it'}); kmemleak_stop() disables kmemleak (mm/kmemleak.c:__link_object())`,
+        );
+      this.writable(id).kmemleak = 'allocated';
+    });
+  }
+
+  /** `kmemleak_free(ptr)`: unregisters the object (an object going onto a cache list). */
+  kmemleak_free(p: Value): void {
+    if (this.replaying) return;
+    this.effect(() => {
+      if (p === NULL || !isPtr(p)) return;
+      const id = this.kmemleakObj('kmemleak_free', p);
+      if (id === null) return;
+      if (this.x.world.heap[id]!.kmemleak === 'freed')
+        this.fact(
+          'kmemleak',
+          `${this.fn}: kmemleak: Freeing unknown object at ${showValue(p)}: kmemleak_free() of an object kmemleak_free() already unregistered and no kmemleak_alloc() registered again (mm/kmemleak.c:delete_object_full() says so only when built with DEBUG)`,
+        );
+      this.writable(id).kmemleak = 'freed';
+    });
+  }
+
+  /** `kmem_cache_size(s)`: the model has no kmem_cache objects (PRIMITIVES). */
+  kmem_cache_size(): number {
+    return 0;
+  }
+
+  // ---- SLUB's per-CPU sheaves: the local lock, KASAN's poisoning, the bulk refill -------------
+
+  /** This CPU's instance of `field` in the __percpu area `pp` (the address the lock word is at). */
+  private thisCpuField(pp: Value, field: string, what: string): Value {
+    const map = this.objAt(pp, what);
+    if (map.type !== '__percpu') throw new KernelFault('wild-pointer', `${what} on ${showValue(pp)}, which is not a __percpu pointer`);
+    const inst = map.cells[this.x.cpu * 8];
+    if (inst === undefined) throw new KernelFault('wild-pointer', `${what}: CPU ${this.x.cpu} is not possible`);
+    return inst + this.offsetOf(field);
+  }
+  private lockWordSet(tl: Value, what: string): boolean {
+    return (this.objAt(tl, what).cells[ptrOff(tl)] ?? 0) !== 0;
+  }
+  private setLockWord(tl: Value, v: number): void {
+    const o = this.writable(ptrId(tl));
+    o.cells[ptrOff(tl)] = v;
+    cellWritten(o, ptrOff(tl), v);
+  }
+
+  /**
+   * `local_trylock(&pcpu->field)` (!PREEMPT_RT): only the outcome is logged, so a replay takes the
+   * same branch. Fails in any context while the word is set on this CPU, which is where an
+   * interrupt that landed on the holder finds it.
+   */
+  local_trylock(pp: Value, field: string): boolean {
+    if (this.replaying) return this.replayed() === 1;
+    this.live();
+    const what = `local_trylock(&${field})`;
+    const tl = this.thisCpuField(pp, field, what);
+    if (this.lockWordSet(tl, what)) {
+      this.record(0);
+      return false;
+    }
+    this.x.frame.preempt++;
+    this.setLockWord(tl, 1);
+    this.record(1);
+    return true;
+  }
+  /** `local_lock(&pcpu->field)` on a local_trylock_t (!PREEMPT_RT). */
+  local_lock(pp: Value, field: string): void {
+    if (this.replaying) return;
+    this.live();
+    const what = `local_lock(&${field})`;
+    const tl = this.thisCpuField(pp, field, what);
+    if (this.lockWordSet(tl, what))
+      throw new KernelFault('exception', `${this.fn}: ${what} on cpu${this.x.cpu}, which holds it already: lockdep_assert(tl->acquired == 0) fails in __local_lock_acquire() (a self-deadlock on PREEMPT_RT)`);
+    this.x.frame.preempt++;
+    this.setLockWord(tl, 1);
+  }
+  /** `local_unlock(&pcpu->field)` (!PREEMPT_RT): release, then preempt_enable(). */
+  local_unlock(pp: Value, field: string): void {
+    if (this.replaying) return;
+    this.live();
+    const what = `local_unlock(&${field})`;
+    const tl = this.thisCpuField(pp, field, what);
+    if (!this.lockWordSet(tl, what)) this.fact('unbalanced-exit', `${this.fn}: ${what} on cpu${this.x.cpu}, which does not hold it: lockdep's "bad unlock balance" (__local_lock_release())`);
+    else this.setLockWord(tl, 0);
+    if (this.x.frame.preempt === 0) this.fact('preempt-underflow', `${this.fn}: ${what}: its preempt_enable() has no matching preempt_disable()`);
+    else this.x.frame.preempt--;
+  }
+  /** `might_alloc(gfp)`: might_sleep_if(gfpflags_allow_blocking(gfp)). */
+  might_alloc(gfp: Gfp): void {
+    if (this.replaying || gfp !== 'GFP_KERNEL') return;
+    const why = this.atomicContext();
+    if (why) this.fact('might-sleep', `${this.fn}: BUG: sleeping function called from invalid context: might_alloc(GFP_KERNEL) ${why}`);
+  }
+  /** `slab_free_hook()`: KASAN poisons the object (kfree's checks and effect); the object stays where the caller puts it. */
+  slab_free_hook(p: Value): boolean {
+    this.kfree(p);
+    return true;
+  }
+  /** `slab_post_alloc_hook()`: KASAN unpoisons the object handed out. */
+  slab_post_alloc_hook(p: Value): void {
+    if (this.replaying) return;
+    this.effect(() => {
+      if (p === NULL || !isPtr(p)) return;
+      const id = ptrId(p);
+      const obj = this.x.world.heap[id];
+      if (ACCESS !== null) ACCESS.touched.push(id);
+      if (!obj) throw new KernelFault('wild-pointer', `slab_post_alloc_hook(): ${showValue(p)} is not an object of the cache`);
+      if (ptrOff(p) !== 0) throw new KernelFault('wild-pointer', `slab_post_alloc_hook(): interior pointer ${showValue(p)}`);
+      if (!obj.freed) return;
+      const o = this.writable(id);
+      o.freed = false;
+      o.cells = {};
+    });
+  }
+  /**
+   * `__kmem_cache_alloc_bulk(s, gfp, n, p)`: n objects off the slabs, still poisoned, stored at
+   * p, p+8...; returns how many (0 when the explorer makes the statement's allocation fail).
+   */
+  __kmem_cache_alloc_bulk(type: string, gfp: Gfp, n: number, dst: Value, what: string): number {
+    this.checkMightSleep('__kmem_cache_alloc_bulk', gfp);
+    const filled = this.ret(() => (this.failing() ? 0 : Math.max(0, n)));
+    if (this.replaying) return filled;
+    for (let i = 0; i < filled; i++) {
+      const p = this.newObject(type, 'kmem_cache', undefined, false);
+      // Free memory on a slab freelist: poisoned until slab_post_alloc_hook() hands it out.
+      this.x.world.heap[ptrId(p)]!.freed = true;
+      this.storeLive(dst + 8 * i, p, what);
+    }
+    return filled;
+  }
+
   /** alloc_percpu(struct type): a zeroed instance per CPU, reached through a __percpu map object. */
   alloc_percpu(type: string): Value {
     return this.ret(() => {

@@ -7,9 +7,17 @@
  * one operation, never the length of the path. With Env.resume (a DFS), the generator the frame's
  * last statement ran in is continued instead, when no other copy of the frame has taken it
  * (Resumable, below): then the cost is the one statement.
+ *
+ * Access level (Env.atomicity 'access'): a step runs up to the next shared-memory access of the
+ * statement instead, the statement stopped there by the Kernel (ACCESS_STOP); the frame keeps
+ * its place (Frame.sub: the statement's accesses run so far), and the next step replays the
+ * statement up to that access and goes on live from it. So an interrupt, a preemption or another
+ * CPU can come between a load and the store that depends on it (`cache->nr++`), and the step's
+ * label names the access it ran: `dio_put_percpu_cache: cache->nr++; [load #3->nr]`.
  */
+import type { KernelConfig } from '../../model/config.js';
 import type { Implementation, Op } from '../interface.js';
-import { Kernel, KernelFault, type Fact } from './primitives.js';
+import { ACCESS_STOP, Kernel, KernelFault, type Fact } from './primitives.js';
 import type { Value } from './values.js';
 import { LIVE, type CtxKind, type Frame, type World } from './world.js';
 
@@ -40,6 +48,21 @@ export interface Env {
    * per stored world.
    */
   resume?: boolean;
+  /** The kernel configuration the statements run on (model/config.ts); absent: !PREEMPT_RT. */
+  kernel?: KernelConfig;
+  /**
+   * Where interrupts, preemptions and other CPUs may come in: between C statements (the default),
+   * or also between the shared-memory accesses of one statement ('access').
+   */
+  atomicity?: Atomicity;
+}
+
+/** `statement`: a C statement is atomic with respect to interrupts; `access`: every shared-memory load and store is an interleaving point. */
+export type Atomicity = 'statement' | 'access';
+
+/** How a report says where interleavings are taken, for the atomicity a search used. */
+export function atomicityText(a: Atomicity | undefined): string {
+  return a === 'access' ? 'interrupts between memory accesses' : 'interrupts between statements';
 }
 
 export function resolveMacros(impl: Implementation, max: number, threshold: number): Record<string, number> {
@@ -54,7 +77,7 @@ export function resolveMacros(impl: Implementation, max: number, threshold: numb
  * names the function's entry, which is also what a fault before the first yield reports.
  */
 export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
-  return { op, args, reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, [LIVE]: undefined };
+  return { op, args, reads: [], steps: 0, sub: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, [LIVE]: undefined };
 }
 
 /** `op: (start)`, one string per operation (a frame starts on every interrupt the search takes). */
@@ -77,6 +100,18 @@ export interface Resumable {
   gen: Op<Value>;
   k: Kernel;
   steps: number;
+}
+
+declare module './world.js' {
+  interface Frame {
+    /**
+     * The generator that ran this frame's last statement, if it can go on from here without a
+     * replay. A cache, not state: keyed by a symbol, so that the fingerprint, JSON and
+     * postMessage never see it. Declared here rather than in world.ts, which cannot import the
+     * Kernel a Resumable holds (primitives.ts imports world.ts).
+     */
+    [LIVE]?: Resumable;
+  }
 }
 
 function generatorFor(env: Env, k: Kernel, f: Frame): Op<Value> {
@@ -114,8 +149,10 @@ function asFault(e: unknown): KernelFault {
 export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, failAlloc = false, branch = false): StepOutcome {
   const x = failAlloc || branch ? { world, cpu, ctx, task, frame, failAlloc, branch } : { world, cpu, ctx, task, frame };
   const live = frame[LIVE];
-  const taken = env.resume && live !== undefined && live.steps === frame.steps ? live : undefined;
-  const k = taken ? taken.k : new Kernel(x, env.impl.structs, env.macros);
+  const sub = frame.sub ?? 0;
+  const taken = env.resume && live !== undefined && live.steps === frame.steps && sub === 0 ? live : undefined;
+  const k = taken ? taken.k : new Kernel(x, env.impl.structs, env.macros, env.kernel);
+  if (env.atomicity === 'access') k.accessLevel = true;
   frame[LIVE] = undefined;
   let label = frame.next;
   try {
@@ -128,17 +165,21 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
       gen = taken.gen;
     } else {
       gen = generatorFor(env, k, frame);
-      // Code before the first yield belongs to the first statement: live on a fresh frame.
-      k.replaying = frame.steps > 0;
+      // Code before the first yield belongs to the first statement: live on a fresh frame (up
+      // to the access it stopped before, at access level).
+      k.replaying = frame.steps > 0 || sub > 0;
+      if (frame.steps === 0 && sub > 0) k.replayAccesses(sub);
       r = gen.next();
       for (let i = 0; i < frame.steps && !r.done; i++) r = gen.next();
       if (r.done) throw new KernelFault('replay-divergence', `operation ${frame.op} ended during replay at statement ${frame.steps}`);
-      k.checkReplayConsumed();
       label = labelOf(k.fn, r.value);
-      k.replaying = false;
+      if (frame.steps > 0 || sub === 0) k.replayAccesses(sub);
     }
     r = gen.next();
-    if (r.done) return outcome(k, label, k.facts.concat(exitFacts(world, cpu, frame)), undefined, { result: r.value }, undefined);
+    if (k.accessesPending) throw new KernelFault('replay-divergence', `implementation is not deterministic: statement ${frame.steps} of ${frame.op} made fewer than the ${sub} memory accesses logged`);
+    const at = k.liveAccess === undefined ? label : `${label} [${k.liveAccess}]`;
+    frame.sub = 0;
+    if (r.done) return outcome(k, at, k.facts.concat(exitFacts(world, cpu, frame)), undefined, { result: r.value }, undefined);
     frame.steps++;
     frame.next = labelOf(k.fn, r.value);
     if (frame.steps > STEP_BUDGET)
@@ -149,9 +190,14 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
         frame[LIVE] = taken;
       } else frame[LIVE] = { gen, k, steps: frame.steps };
     }
-    return outcome(k, label, k.facts, undefined, undefined, undefined);
+    return outcome(k, at, k.facts, undefined, undefined, undefined);
   } catch (e) {
-    return outcome(k, label, k.facts, asFault(e), undefined, undefined);
+    // Access level: the statement stopped before its next access; the next step resumes it there.
+    if (e === ACCESS_STOP) {
+      frame.sub = sub + 1;
+      return outcome(k, `${label} [${k.liveAccess!}]`, k.facts, undefined, undefined, undefined);
+    }
+    return outcome(k, k.liveAccess === undefined ? label : `${label} [${k.liveAccess}]`, k.facts, asFault(e), undefined, undefined);
   }
 }
 
@@ -161,7 +207,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
  * before any statement. Runs on `world`, which must be a copy nobody keeps.
  */
 export function firstStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): { label: string; readsBefore: number } | null {
-  const k = new Kernel({ world, cpu, ctx, task, frame, probe: true }, env.impl.structs, env.macros);
+  const k = new Kernel({ world, cpu, ctx, task, frame, probe: true }, env.impl.structs, env.macros, env.kernel);
   k.replaying = false;
   try {
     const r = generatorFor(env, k, frame).next();
@@ -233,7 +279,7 @@ export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKin
 function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean, failAlloc: boolean | number): StepOutcome & { labels: string[] } {
   const labels: string[] = [];
   const x = probe ? { world, cpu, ctx, task, frame, probe } : { world, cpu, ctx, task, frame };
-  const k = new Kernel(failAlloc !== false ? { ...x, failAlloc } : x, env.impl.structs, env.macros);
+  const k = new Kernel(failAlloc !== false ? { ...x, failAlloc } : x, env.impl.structs, env.macros, env.kernel);
   k.replaying = false;
   let label = frame.next;
   let pushed = false;

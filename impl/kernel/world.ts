@@ -9,7 +9,6 @@
  * stored, because they are a function of the arguments and the values read.
  */
 import type { Value } from './values.js';
-import type { Resumable } from './runtime.js';
 
 export type CtxKind = 'task' | 'softirq' | 'hardirq';
 
@@ -21,6 +20,12 @@ export interface Frame {
   reads: Value[];
   /** Statements executed so far. */
   steps: number;
+  /**
+   * Access level (runtime.ts `Env.atomicity`): shared-memory accesses of statement `steps` that
+   * earlier steps ran, the statement being stopped before the next one; 0 (or absent) at a
+   * statement boundary. Part of the state: it is hashed with `steps`.
+   */
+  sub?: number;
   /** get_cpu()/preempt_disable() depth taken by this operation and not yet released. */
   preempt: number;
   /** local_irq_save() depth not yet restored. */
@@ -40,12 +45,9 @@ export interface Frame {
    * replaced, never changed in place (copies share it).
    */
   cpuReads?: number[] | undefined;
-  /**
-   * The generator that ran this frame's last statement, if it can go on from here without a
-   * replay (runtime.ts). A cache, not state: keyed by a symbol, so that the fingerprint, JSON and
-   * postMessage never see it.
-   */
-  [LIVE]?: Resumable;
+  // Frame[LIVE]?: Resumable, the generator that ran this frame's last statement, is declared in
+  // runtime.ts (which adds it to this interface), because a Resumable holds a Kernel and
+  // primitives.ts imports this file: the dependency goes one way, runtime.ts -> world.ts.
 }
 
 /** Where the object id starts in Frame.ghost (conformance/system.ts's flags are the bits below). */
@@ -67,7 +69,18 @@ export interface HeapObj {
    * access at or past it is slab-out-of-bounds, as KASAN reports. Undefined: not checked.
    */
   size?: number;
+  /**
+   * Ghost state: kmemleak's view of the object once the implementation has annotated it
+   * (kmemleak_alloc() / kmemleak_free(), primitives.ts). 'allocated': registered, scanned and
+   * reportable; 'freed': unregistered. Undefined: never annotated, so registered by the slab
+   * allocator's own hook as every slab object is; the kmemleak-balance invariant judges a world
+   * only once some object in it has been annotated.
+   */
+  kmemleak?: KmemleakState | undefined;
 }
+
+/** kmemleak's view of an annotated object (HeapObj.kmemleak). */
+export type KmemleakState = 'allocated' | 'freed';
 
 export interface Cpu {
   online: boolean;
@@ -76,6 +89,11 @@ export interface Cpu {
   current: number;
   softirq: Frame | null;
   hardirq: Frame | null;
+  /**
+   * Checker-owned: this CPU's statechart state as the seam encodes it (conformance/abstraction.ts,
+   * `Spec`), hashed with the world. Opaque to implementations; 0 before the checker sets it.
+   */
+  spec?: number;
 }
 
 export interface Task {
@@ -112,6 +130,7 @@ export function cloneFrame(f: Frame): Frame {
     args: f.args.slice(),
     reads: f.reads.slice(),
     steps: f.steps,
+    sub: f.sub,
     preempt: f.preempt,
     irqSaved: f.irqSaved,
     irqsOffAtStart: f.irqsOffAtStart,
@@ -134,6 +153,7 @@ export function cloneWorld(w: World): World {
       current: c.current,
       softirq: c.softirq && cloneFrame(c.softirq),
       hardirq: c.hardirq && cloneFrame(c.hardirq),
+      spec: c.spec ?? 0,
     };
   }
   const tasks: Task[] = new Array(w.tasks.length);
@@ -155,24 +175,25 @@ export function cloneWorld(w: World): World {
 }
 
 export function cloneObj(o: HeapObj): HeapObj {
-  const copy = new KernelObj(o.type, o.freed, o.origin, { ...o.cells }, o.size);
+  const copy = new KernelObj(o.type, o.freed, o.origin, { ...o.cells }, o.size, o.kmemleak);
   // The copy starts with the original's flattened form, kept current by cellWritten(): walking
   // the cells of every copied object with for-in was the largest single cost of fingerprinting.
   const c = KernelObj.validFlat(o);
-  if (c !== undefined) copy.setFlat({ cells: copy.cells, freed: copy.freed, f: c.f.slice(), digested: c.digested, digestHi: c.digestHi, digestLo: c.digestLo });
+  if (c !== undefined) copy.setFlat({ cells: copy.cells, freed: copy.freed, kmemleak: copy.kmemleak, f: c.f.slice(), digested: c.digested, digestHi: c.digestHi, digestLo: c.digestLo });
   return copy;
 }
 
-/** A fresh heap object (what the allocation primitives create). */
-export function newHeapObj(type: string, freed: boolean, origin: string, cells: Record<number, Value>, size?: number): HeapObj {
-  return new KernelObj(type, freed, origin, cells, size);
+/** A fresh heap object (what the allocation primitives create), or one rebuilt with its kmemleak ghost. */
+export function newHeapObj(type: string, freed: boolean, origin: string, cells: Record<number, Value>, size?: number, kmemleak?: KmemleakState): HeapObj {
+  return new KernelObj(type, freed, origin, cells, size, kmemleak);
 }
 
 /** An object's flattened form, and a digest of it that the fingerprint computes once. */
 export interface Flat {
-  /** The cells object and freed flag the flattened form describes. */
+  /** The cells object, freed flag and kmemleak ghost the flattened form describes. */
   cells: Record<number, Value>;
   freed: boolean;
+  kmemleak: KmemleakState | undefined;
   f: number[];
   /** Whether digestHi/digestLo hold a digest of `f` (fingerprint.ts); a write clears it. */
   digested: boolean;
@@ -192,12 +213,13 @@ class KernelObj implements HeapObj {
     public origin: string,
     public cells: Record<number, Value>,
     public size?: number,
+    public kmemleak?: KmemleakState,
   ) {}
 
   static validFlat(o: HeapObj): Flat | undefined {
     if (!(o instanceof KernelObj)) return undefined;
     const c = o.#flat;
-    return c !== undefined && c.cells === o.cells && c.freed === o.freed ? c : undefined;
+    return c !== undefined && c.cells === o.cells && c.freed === o.freed && c.kmemleak === o.kmemleak ? c : undefined;
   }
 
   setFlat(f: Flat): void {
@@ -208,8 +230,8 @@ class KernelObj implements HeapObj {
 /**
  * An object as numbers, `[type, origin, freed, offset, value, offset, value...]` with the
  * strings interned and the offsets ascending: what fingerprints, symmetry keys and pointer scans
- * read. Cached on kernel-made objects and valid while the object keeps the same `cells` object
- * and `freed` flag; the one in-place cell write, Kernel.store, reports itself through
+ * read. Cached on kernel-made objects and valid while the object keeps the same `cells` object,
+ * `freed` flag and kmemleak ghost; the one in-place cell write, Kernel.store, reports itself through
  * cellWritten(). Heap objects are copy-on-write, so after its step an object never changes and
  * the form is computed once (or inherited from the object it was copied from).
  */
@@ -222,11 +244,13 @@ export function flatForm(o: HeapObj): Flat {
   const c = KernelObj.validFlat(o);
   if (c !== undefined) return c;
   // The size is state too (two objects of one type could in principle differ in it): it rides
-  // with the origin, so that the form keeps its layout.
-  const f = [intern(o.type), intern(o.size === undefined ? o.origin : `${o.origin}/${o.size}`), o.freed ? 1 : 0];
+  // with the origin, so that the form keeps its layout. So does the kmemleak ghost, which only
+  // objects an implementation annotated have: every other form is as it was without it.
+  const origin = o.size === undefined ? o.origin : `${o.origin}/${o.size}`;
+  const f = [intern(o.type), intern(o.kmemleak === undefined ? origin : `${origin}/kmemleak:${o.kmemleak}`), o.freed ? 1 : 0];
   // Integer keys iterate in ascending order: no sort needed.
   for (const k in o.cells) f.push(+k, o.cells[k as unknown as number]!);
-  const form: Flat = { cells: o.cells, freed: o.freed, f, digested: false, digestHi: 0, digestLo: 0 };
+  const form: Flat = { cells: o.cells, freed: o.freed, kmemleak: o.kmemleak, f, digested: false, digestHi: 0, digestLo: 0 };
   if (o instanceof KernelObj) o.setFlat(form);
   return form;
 }

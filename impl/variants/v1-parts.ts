@@ -115,6 +115,8 @@ export interface VariantInfo {
   description: string;
   expectedViolation: InvariantId;
   explorerOnly?: string;
+  /** Caught only with interrupts between a statement's memory accesses (Implementation.atomicity). */
+  atomicity?: 'access';
 }
 
 /** The v1 port with some of its cache functions replaced. */
@@ -132,6 +134,7 @@ export function v1Variant(info: VariantInfo, o: V1Override): Implementation {
     free: putPercpu === dio_put_percpu_cache ? iomapV1.free : iomapDioCompleteWith(putPercpu),
   };
   if (info.explorerOnly !== undefined) impl.explorerOnly = info.explorerOnly;
+  if (info.atomicity !== undefined) impl.atomicity = info.atomicity;
   return impl;
 }
 
