@@ -9,6 +9,7 @@
  *   npm run bench -- --manifest        # also rewrite conformance/manifest.json (small-scope counts)
  *   npm run bench -- --smp-budget 120  # seconds per run of the `smp` rows (default 120; 0 skips them)
  *   npm run bench -- --c-only          # only the C path rows: the seed patch compiled, interpreted, and the port (--c-ks 5,7)
+ *   npm run bench -- --oracle-k 7      # K of the statechart-oracle rows (default: the largest --ks): CPU per state with and without it
  *
  * For spin-ref K = 3, 5, 7 with iomap-v1 (the same code as the Promela's bio-style cache): states,
  * seconds to verdict, states/s and bytes/state with and without symmetry: BFS on one thread and on
@@ -223,6 +224,39 @@ async function main(): Promise<void> {
     (results as Record<string, unknown>).cPath = cRows;
     // Printed only: bench/results.json is the whole bench's.
     if (flag('c-only')) return;
+  }
+
+  // ---- the statechart oracle's cost ------------------------------------------------------------
+  // The explorer judges every step by the xstate machine (conformance/abstraction.ts, Spec). The
+  // same search without it (ExploreOptions.statechart false, nothing judges refinement) shows what
+  // that costs: CPU time per explored state, both runs in this process, the machine's memo warm.
+  if (!flag('spin-only') && !flag('c-only')) {
+    const ok = Number(opt('oracle-k', String(Math.max(...KS))));
+    process.stdout.write(`the statechart oracle, iomap-v1 on spin-ref K=${ok} (BFS, 1 thread, symmetry on): CPU per explored state with and without judging every step by the machine:
+`);
+    const oracleRows: Record<string, unknown>[] = [];
+    const once = (statechart: boolean) => {
+      const c0 = process.cpuUsage();
+      const r = explore({ impl: iomapV1, scope: { ...SCOPES['spin-ref']!, ops: ok }, ...(statechart ? {} : { statechart: false as const }) });
+      const cu = process.cpuUsage(c0);
+      return { r, cpu: (cu.user + cu.system) / 1e6 };
+    };
+    once(true); // warm-up: code paths and the machine's memo
+    const runs: { statechart: boolean; r: ExploreResult; cpu: number }[] = [];
+    for (let i = 0; i < 2; i++) for (const statechart of [true, false]) runs.push({ statechart, ...once(statechart) });
+    for (const statechart of [true, false]) {
+      const mine = runs.filter((x) => x.statechart === statechart);
+      const best = mine.reduce((a, b) => (a.cpu / a.r.stats.states < b.cpu / b.r.stats.states ? a : b));
+      const us = (best.cpu / best.r.stats.states) * 1e6;
+      oracleRows.push({ k: ok, statechart, states: best.r.stats.states, cpuSeconds: best.cpu, usPerState: us, verdict: best.r.verdict, statechartCoverage: best.r.statechart ?? null });
+      process.stdout.write(`  ${statechart ? 'judged by the statechart' : 'without the statechart '}  ${fmt(best.r.stats.states).padStart(10)} states  ${fmt(best.cpu, 2).padStart(7)} cpu s  ${fmt(us, 1).padStart(6)} us/state  ${best.r.verdict}${best.r.statechart ? `, statechart ${best.r.statechart.taken}/${best.r.statechart.total} transitions taken` : ''}
+`);
+    }
+    const [a, b] = oracleRows as { usPerState: number }[];
+    process.stdout.write(`     cost of the oracle: ${(((a!.usPerState / b!.usPerState) - 1) * 100).toFixed(0)}% more CPU per state (best of 2 runs each; the run without it stores fewer states: nothing splits them by the machine's state)
+
+`);
+    (results as Record<string, unknown>).oracle = oracleRows;
   }
 
   // ---- the explorer ------------------------------------------------------------------------

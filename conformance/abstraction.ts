@@ -416,7 +416,8 @@ export class Spec {
     this.machine = shared?.machine ?? machine ?? cacheMachine(profile);
     this.memo = shared?.memo ?? new Map();
     this.viewMemo = shared?.viewMemo ?? new Map();
-    if (shareKey !== null && !shared) SHARED.set(shareKey, { machine: this.machine, memo: this.memo, viewMemo: this.viewMemo });
+    this.snaps = shared?.snaps ?? new Map();
+    if (shareKey !== null && !shared) SHARED.set(shareKey, { machine: this.machine, memo: this.memo, viewMemo: this.viewMemo, snaps: this.snaps });
     const root = this.machine.root as unknown as { states: Record<string, LeafNode> };
     const leavesOf = (n: LeafNode, path: string[]): string[] =>
       Object.keys(n.states).length === 0 ? [path.join('.')] : Object.entries(n.states).flatMap(([k, c]) => leavesOf(c, [...path, k]));
@@ -459,13 +460,12 @@ export class Spec {
     if (bucket) for (const x of bucket) if (x.key.length === n && k.equals(x.key)) m = x;
     let events: CacheEvent[] | null = null;
     if (!m) {
+      // The machine runs on the key's names for the objects (canonical), so that what it works
+      // out holds for every step with this key, whatever the objects' ids.
       const evs = this.events(before, after, irqsBefore, irqsAfter, step);
       events = evs;
-      const names = new Map<number, number>();
-      // The string form names objects as the key did (compute() reports in it).
-      this.cacheKey(before, irqsBefore, names);
-      for (const e of events) if ('obj' in e && e.obj > 0) rename(e.obj, names);
-      m = this.compute(code, before, irqsBefore, events, names, k.copy(), k);
+      const cBefore: AbsCache = { ...before, freeList: before.freeList.map((id) => k.name(id)), freeListIrq: before.freeListIrq.map((id) => k.name(id)) };
+      m = this.compute(code, cBefore, irqsBefore, evs.map((e) => canonicalEvent(e, k)), k.copy(), k);
       if (!bucket) this.memo.set(h, (bucket = []));
       bucket.push(m);
     }
@@ -475,7 +475,7 @@ export class Spec {
       m.countedBy = this.id;
     }
     if (m.refused !== null) {
-      this.refused = m.refused;
+      this.refused = this.realIds(m.refused, before, events ?? this.events(before, after, irqsBefore, irqsAfter, step), k);
       return code;
     }
     // The machine's cache must be the implementation's. Without a write in the step the lists
@@ -489,11 +489,8 @@ export class Spec {
     } else same = irqsAfter === m.irqsOff && after.nr === m.nr && after.nrIrq === m.nrIrq;
     if (!same) {
       const evs = events ?? this.events(before, after, irqsBefore, irqsAfter, step);
-      const names = new Map<number, number>();
-      this.cacheKey(before, irqsBefore, names);
-      for (const e of evs) if ('obj' in e && e.obj > 0) rename(e.obj, names);
-      events = evs;
-      this.refused = `cpu${before.cpu}: after ${events.map(describeEvent).join(', ')} the statechart's cache is ${m.afterText} but the implementation's is ${this.cacheKey(after, irqsAfter, names)} (objects named in order of appearance)`;
+      const named: AbsCache = { ...after, freeList: after.freeList.map((id) => k.name(id)), freeListIrq: after.freeListIrq.map((id) => k.name(id)) };
+      this.refused = `cpu${before.cpu}: after ${evs.map(describeEvent).join(', ')} the statechart's cache is ${m.afterText} but the implementation's is ${cacheText(named, irqsAfter)} (objects named in order of appearance)`;
       return m.code;
     }
     this.endSaw = m.endSaw;
@@ -505,6 +502,8 @@ export class Spec {
   /** The record of a section that ended in the last advance() (SAW_* bits), or -1. */
   endSaw = -1;
   private readonly key = new KeyBuffer();
+  /** Decoded snapshots by (code, canonical cache): shared like the memo. */
+  private readonly snaps: Map<string, Snap>;
   private readonly viewMemo: Map<string, Record<string, unknown>>;
 
   /** Statechart coverage: every transition of the observed vocabulary, and whether some step took it. */
@@ -520,30 +519,62 @@ export class Spec {
     return out.events;
   }
 
-  private compute(code: number, before: AbsCache, irqsOff: boolean, events: CacheEvent[], names: Map<number, number>, key: Int32Array, kb: KeyBuffer): Memo {
-    let snap = this.decode(code, before, irqsOff);
+  /**
+   * Runs the machine over the events from the state `code` over cache `before`, both in the key's
+   * (canonical) object names: the decoded start is shared by every sequence of events from it.
+   */
+  private compute(code: number, before: AbsCache, irqsOff: boolean, events: CacheEvent[], key: Int32Array, kb: KeyBuffer): Memo {
+    const start = `${code}|${cacheText(before, irqsOff)}`;
+    let snap = this.snaps.get(start);
+    if (!snap) this.snaps.set(start, (snap = this.decode(code, before, irqsOff)));
     const taken: string[] = [];
     let endSaw = -1;
     for (const e of events) {
-      const r = stepTaking(this.machine, snap, e);
+      const r = this.stepOnce(snap, e);
       if (!r.accepted) return { key, code, refused: this.refusal(snap, e, before.cpu), endSaw: -1, after: new Int32Array(0), afterText: '', taken, wrote: false, nr: 0, nrIrq: 0, irqsOff: false, countedBy: 0 };
+      for (const t of r.taken) taken.push(t);
       snap = r.snap;
       if (e.type === 'SECTION_END') endSaw = e.ctx === 'hardirq' ? snap.context.hardirqSaw : e.ctx === 'task' ? snap.context.taskSaw : 0;
-      for (const t of r.taken) {
-        const id = this.inv.transitions.get(t);
-        if (id !== undefined) taken.push(id);
-      }
     }
     const c = snap.context;
     const machineCache: AbsCache = { cpu: before.cpu, online: true, freeList: c.freeList, freeListIrq: c.freeListIrq, nr: c.nr, nrIrq: c.nrIrq, quiescent: true };
-    const afterText = this.cacheKey(machineCache, c.irqsOff, names);
-    // The buffer still holds this key, with its renaming: the machine's cache is written on after it.
+    const afterText = cacheText(machineCache, c.irqsOff);
+    // Already in the key's names: written as they are, after the key.
     const n = kb.n;
-    kb.cache(machineCache, c.irqsOff);
+    kb.cacheRaw(machineCache, c.irqsOff);
     const after = kb.slice(n);
     kb.n = n;
     const wrote = c.freeList !== before.freeList || c.freeListIrq !== before.freeListIrq;
     return { key, code: this.encode(snap), refused: null, endSaw, after, afterText, taken, wrote, nr: c.nr, nrIrq: c.nrIrq, irqsOff: c.irqsOff, countedBy: 0 };
+  }
+
+  /** One macrostep, with the inventory ids of the transitions it took. */
+  private stepOnce(snap: Snap, e: CacheEvent): { snap: Snap; taken: string[]; accepted: boolean } {
+    const x = stepTaking(this.machine, snap, e);
+    const taken: string[] = [];
+    for (const t of x.taken) {
+      const id = this.inv.transitions.get(t);
+      if (id !== undefined) taken.push(id);
+    }
+    return { snap: x.snap, taken, accepted: x.accepted };
+  }
+
+  /** A refusal worked out on the key's names, told with this step's object ids. */
+  private realIds(msg: string, before: AbsCache, events: CacheEvent[], k: KeyBuffer): string {
+    const real = new Map<number, number>();
+    for (const id of before.freeList) real.set(k.name(id), id);
+    for (const id of before.freeListIrq) real.set(k.name(id), id);
+    for (const e of events) {
+      if ((e.type === 'CACHE_WRITE' || e.type === 'SECTION_BEGIN') && e.obj > 0) real.set(k.name(e.obj), e.obj);
+      if (e.type === 'OP_RETURN') {
+        if (e.popped) real.set(POPPED_NAME, e.popped);
+        if (e.result && e.result !== e.popped) real.set(RESULT_NAME, e.result);
+      }
+    }
+    return msg.replace(/#(\d+)/g, (w, n: string) => {
+      const id = real.get(Number(n));
+      return id === undefined ? w : `#${id}`;
+    });
   }
 
   /** Why the machine cannot take `e`: its state, the event, and the guards of the transitions it has for it. */
@@ -612,10 +643,7 @@ export class Spec {
     return idx('task') | (idx('softirq') << 4) | (idx('hardirq') << 6) | (s.context.taskSaw << 9) | (s.context.hardirqSaw << (9 + SAW_BITS));
   }
 
-  /** The cache as a key, objects renamed in order of appearance (`names` is extended). */
-  private cacheKey(c: AbsCache, irqsOff: boolean, names: Map<number, number>): string {
-    return `[${c.freeList.map((id) => rename(id, names)).join(',')}][${c.freeListIrq.map((id) => rename(id, names)).join(',')}] nr=${c.nr} nr_irq=${c.nrIrq}${irqsOff ? ' irqs-off' : ''}`;
-  }
+
 }
 
 type LeafNode = { states: Record<string, LeafNode> };
@@ -691,7 +719,35 @@ function mapStep(b: AbsCache, a: AbsCache, irqsBefore: boolean, irqsAfter: boole
 
 let specs = 0;
 /** Machines and memos by profile parameters (Spec's constructor). */
-const SHARED = new Map<string, { machine: CacheMachine; memo: Map<number, Memo[]>; viewMemo: Map<string, Record<string, unknown>> }>();
+const SHARED = new Map<
+  string,
+  { machine: CacheMachine; memo: Map<number, Memo[]>; viewMemo: Map<string, Record<string, unknown>>; snaps: Map<string, Snap> }
+>();
+
+/** An alloc's popped object and a different result, as the machine sees them (their ids are not in the key). */
+const POPPED_NAME = 1_000_001;
+const RESULT_NAME = 1_000_002;
+
+/** An event in the key's object names (KeyBuffer.name), for the machine to run on. */
+function canonicalEvent(e: CacheEvent, k: KeyBuffer): CacheEvent {
+  switch (e.type) {
+    case 'SECTION_BEGIN':
+      return { ...e, obj: k.name(e.obj) };
+    case 'CACHE_WRITE':
+      return { ...e, obj: k.name(e.obj) };
+    case 'OP_RETURN': {
+      const popped = e.popped ? POPPED_NAME : 0;
+      return { ...e, popped, result: e.result === 0 ? 0 : e.result === e.popped ? popped : RESULT_NAME };
+    }
+    default:
+      return e;
+  }
+}
+
+/** A cache as text, its ids as they are. */
+function cacheText(c: AbsCache, irqsOff: boolean): string {
+  return `[${c.freeList.join(',')}][${c.freeListIrq.join(',')}] nr=${c.nr} nr_irq=${c.nrIrq}${irqsOff ? ' irqs-off' : ''}`;
+}
 
 const CTX = { task: 0, softirq: 1, hardirq: 2 } as const;
 const WRITE: Record<CacheWrite, number> = { pop: 0, splice: 1, 'splice-clear': 2, 'push-task': 3, 'push-irq': 4, other: 5 };
@@ -737,6 +793,16 @@ class KeyBuffer implements EventSink {
       this.names[id] = ++this.next;
     }
     return this.names[id]!;
+  }
+  /** A cache already in the key's names (the machine's, in compute()). */
+  cacheRaw(c: AbsCache, irqsOff: boolean): void {
+    this.push(c.freeList.length);
+    for (const id of c.freeList) this.push(id);
+    this.push(c.freeListIrq.length);
+    for (const id of c.freeListIrq) this.push(id);
+    this.push(c.nr);
+    this.push(c.nrIrq);
+    this.push(irqsOff ? 1 : 0);
   }
   cache(c: AbsCache, irqsOff: boolean): void {
     this.push(c.freeList.length);
@@ -789,11 +855,6 @@ class KeyBuffer implements EventSink {
   }
 }
 
-function rename(id: number, names: Map<number, number>): number {
-  let n = names.get(id);
-  if (n === undefined) names.set(id, (n = names.size + 1));
-  return n;
-}
 
 export function describeEvent(e: CacheEvent): string {
   switch (e.type) {

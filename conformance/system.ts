@@ -41,7 +41,8 @@ export class System {
   readonly kernel: KernelConfig;
 
   /** `resume`: frames keep their generator for the next statement (Env.resume; for a DFS). */
-  constructor(readonly impl: Implementation, readonly scope: Scope, opts: { resume?: boolean; machine?: CacheMachine } = {}) {
+  /** `oracle: false`: no statechart (the bench measures its cost; nothing judges refinement then). */
+  constructor(readonly impl: Implementation, readonly scope: Scope, opts: { resume?: boolean; machine?: CacheMachine; oracle?: false } = {}) {
     this.kernel = kernelConfig(scope.config);
     const rt = this.kernel.name !== 'default';
     this.profile = { ...getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }), ...(rt ? { config: this.kernel.name } : {}) };
@@ -51,7 +52,7 @@ export class System {
     // The statechart models the !PREEMPT_RT contexts (a hardirq pushes onto free_list_irq): on
     // another kernel config it has no transitions for an irq thread's put, so it is not the oracle
     // there (refinement is not judged; the other invariants are): KernelConfig.notJudged says so.
-    this.spec = this.layout && this.profile.cached ? new Spec(this.profile, opts.machine) : null;
+    this.spec = this.layout && this.profile.cached && opts.oracle !== false ? new Spec(this.profile, opts.machine) : null;
   }
 
   /**

@@ -12,7 +12,7 @@ import { SCOPES } from '../scopes.js';
 import type { Scope } from '../system.js';
 import { UsageError } from '../errors.js';
 import { doneLine, progressLine } from '../explorer/progress.js';
-import type { StopReason } from '../explorer/types.js';
+import type { StatechartCoverage, StopReason } from '../explorer/types.js';
 import type { CBuild } from './build.js';
 import { guardStmt, scopedGuard, type Coverage } from './interp.js';
 import { walk, type N } from './ast.js';
@@ -127,6 +127,8 @@ export interface CheckReport {
   extremes: { maxCached: number; bound: number; sequentialBound: number };
   notes: string[];
   coverage: CoverageReport | null;
+  /** The statechart's coverage by every run together: a transition is untaken if no run took it. */
+  statechart?: StatechartCoverage;
   complete: boolean;
   /** Why a run stopped before its bound was exhausted (the first such run's reason). */
   stoppedBy?: StopReason;
@@ -165,6 +167,8 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
   const violations: CheckReport['violations'] = [];
   const warnings: CheckReport['warnings'] = [];
   let maxCached = 0;
+  // The statechart transitions no run took (null until a run reports its coverage).
+  const statechart: { total: number; untaken: Set<string> | null } = { total: 0, untaken: null };
   const stats = { states: 0, transitions: 0, depth: 0, seconds: 0, statesPerSecond: 0, bytesPerState: 0 };
   let complete = true;
   let stoppedBy: StopReason | undefined;
@@ -233,6 +237,11 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
     }
     for (const v of r.warnings) if (!warnings.some((w) => w.id === v.id)) warnings.push({ ...v, scope });
     runs.push({ scope, ...(site ? { site } : {}), verdict: r.verdict, complete: r.complete, stats: r.stats, maxCached: r.extremes.maxCached, ...(r.shard ? { shard: r.shard } : {}) });
+    if (r.statechart) {
+      statechart.total = r.statechart.total;
+      if (!statechart.untaken) statechart.untaken = new Set(r.statechart.untaken);
+      else for (const t of [...statechart.untaken]) if (!r.statechart.untaken.includes(t)) statechart.untaken.delete(t);
+    }
     stats.states += r.stats.states;
     stats.transitions += r.stats.transitions;
     stats.depth = Math.max(stats.depth, r.stats.depth);
@@ -291,6 +300,7 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
     extremes: { maxCached, bound, sequentialBound: seq },
     notes,
     coverage: c ? coverageReport(c) : null,
+    ...(statechart.untaken ? { statechart: { taken: statechart.total - statechart.untaken.size, total: statechart.total, untaken: [...statechart.untaken] } } : {}),
     complete,
     ref: l.ref,
   };

@@ -18,7 +18,7 @@ import { kernelEvents, renderTrace } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import type { Scope } from '../system.js';
 import { EXIT_VIOLATION, exitCodeFor, int, UsageError } from './errors.js';
-import { ATOMICITY_HELP, CONFIG_HELP, configTag, describeScope, parseAtomicity, parseConfig } from './explore.js';
+import { ATOMICITY_HELP, CONFIG_HELP, configTag, describeScope, parseAtomicity, parseConfig, statechartLines } from './explore.js';
 import { atomicityText } from '../../impl/kernel/runtime.js';
 import { onInterrupt } from './interrupt.js';
 import { checkShardResult, RESULT_OUT_HELP, SHARD_HELP, SHARD_SPLIT_HELP, shardFlags, writeShardResult } from './merge.js';
@@ -277,6 +277,7 @@ function textReport(r: CheckReport, replayFiles: string[], full: boolean): strin
   out.push(`largest nr + nr_irq on a quiescent CPU: ${r.extremes.maxCached} (the profile's bound ${r.extremes.bound}, sequential bound ${r.extremes.sequentialBound})`);
   for (const n of r.notes) out.push(`note: ${n}`);
   for (const n of kernelConfig(r.runs[0]?.scope.config).notJudged) out.push(`note: ${n}`);
+  if (r.statechart) out.push(...statechartLines(r.statechart, full));
   for (const w of r.warnings) out.push(`warning ${w.id}: ${w.message} (scope ${w.scope.name}, after ${w.steps.length} steps)`);
   if (r.coverage) {
     out.push('coverage:');

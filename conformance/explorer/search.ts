@@ -132,7 +132,7 @@ class Search {
       this.splitAt = o.shard.count * perShard;
       this.shardInfo = { index: o.shard.index, count: o.shard.count, perShard, split: false, depth: 0, frontier: 0, roots: 0, prefixStates: 0, frontierHash: '' };
     }
-    this.sys = new System(o.impl, o.scope, { resume: o.resume ?? this.strategy === 'dfs', ...(o.machine ? { machine: o.machine } : {}) });
+    this.sys = new System(o.impl, o.scope, { resume: o.resume ?? this.strategy === 'dfs', ...(o.machine ? { machine: o.machine } : {}), ...(o.statechart === false ? { oracle: false as const } : {}) });
     this.fp = new Fingerprinter(o.symmetry !== false);
     if (cpuSymmetryOn(o)) this.fp.images = cpuImages(o.scope);
     this.por = o.por === true && porApplies(o.scope) ? new PartialOrder(this.sys) : null;

@@ -103,6 +103,11 @@ export interface ExploreOptions {
    * Another one shows that the machine is the oracle (test/oracle.test.ts). One thread only.
    */
   machine?: CacheMachine;
+  /**
+   * False: run without the statechart oracle, so that `refinement` is not judged at all. Only the
+   * bench uses it, to measure what judging every step by the machine costs. One thread only.
+   */
+  statechart?: false;
   /** Minimise error counterexamples (default true). */
   minimise?: boolean;
   /** State budget of the minimising search (default 2,000,000). */
