@@ -5,7 +5,7 @@
  */
 import { initialTransition, type StateValue } from 'xstate';
 import type { AbsCache, AbsObject, AbstractState, AbsStep, CtxKind, OpOutcome, Place } from '../model/abstract.js';
-import { cacheMachine, initialContext, type CacheContext, type CacheEvent, type CacheMachine, type CacheWrite } from '../model/machine.js';
+import { cacheMachine, GUARD_MEANING, initialContext, type CacheContext, type CacheEvent, type CacheMachine, type CacheWrite } from '../model/machine.js';
 import { machineInventory, stepTaking, type Inventory, type Snap } from '../model/inventory.js';
 import type { Profile } from '../model/profiles.js';
 import type { Implementation } from '../impl/interface.js';
@@ -529,12 +529,15 @@ export class Spec {
     if (!snap) this.snaps.set(start, (snap = this.decode(code, before, irqsOff)));
     const taken: string[] = [];
     let endSaw = -1;
-    for (const e of events) {
+    for (const ev of events) {
+      // The record a section ends with goes to the operation's return in the same step (-1), or,
+      // through the frame, to its next section or a later return.
+      if (ev.type === 'SECTION_END') endSaw = ev.ctx === 'hardirq' ? snap.context.hardirqSaw : ev.ctx === 'task' ? snap.context.taskSaw : 0;
+      const e: CacheEvent = ev.type === 'OP_RETURN' && ev.saw < 0 ? { ...ev, saw: Math.max(endSaw, 0) } : ev;
       const r = this.stepOnce(snap, e);
       if (!r.accepted) return { key, code, refused: this.refusal(snap, e, before.cpu), endSaw: -1, after: new Int32Array(0), afterText: '', taken, wrote: false, nr: 0, nrIrq: 0, irqsOff: false, countedBy: 0 };
       for (const t of r.taken) taken.push(t);
       snap = r.snap;
-      if (e.type === 'SECTION_END') endSaw = e.ctx === 'hardirq' ? snap.context.hardirqSaw : e.ctx === 'task' ? snap.context.taskSaw : 0;
     }
     const c = snap.context;
     const machineCache: AbsCache = { cpu: before.cpu, online: true, freeList: c.freeList, freeListIrq: c.freeListIrq, nr: c.nr, nrIrq: c.nrIrq, quiescent: true };
@@ -585,7 +588,8 @@ export class Spec {
       for (const t of n.transitions.get(e.type) ?? []) {
         const names = guardNames(t.guard);
         const failed = names.filter((g) => guards[g] && !guards[g]!({ context: snap.context, event: e }));
-        tried.push(`${n.id.replace(/^cpu\./, '')}: ${names.length ? `guard ${names.join(' && ')}` : 'no guard'}${failed.length ? ` (false: ${failed.join(', ')})` : ''}`);
+        const why = failed.map((g) => (GUARD_MEANING[g] ? `${g}: ${GUARD_MEANING[g]}` : g));
+        tried.push(`${n.id.replace(/^cpu\./, '')}: ${names.length ? `guard ${names.join(' && ')}` : 'no guard'}${why.length ? ` (false: ${why.join('; ')})` : ''}`);
       }
     }
     const state = ['task', 'softirq', 'hardirq'].map((r) => `${r}: ${leafOf(snap.value, r)}`).join(', ');

@@ -6,7 +6,8 @@
  */
 import type { Profile } from './profiles.js';
 
-export type CtxKind = 'task' | 'softirq' | 'hardirq';
+import type { CtxKind } from './config.js';
+export type { CtxKind };
 
 export interface AbsCache {
   cpu: number;

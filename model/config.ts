@@ -10,7 +10,8 @@
  * device interrupt's handler runs in its irq thread and softirqs run in task context, so the same
  * three slots stand for different things (docs/kernel-rules.md §4.10).
  */
-import type { CtxKind } from './abstract.js';
+/** The three contexts that touch a per-CPU cache (model/abstract.ts re-exports it). */
+export type CtxKind = 'task' | 'softirq' | 'hardirq';
 
 export type KernelConfigName = 'default' | 'rt';
 

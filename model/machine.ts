@@ -143,7 +143,7 @@ export type CacheEvent =
    * `ctx`'s operation returned. An alloc: `result` (0: NULL) and the object its section popped
    * (0: none); `errorPath`: the caller took its error path, gave back what it got (`errorPut`: how,
    * as a put's outcome) and returns NULL. A put: `outcome`, where its object went. `saw`: what its
-   * sections recorded, or -1 when its last section ended in this same step (the machine's own record).
+   * sections recorded (taskSaw/hardirqSaw at each SECTION_END, which resets them).
    */
   | {
       type: 'OP_RETURN';
@@ -164,6 +164,29 @@ export const EVENT_TYPES: readonly CacheEvent['type'][] = [
   'ALLOC', 'PUT', 'TASK_ALLOC_BEGIN', 'TASK_PUT_BEGIN', 'TASK_STEP', 'SOFTIRQ_ENTER', 'SOFTIRQ_EXIT', 'HARDIRQ_ENTER', 'HARDIRQ_EXIT',
   ...OBSERVED_EVENT_TYPES,
 ];
+
+/**
+ * What a refusing guard of the observed vocabulary means, in the C's words, for the message of a
+ * step the machine cannot take (conformance/abstraction.ts).
+ */
+export const GUARD_MEANING: Readonly<Record<string, string>> = {
+  byTask: 'the event comes from this CPU\'s task context',
+  bySoftirq: 'the event comes from this CPU\'s softirq',
+  byHardirq: 'the event comes from this CPU\'s hardirq',
+  popsHead: 'the write removes the head of free_list and nothing else (`cache->free_list = dio->dio_next;`)',
+  splicesWhenSpliceable: 'free_list is empty and nr_irq >= THRESHOLD (`if (!cache->free_list) { if (READ_ONCE(cache->nr_irq) >= ...`)',
+  clearsIrqList: 'the splice\'s second write (`cache->free_list_irq = NULL;`)',
+  writesPushTask: 'a push onto free_list',
+  writesPushIrq: 'a push onto free_list_irq',
+  taskSawRoom: 'the cap test (`READ_ONCE(cache->nr_irq) + cache->nr > MAX` false) passed at some instant of the put',
+  hardirqSawRoom: 'the cap test (`READ_ONCE(cache->nr_irq) + cache->nr > MAX` false) passed at some instant of the hardirq\'s put',
+  returnsPopped: 'an alloc that popped returns what it popped (`return dio;`)',
+  missAllowed: 'an alloc that popped nothing saw free_list empty with nr_irq < THRESHOLD, or a splice that left it empty',
+  errorPathGivesBack: 'the caller\'s error path gives the object back as a task put does: freed only where the cap test failed',
+  freesWhenFull: 'a task or hardirq put frees only where the cap test failed at some instant; a softirq put always frees',
+  putCached: 'a put that cached its object',
+  irqsOn: 'irqs are on (a hardirq enters only there)',
+};
 
 export function initialContext(): CacheContext {
   return {
@@ -194,10 +217,9 @@ function putSees(c: CacheContext, saw: number, profile: Profile): number {
   return saw | (capAllows(profile, total(c)) ? SAW_ROOM : SAW_FULL);
 }
 const pushed = (e: CacheEvent) => (e.type === 'CACHE_WRITE' ? e.obj : -1);
-/** What a returning operation's sections recorded: the event's, or the machine's own for a section that just ended. */
-function returnSaw(c: CacheContext, e: CacheEvent): number {
-  if (e.type !== 'OP_RETURN') return 0;
-  return e.saw >= 0 ? e.saw : e.ctx === 'hardirq' ? c.hardirqSaw : c.taskSaw;
+/** What a returning operation's sections recorded (carried by the event: the seam keeps it in the frame). */
+function returnSaw(_c: CacheContext, e: CacheEvent): number {
+  return e.type === 'OP_RETURN' ? e.saw : 0;
 }
 const both = (saw: number, bits: number) => (saw & bits) === bits;
 
@@ -417,8 +439,8 @@ export function cacheMachine(profile: Profile) {
       obsSplice: assign(({ context }) => ({ freeList: context.freeListIrq, taskSaw: context.taskSaw | SAW_SPLICED })),
       /** `cache->free_list_irq = NULL;` (l.81). */
       obsSpliceClear: assign({ freeListIrq: [] }),
-      /** put_cpu(): the section's record stays until the operation returns (OP_RETURN reads it). */
-      obsEndTask: assign({ taskObj: null }),
+      /** put_cpu(): the section's record goes with the operation (the seam keeps it in the frame for OP_RETURN). */
+      obsEndTask: assign({ taskObj: null, taskSaw: 0 }),
       /** `dio->dio_next = cache->free_list; cache->free_list = dio;` (l.117-118). */
       obsPushTask: assign(({ context, event }) => ({ freeList: [pushed(event), ...context.freeList], lastOutcome: 'push-task' as const })),
       /** `out_free: put_cpu(); kfree(dio);` (l.130-132): the section ends without a push. */
@@ -426,7 +448,7 @@ export function cacheMachine(profile: Profile) {
       /** `dio->dio_next = cache->free_list_irq; cache->free_list_irq = dio;` (l.122-123). */
       obsPushIrq: assign(({ context, event }) => ({ freeListIrq: [pushed(event), ...context.freeListIrq], lastOutcome: 'push-irq' as const })),
       /** The handler returns: irqs are on again. */
-      obsEndHardirq: assign({ hardirqObj: null, irqsOff: false }),
+      obsEndHardirq: assign({ hardirqObj: null, hardirqSaw: 0, irqsOff: false }),
       /** The operation returned: its record is spent. */
       obsReturn: assign(({ event }) => {
         if (event.type !== 'OP_RETURN') return {};

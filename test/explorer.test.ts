@@ -316,7 +316,7 @@ describe('explorer: search mechanics', () => {
       expect(a.violations.map((v) => [v.id, v.steps.map((st) => st.labels.join(' | '))])).toEqual(b.violations.map((v) => [v.id, v.steps.map((st) => st.labels.join(' | '))]));
       return a;
     };
-    expect(same({ impl: iomapV1, scope: spinRef(4), symmetry: false }).stats.states).toBe(43_660);
+    expect(same({ impl: iomapV1, scope: spinRef(4), symmetry: false }).stats.states).toBe(43_647);
     // Tasks preempted and migrated: a frame continued on another CPU than the one it paused on.
     same({ impl: iomapV1, scope: SCOPES['smp-small']! });
     // Statements whose allocation is made to fail.
