@@ -10,6 +10,7 @@
  *   npm run bench -- --smp-budget 120  # seconds per run of the `smp` rows (default 120; 0 skips them)
  *   npm run bench -- --c-only          # only the C path rows: the seed patch compiled, interpreted, and the port (--c-ks 5,7)
  *   npm run bench -- --oracle-k 7      # K of the statechart-oracle rows (default: the largest --ks): CPU per state with and without it
+ *   npm run bench -- --oracle-only     # only those rows
  *
  * For spin-ref K = 3, 5, 7 with iomap-v1 (the same code as the Promela's bio-style cache): states,
  * seconds to verdict, states/s and bytes/state with and without symmetry: BFS on one thread and on
@@ -188,7 +189,7 @@ async function main(): Promise<void> {
   // ---- the C path: the seed patch, compiled (compile.ts) and interpreted, against its port ------
   // The seed patch is the code impl/ports/iomap-v1.ts ports by hand: the same scope explores the
   // same states, so states/s compares running C with running the port.
-  if (!flag('spin-only') && !flag('no-c')) {
+  if (!flag('spin-only') && !flag('no-c') && !flag('oracle-only')) {
     const cKs = opt('c-ks', '5,7').split(',').map(Number);
     const seed = join(here, '..', 'test', 'fixtures', 'seed', 'iomap-dio-alloc-cache-v1.txt');
     const text = decodeMail(readFileSync(seed, 'latin1'));
@@ -257,6 +258,8 @@ async function main(): Promise<void> {
 
 `);
     (results as Record<string, unknown>).oracle = oracleRows;
+    // Printed only: bench/results.json is the whole bench's.
+    if (flag('oracle-only')) return;
   }
 
   // ---- the explorer ------------------------------------------------------------------------

@@ -447,14 +447,21 @@ export class Spec {
     // order of appearance, the events (this runs on most explored steps: no strings, no garbage;
     // the events become objects only when the machine has to be run).
     const k = this.key;
+    // The key's head (the code and the cache before) is the same for every step out of one stored
+    // state: kept with that state's cache, and only the events are written and hashed per step.
+    let head = HEADS.get(before);
     k.reset();
-    k.push(code);
-    k.cache(before, irqsBefore);
+    if (head && head.code === code && head.irqs === irqsBefore) k.restore(head);
+    else {
+      k.push(code);
+      k.cache(before, irqsBefore);
+      HEADS.set(before, (head = k.head(code, irqsBefore)));
+    }
     const start = k.n;
     mapStep(before, after, irqsBefore, irqsAfter, step, k);
     if (k.n === start) return code;
     const n = k.n;
-    const h = k.hash();
+    const h = k.hashFrom(head.hash, start);
     let bucket = this.memo.get(h);
     let m: Memo | undefined;
     if (bucket) for (const x of bucket) if (x.key.length === n && k.equals(x.key)) m = x;
@@ -652,6 +659,17 @@ export class Spec {
 
 type LeafNode = { states: Record<string, LeafNode> };
 
+/** A key's head kept with the cache it was made from (KeyBuffer.head). */
+interface KeyHead {
+  code: number;
+  irqs: boolean;
+  tokens: Int32Array;
+  hash: number;
+  /** The object ids the head named, in naming order. */
+  ids: number[];
+}
+const HEADS = new WeakMap<AbsCache, KeyHead>();
+
 /** Where mapStep() puts the events of a step: as key tokens (KeyBuffer) or as objects (EventList). */
 interface EventSink {
   begin(ctx: CtxKind, op: 'alloc' | 'put', obj: number, saw: number): void;
@@ -768,10 +786,13 @@ class KeyBuffer implements EventSink {
   private stamp = new Int32Array(1024);
   private gen = 0;
   private next = 0;
+  /** The ids named since reset(), in naming order. */
+  private order: number[] = [];
   reset(): void {
     this.n = 0;
     this.gen++;
     this.next = 0;
+    this.order.length = 0;
   }
   push(x: number): void {
     if (this.n === this.buf.length) {
@@ -795,6 +816,7 @@ class KeyBuffer implements EventSink {
     if (this.stamp[id] !== this.gen) {
       this.stamp[id] = this.gen;
       this.names[id] = ++this.next;
+      this.order.push(id);
     }
     return this.names[id]!;
   }
@@ -838,10 +860,19 @@ class KeyBuffer implements EventSink {
     this.push(r.result === r.popped ? 0 : r.result === 0 ? 1 : 2), this.push(r.popped === 0 ? 0 : 1);
     this.push(r.errorPut ? PUT_KIND[r.errorPut] : 0), this.push(r.outcome ? PUT_KIND[r.outcome] : 0), this.push(saw);
   }
-  hash(): number {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < this.n; i++) h = Math.imul(h ^ this.buf[i]!, 0x01000193);
+  /** FNV-1a of the tokens from `from` on, continuing from `h` (the hash of those before). */
+  hashFrom(h: number, from: number): number {
+    for (let i = from; i < this.n; i++) h = Math.imul(h ^ this.buf[i]!, 0x01000193);
     return h;
+  }
+  /** The buffer so far as a head to restore(): its tokens, hash, and the ids it named, in order. */
+  head(code: number, irqs: boolean): KeyHead {
+    return { code, irqs, tokens: this.buf.slice(0, this.n), hash: this.hashFrom(0x811c9dc5, 0), ids: this.order.slice() };
+  }
+  /** After reset(): the head's tokens, with its ids named again in the same order. */
+  restore(h: KeyHead): void {
+    for (let i = 0; i < h.tokens.length; i++) this.push(h.tokens[i]!);
+    for (const id of h.ids) this.name(id);
   }
   equals(k: Int32Array): boolean {
     for (let i = 0; i < k.length; i++) if (this.buf[i] !== k[i]) return false;
