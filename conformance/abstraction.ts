@@ -551,7 +551,7 @@ export class Spec {
     const afterText = cacheText(machineCache, c.irqsOff);
     // Already in the key's names: written as they are, after the key.
     const n = kb.n;
-    kb.cacheRaw(machineCache, c.irqsOff);
+    kb.cache(machineCache, c.irqsOff, true);
     const after = kb.slice(n);
     kb.n = n;
     const wrote = c.freeList !== before.freeList || c.freeListIrq !== before.freeListIrq;
@@ -820,21 +820,12 @@ class KeyBuffer implements EventSink {
     }
     return this.names[id]!;
   }
-  /** A cache already in the key's names (the machine's, in compute()). */
-  cacheRaw(c: AbsCache, irqsOff: boolean): void {
+  /** A cache, its objects named as the key names them; `named`: its ids are the key's names already (the machine's, in compute()). */
+  cache(c: AbsCache, irqsOff: boolean, named = false): void {
     this.push(c.freeList.length);
-    for (const id of c.freeList) this.push(id);
+    for (const id of c.freeList) this.push(named ? id : this.name(id));
     this.push(c.freeListIrq.length);
-    for (const id of c.freeListIrq) this.push(id);
-    this.push(c.nr);
-    this.push(c.nrIrq);
-    this.push(irqsOff ? 1 : 0);
-  }
-  cache(c: AbsCache, irqsOff: boolean): void {
-    this.push(c.freeList.length);
-    for (const id of c.freeList) this.push(this.name(id));
-    this.push(c.freeListIrq.length);
-    for (const id of c.freeListIrq) this.push(this.name(id));
+    for (const id of c.freeListIrq) this.push(named ? id : this.name(id));
     this.push(c.nr);
     this.push(c.nrIrq);
     this.push(irqsOff ? 1 : 0);

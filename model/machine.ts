@@ -217,10 +217,6 @@ function putSees(c: CacheContext, saw: number, profile: Profile): number {
   return saw | (capAllows(profile, total(c)) ? SAW_ROOM : SAW_FULL);
 }
 const pushed = (e: CacheEvent) => (e.type === 'CACHE_WRITE' ? e.obj : -1);
-/** What a returning operation's sections recorded (carried by the event: the seam keeps it in the frame). */
-function returnSaw(_c: CacheContext, e: CacheEvent): number {
-  return e.type === 'OP_RETURN' ? e.saw : 0;
-}
 const both = (saw: number, bits: number) => (saw & bits) === bits;
 
 export function cacheMachine(profile: Profile) {
@@ -302,9 +298,9 @@ export function cacheMachine(profile: Profile) {
        * alloc that popped nothing saw, at some instant, free_list empty with nr_irq below THRESHOLD,
        * or a splice that left free_list empty.
        */
-      missAllowed: ({ context, event }) => {
+      missAllowed: ({ event }) => {
         if (event.type !== 'OP_RETURN' || event.op !== 'alloc' || event.errorPath || event.popped !== 0) return false;
-        const saw = returnSaw(context, event);
+        const saw = event.saw;
         return both(saw, SAW_EMPTY | SAW_BELOW) || both(saw, SAW_SPLICED | SAW_EMPTY_AFTER_SPLICE);
       },
       /**
@@ -312,14 +308,14 @@ export function cacheMachine(profile: Profile) {
        * caller gives the object back as a task put does: cached (its push was judged when written),
        * or freed where the cap test failed at some instant of that put.
        */
-      errorPathGivesBack: ({ context, event }) =>
-        event.type === 'OP_RETURN' && event.op === 'alloc' && event.errorPath && (event.errorPut !== 'free' || (returnSaw(context, event) & SAW_FULL) !== 0),
+      errorPathGivesBack: ({ event }) =>
+        event.type === 'OP_RETURN' && event.op === 'alloc' && event.errorPath && (event.errorPut !== 'free' || (event.saw & SAW_FULL) !== 0),
       /**
        * `out_free: put_cpu(); kfree(dio);` (l.130-132): a task or hardirq put frees only where its cap
        * test failed at some instant; a softirq put always frees (`} else { goto out_free; }`, l.125-126).
        */
-      freesWhenFull: ({ context, event }) =>
-        event.type === 'OP_RETURN' && event.op === 'put' && event.outcome === 'free' && (event.ctx === 'softirq' || (returnSaw(context, event) & SAW_FULL) !== 0),
+      freesWhenFull: ({ event }) =>
+        event.type === 'OP_RETURN' && event.op === 'put' && event.outcome === 'free' && (event.ctx === 'softirq' || (event.saw & SAW_FULL) !== 0),
       /** A put that cached its object: the push was judged when it was written. */
       putCached: ({ event }) => event.type === 'OP_RETURN' && event.op === 'put' && (event.outcome === 'push-task' || event.outcome === 'push-irq'),
       allocSeesMore: ({ context }) => allocSees(context, context.taskSaw, THRESHOLD) !== context.taskSaw,
@@ -450,11 +446,11 @@ export function cacheMachine(profile: Profile) {
       /** The handler returns: irqs are on again. */
       obsEndHardirq: assign({ hardirqObj: null, hardirqSaw: 0, irqsOff: false }),
       /** The operation returned: its record is spent. */
+      /** The operation returned (its sections' record was reset at each SECTION_END). */
       obsReturn: assign(({ event }) => {
         if (event.type !== 'OP_RETURN') return {};
-        const reset = event.ctx === 'hardirq' ? { hardirqSaw: 0 } : event.ctx === 'task' ? { taskSaw: 0 } : {};
-        if (event.op === 'alloc') return { ...reset, lastAlloc: event.result, lastOutcome: event.errorPath ? null : event.popped ? ('hit' as const) : ('miss' as const) };
-        return { ...reset, lastOutcome: event.outcome === 'kept' ? null : event.outcome };
+        if (event.op === 'alloc') return { lastAlloc: event.result, lastOutcome: event.errorPath ? null : event.popped ? ('hit' as const) : ('miss' as const) };
+        return { lastOutcome: event.outcome === 'kept' ? null : event.outcome };
       }),
       obsCounters: assign(({ event }) => (event.type === 'COUNTERS' ? { nr: event.nr, nrIrq: event.nrIrq } : {})),
       obsIrqs: assign(({ event }) => (event.type === 'IRQS' ? { irqsOff: event.off } : {})),
