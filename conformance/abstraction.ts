@@ -330,7 +330,7 @@ export const GHOST = {
    * caller's error path, a put section.
    */
   CALLER: 256,
-  /** That put pushed the object onto free_list, */
+  /** That put (or a put operation) pushed its object onto free_list, */
   ERRPUT: 512,
   /** ... or onto free_list_irq. */
   ERRPUT_IRQ: 1024,
@@ -447,21 +447,15 @@ export class Spec {
     // order of appearance, the events (this runs on most explored steps: no strings, no garbage;
     // the events become objects only when the machine has to be run).
     const k = this.key;
-    // The key's head (the code and the cache before) is the same for every step out of one stored
-    // state: kept with that state's cache, and only the events are written and hashed per step.
-    let head = HEADS.get(before);
+    // (A head kept per stored cache in a WeakMap cost more to insert than the few tokens it saves.)
     k.reset();
-    if (head && head.code === code && head.irqs === irqsBefore) k.restore(head);
-    else {
-      k.push(code);
-      k.cache(before, irqsBefore);
-      HEADS.set(before, (head = k.head(code, irqsBefore)));
-    }
+    k.push(code);
+    k.cache(before, irqsBefore);
     const start = k.n;
     mapStep(before, after, irqsBefore, irqsAfter, step, k);
     if (k.n === start) return code;
     const n = k.n;
-    const h = k.hashFrom(head.hash, start);
+    const h = k.hashFrom(0x811c9dc5, 0);
     let bucket = this.memo.get(h);
     let m: Memo | undefined;
     if (bucket) for (const x of bucket) if (x.key.length === n && k.equals(x.key)) m = x;
@@ -659,16 +653,6 @@ export class Spec {
 
 type LeafNode = { states: Record<string, LeafNode> };
 
-/** A key's head kept with the cache it was made from (KeyBuffer.head). */
-interface KeyHead {
-  code: number;
-  irqs: boolean;
-  tokens: Int32Array;
-  hash: number;
-  /** The object ids the head named, in naming order. */
-  ids: number[];
-}
-const HEADS = new WeakMap<AbsCache, KeyHead>();
 
 /** Where mapStep() puts the events of a step: as key tokens (KeyBuffer) or as objects (EventList). */
 interface EventSink {
@@ -856,15 +840,6 @@ class KeyBuffer implements EventSink {
     for (let i = from; i < this.n; i++) h = Math.imul(h ^ this.buf[i]!, 0x01000193);
     return h;
   }
-  /** The buffer so far as a head to restore(): its tokens, hash, and the ids it named, in order. */
-  head(code: number, irqs: boolean): KeyHead {
-    return { code, irqs, tokens: this.buf.slice(0, this.n), hash: this.hashFrom(0x811c9dc5, 0), ids: this.order.slice() };
-  }
-  /** After reset(): the head's tokens, with its ids named again in the same order. */
-  restore(h: KeyHead): void {
-    for (let i = 0; i < h.tokens.length; i++) this.push(h.tokens[i]!);
-    for (const id of h.ids) this.name(id);
-  }
   equals(k: Int32Array): boolean {
     for (let i = 0; i < k.length; i++) if (this.buf[i] !== k[i]) return false;
     return true;
@@ -1010,9 +985,10 @@ export function noteOwnWrite(before: { caches: AbsCache[] }, after: { caches: Ab
     } else if (f.op === 'alloc' && g & G_CALLER && !(g & (G_ERRPUT | G_ERRPUT_IRQ)) && isPushOnto(b.freeListIrq, c.freeListIrq) && sameTask && ownObject(g, c.freeListIrq[0]!)) {
       g |= G_ERRPUT_IRQ;
     } else if (f.op === 'free' && isPushOnto(b.freeList, c.freeList) && sameIrq) {
-      // push onto free_list
+      // push onto free_list; of its own object, what the put did, whoever pops it before the caller returns
+      if (c.freeList[0] === putObject(f)) g |= G_ERRPUT;
     } else if (f.op === 'free' && isPushOnto(b.freeListIrq, c.freeListIrq) && sameTask) {
-      // push onto free_list_irq
+      if (c.freeListIrq[0] === putObject(f)) g |= G_ERRPUT_IRQ;
     } else if (f.op === 'cpu_dead') {
       // pruning
     } else g |= G_OTHER;
@@ -1041,7 +1017,12 @@ export function outcomeOf(w: World, f: Frame, cpu: number, ctx: CtxKind, result:
   } else if (f.op === 'free') {
     const id = ptrId(f.args[0]!);
     const o = w.heap[id];
+    // A push its own statements did (noteOwnWrite) is what it did, even if another context has
+    // popped the object by the time the caller's lines after the put return (migrated, or
+    // preempted after put_cpu()); else where the object is now.
     if (g & G_OTHER) kind = 'other';
+    else if (g & G_ERRPUT) kind = 'push-task';
+    else if (g & G_ERRPUT_IRQ) kind = 'push-irq';
     else if (caches!.some((c) => c.freeList.includes(id))) kind = 'push-task';
     else if (caches!.some((c) => c.freeListIrq.includes(id))) kind = 'push-irq';
     else if (!o || o.freed) kind = 'free';
@@ -1078,6 +1059,12 @@ export function returnOf(d: OpOutcome): SpecStep['returned'] {
   }
   const outcome = d.kind === 'push-task' || d.kind === 'push-irq' || d.kind === 'free' ? d.kind : 'kept';
   return { op: 'put', result: 0, popped: 0, errorPath: false, errorPut: null, outcome };
+}
+
+/** The object a put gives back (-1: not a pointer). */
+function putObject(f: Frame): number {
+  const a = f.args[0];
+  return a !== undefined && isPtr(a) ? ptrId(a) : -1;
 }
 
 /** Whether the object an alloc's error path pushes is the one the alloc popped (any new one after a miss). */

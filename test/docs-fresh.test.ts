@@ -1,11 +1,13 @@
 /**
- * The generated documents are what the code produces now: docs/statechart.{svg,mmd,dot,json} and
- * docs/invariants.md. Regenerate with `npm run docs`.
+ * The generated documents are what the code produces now: docs/statechart.{svg,mmd,dot,json},
+ * docs/invariants.md and docs/primitives.md (the kernel primitives table). Regenerate with
+ * `npm run docs`.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DOCS_DIR, generatedDocs } from '../conformance/gen-docs.js';
+import { DOCS_DIR, generatedDocs, primitivesMarkdown } from '../conformance/gen-docs.js';
+import { PRIMITIVES } from '../impl/kernel/primitive-table.js';
 
 const docs = await generatedDocs();
 
@@ -21,6 +23,20 @@ describe('generated docs are fresh', () => {
       expect(committed === text, `docs/${name} is stale: run npm run docs`).toBe(true);
     });
   }
+  it('docs/primitives.md has a row per primitive, and any changed column makes it stale', () => {
+    const doc = docs['primitives.md']!;
+    const rows = doc.split('\n').filter((l) => l.startsWith('| `'));
+    expect(rows.map((l) => l.slice(3, l.indexOf('`', 3)))).toEqual(PRIMITIVES.map((r) => r.name));
+    const committed = readFileSync(join(DOCS_DIR, 'primitives.md'), 'utf8');
+    const flip = (f: (r: (typeof PRIMITIVES)[number]) => (typeof PRIMITIVES)[number]) => primitivesMarkdown(PRIMITIVES.map((r) => (r.name === 'put_cpu' ? f(r) : r)));
+    expect(flip((r) => r)).toBe(committed);
+    expect(flip((r) => ({ ...r, point: !r.point }))).not.toBe(committed);
+    expect(flip((r) => ({ ...r, pure: !r.pure }))).not.toBe(committed);
+    expect(flip((r) => ({ ...r, paths: 'c' }))).not.toBe(committed);
+    expect(flip((r) => ({ ...r, runs: [] }))).not.toBe(committed);
+    expect(flip((r) => ({ ...r, kernel: `${r.kernel}.` }))).not.toBe(committed);
+    expect(flip((r) => ({ ...r, effect: `${r.effect}.` }))).not.toBe(committed);
+  });
   it('the SVG is a parseable drawing of every region', () => {
     const svg = docs['statechart.svg']!;
     expect(svg).toMatch(/^<\?xml[^>]*>\s*<!DOCTYPE svg/);

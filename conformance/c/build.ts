@@ -8,12 +8,13 @@
 import type { Implementation, Op } from '../../impl/interface.js';
 import type { Kernel } from '../../impl/kernel/primitives.js';
 import { ACCESS_STOP, KernelFault } from '../../impl/kernel/primitives.js';
+import { cPrimitive, cPrimitiveNames } from '../../impl/kernel/primitive-table.js';
 import { isPtr, NULL, type Value } from '../../impl/kernel/values.js';
 import { UsageError } from '../errors.js';
 import { cParser, firstError, oneLine, parseLines, walk, type N } from './ast.js';
 import { extract, INT, PARTIAL_PREFIX, requireParsed, structDecls, Types, type CFunction, type CType, type Program } from './extract.js';
 import { compileC, type CompiledC } from './compile.js';
-import { C_PRIMITIVES, CRuntimeError, Interp, isPrintString, KNOWN_CONSTANTS, newCoverage, type Budget, type Coverage } from './interp.js';
+import { CRuntimeError, Interp, isPrintString, KNOWN_CONSTANTS, newCoverage, type Budget, type Coverage } from './interp.js';
 import { readPostImage, resolveConfig, where, type DroppedAlloc, type DroppedFree, type InputKind, type SrcLine } from './reader.js';
 import { inferRoles, profileFor, reachable, type Binding, type RoleName, type Roles } from './roles.js';
 
@@ -717,7 +718,7 @@ function dereferences(text: string, obj: string): boolean {
 function leadingObjectStatements(p: Program, r: Roles, which: 'alloc' | 'free', lines: SrcLine[], i: number, obj: string): N[] {
   if (!obj) return [];
   const frees = `kfree|kvfree|kmem_cache_free\\s*\\([^,()]+,|mempool_free${r.fns.put ? `|${r.fns.put}` : ''}`;
-  const allocs = `kmalloc|kzalloc|kmem_cache_alloc|kmem_cache_zalloc|kcalloc|kmalloc_array|mempool_alloc|kmemdup${r.fns.alloc ? `|${r.fns.alloc}` : ''}`;
+  const allocs = `${SLAB_ALLOCS.join('|')}${r.fns.alloc ? `|${r.fns.alloc}` : ''}`;
   const re =
     which === 'free'
       ? new RegExp(`^\\s*(?:${frees})\\s*\\(?\\s*${obj}\\s*[,)][^;]*;\\s*(?:/[*/].*)?$`)
@@ -780,7 +781,7 @@ function withSlabPath(p: Program, r: Roles, site: Site): Site {
   const allocates = site.stmts.some((st) => {
     let hit = false;
     walk(st, (x) => {
-      if (x.t === 'call_expression' && /^(kmalloc|kzalloc|kcalloc|kmalloc_array|kmem_cache_alloc|kmem_cache_zalloc|mempool_alloc|kmemdup)$/.test(x.f.function?.text ?? '')) hit = true;
+      if (x.t === 'call_expression' && SLAB_ALLOC.test(x.f.function?.text ?? '')) hit = true;
     });
     return hit;
   });
@@ -943,12 +944,9 @@ function synthSite(p: Program, which: 'init' | 'alloc' | 'free', r: Roles, objTy
 
 /** Identifiers the interpreter knows without a definition in the code. */
 const KNOWN_IDENTIFIERS = new Set(['NULL', 'true', 'false', 'nr_cpu_ids', ...Object.keys(KNOWN_CONSTANTS)]);
-/** Calls whose arguments (from the index given) the interpreter never evaluates. */
-const UNEVALUATED_ARGS: [RegExp, number][] = [
-  [/^(trace_\w+|cpuhp_\w+|pr_debug|BUILD_BUG_ON|barrier|smp_[rw]?mb|in_nmi)$/, 0],
-  [/^(kmem_cache_alloc|kmem_cache_zalloc)$/, 0],
-  [/^(container_of|container_of_const|list_entry|hlist_entry|hlist_entry_safe)$/, 1],
-];
+/** The slab allocations of the primitives table (`allocates`): what a caller's allocation of the object calls. */
+const SLAB_ALLOCS = cPrimitiveNames().filter((n) => cPrimitive(n)!.allocates);
+const SLAB_ALLOC = new RegExp(`^(${SLAB_ALLOCS.join('|')})$`);
 
 interface CalleeCheck {
   refused: string | null;
@@ -989,9 +987,13 @@ function scanCallees(p: Program, interp: Interp, roots: N[], aliases: Record<str
       if (x.t !== 'call_expression') return;
       if (x.f.function) skip.add(x.f.function);
       const name = aliases[x.f.function?.text ?? ''] ?? x.f.function?.text ?? '';
-      for (const [re, from] of UNEVALUATED_ARGS) if (re.test(name)) (x.f.arguments?.kids ?? []).slice(from).forEach((a) => walk(a, (y) => skip.add(y)));
-      // A print reads its arguments (interp.ts printArgs), not its format.
-      if (/^(pr_\w+|WARN|WARN_ONCE)$/.test(name)) for (const a of x.f.arguments?.kids ?? []) if (isPrintString(a)) walk(a, (y) => skip.add(y));
+      // Arguments the interpreter never evaluates (a type, a member, a disabled tracepoint's) name nothing to check.
+      const row = cPrimitive(name);
+      if (row?.unevaluated !== undefined) (x.f.arguments?.kids ?? []).slice(row.unevaluated).forEach((a) => walk(a, (y) => skip.add(y)));
+      // A print reads its arguments (interp.ts printArgs), not its format; nor are an unknown
+      // call's strings and __func__ names the user must define (the call itself is reported).
+      const unknown = !row && !p.functions.has(name) && !p.macros.has(x.f.function?.text ?? '');
+      if (row?.prints || unknown) for (const a of x.f.arguments?.kids ?? []) if (isPrintString(a)) walk(a, (y) => skip.add(y));
       // The class of guard(cls)(...) and scoped_guard(cls, ...) is a name, not a value.
       if (name === 'guard' || name === '__scoped_guard') {
         const cls = x.f.arguments?.kids[0];
@@ -1017,7 +1019,7 @@ function scanCallees(p: Program, interp: Interp, roots: N[], aliases: Record<str
         if (m.stmt) visit(m.stmt, undefined, m.params, site, via);
         continue;
       }
-      if (C_PRIMITIVES.has(name) || name.startsWith('trace_')) continue;
+      if (cPrimitive(name)) continue;
       if (!missing.has(c.name)) missing.set(c.name, c.at);
     }
   };

@@ -15,6 +15,7 @@
  */
 import type { Kernel } from '../../impl/kernel/primitives.js';
 import { KernelFault } from '../../impl/kernel/primitives.js';
+import { cPrimitive } from '../../impl/kernel/primitive-table.js';
 import { isPtr } from '../../impl/kernel/values.js';
 import { oneLine, type N } from './ast.js';
 import { INT, LONG, showType, VOIDP, type CFunction, type CType } from './extract.js';
@@ -1079,8 +1080,11 @@ export class Compiler {
     };
     const int = (c: string): X => ({ c, t: INT });
     const bool = (c: string): X => ({ c: `(${c} ? 1 : 0)`, t: INT });
-    if (name.startsWith('trace_')) return int('0');
-    switch (name) {
+    // A name with no row of the primitives table is the interpreter's to refuse.
+    const row = cPrimitive(name);
+    if (!row) throw new Fallback(`${name}() is not a kernel primitive`);
+    if (row.name === 'trace_*') return int('0');
+    switch (row.name) {
       case 'get_cpu':
         return int('k.get_cpu()');
       case 'put_cpu':

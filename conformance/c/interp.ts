@@ -13,6 +13,7 @@
  */
 import type { Kernel, Gfp } from '../../impl/kernel/primitives.js';
 import { KernelFault, NONDET_BRANCH } from '../../impl/kernel/primitives.js';
+import { cPrimitive } from '../../impl/kernel/primitive-table.js';
 import { isPtr, NULL, type Value } from '../../impl/kernel/values.js';
 import { oneLine, walk, type N } from './ast.js';
 import { INT, LONG, showType, Types, VOIDP, type CFunction, type CType, type Program } from './extract.js';
@@ -52,27 +53,6 @@ export interface Coverage {
 export function newCoverage(): Coverage {
   return { stmts: new Map(), branches: new Map(), interrupts: new Map(), sites: new Map() };
 }
-
-/** Kernel primitives the interpreter knows (plus `trace_*` tracepoints, which are no-ops). */
-export const C_PRIMITIVES = new Set([
-  'get_cpu', 'put_cpu', 'preempt_disable', 'preempt_enable', 'smp_processor_id', 'raw_smp_processor_id', 'per_cpu_ptr', 'this_cpu_ptr', 'raw_cpu_ptr',
-  'local_irq_save', 'local_irq_restore', 'local_irq_disable', 'local_irq_enable', 'in_task', 'in_hardirq', 'in_irq', 'in_serving_softirq', 'in_softirq', 'in_interrupt', 'irqs_disabled',
-  'READ_ONCE', 'WRITE_ONCE', 'WARN_ON_ONCE', 'WARN_ON', 'lockdep_assert_irqs_disabled', 'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR',
-  'kmalloc', 'kzalloc', 'kfree', 'kmem_cache_alloc', 'kmem_cache_zalloc', 'kmem_cache_free', 'alloc_percpu', 'free_percpu', 'cpu_online', 'num_possible_cpus',
-  'atomic_set', 'atomic_read', 'memset', 'memcpy', 'memmove', 'kmemdup', 'mempool_alloc', 'mempool_free',
-  // kmemleak annotations (ghost state) and the size they are given: block/bio.c with <aZ74UbGA261L4mxQ@laps>.
-  'kmemleak_alloc', 'kmemleak_free', 'kmem_cache_size',
-  // Added for the constructs v2/v3 and block/bio.c use, or a revision of them plausibly would.
-  'BUG_ON', 'BUG', 'WARN', 'WARN_ONCE', 'data_race', 'min', 'max', 'IS_ERR_OR_NULL', 'container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe',
-  'cpu_possible', 'cpu_present', 'num_online_cpus', 'in_nmi', 'barrier', 'smp_mb', 'smp_rmb', 'smp_wmb', 'BUILD_BUG_ON', 'get_cpu_ptr', 'put_cpu_ptr', 'kcalloc', 'kmalloc_array',
-  'pr_debug', 'pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 'pr_warn_ratelimited',
-  ...['cpuhp_setup_state', 'cpuhp_setup_state_nocalls', 'cpuhp_setup_state_multi', 'cpuhp_state_add_instance', 'cpuhp_state_add_instance_nocalls'],
-  ...['cpuhp_remove_state', 'cpuhp_remove_state_nocalls', 'cpuhp_remove_multi_state', 'cpuhp_state_remove_instance', 'cpuhp_state_remove_instance_nocalls'],
-  // Current kernel style: scope-based guards (the class is checked by unsupported()), local_lock, this_cpu ops.
-  'guard', '__scoped_guard',
-  'local_lock', 'local_unlock', 'local_lock_irq', 'local_unlock_irq', 'local_lock_irqsave', 'local_unlock_irqrestore', 'local_lock_init',
-  ...['this_cpu', '__this_cpu', 'raw_cpu'].flatMap((p) => ['read', 'write', 'inc', 'dec', 'add', 'sub', 'inc_return', 'dec_return', 'add_return', 'sub_return', 'and', 'or', 'xchg', 'cmpxchg'].map((o) => `${p}_${o}`)),
-]);
 
 /**
  * The guard classes (include/linux/cleanup.h DEFINE_LOCK_GUARD_0/DEFINE_GUARD users) the
@@ -131,12 +111,6 @@ const THIS_CPU_OP = /^(this_cpu|__this_cpu|raw_cpu)_(read|write|inc|dec|add|sub|
  * itself when a scope takes a CPU down. The callback named in it is no function pointer to follow.
  */
 const CPUHP = /^cpuhp_(setup_state|remove_state|remove_multi_state|state_add_instance|state_remove_instance)/;
-
-/** Primitives that touch no shared state themselves (their arguments still may). */
-const PURE_PRIMITIVES = new Set([
-  'likely', 'unlikely', 'ERR_PTR', 'IS_ERR', 'PTR_ERR', 'IS_ERR_OR_NULL', 'data_race', 'min', 'max', 'container_of', 'container_of_const', 'list_entry', 'hlist_entry', 'hlist_entry_safe',
-  'cpu_possible', 'cpu_present', 'in_nmi', 'barrier', 'BUILD_BUG_ON', 'kmem_cache_size', 'pr_debug', 'pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 'pr_warn_ratelimited',
-]);
 
 /** Limits of include/linux/limits.h a cap or a loop bound may be written with. */
 export const LIMITS: Record<string, number> = { INT_MAX: 2 ** 31 - 1, INT_MIN: -(2 ** 31), UINT_MAX: 2 ** 32 - 1, U32_MAX: 2 ** 32 - 1, S32_MAX: 2 ** 31 - 1, LONG_MAX: 2 ** 63 - 1, ULONG_MAX: 2 ** 64 - 1, U16_MAX: 65535, USHRT_MAX: 65535 };
@@ -383,7 +357,7 @@ export class Interp {
       else if (x.t === 'call_expression') {
         const name = x.f.function?.text ?? '';
         const mac = this.prog.macros.get(name);
-        if (this.prog.functions.has(this.aliases[name] ?? name) || PURE_PRIMITIVES.has(this.aliases[name] ?? name)) return;
+        if (this.prog.functions.has(this.aliases[name] ?? name) || cPrimitive(this.aliases[name] ?? name)?.pure === true) return;
         if (mac?.params && mac.expr && this.pure(mac.expr)) return;
         ok = false;
       } else if (x.t === 'identifier') {
@@ -903,8 +877,11 @@ export class Interp {
       return { g: GFP_NAME[v & 0xff] ?? 'GFP_KERNEL', zero: (v & GFP_ZERO) !== 0 };
     };
     const gfp = (i: number): Gfp => gfpOf(i).g;
+    // Only a row of the primitives table is a kernel call (impl/kernel/primitive-table.ts).
+    const row = cPrimitive(name);
+    if (!row) throw new CRuntimeError(`${n.at}: ${raw}() is neither a function of the patch nor a kernel primitive the checker knows`);
     // A tracepoint's arguments are evaluated only when it is enabled, and it is not.
-    if (name.startsWith('trace_')) return int(0);
+    if (row.name === 'trace_*') return int(0);
     if (CPUHP.test(name)) {
       const why = libCallProblem(name, args);
       if (why) throw new CRuntimeError(`${n.at}: ${oneLine(n.text)}: ${why}`);
@@ -1181,8 +1158,12 @@ export class Interp {
         const { g, zero } = gfpOf(2);
         return { v: name === 'kcalloc' || zero ? k.kzalloc(type, g, bytes) : k.kmalloc(type, g, bytes), t: VOIDP };
       }
+      // Statements of their own, run by block(): unsupported() refuses them anywhere else.
+      case 'guard':
+      case '__scoped_guard':
+        throw new CRuntimeError(`${n.at}: ${raw}() is a scope-based guard, taken only as a statement of its own: ${oneLine(n.text)}`);
       default:
-        throw new CRuntimeError(`${n.at}: ${raw}() is neither a function of the patch nor a kernel primitive the checker knows`);
+        throw new CRuntimeError(`${n.at}: ${raw}(): the primitives table has a row ${row.name} that the interpreter has no case for (impl/kernel/primitive-table.ts)`);
     }
   }
 

@@ -13,7 +13,6 @@
  * - States and transitions are those of the sequential DFS (the test compares them). A
  *   counterexample is minimised exactly as one found by one thread.
  */
-import { Worker } from 'node:worker_threads';
 import type { Violation } from '../system.js';
 import { assemble, explore } from './search.js';
 import type { ExploreOptions, ExploreResult, ExtremeWitness, SearchOutcome } from './types.js';
@@ -25,16 +24,16 @@ import {
   C_TRANSITIONS,
   STOP_SIGNAL,
   parallelSetup,
+  pool,
   stoppedBy,
   workerInit,
   type DfsFound,
   type DfsUnit,
   type DfsWitness,
   type FromDfsWorker,
+  type PooledThread,
   type ToDfsWorker,
 } from './protocol.js';
-
-const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 
 type Mode = 'running' | 'idle' | 'paused';
 
@@ -47,7 +46,9 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort);
 
-  const workers: Worker[] = [];
+  let threads: PooledThread[] = [];
+  /** Set once every worker has answered `finish`: the search is over for them. */
+  let finished = false;
   const mode: Mode[] = [];
   /** requested[i]: the worker asked to give to idle worker i (-1: none asked). */
   const requested: number[] = [];
@@ -57,7 +58,7 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
   let tableOks = 0;
   let rr = 0;
   let retryTimer: NodeJS.Timeout | null = null;
-  const send = (i: number, m: ToDfsWorker) => workers[i]!.postMessage(m);
+  const send = (i: number, m: ToDfsWorker) => threads[i]!.post(m);
 
   const outcome = await new Promise<{ done: Extract<FromDfsWorker, { type: 'done' }>[]; sequential: boolean }>((resolve, reject) => {
     let readyCount = 0;
@@ -184,6 +185,7 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
           if (done.length === n) {
             clearInterval(timer);
             if (retryTimer) clearTimeout(retryTimer);
+            finished = true;
             resolve({ done, sequential: false });
           }
           return;
@@ -191,20 +193,25 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
     };
 
     for (let id = 0; id < n; id++) {
-      const init = workerInit(o, 'dfs', id, n, load, table.table, controlBuf);
-      const w = new Worker(BOOT, { workerData: init });
-      workers.push(w);
       mode.push('idle');
       requested.push(-1);
-      w.on('message', onMessage);
-      w.on('error', (e: Error) => fail(e));
-      w.on('exit', (code) => {
-        if (code !== 0 && done.length < n) fail(new Error(`a worker thread exited with code ${code}`));
-      });
     }
+    try {
+      threads = pool.acquire('dfs', n, () => ({
+        message: (m) => onMessage(m as FromDfsWorker),
+        error: fail,
+        // A thread held by a search never ends on its own.
+        exit: (code) => fail(new Error(`a worker thread exited with code ${code}`)),
+      }));
+    } catch (e) {
+      fail(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    for (let id = 0; id < n; id++) send(id, { type: 'start', init: workerInit(o, 'dfs', id, n, load, table.table, controlBuf) });
   }).finally(async () => {
     o.signal?.removeEventListener('abort', onAbort);
-    await Promise.all(workers.map((w) => w.terminate()));
+    // Back to the pool only if the search ended as the protocol ends it; else the threads go.
+    await pool.release(threads, finished);
   });
 
   if (outcome.sequential) return explore({ ...o, strategy: 'dfs', workers: 1 });

@@ -2,7 +2,8 @@
  * The BFS on several worker threads (`--workers N`): the same search as explore.ts, level by
  * level, with the visited set in shared memory.
  *
- * - Every worker loads the implementation itself (worker.ts); the main thread keeps a System of
+ * - Every worker loads the implementation itself (worker.ts), on a thread of the pool (protocol.ts)
+ *   that earlier searches of the process may have started; the main thread keeps a System of
  *   its own for the boot check, minimisation and traces.
  * - A level: each worker expands the states it owns; a new state belongs to the worker whose
  *   insert into the shared set won. Between levels the main thread grows the table when it is
@@ -12,7 +13,6 @@
  *   same; only which of two isomorphic worlds represents a state may differ). A counterexample
  *   is a shortest one, as with one thread, and is rebuilt from every worker's parent arrays.
  */
-import { Worker } from 'node:worker_threads';
 import type { Violation } from '../system.js';
 import { assemble, explore } from './search.js';
 import type { ExploreOptions, ExploreResult, ExtremeWitness, SearchOutcome } from './types.js';
@@ -23,42 +23,49 @@ import {
   C_TRANSITIONS,
   STOP_SIGNAL,
   parallelSetup,
+  pool,
   stoppedBy,
   workerInit,
   type Found,
   type FromWorker,
+  type PooledThread,
+  type ThreadHandlers,
   type ToWorker,
   type Witness,
 } from './protocol.js';
-
-const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 
 /** A worker and the replies it owes: each request gets exactly one message back. */
 class Peer {
   private waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void }[] = [];
   private failed: Error | null = null;
+  thread: PooledThread | null = null;
 
-  constructor(readonly w: Worker) {
-    w.on('message', (m: FromWorker) => {
-      if (m.type === 'error') this.fail(new Error(m.message));
-      else this.waiting.shift()?.resolve(m);
-    });
-    w.on('error', (e: Error) => this.fail(e));
-    w.on('exit', (code) => {
-      if (code !== 0) this.fail(new Error(`a worker thread exited with code ${code}`));
-    });
-  }
+  readonly handlers: ThreadHandlers = {
+    message: (m) => {
+      const r = m as FromWorker;
+      if (r.type === 'error') this.fail(new Error(r.message));
+      else this.waiting.shift()?.resolve(r);
+    },
+    error: (e) => this.fail(e),
+    // A thread held by a search never ends on its own.
+    exit: (code) => this.fail(new Error(`a worker thread exited with code ${code}`)),
+  };
 
   private fail(e: Error): void {
     this.failed ??= e;
     for (const x of this.waiting.splice(0)) x.reject(e);
   }
 
-  /** The next message from the worker (after sending `m`, if given). */
-  ask(m?: ToWorker): Promise<FromWorker> {
+  /** Every request answered, none failed: the thread can serve another search. */
+  get settled(): boolean {
+    return !this.failed && this.waiting.length === 0;
+  }
+
+  /** The worker's reply to `m`. */
+  ask(m: ToWorker): Promise<FromWorker> {
     if (this.failed) return Promise.reject(this.failed);
     const p = new Promise<FromWorker>((resolve, reject) => this.waiting.push({ resolve, reject }));
-    if (m) this.w.postMessage(m);
+    this.thread!.post(m);
     return p;
   }
 }
@@ -73,7 +80,10 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
   const setup = parallelSetup(o);
   const { n, load, sys, controlBuf, control } = setup;
   let table = setup.table;
-  const peers: Peer[] = [];
+  const peers = Array.from({ length: n }, () => new Peer());
+  let threads: PooledThread[] = [];
+  /** Set once every worker has answered `finish`: the search is over for them. */
+  let finished = false;
   const onAbort = () => Atomics.compareExchange(control, C_STOP, 0, STOP_SIGNAL);
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort);
@@ -93,12 +103,9 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
   let transitions = 0;
   let peakOpen = 1;
   try {
-    for (let id = 0; id < n; id++) {
-      const init = workerInit(o, 'bfs', id, n, load, table.table, controlBuf);
-      const p = new Peer(new Worker(BOOT, { workerData: init }));
-      peers.push(p);
-    }
-    const ready = await Promise.all(peers.map((p) => p.ask().then((m) => reply(m, 'ready'))));
+    threads = pool.acquire('bfs', n, (i) => peers[i]!.handlers);
+    threads.forEach((t, i) => (peers[i]!.thread = t));
+    const ready = await Promise.all(peers.map((p, id) => p.ask({ type: 'start', init: workerInit(o, 'bfs', id, n, load, table.table, controlBuf) }).then((m) => reply(m, 'ready'))));
     // Boot failures and violations at the root are reported by the sequential search, the same way.
     if (ready.some((r) => r.sequential)) return explore(o);
 
@@ -138,6 +145,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
     }
 
     const arrays = await Promise.all(peers.map((p) => p.ask({ type: 'finish' }).then((m) => reply(m, 'parents'))));
+    finished = true;
     arrays.sort((a, b) => a.id - b.id);
     if (o.workerCoverage) for (const a of arrays) if (a.coverage !== undefined) o.workerCoverage(a.coverage);
     const path = (g: number): number[] => {
@@ -192,7 +200,8 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
   } finally {
     if (progress) clearInterval(progress);
     o.signal?.removeEventListener('abort', onAbort);
-    await Promise.all(peers.map((p) => p.w.terminate()));
+    // Back to the pool only if the search ended as the protocol ends it; else the threads go.
+    await pool.release(threads, finished && peers.every((p) => p.settled));
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * The messages between the main thread and the worker threads, and the layout of their shared
  * control words: the parallel BFS (parallel.ts, worker.ts) and the parallel DFS (parallel-dfs.ts,
- * worker-dfs.ts).
+ * worker-dfs.ts); and the pool of threads both run on, kept from one search to the next.
  */
+import { Worker } from 'node:worker_threads';
 import { newHeapObj, type HeapObj, type World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { findImpl } from '../../impl/registry.js';
@@ -26,8 +27,13 @@ export const STOP_VIOLATION = 1;
 export const STOP_MAX_STATES = 2;
 export const STOP_SIGNAL = 3;
 
+/** A pooled thread's workerData: which worker module worker-boot.mjs loads. */
+export interface WorkerBoot {
+  strategy: 'bfs' | 'dfs';
+}
+
+/** What one search tells each of its workers (the `start` message). */
 export interface WorkerInit {
-  /** Which worker module worker-boot.mjs loads. */
   strategy: 'bfs' | 'dfs';
   id: number;
   workers: number;
@@ -85,6 +91,87 @@ export function workerInit(o: ExploreOptions, strategy: 'bfs' | 'dfs', id: numbe
   };
 }
 
+/** What a search does with the events of a thread it holds. */
+export interface ThreadHandlers {
+  message(m: unknown): void;
+  error(e: Error): void;
+  exit(code: number): void;
+}
+
+const BOOT = new URL('./worker-boot.mjs', import.meta.url);
+
+/**
+ * A worker thread that outlives one search: it serves one search at a time (a `start` message
+ * begins one, its reply to `finish` ends it). The thread's events go to the search that holds it.
+ */
+export class PooledThread {
+  handlers: ThreadHandlers | null = null;
+  exited = false;
+
+  constructor(readonly w: Worker, readonly strategy: WorkerBoot['strategy']) {
+    w.on('message', (m: unknown) => this.handlers?.message(m));
+    w.on('error', (e: Error) => this.handlers?.error(e));
+    w.on('exit', (code: number) => {
+      this.exited = true;
+      pool.forget(this);
+      this.handlers?.exit(code);
+    });
+  }
+
+  post(m: ToWorker | ToDfsWorker): void {
+    this.w.postMessage(m);
+  }
+}
+
+/**
+ * The threads of the parallel searches, kept between searches of one process. Starting a thread
+ * costs it tsx and the checker's modules, and its first search warms its JIT and the checker's
+ * caches: a process that runs several parallel searches (`check` over its scopes, `test`, the
+ * test suite) pays that once per thread. An idle thread is unref'd, so it never keeps a process
+ * alive; one that failed, or whose search ended without its last reply, is terminated instead.
+ */
+class ThreadPool {
+  private readonly idle: Record<WorkerBoot['strategy'], PooledThread[]> = { bfs: [], dfs: [] };
+
+  /** n threads for one search, held until release(); their events go to `handlers(i)`. */
+  acquire(strategy: WorkerBoot['strategy'], n: number, handlers: (i: number) => ThreadHandlers): PooledThread[] {
+    const out: PooledThread[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const t = this.idle[strategy].pop() ?? new PooledThread(new Worker(BOOT, { workerData: { strategy } satisfies WorkerBoot }), strategy);
+        t.w.ref();
+        t.handlers = handlers(i);
+        out.push(t);
+      }
+    } catch (e) {
+      void this.release(out, false);
+      throw e;
+    }
+    return out;
+  }
+
+  /** Ends a search's hold on its threads: `clean` (every thread answered its last request) keeps them for the next search. */
+  async release(threads: readonly PooledThread[], clean: boolean): Promise<void> {
+    const ending: Promise<number>[] = [];
+    for (const t of threads) {
+      t.handlers = null;
+      if (clean && !t.exited) {
+        t.w.unref();
+        this.idle[t.strategy].push(t);
+      } else if (!t.exited) ending.push(t.w.terminate());
+    }
+    await Promise.all(ending);
+  }
+
+  forget(t: PooledThread): void {
+    const list = this.idle[t.strategy];
+    const i = list.indexOf(t);
+    if (i >= 0) list.splice(i, 1);
+  }
+}
+
+export const pool = new ThreadPool();
+
 /**
  * Worker 0 boots and claims the root in the shared set (boot runs the code under test once, so
  * its coverage counts once, as with one thread). Null when boot fails or the root already breaks
@@ -122,6 +209,8 @@ export interface Witness {
 }
 
 export type ToWorker =
+  /** A new search: the thread loads the implementation and answers `ready`. */
+  | { type: 'start'; init: WorkerInit }
   | { type: 'level' }
   | { type: 'table'; table: SharedTable }
   | { type: 'give'; n: number }
@@ -160,6 +249,8 @@ export interface DfsWitness {
 }
 
 export type ToDfsWorker =
+  /** A new search: the thread loads the implementation and answers `ready`. */
+  | { type: 'start'; init: WorkerInit }
   /** Units to explore (the receiver was idle). */
   | { type: 'work'; units: DfsUnit[] }
   /** Give some of your unexplored choices to an idle worker. */

@@ -10,9 +10,10 @@
  *
  * The worker runs in slices of a few milliseconds so that the main thread's messages get in
  * between: `give` (split off the oldest unexplored choices for an idle worker) and, while the
- * table grows, `table` and `resume`.
+ * table grows, `table` and `resume`. The thread serves one search after another (the pool in
+ * protocol.ts): `start` begins a search, the reply to `finish` ends it.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Choice, type Violation } from '../system.js';
@@ -38,7 +39,6 @@ import {
   type WorkerInit,
 } from './protocol.js';
 
-const init = workerData as WorkerInit;
 const port = parentPort!;
 
 /** A state on the stack: choices [i, end) are still to take (`end` shrinks when some are given away). */
@@ -74,12 +74,15 @@ class DfsWorker {
 
   readonly sequential: boolean = false;
 
-  constructor(readonly sys: System) {
-    this.fp = new Fingerprinter(init.symmetry);
-    if (init.cpuSymmetry) this.fp.images = cpuImages(init.scope);
-    this.seen = new SharedFingerprintSet(init.table);
-    this.control = new Int32Array(init.control);
-    if (init.id !== 0) return;
+  constructor(
+    readonly sys: System,
+    private readonly init: WorkerInit,
+  ) {
+    this.fp = new Fingerprinter(this.init.symmetry);
+    if (this.init.cpuSymmetry) this.fp.images = cpuImages(this.init.scope);
+    this.seen = new SharedFingerprintSet(this.init.table);
+    this.control = new Int32Array(this.init.control);
+    if (this.init.id !== 0) return;
     // Worker 0 owns the root; the others start idle and are given work.
     const root = claimRoot(sys, this.fp, this.seen, this.control);
     if (!root) {
@@ -140,7 +143,7 @@ class DfsWorker {
     if (this.unpublishedStates > 0) {
       const states = Atomics.add(this.control, C_STATES, this.unpublishedStates) + this.unpublishedStates;
       this.unpublishedStates = 0;
-      if (init.maxStates && states >= init.maxStates) Atomics.compareExchange(this.control, C_STOP, 0, STOP_MAX_STATES);
+      if (this.init.maxStates && states >= this.init.maxStates) Atomics.compareExchange(this.control, C_STOP, 0, STOP_MAX_STATES);
     }
   }
 
@@ -194,7 +197,7 @@ class DfsWorker {
         this.record(v, this.pathOfStep());
       }
       if (bad) {
-        if (!init.all) Atomics.compareExchange(this.control, C_STOP, 0, STOP_VIOLATION);
+        if (!this.init.all) Atomics.compareExchange(this.control, C_STOP, 0, STOP_VIOLATION);
         continue;
       }
       if (revisited) continue;
@@ -241,7 +244,7 @@ class DfsWorker {
   done(coverage: unknown): FromDfsWorker {
     return {
       type: 'done',
-      id: init.id,
+      id: this.init.id,
       transitions: this.transitions,
       depth: this.depth,
       peakOpen: this.peakOpen,
@@ -254,13 +257,19 @@ class DfsWorker {
 }
 
 
-async function main(): Promise<void> {
+/** The search this thread serves now: what it does with the main thread's next message. */
+let session: ((m: ToDfsWorker) => void) | null = null;
+
+async function start(init: WorkerInit): Promise<void> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
-  const ex = new DfsWorker(new System(impl, init.scope, { resume: init.resume }));
+  const ex = new DfsWorker(new System(impl, init.scope, { resume: init.resume }), init);
   const post = (m: FromDfsWorker) => port.postMessage(m);
   let running = false;
+  let finished = false;
   // One slice, then back to the event loop so that a `give` or a pause gets in.
   const slice = () => {
+    // A slice still scheduled when the search ended: nothing more of it is said.
+    if (finished) return;
     const s = ex.run(20);
     if (s === 'more') {
       setImmediate(slice);
@@ -270,16 +279,16 @@ async function main(): Promise<void> {
     running = false;
     post(s === 'idle' ? { type: 'idle', id: init.id } : { type: 'paused', id: init.id, full: s === 'full' });
   };
-  const start = () => {
+  const begin = () => {
     if (running) return;
     running = true;
     setImmediate(slice);
   };
-  port.on('message', (m: ToDfsWorker) => {
+  session = (m) => {
     switch (m.type) {
       case 'work':
         ex.addUnits(m.units);
-        start();
+        begin();
         break;
       case 'give':
         post({ type: 'gift', id: init.id, units: ex.give() });
@@ -289,17 +298,26 @@ async function main(): Promise<void> {
         post({ type: 'table-ok', id: init.id });
         break;
       case 'resume':
-        start();
+        begin();
         break;
       case 'finish':
+        // The search ends here: nothing of it stays reachable from this thread.
+        finished = true;
+        session = null;
         ex.publish();
         post(ex.done(coverage));
         break;
     }
-  });
+  };
   post({ type: 'ready', id: init.id, sequential: ex.sequential });
 }
 
-main().catch((e: unknown) => {
-  port.postMessage({ type: 'error', id: init.id, message: e instanceof Error ? e.message : String(e) } satisfies FromDfsWorker);
+port.on('message', (m: ToDfsWorker) => {
+  if (m.type !== 'start') {
+    session?.(m);
+    return;
+  }
+  start(m.init).catch((e: unknown) => {
+    port.postMessage({ type: 'error', id: m.init.id, message: e instanceof Error ? e.message : String(e) } satisfies FromDfsWorker);
+  });
 });

@@ -1,11 +1,12 @@
 /**
  * One worker thread of a parallel BFS (parallel.ts): it expands the states it owns, level by
- * level, when the main thread says so. Every worker inserts into the same shared visited set; the
+ * level, when the main thread says so. The thread serves one search after another (the pool in
+ * protocol.ts): `start` begins a search, the reply to `finish` ends it. Every worker inserts into the same shared visited set; the
  * one whose insert wins keeps the new state in its next frontier. Paths are not kept here: each
  * stored state has a global index (local index × workers + worker id) and a (parent, choice) pair,
  * which the main thread collects at the end to rebuild choice vectors.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Violation } from '../system.js';
@@ -28,7 +29,6 @@ import {
   type Witness,
 } from './protocol.js';
 
-const init = workerData as WorkerInit;
 const port = parentPort!;
 
 interface Pending {
@@ -57,12 +57,15 @@ class Expander {
   /** Set when boot fails or the root already breaks an invariant (worker 0). */
   readonly sequential: boolean = false;
 
-  constructor(readonly sys: System) {
-    this.fp = new Fingerprinter(init.symmetry);
-    if (init.cpuSymmetry) this.fp.images = cpuImages(init.scope);
-    this.seen = new SharedFingerprintSet(init.table);
-    this.control = new Int32Array(init.control);
-    if (init.id === 0) {
+  constructor(
+    readonly sys: System,
+    private readonly init: WorkerInit,
+  ) {
+    this.fp = new Fingerprinter(this.init.symmetry);
+    if (this.init.cpuSymmetry) this.fp.images = cpuImages(this.init.scope);
+    this.seen = new SharedFingerprintSet(this.init.table);
+    this.control = new Int32Array(this.init.control);
+    if (this.init.id === 0) {
       // The root: boot is deterministic, so every worker could rebuild it; worker 0 owns it.
       const root = claimRoot(sys, this.fp, this.seen, this.control);
       if (!root) {
@@ -75,7 +78,7 @@ class Expander {
   }
 
   private global(local: number): number {
-    return local * init.workers + init.id;
+    return local * this.init.workers + this.init.id;
   }
 
   private stopped(): boolean {
@@ -124,7 +127,7 @@ class Expander {
           this.record(v, node.idx, ci);
         }
         if (bad) {
-          if (!init.all) Atomics.compareExchange(this.control, C_STOP, 0, STOP_VIOLATION);
+          if (!this.init.all) Atomics.compareExchange(this.control, C_STOP, 0, STOP_VIOLATION);
           continue;
         }
         if (revisited) continue;
@@ -147,7 +150,7 @@ class Expander {
     const idx = this.global(this.parents.add(parent, choice));
     this.next.push({ w, abs, idx });
     const states = Atomics.add(this.control, C_STATES, 1) + 1;
-    if (init.maxStates && states >= init.maxStates) Atomics.compareExchange(this.control, C_STOP, 0, STOP_MAX_STATES);
+    if (this.init.maxStates && states >= this.init.maxStates) Atomics.compareExchange(this.control, C_STOP, 0, STOP_MAX_STATES);
   }
 
   /** After the main thread grew the table: insert what did not fit. */
@@ -170,7 +173,7 @@ class Expander {
   private report(): FromWorker {
     const r: FromWorker = {
       type: 'level',
-      id: init.id,
+      id: this.init.id,
       next: this.next.length,
       pending: this.pending.length,
       transitions: this.transitions,
@@ -201,11 +204,14 @@ class Expander {
 }
 
 
-async function main(): Promise<void> {
+/** The search this thread serves now: what it does with the main thread's next message. */
+let session: ((m: ToWorker) => void) | null = null;
+
+async function start(init: WorkerInit): Promise<void> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
   const sys = new System(impl, init.scope, { resume: init.resume });
-  const ex = new Expander(sys);
-  port.on('message', (m: ToWorker) => {
+  const ex = new Expander(sys, init);
+  session = (m) => {
     switch (m.type) {
       case 'level':
         port.postMessage(ex.level());
@@ -222,15 +228,23 @@ async function main(): Promise<void> {
         port.postMessage({ type: 'took', id: init.id } satisfies FromWorker);
         break;
       case 'finish': {
+        // The search ends here: nothing of it stays reachable from this thread.
+        session = null;
         const p = ex.parentsArrays();
         port.postMessage({ type: 'parents', id: init.id, ...p, coverage, statechart: [...(sys.spec?.covered ?? [])] } satisfies FromWorker);
         break;
       }
     }
-  });
+  };
   port.postMessage({ type: 'ready', id: init.id, sequential: ex.sequential } satisfies FromWorker);
 }
 
-main().catch((e: unknown) => {
-  port.postMessage({ type: 'error', id: init.id, message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
+port.on('message', (m: ToWorker) => {
+  if (m.type !== 'start') {
+    session?.(m);
+    return;
+  }
+  start(m.init).catch((e: unknown) => {
+    port.postMessage({ type: 'error', id: m.init.id, message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
+  });
 });

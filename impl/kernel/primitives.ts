@@ -1,20 +1,20 @@
 /**
- * The kernel primitives an implementation may call, declared once (like LKMM's linux-kernel.def).
+ * The simulated kernel: `Kernel`, the primitives an implementation may call, over a `World`.
+ * Each primitive is declared once, with its C spelling, kernel source, interleaving point and
+ * purity, in the table of ./primitive-table.ts (`PRIMITIVES`, rendered as docs/primitives.md),
+ * which the C path reads too: a `guard(irqsave)()` is local_irq_save here and local_irq_restore (a
+ * point) where its scope ends, `local_lock_irqsave()` is local_irq_save, `local_lock()`
+ * preempt_disable, `__this_cpu_inc(p->f)` a load and a store on smp_processor_id()'s instance;
+ * nothing there reaches state any other way. (That `local_lock()` is a local_lock_t's, which has
+ * no lock word; the Kernel's `local_trylock`, `local_lock` and `local_unlock` are a
+ * local_trylock_t's, with its `acquired` word, as SLUB's sheaves use it: impl/ports/sheaves.ts.)
  *
  * Interleaving discipline: an interrupt, a preemption or another CPU's step can happen between
  * any two C statements, i.e. at every `yield` of an implementation's generator. A primitive runs
- * inside one statement and is atomic with respect to this CPU. The `point` column says whether
- * the primitive is itself a place where the kernel may switch (sleep, or re-enable preemption
- * or irqs): such primitives are the last thing in their statement, so the boundary that follows
- * is the switch point.
- *
- * The C interpreter (conformance/c/interp.ts) runs the kernel's C names on top of these rows: a
- * `guard(irqsave)()` is local_irq_save here and local_irq_restore (a point) where its scope ends,
- * `local_lock_irqsave()` is local_irq_save, `local_lock()` preempt_disable, `__this_cpu_inc(p->f)`
- * a load and a store on smp_processor_id()'s instance; nothing there reaches state any other way.
- * (That `local_lock()` is a local_lock_t's, which has no lock word; the `local_trylock`,
- * `local_lock` and `local_unlock` rows are a local_trylock_t's, with its `acquired` word, as
- * SLUB's sheaves use it: impl/ports/sheaves.ts.)
+ * inside one statement and is atomic with respect to this CPU. The table's `point` column says
+ * whether the primitive is itself a place where the kernel may switch (sleep, or re-enable
+ * preemption or irqs): such primitives are the last thing in their statement, so the boundary
+ * that follows is the switch point.
  *
  * Replay: every value a primitive returns is appended to the operation's read log; when an
  * operation is resumed from a stored state, logged values are returned instead and effects are
@@ -31,141 +31,6 @@
 import { KERNEL_CONFIGS, type ContextModel, type KernelConfig } from '../../model/config.js';
 import { isPtr, mkPtr, NULL, OBJ_SPAN, ptrId, ptrOff, showValue, type Value } from './values.js';
 import { cellWritten, cloneObj, newHeapObj, type CtxKind, type Frame, type HeapObj, type World } from './world.js';
-
-export interface PrimitiveDecl {
-  /** C spelling. */
-  name: string;
-  /** Kernel definition it stands for. */
-  kernel: string;
-  /** Whether the kernel may switch context at (just after) this primitive. */
-  point: boolean;
-  /** What the simulation does and checks. */
-  effect: string;
-}
-
-export const PRIMITIVES: readonly PrimitiveDecl[] = [
-  { name: 'get_cpu', kernel: 'include/linux/smp.h: preempt_disable(); smp_processor_id()', point: false, effect: 'preempt depth +1; returns this CPU id' },
-  { name: 'put_cpu', kernel: 'include/linux/smp.h: preempt_enable()', point: true, effect: 'preempt depth -1 (underflow is a context-balance violation); preemption possible after it' },
-  { name: 'preempt_disable', kernel: 'include/linux/preempt.h', point: false, effect: 'preempt depth +1' },
-  { name: 'preempt_enable', kernel: 'include/linux/preempt.h', point: true, effect: 'preempt depth -1' },
-  { name: 'smp_processor_id', kernel: 'include/linux/smp.h', point: false, effect: 'returns this CPU id; called while preemptible it is a CONFIG_DEBUG_PREEMPT splat (context-balance)' },
-  { name: 'raw_smp_processor_id', kernel: 'include/linux/smp.h', point: false, effect: 'returns this CPU id, no preemption check (raw_cpu_ptr, raw_cpu_*, this_cpu_* operations)' },
-  { name: 'per_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, effect: 'returns CPU n\'s instance of a __percpu area' },
-  { name: 'this_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, effect: 'per_cpu_ptr(p, smp_processor_id()); preemptible use is a context-balance violation' },
-  { name: 'local_irq_save', kernel: 'include/linux/irqflags.h', point: false, effect: 'returns the irq state and masks hardirqs (and irq-exit softirqs) on this CPU' },
-  { name: 'local_irq_restore', kernel: 'include/linux/irqflags.h', point: true, effect: 'restores the saved irq state; interrupts may enter after it' },
-  { name: 'local_irq_disable', kernel: 'include/linux/irqflags.h', point: false, effect: 'masks hardirqs on this CPU' },
-  { name: 'local_irq_enable', kernel: 'include/linux/irqflags.h', point: true, effect: 'unmasks hardirqs on this CPU' },
-  { name: 'in_task', kernel: 'include/linux/preempt.h: !(in_nmi() | in_hardirq() | in_serving_softirq())', point: false, effect: 'the context\'s inTask in the kernel config (model/config.ts): true in task context, even with preemption or irqs off; on PREEMPT_RT also in an irq thread' },
-  { name: 'in_hardirq', kernel: 'include/linux/preempt.h: hardirq_count()', point: false, effect: 'true inside a hardirq handler (never on PREEMPT_RT, where the handler is an irq thread)' },
-  { name: 'in_serving_softirq', kernel: 'include/linux/preempt.h: softirq_count() & SOFTIRQ_OFFSET', point: false, effect: 'true while a softirq runs (also in a hardirq on top of it; not in an irq thread on top of it on PREEMPT_RT)' },
-  { name: 'irqs_disabled', kernel: 'include/linux/irqflags.h', point: false, effect: 'returns whether hardirqs are masked on this CPU' },
-  { name: 'READ_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked load; same value semantics as a plain load (no tearing modelled)' },
-  { name: 'WRITE_ONCE', kernel: 'include/asm-generic/rwonce.h', point: false, effect: 'a marked store' },
-  { name: 'WARN_ON_ONCE', kernel: 'include/asm-generic/bug.h', point: false, effect: 'returns its condition; a true condition is reported as a warning splat' },
-  { name: 'lockdep_assert_irqs_disabled', kernel: 'include/linux/lockdep.h', point: false, effect: 'irqs on here is a lockdep splat (irq-list-hardirq-only)' },
-  {
-    name: 'nondet',
-    kernel: '(none: a value of the caller the model does not compute, e.g. what iomap_iter() returned, `ret` on __iomap_dio_rw()\'s out_free_dio path)',
-    point: false,
-    effect: `the outcome of a branch on such a value: the explorer runs the statement both ways (a step choice, as for a failing allocation) and the trace says "nondeterministic branch"; the outcome is logged in the read log, so replays take the same way; a statement run without the choice (boot, an atomic handler) takes the false branch; its label ends with NONDET_BRANCH so that the explorer knows to offer both`,
-  },
-  { name: 'kmalloc', kernel: 'include/linux/slab.h', point: true, effect: 'a fresh uninitialised object of the struct\'s size or the bytes asked for: an access at or past the end is slab-out-of-bounds (crash), as KASAN reports; GFP_KERNEL may sleep, so with preemption or irqs off or in interrupt context it is might-sleep; on PREEMPT_RT any gfp with preemption or irqs off is might-sleep (model/config.ts: slabSleeps); returns NULL when the explorer makes the statement\'s allocation fail (Scope.allocFailures)' },
-  { name: 'kzalloc', kernel: 'include/linux/slab.h', point: true, effect: 'kmalloc, zeroed: every byte reads 0 until written' },
-  { name: 'kfree', kernel: 'mm/slub.c', point: false, effect: 'frees; NULL is a no-op; double free and freeing an interior pointer are object-safety violations; on PREEMPT_RT, with preemption or irqs disabled it is might-sleep (the slab takes sleeping locks)' },
-  { name: 'kmem_cache_alloc', kernel: 'mm/slub.c', point: true, effect: 'as kmalloc, from a dedicated cache' },
-  { name: 'kmem_cache_free', kernel: 'mm/slub.c', point: false, effect: 'as kfree' },
-  { name: 'mempool_alloc', kernel: 'mm/mempool.c', point: true, effect: 'a slab object (the reserve is never drawn on); may sleep as kmalloc; never NULL with a gfp that may sleep, so it is not made to fail' },
-  { name: 'alloc_percpu', kernel: 'include/linux/percpu.h', point: true, effect: 'a zeroed instance per possible CPU; returns the __percpu pointer (NULL when made to fail, as kmalloc)' },
-  { name: 'free_percpu', kernel: 'mm/percpu.c', point: false, effect: 'frees every CPU\'s instance' },
-  { name: 'cpu_online', kernel: 'include/linux/cpumask.h', point: false, effect: 'whether CPU n is online' },
-  {
-    name: 'memset',
-    kernel: 'lib/string.c (the arch memset under KASAN\'s kasan_check_range(), mm/kasan/shadow.c)',
-    point: false,
-    effect: 'memset(p, 0, n): a cell of 0 at every byte of [p, p+n), so every field there reads 0 (initialised) until written; the whole range is checked before the first byte: NULL, a freed object or an end past the allocation (slab-out-of-bounds, crash) is the fault KASAN reports; n = 0 touches nothing; a non-zero fill is refused as input (cells hold whole field values, not bytes)',
-  },
-  {
-    name: 'memcpy',
-    kernel: 'lib/string.c (KASAN checks the source range, then the destination)',
-    point: false,
-    effect: 'copies the cells of [src, src+n) to [dst, dst+n), pointers included; a byte never written stays uninitialised (reads 0 where the source is zeroed memory); ranges checked as memset; overlapping ranges, undefined in C, copy as memmove',
-  },
-  { name: 'memmove', kernel: 'lib/string.c', point: false, effect: 'as memcpy; the source is read whole before the destination is written, so overlapping ranges copy correctly' },
-  {
-    name: 'kmemdup',
-    kernel: 'mm/util.c: kmalloc_node_track_caller(len, gfp), then memcpy(p, src, len)',
-    point: true,
-    effect: 'a fresh kmalloc object of len bytes (bounds-checked) holding a copy of [src, src+len); may sleep and may be made to fail as kmalloc (NULL, the source not read)',
-  },
-  {
-    name: 'kmemleak_alloc',
-    kernel:
-      'mm/kmemleak.c: kmemleak_alloc(ptr, size, min_count, gfp) "register a newly allocated object" -> create_object() (include/linux/kmemleak.h); the slab allocator calls it for every object it hands out (mm/slub.c:slab_post_alloc_hook() -> kmemleak_alloc_recursive()); on an address kmemleak already tracks, __link_object() does kmemleak_stop("Cannot insert 0x%lx into the object search tree (overlaps existing)"), which disables kmemleak',
-    point: true,
-    effect:
-      'ghost state only: the object becomes kmemleak-allocated (HeapObj.kmemleak); NULL and ERR_PTR are no-ops, as in the kernel; an object kmemleak still tracks (a slab object never unregistered, or one kmemleak_alloc() registered already), one freed to the slab, or an interior pointer is a kmemleak fact (kmemleak-balance); its metadata comes from a slab allocation with gfp, so with a gfp that may sleep it is might-sleep as kmalloc; size and min_count are not checked',
-  },
-  {
-    name: 'kmemleak_free',
-    kernel:
-      'mm/kmemleak.c: kmemleak_free(ptr) "unregister a previously registered object" -> delete_object_full(): the object is no longer scanned nor reported; an address it does not track is "Freeing unknown object at 0x%08lx", reported (kmemleak_warn()) only when mm/kmemleak.c is built with DEBUG, else silently ignored; the slab allocator calls it for every object freed (mm/slub.c:slab_free_hook() -> kmemleak_free_recursive())',
-    point: false,
-    effect:
-      'ghost state only: the object becomes kmemleak-freed (unregistered); NULL and ERR_PTR are no-ops; an object kmemleak_free() already unregistered (the kernel\'s DEBUG-only "Freeing unknown object"), one freed to the slab, or an interior pointer ("Found object by alias", warned always) is a kmemleak fact; kfree()/kmem_cache_free() of an object kmemleak_free() unregistered is the slab hook\'s kmemleak_free() of an unknown object: a kmemleak fact too',
-  },
-  {
-    name: 'kmem_cache_size',
-    kernel: 'mm/slab_common.c: kmem_cache_size(s) returns s->object_size',
-    point: false,
-    effect: 'the model has no kmem_cache objects: the argument is not dereferenced and the size is 0 (unknown); only kmemleak_alloc() takes it, which does not check it',
-  },
-  // SLUB's per-CPU sheaves (impl/ports/sheaves.ts): the local lock that guards them, !PREEMPT_RT.
-  {
-    name: 'local_trylock',
-    kernel:
-      'include/linux/local_lock_internal.h (!PREEMPT_RT) __local_trylock() on a local_trylock_t: "preempt_disable(); tl = this_cpu_ptr(lock); if (READ_ONCE(tl->acquired)) { preempt_enable(); tl = NULL; } else { WRITE_ONCE(tl->acquired, 1); ... } !!tl;"',
-    point: false,
-    effect:
-      'on this CPU\'s instance of a __percpu struct\'s lock field: when its acquired word is set (held on this CPU: in an interrupt that landed on the holder, in any context) returns false and leaves preemption as it was; else sets the word, preempt depth +1, returns true; irqs are not touched',
-  },
-  {
-    name: 'local_lock',
-    kernel: 'include/linux/local_lock_internal.h (!PREEMPT_RT) __local_lock() on a local_trylock_t: "preempt_disable(); __local_lock_acquire(this_cpu_ptr(lock))", which does lockdep_assert(tl->acquired == 0) and WRITE_ONCE(tl->acquired, 1)',
-    point: false,
-    effect: 'preempt depth +1 and sets this CPU\'s acquired word; the word already set is lockdep\'s assertion failing (a self-deadlock on PREEMPT_RT): a crash (exception)',
-  },
-  {
-    name: 'local_unlock',
-    kernel: 'include/linux/local_lock_internal.h (!PREEMPT_RT) __local_unlock(): "__local_lock_release(this_cpu_ptr(lock)); preempt_enable();", the release doing lockdep_assert(tl->acquired == 1) and WRITE_ONCE(tl->acquired, 0)',
-    point: true,
-    effect: 'clears this CPU\'s acquired word and drops the preempt depth; a word not set is lockdep\'s "bad unlock balance" (context-balance), as is a depth already 0',
-  },
-  {
-    name: 'might_alloc',
-    kernel: 'include/linux/sched/mm.h: might_alloc(gfp) "might_sleep_if(gfpflags_allow_blocking(gfp_mask))", first thing in mm/slub.c:slab_pre_alloc_hook()',
-    point: false,
-    effect: 'GFP_KERNEL in an atomic context is might-sleep, as for kmalloc, even when the allocation is then served without sleeping (from a sheaf)',
-  },
-  {
-    name: 'slab_free_hook',
-    kernel: 'mm/slub.c:slab_free_hook() -> kasan_slab_free(): the object is poisoned before it goes to a sheaf or to its slab',
-    point: false,
-    effect: 'as kfree: from here the object reads as freed (a later access is use-after-free, a second free double-free, as KASAN reports) while it waits in a sheaf; returns true (no init_on_free, no RCU delay)',
-  },
-  {
-    name: 'slab_post_alloc_hook',
-    kernel: 'mm/slub.c:slab_post_alloc_hook() -> kasan_slab_alloc(): the object handed out is unpoisoned',
-    point: false,
-    effect: 'an object taken from a sheaf (poisoned) is live again, uninitialised; on a fresh object, or NULL, nothing; on an object already live nothing either (KASAN does not check: two holders of one object are object-safety\'s to see)',
-  },
-  {
-    name: '__kmem_cache_alloc_bulk',
-    kernel: 'mm/slub.c:__kmem_cache_alloc_bulk() (refill_sheaf()\'s source; the slab slow path, abstract): objects taken off slab freelists without the post-alloc hook',
-    point: true,
-    effect: 'n fresh objects of the cache that are still poisoned (free memory, as on a slab freelist), stored into the array at the address given; may sleep with GFP_KERNEL (might-sleep as kmalloc); when the explorer makes the statement\'s allocation fail it returns 0 and stores nothing',
-  },
-];
 
 /**
  * The end of the label of a statement that branches on a value the model does not compute
