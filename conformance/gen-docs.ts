@@ -70,6 +70,7 @@ export function primitivesMarkdown(rows: readonly PrimitiveDecl[] = PRIMITIVES):
   for (const r of rows) {
     const notes = [
       ...(r.unevaluated !== undefined ? [`arguments from #${r.unevaluated} on not checked as names`] : []),
+      ...(r.opaque ? [`argument${r.opaque.length > 1 ? 's' : ''} ${r.opaque.map((i) => `#${i}`).join(', ')} not read (no object of the model)`] : []),
       ...(r.allocates ? ['a slab allocation'] : []),
       ...(r.prints ? ['a print: strings are text'] : []),
     ];

@@ -990,6 +990,10 @@ function scanCallees(p: Program, interp: Interp, roots: N[], aliases: Record<str
       // Arguments the interpreter never evaluates (a type, a member, a disabled tracepoint's) name nothing to check.
       const row = cPrimitive(name);
       if (row?.unevaluated !== undefined) (x.f.arguments?.kids ?? []).slice(row.unevaluated).forEach((a) => walk(a, (y) => skip.add(y)));
+      if (row?.opaque) for (const i of row.opaque) {
+        const a = x.f.arguments?.kids[i];
+        if (a) walk(a, (y) => skip.add(y));
+      }
       // A print reads its arguments (interp.ts printArgs), not its format; nor are an unknown
       // call's strings and __func__ names the user must define (the call itself is reported).
       const unknown = !row && !p.functions.has(name) && !p.macros.has(x.f.function?.text ?? '');

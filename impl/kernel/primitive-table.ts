@@ -60,6 +60,11 @@ export interface PrimitiveDecl {
    * (build.ts): names or types the C path never evaluates (container_of's type and member: 1).
    */
   unevaluated?: number;
+  /**
+   * Arguments at these positions name what the model has no object for (a `struct kmem_cache *`):
+   * not read, so not checked as names either; the others are checked as any call's.
+   */
+  opaque?: readonly number[];
   /** Returns a new slab object: what a caller's allocation of the cached object looks like (build.ts). */
   allocates?: boolean;
   /** A print: its string arguments (the format, `__func__`) are text, not values (build.ts). */
@@ -304,8 +309,8 @@ export const PRIMITIVES: readonly PrimitiveDecl[] = [
   { name: 'kzalloc', kernel: 'include/linux/slab.h', point: true, pure: false, paths: 'both', runs: ['kzalloc'], example: 'q = kzalloc(sizeof(*q), GFP_KERNEL)', allocates: true, effect: 'kmalloc, zeroed: every byte reads 0 until written' },
   { name: 'kcalloc', kernel: 'include/linux/slab.h', point: true, pure: false, paths: 'c', runs: ['kzalloc'], example: 'v = kcalloc(4, sizeof(*q), GFP_KERNEL)', allocates: true, effect: 'kzalloc of n elements: n times the element\'s size, when both are known' },
   { name: 'kmalloc_array', kernel: 'include/linux/slab.h', point: true, pure: false, paths: 'c', runs: ['kmalloc', 'kzalloc'], example: 'v = kmalloc_array(4, sizeof(*q), GFP_KERNEL)', allocates: true, effect: 'kmalloc of n elements, as kcalloc but not zeroed (unless __GFP_ZERO)' },
-  { name: 'kmem_cache_alloc', kernel: 'mm/slub.c', point: true, pure: false, paths: 'both', runs: ['kmem_cache_alloc', 'kzalloc'], example: 'q = kmem_cache_alloc(cache, GFP_KERNEL)', unevaluated: 0, allocates: true, effect: 'as kmalloc, from a dedicated cache (the cache is not an object of the model: not read; the size is unknown, so not bounds-checked); the gfp is read when it runs, though not checked before exploring' },
-  { name: 'kmem_cache_zalloc', kernel: 'include/linux/slab.h', point: true, pure: false, paths: 'c', runs: ['kzalloc'], example: 'q = kmem_cache_zalloc(cache, GFP_KERNEL)', unevaluated: 0, allocates: true, effect: 'as kmem_cache_alloc, zeroed' },
+  { name: 'kmem_cache_alloc', kernel: 'mm/slub.c', point: true, pure: false, paths: 'both', runs: ['kmem_cache_alloc', 'kzalloc'], example: 'q = kmem_cache_alloc(cache, GFP_KERNEL)', opaque: [0], allocates: true, effect: 'as kmalloc, from a dedicated cache (the cache is not an object of the model: not read; the size is unknown, so not bounds-checked); the gfp is checked before exploring, as for kmalloc' },
+  { name: 'kmem_cache_zalloc', kernel: 'include/linux/slab.h', point: true, pure: false, paths: 'c', runs: ['kzalloc'], example: 'q = kmem_cache_zalloc(cache, GFP_KERNEL)', opaque: [0], allocates: true, effect: 'as kmem_cache_alloc, zeroed' },
   { name: 'mempool_alloc', kernel: 'mm/mempool.c', point: true, pure: false, paths: 'both', runs: ['mempool_alloc'], example: 'q = mempool_alloc(pool, GFP_KERNEL)', allocates: true, effect: 'a slab object (the reserve is never drawn on); may sleep as kmalloc; never NULL with a gfp that may sleep, so it is not made to fail' },
   {
     name: 'kmemdup',
