@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { explore } from '../conformance/explorer/explore.js';
 import { Fingerprinter } from '../conformance/explorer/fingerprint.js';
 import { SCOPES, scopeWith } from '../conformance/scopes.js';
+import { CHECK_SCOPES } from '../conformance/c/run.js';
 import { System, type Choice, type Scope, type StepReport } from '../conformance/system.js';
 import type { World } from '../impl/kernel/world.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
@@ -292,8 +293,10 @@ describe('the scheduler', () => {
 });
 
 describe('the named scopes', () => {
+  /** The explorer's scopes and `check`'s defaults. */
+  const NAMED: Record<string, Scope> = { ...SCOPES, ...Object.fromEntries(CHECK_SCOPES.map((x) => [x.name, x])) };
   it('each knob a named scope turns on can take effect there', () => {
-    for (const s of Object.values(SCOPES)) {
+    for (const s of Object.values(NAMED)) {
       const tasks = s.taskCpus.length;
       if (s.migration) expect(s.cpus > 1 && s.preemptions > 0, `${s.name}: migration without a second CPU or a preemption`).toBe(true);
       if (s.preemptions > 0) expect(tasks > s.cpus || (s.migration && s.cpus > 1), `${s.name}: preemptions with no task to switch to`).toBe(true);
@@ -318,9 +321,9 @@ describe('the named scopes', () => {
     { knob: 'task completions', on: (s) => s.completers.includes('task'), witness: () => ({ c }) => c.kind === 'start' && c.op === 'complete' },
   ];
 
-  for (const name of Object.keys(SCOPES)) {
+  for (const name of Object.keys(NAMED)) {
     it(`${name} reaches the witness of each knob it turns on`, () => {
-      const s = SCOPES[name]!;
+      const s = NAMED[name]!;
       for (const k of KNOBS.filter((k) => k.on(s))) {
         // Witnesses are shallow; the bound only keeps the large scopes (smp) from running on.
         const r = survey(s, k.witness(s), { maxStates: 100_000 });

@@ -31,6 +31,8 @@ export { loadInput, type Loaded };
  * after put_cpu()). Nothing is in flight at boot, so interrupts come only after a task submits:
  * with two completions in flight from the start as well, block/bio.c's long preemptible
  * bio_init() took 187,001 states (34.6 s) there; that is the explorer's `preempt` scope.
+ * `check-enomem` lets one allocation fail; `check-migrate` moves a task between two CPUs
+ * wherever it is preemptible, with completions on either CPU.
  */
 export const CHECK_SCOPES: readonly Scope[] = [
   {
@@ -82,6 +84,28 @@ export const CHECK_SCOPES: readonly Scope[] = [
     ...SCOPES['enomem']!,
     name: 'check-enomem',
     description: '1 CPU, 1 task, 3 ops (alloc/free/submit), 1 in flight, no prefill, MAX 2, THRESHOLD 1, and one allocation that may fail: the slab fallback\'s NULL/ERR_PTR path',
+  },
+  {
+    // "Completions might happen on a different CPU": the task's own object freed on the CPU it
+    // migrated to, a completion on either CPU of an object allocated on the other. One task, so
+    // that cpu1 is idle and the task may move there (and back) at every boundary where it is
+    // preemptible, mid-operation too; last, so that the other scopes' findings come first.
+    name: 'check-migrate',
+    description: '2 CPUs, 1 task on cpu0, 3 ops (alloc/free/submit), that may migrate to the idle cpu1 and back (2 moves) at any statement boundary where it is preemptible; 1 in flight, prefill 1 per CPU, hardirq and softirq completions on either CPU (cross-CPU frees), MAX 2, THRESHOLD 1',
+    cpus: 2,
+    taskCpus: [0],
+    ops: 3,
+    taskOps: ['alloc', 'free', 'submit'],
+    prefill: 1,
+    inflight: 1,
+    completers: ['hardirq', 'softirq'],
+    atomicIrq: true,
+    preemptions: 2,
+    migration: true,
+    hotplug: false,
+    profile: 'iomap-v1',
+    max: 2,
+    threshold: 1,
   },
 ];
 

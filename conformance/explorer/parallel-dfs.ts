@@ -197,7 +197,7 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
       requested.push(-1);
     }
     try {
-      threads = pool.acquire('dfs', n, () => ({
+      threads = pool.acquire(n, () => ({
         message: (m) => onMessage(m as FromDfsWorker),
         error: fail,
         // A thread held by a search never ends on its own.

@@ -103,7 +103,7 @@ export async function exploreParallel(o: ExploreOptions): Promise<ExploreResult>
   let transitions = 0;
   let peakOpen = 1;
   try {
-    threads = pool.acquire('bfs', n, (i) => peers[i]!.handlers);
+    threads = pool.acquire(n, (i) => peers[i]!.handlers);
     threads.forEach((t, i) => (peers[i]!.thread = t));
     const ready = await Promise.all(peers.map((p, id) => p.ask({ type: 'start', init: workerInit(o, 'bfs', id, n, load, table.table, controlBuf) }).then((m) => reply(m, 'ready'))));
     // Boot failures and violations at the root are reported by the sequential search, the same way.

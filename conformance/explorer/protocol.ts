@@ -27,13 +27,9 @@ export const STOP_VIOLATION = 1;
 export const STOP_MAX_STATES = 2;
 export const STOP_SIGNAL = 3;
 
-/** A pooled thread's workerData: which worker module worker-boot.mjs loads. */
-export interface WorkerBoot {
-  strategy: 'bfs' | 'dfs';
-}
-
 /** What one search tells each of its workers (the `start` message). */
 export interface WorkerInit {
+  /** Which search the thread runs: worker.ts's BFS or worker-dfs.ts's DFS. */
   strategy: 'bfs' | 'dfs';
   id: number;
   workers: number;
@@ -91,6 +87,13 @@ export function workerInit(o: ExploreOptions, strategy: 'bfs' | 'dfs', id: numbe
   };
 }
 
+/** One search on a pooled thread (worker.ts, worker-dfs.ts): what it does with the main thread's messages until `finish`. */
+export interface Session {
+  /** Boot failed or the root breaks an invariant (worker 0): the `ready` reply says so. */
+  sequential: boolean;
+  handle(m: ToWorker | ToDfsWorker): void;
+}
+
 /** What a search does with the events of a thread it holds. */
 export interface ThreadHandlers {
   message(m: unknown): void;
@@ -101,14 +104,15 @@ export interface ThreadHandlers {
 const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 
 /**
- * A worker thread that outlives one search: it serves one search at a time (a `start` message
- * begins one, its reply to `finish` ends it). The thread's events go to the search that holds it.
+ * A worker thread that outlives one search: it serves one search at a time, BFS or DFS (a `start`
+ * message begins one, its reply to `finish` ends it). The thread's events go to the search that
+ * holds it.
  */
 export class PooledThread {
   handlers: ThreadHandlers | null = null;
   exited = false;
 
-  constructor(readonly w: Worker, readonly strategy: WorkerBoot['strategy']) {
+  constructor(readonly w: Worker) {
     w.on('message', (m: unknown) => this.handlers?.message(m));
     w.on('error', (e: Error) => this.handlers?.error(e));
     w.on('exit', (code: number) => {
@@ -131,14 +135,15 @@ export class PooledThread {
  * alive; one that failed, or whose search ended without its last reply, is terminated instead.
  */
 class ThreadPool {
-  private readonly idle: Record<WorkerBoot['strategy'], PooledThread[]> = { bfs: [], dfs: [] };
+  private readonly idle: PooledThread[] = [];
 
   /** n threads for one search, held until release(); their events go to `handlers(i)`. */
-  acquire(strategy: WorkerBoot['strategy'], n: number, handlers: (i: number) => ThreadHandlers): PooledThread[] {
+  acquire(n: number, handlers: (i: number) => ThreadHandlers): PooledThread[] {
     const out: PooledThread[] = [];
     try {
       for (let i = 0; i < n; i++) {
-        const t = this.idle[strategy].pop() ?? new PooledThread(new Worker(BOOT, { workerData: { strategy } satisfies WorkerBoot }), strategy);
+        // worker-boot.mjs loads worker.ts (no strategy in its workerData), which serves both searches.
+        const t = this.idle.pop() ?? new PooledThread(new Worker(BOOT, { workerData: {} }));
         t.w.ref();
         t.handlers = handlers(i);
         out.push(t);
@@ -157,16 +162,15 @@ class ThreadPool {
       t.handlers = null;
       if (clean && !t.exited) {
         t.w.unref();
-        this.idle[t.strategy].push(t);
+        this.idle.push(t);
       } else if (!t.exited) ending.push(t.w.terminate());
     }
     await Promise.all(ending);
   }
 
   forget(t: PooledThread): void {
-    const list = this.idle[t.strategy];
-    const i = list.indexOf(t);
-    if (i >= 0) list.splice(i, 1);
+    const i = this.idle.indexOf(t);
+    if (i >= 0) this.idle.splice(i, 1);
   }
 }
 

@@ -10,8 +10,8 @@
  *
  * The worker runs in slices of a few milliseconds so that the main thread's messages get in
  * between: `give` (split off the oldest unexplored choices for an idle worker) and, while the
- * table grows, `table` and `resume`. The thread serves one search after another (the pool in
- * protocol.ts): `start` begins a search, the reply to `finish` ends it.
+ * table grows, `table` and `resume`. It runs on a pooled thread (protocol.ts) whose entry,
+ * worker.ts, hands it a `start` whose strategy is dfs; the reply to `finish` ends the search.
  */
 import { parentPort } from 'node:worker_threads';
 import type { World } from '../../impl/kernel/world.js';
@@ -35,6 +35,7 @@ import {
   type DfsUnit,
   type DfsWitness,
   type FromDfsWorker,
+  type Session,
   type ToDfsWorker,
   type WorkerInit,
 } from './protocol.js';
@@ -257,10 +258,8 @@ class DfsWorker {
 }
 
 
-/** The search this thread serves now: what it does with the main thread's next message. */
-let session: ((m: ToDfsWorker) => void) | null = null;
-
-async function start(init: WorkerInit): Promise<void> {
+/** A DFS on a pooled thread (worker.ts dispatches a `start` whose strategy is dfs here); `end` is called at its `finish`. */
+export async function startDfs(init: WorkerInit, end: () => void): Promise<Session> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
   const ex = new DfsWorker(new System(impl, init.scope, { resume: init.resume }), init);
   const post = (m: FromDfsWorker) => port.postMessage(m);
@@ -284,7 +283,7 @@ async function start(init: WorkerInit): Promise<void> {
     running = true;
     setImmediate(slice);
   };
-  session = (m) => {
+  const handle = (m: ToDfsWorker) => {
     switch (m.type) {
       case 'work':
         ex.addUnits(m.units);
@@ -301,23 +300,12 @@ async function start(init: WorkerInit): Promise<void> {
         begin();
         break;
       case 'finish':
-        // The search ends here: nothing of it stays reachable from this thread.
         finished = true;
-        session = null;
+        end();
         ex.publish();
         post(ex.done(coverage));
         break;
     }
   };
-  post({ type: 'ready', id: init.id, sequential: ex.sequential });
+  return { sequential: ex.sequential, handle: (m) => handle(m as ToDfsWorker) };
 }
-
-port.on('message', (m: ToDfsWorker) => {
-  if (m.type !== 'start') {
-    session?.(m);
-    return;
-  }
-  start(m.init).catch((e: unknown) => {
-    port.postMessage({ type: 'error', id: m.init.id, message: e instanceof Error ? e.message : String(e) } satisfies FromDfsWorker);
-  });
-});

@@ -1,7 +1,8 @@
 /**
  * One worker thread of a parallel BFS (parallel.ts): it expands the states it owns, level by
  * level, when the main thread says so. The thread serves one search after another (the pool in
- * protocol.ts): `start` begins a search, the reply to `finish` ends it. Every worker inserts into the same shared visited set; the
+ * protocol.ts), BFS here or DFS (worker-dfs.ts): `start` begins a search, the reply to `finish`
+ * ends it. Every worker inserts into the same shared visited set; the
  * one whose insert wins keeps the new state in its next frontier. Paths are not kept here: each
  * stored state has a global index (local index × workers + worker id) and a (parent, choice) pair,
  * which the main thread collects at the end to rebuild choice vectors.
@@ -24,6 +25,8 @@ import {
   revive,
   type Found,
   type FromWorker,
+  type Session,
+  type ToDfsWorker,
   type ToWorker,
   type WorkerInit,
   type Witness,
@@ -204,14 +207,12 @@ class Expander {
 }
 
 
-/** The search this thread serves now: what it does with the main thread's next message. */
-let session: ((m: ToWorker) => void) | null = null;
-
-async function start(init: WorkerInit): Promise<void> {
+/** A BFS on this thread (a `start` whose strategy is bfs); `end` is called at its `finish`. */
+async function startBfs(init: WorkerInit, end: () => void): Promise<Session> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
   const sys = new System(impl, init.scope, { resume: init.resume });
   const ex = new Expander(sys, init);
-  session = (m) => {
+  const handle = (m: ToWorker) => {
     switch (m.type) {
       case 'level':
         port.postMessage(ex.level());
@@ -228,23 +229,40 @@ async function start(init: WorkerInit): Promise<void> {
         port.postMessage({ type: 'took', id: init.id } satisfies FromWorker);
         break;
       case 'finish': {
-        // The search ends here: nothing of it stays reachable from this thread.
-        session = null;
+        end();
         const p = ex.parentsArrays();
         port.postMessage({ type: 'parents', id: init.id, ...p, coverage, statechart: [...(sys.spec?.covered ?? [])] } satisfies FromWorker);
         break;
       }
     }
   };
-  port.postMessage({ type: 'ready', id: init.id, sequential: ex.sequential } satisfies FromWorker);
+  return { sequential: ex.sequential, handle: (m) => handle(m as ToWorker) };
 }
 
-port.on('message', (m: ToWorker) => {
+/**
+ * The thread's entry (worker-boot.mjs loads this file): it serves one search after another, BFS
+ * or DFS (worker-dfs.ts), whichever `start` asks for. A search ended by `finish` keeps nothing
+ * reachable from here.
+ */
+let session: Session | null = null;
+const end = () => {
+  session = null;
+};
+
+port.on('message', (m: ToWorker | ToDfsWorker) => {
   if (m.type !== 'start') {
-    session?.(m);
+    session?.handle(m);
     return;
   }
-  start(m.init).catch((e: unknown) => {
-    port.postMessage({ type: 'error', id: m.init.id, message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
-  });
+  const init = m.init;
+  const started = init.strategy === 'dfs' ? import('./worker-dfs.js').then((d) => d.startDfs(init, end)) : startBfs(init, end);
+  started.then(
+    (s) => {
+      session = s;
+      port.postMessage({ type: 'ready', id: init.id, sequential: s.sequential } satisfies FromWorker);
+    },
+    (e: unknown) => {
+      port.postMessage({ type: 'error', id: init.id, message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
+    },
+  );
 });
