@@ -466,7 +466,10 @@ export class Spec {
       const evs = this.events(before, after, irqsBefore, irqsAfter, step);
       events = evs;
       const cBefore: AbsCache = { ...before, freeList: before.freeList.map((id) => k.name(id)), freeListIrq: before.freeListIrq.map((id) => k.name(id)) };
+      const t0 = performance.now();
       m = this.compute(code, cBefore, irqsBefore, evs.map((e) => canonicalEvent(e, k)), k.copy(), k);
+      Spec.misses.count++;
+      Spec.misses.ms += performance.now() - t0;
       if (!bucket) this.memo.set(h, (bucket = []));
       bucket.push(m);
     }
@@ -498,6 +501,8 @@ export class Spec {
     return m.code;
   }
 
+  /** Memo misses in this process (every Spec): how many, and the milliseconds the machine took on them (the bench's cold cost). */
+  static readonly misses = { count: 0, ms: 0 };
   /** What the last advance() found: the refusal (the `refinement` message), or null. */
   refused: string | null = null;
   /** The record of a section that ended in the last advance() (SAW_* bits), or -1. */
