@@ -5,7 +5,6 @@
  * statement's steps name the access (TS ports and the C path); resuming a statement mid-way by
  * replay explores what continuing its generator does.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -24,6 +23,7 @@ import { iomapV1 } from '../impl/ports/iomap-v1.js';
 import { findImpl, VARIANTS } from '../impl/registry.js';
 import { allocPercpuWith, v1Variant } from '../impl/variants/v1-parts.js';
 import { dio_alloc_irq_cache_splice } from '../impl/ports/iomap-v1.js';
+import { runCli } from './cli-run.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const spinRef = (ops: number, atomicity?: 'access'): Scope => ({ ...SCOPES['spin-ref']!, ops, ...(atomicity ? { atomicity } : {}) });
@@ -180,27 +180,31 @@ describe('--atomicity access', () => {
     expect(labels[1]).toMatch(/^dio_alloc_percpu_cache: cache->nr--; \(direct-io-v1\.c:\d+\) \[store cache->nr\]$/);
   });
 
-  it('CLI: --atomicity on explore (text and JSON say the level), a bad level is a usage error', () => {
+  it('CLI: --atomicity on explore (text and JSON say the level), a bad level is a usage error', async () => {
     const out = mkdtempSync(join(tmpdir(), 'atomicity-'));
-    const cli = (...args: string[]) => spawnSync(process.execPath, [join(repo, 'bin/dio-cache.js'), ...args], { cwd: repo, encoding: 'utf8' });
-    const caught = cli('explore', '--impl', 'bitfield-counters', '--scope', 'spin-ref', '--ops', '1', '--atomicity', 'access', '--no-progress', '--out-dir', out);
+    // In-process (test/cli-run.ts): the entry bin/dio-cache.js calls, with its output and exit code, without a node + tsx start per run.
+    const cli = async (...args: string[]) => {
+      const r = await runCli(args, repo);
+      return { status: r.code, stdout: r.out, stderr: r.err };
+    };
+    const caught = await cli('explore', '--impl', 'bitfield-counters', '--scope', 'spin-ref', '--ops', '1', '--atomicity', 'access', '--no-progress', '--out-dir', out);
     expect(caught.status).toBe(1);
     expect(caught.stdout).toMatch(/violation irq-list-hardirq-only: .*\[store #\d+->nr_irq\]/);
     // The trace document finds a cut statement in the port's source, the access beside it.
-    const json = cli('explore', '--impl', 'bitfield-counters', '--scope', 'spin-ref', '--ops', '1', '--atomicity', 'access', '--no-progress', '--out-dir', out, '--json');
+    const json = await cli('explore', '--impl', 'bitfield-counters', '--scope', 'spin-ref', '--ops', '1', '--atomicity', 'access', '--no-progress', '--out-dir', out, '--json');
     const trace = (JSON.parse(json.stdout) as { atomicity: string; violations: { trace: { steps: { statements: { text: string; file: string | null; line: number | null }[] }[] } }[] });
     expect(trace.atomicity).toBe('access');
     const last = trace.violations[0]!.trace.steps.at(-1)!.statements.at(-1)!;
     expect(last.text).toMatch(/^cache->nr--; \[store #\d+->nr_irq\]$/);
     expect([last.file, typeof last.line]).toEqual(['impl/variants/bitfield-counters.ts', 'number']);
-    const plain = cli('explore', '--impl', 'bitfield-counters', '--scope', 'spin-ref', '--ops', '1', '--no-progress', '--json');
+    const plain = await cli('explore', '--impl', 'bitfield-counters', '--scope', 'spin-ref', '--ops', '1', '--no-progress', '--json');
     expect(plain.status).toBe(0);
     const doc = JSON.parse(plain.stdout) as { verdict: string; atomicity: string; interleavings: string };
     expect([doc.verdict, doc.atomicity, doc.interleavings]).toEqual(['conforms', 'statement', 'interrupts between statements']);
-    const text = cli('explore', '--impl', 'iomap-v1', '--scope', 'spin-ref', '--ops', '1', '--atomicity', 'access', '--no-progress');
+    const text = await cli('explore', '--impl', 'iomap-v1', '--scope', 'spin-ref', '--ops', '1', '--atomicity', 'access', '--no-progress');
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(/conforms: [\d,]+ states, every interleaving up to this bound, interrupts between memory accesses/);
-    const bad = cli('explore', '--atomicity', 'instruction');
+    const bad = await cli('explore', '--atomicity', 'instruction');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--atomicity instruction: unknown level \(known: statement, access\)/);
   });

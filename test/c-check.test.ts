@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { check, type CheckReport } from '../conformance/c/run.js';
+import { check, loadInput, type CheckReport } from '../conformance/c/run.js';
 
 /** The seed patch as posted, shipped unchanged (fixtures/seed/README.md says where it comes from). */
 const SEED = fileURLToPath(new URL('./fixtures/seed/iomap-dio-alloc-cache-v1.txt', import.meta.url));
@@ -43,6 +43,7 @@ const BAD = [
   'this-cpu-ptr-no-get-cpu',
   'cap-ignores-nr-irq',
   'error-path-double-free',
+  'put-no-cap',
 ];
 
 describe('C path: the seed patch', () => {
@@ -182,6 +183,36 @@ describe('C path: known-bad C edits of the seed patch', () => {
     expect(v.message).toMatch(/does not return even when nothing interrupts it.*did not return within 400 statements: an endless loop at direct-io\.c:94/);
     expect(v.steps.length).toBe(1);
     expect(r.stats.states).toBeLessThan(100);
+  });
+});
+
+/**
+ * Mutants from the survey (bench/mutants.ts, docs/findings.md §11) that used to get the wrong
+ * answer: each is the seed with one edit, written to a temporary file.
+ */
+describe('C path: mutants of the seed the survey found mishandled', () => {
+  const seed = readFileSync(SEED, 'utf8');
+  const mutant = (name: string, from: string, to: string) => {
+    expect(seed.split(from)).toHaveLength(2);
+    const file = join(mkdtempSync(join(tmpdir(), 'dio-mutant-')), `${name}.patch`);
+    // The hunk header's counts stay: the reader takes the lines as they come.
+    writeFileSync(file, seed.replace(from, to));
+    return file;
+  };
+
+  it('delete-rw-5: the slab fallback\'s `if (!dio)` left without its body is C that does not parse (exit 2), not a pass with a synthesised alloc site', async () => {
+    const file = mutant('delete-rw-5', '+\t\tif (!dio)\n+\t\t\treturn ERR_PTR(-ENOMEM);\n', '+\t\tif (!dio)\n');
+    await expect(check({ file })).rejects.toThrow(/^C does not parse: direct-io\.c:702: in __iomap_dio_rw\(\), near 'if \(!dio\)' \(after the call at direct-io\.c:699/);
+  });
+
+  it('offbyone-put-2: a cap spelt `> (MAX - 1)` is the `>= MAX` cap, judged as iomap-v3 like flip-put-1\'s `>=`', async () => {
+    const cap = '+\tif (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)\n';
+    const minus = await loadInput(mutant('offbyone-put-2', cap, cap.replace('> DIO_ALLOC_CACHE_MAX', '> (DIO_ALLOC_CACHE_MAX - 1)')));
+    const ge = await loadInput(mutant('flip-put-1', cap, cap.replace('>', '>=')));
+    expect(minus.impl.profile).toBe('iomap-v3');
+    expect(ge.impl.profile).toBe('iomap-v3');
+    expect(minus.c!.roles.evidence.join('\n')).toMatch(/free when the total >= DIO_ALLOC_CACHE_MAX \(read as '>= DIO_ALLOC_CACHE_MAX'\)/);
+    expect(minus.c!.roles.binding.maxMacro).toBe('DIO_ALLOC_CACHE_MAX');
   });
 });
 

@@ -24,6 +24,7 @@ import { SCOPES, scopeWith } from '../conformance/scopes.js';
 import { Kernel } from '../impl/kernel/primitives.js';
 import type { World } from '../impl/kernel/world.js';
 import { runCli } from './cli-run.js';
+import { drain } from './c-harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SEED = join(ROOT, 'test/fixtures/seed/iomap-dio-alloc-cache-v1.txt');
@@ -127,20 +128,7 @@ async function runWalk(n: number, compiled: boolean) {
     exec = { call: (kk, f, a, st) => made.call(kk, f, a, st) };
   }
   const gen = exec.call(k, fn, args, { steps: 0 });
-  const labels: string[] = [];
-  let v: number | string;
-  try {
-    for (;;) {
-      const r = gen.next();
-      if (r.done) {
-        v = r.value.v;
-        break;
-      }
-      labels.push(r.value);
-    }
-  } catch (e) {
-    v = `fault: ${e instanceof Error ? e.message : String(e)}`;
-  }
+  const { v, labels } = drain(gen);
   return { v, labels, reads: frame.reads, globals: { ...world.globals }, heap: JSON.stringify(world.heap), facts: k.facts.map((f) => f.kind), stmts: [...cov.stmts.values()], branches: [...cov.branches.values()], fallbacks };
 }
 

@@ -44,3 +44,17 @@ export async function cHarness(src: string, o: { obj1: HeapObj; globals?: Record
   };
   return { prog, world, run };
 }
+
+/** Runs a C function's generator to its end: the statement labels it yielded and its value, or the fault it threw. */
+export function drain(gen: Iterator<string, { v: number }>): { v: number | string; labels: string[] } {
+  const labels: string[] = [];
+  try {
+    for (;;) {
+      const r = gen.next();
+      if (r.done) return { v: r.value.v, labels };
+      labels.push(r.value);
+    }
+  } catch (e) {
+    return { v: `fault: ${e instanceof Error ? e.message : String(e)}`, labels };
+  }
+}

@@ -10,7 +10,22 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MANIFEST_PATH, MANIFEST_RUNS, manifestEntry, type ManifestEntry } from '../bench/manifest.js';
+import {
+  checkRunIndex,
+  describeCheckRun,
+  describeRun,
+  MANIFEST_CHECK_RUNS,
+  MANIFEST_PATH,
+  MANIFEST_RUNS,
+  MANIFEST_SEED,
+  manifestCheckEntries,
+  manifestEntry,
+  manifestGaps,
+  type ManifestCheckEntry,
+  type ManifestEntry,
+} from '../bench/manifest.js';
+import { CHECK_SCOPES } from '../conformance/c/run.js';
+import { loadInput } from '../conformance/load.js';
 import { explore, exploreAsync } from '../conformance/explorer/explore.js';
 import { Fingerprinter } from '../conformance/explorer/fingerprint.js';
 import { readReplay, replay, writeReplay } from '../conformance/explorer/replay.js';
@@ -497,10 +512,52 @@ describe('explorer: search mechanics', () => {
     }
   });
 
+  // The manifest's rows: what each is (the fields bench/manifest.ts describes it by) for every
+  // row, its counts recomputed for the cheap ones (the bench's --manifest recomputes them all).
+  const manifestFile = () => JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as { runs: (ManifestEntry | ManifestCheckEntry)[] };
+  const pick = (row: object, keys: readonly string[]) => Object.fromEntries(Object.entries(row).filter(([k]) => keys.includes(k)));
+  const RUN_KEYS = ['impl', 'scope', 'ops', 'symmetry', 'profile', 'por', 'cpuSymmetry', 'atomicity', 'strategy', 'maxStates'] as const;
+  const CHECK_KEYS = ['check', 'scope', 'site'] as const;
+
   it('the state counts match conformance/manifest.json', () => {
-    const manifest = JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as { runs: ManifestEntry[] };
+    const manifest = manifestFile();
     expect(MANIFEST_RUNS.length).toBeGreaterThan(0);
-    expect(manifest.runs.length).toBe(MANIFEST_RUNS.length);
-    MANIFEST_RUNS.forEach((_, i) => expect(run(i)).toEqual(manifest.runs[i]));
+    expect(manifest.runs.length).toBe(MANIFEST_RUNS.length + MANIFEST_CHECK_RUNS.length);
+    // Every row is the run bench/manifest.ts says, in its order, the expensive ones too.
+    MANIFEST_RUNS.forEach((r, i) => expect(pick(manifest.runs[i]!, RUN_KEYS)).toEqual(describeRun(r)));
+    MANIFEST_CHECK_RUNS.forEach((r, i) => expect(pick(manifest.runs[MANIFEST_RUNS.length + i]!, CHECK_KEYS)).toEqual(describeCheckRun(r)));
+    const tested = MANIFEST_RUNS.flatMap((r, i) => (r.test === false ? [] : [i]));
+    expect(tested.length).toBeGreaterThan(20);
+    for (const i of tested) expect(run(i), JSON.stringify(MANIFEST_RUNS[i])).toEqual(manifest.runs[i]);
+  });
+
+  it('the C path rows of conformance/manifest.json: check on the seed, its cheap scopes recomputed', async () => {
+    const manifest = manifestFile();
+    const cheap = MANIFEST_CHECK_RUNS.filter((r) => r.test !== false && !r.site).map((r) => r.scope);
+    expect(cheap.length).toBeGreaterThan(2);
+    // One check of those scopes; the call-site runs of this check are on another first scope and are no rows.
+    const got = await manifestCheckEntries(cheap);
+    expect(got.map((e) => e.scope)).toEqual(cheap);
+    for (const e of got) {
+      const i = checkRunIndex(e);
+      expect(i).toBeGreaterThanOrEqual(0);
+      expect(e).toEqual(manifest.runs[MANIFEST_RUNS.length + i]);
+    }
+  });
+
+  it('conformance/manifest.json has a row for every port on every scope and for every run of check on the seed', async () => {
+    const sites = (await loadInput(MANIFEST_SEED)).c!.siteRuns.map((s) => s.site);
+    expect(sites.length).toBeGreaterThan(0);
+    const ports = PORTS.map((p) => p.name);
+    const scopes = Object.keys(SCOPES);
+    const checkScopes = CHECK_SCOPES.map((s) => s.name);
+    expect(manifestGaps(ports, scopes, checkScopes, sites)).toEqual([]);
+    // The check can fail: a port, a scope, a check scope or a call site without a row is named.
+    expect(manifestGaps([...ports, 'new-port'], [...scopes, 'new-scope'], [...checkScopes, 'check-new'], [...sites, 'new site'])).toEqual([
+      ...ports.map((p) => `${p} on new-scope`),
+      ...[...scopes, 'new-scope'].map((s) => `new-port on ${s}`),
+      'check on check-new',
+      `check on ${checkScopes[0]}: new site`,
+    ]);
   });
 });

@@ -142,9 +142,13 @@ describe('parallel DFS', () => {
     expect(capped.stoppedBy).toBe('maxStates');
     expect(capped.complete).toBe(false);
     expect(capped.stats.states).toBeGreaterThanOrEqual(5000);
+    // Aborted mid-search, once the workers have stored a few thousand states (a timer would
+    // wait out a fast start, or fire before a slow one).
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 1500);
-    const aborted = await exploreAsync({ impl: iomapV1, scope: spinRef(7), symmetry: false, strategy: 'dfs', workers: 2, signal: ac.signal });
+    const abortOnceUnderWay = (p: { states: number }) => {
+      if (p.states >= 2000) ac.abort();
+    };
+    const aborted = await exploreAsync({ impl: iomapV1, scope: spinRef(7), symmetry: false, strategy: 'dfs', workers: 2, signal: ac.signal, progress: abortOnceUnderWay, progressEveryMs: 0 });
     expect(aborted.stoppedBy).toBe('signal');
     expect(aborted.complete).toBe(false);
     expect(aborted.stats.states).toBeGreaterThan(0);

@@ -21,6 +21,7 @@ import { Kernel } from '../impl/kernel/primitives.js';
 import { mkPtr } from '../impl/kernel/values.js';
 import type { World } from '../impl/kernel/world.js';
 import { runCli } from './cli-run.js';
+import { drain } from './c-harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const C_ROWS = PRIMITIVES.filter((r) => r.paths !== 'port');
@@ -105,20 +106,7 @@ async function run(fn: string, compiled: boolean) {
     { v: mkPtr(2), t: ptr },
   ];
   const gen = compiled ? made.call(k, f, args, { steps: 0 }) : interp.call(k, f, args, { steps: 0 });
-  const labels: string[] = [];
-  let v: number | string;
-  try {
-    for (;;) {
-      const r = gen.next();
-      if (r.done) {
-        v = r.value.v;
-        break;
-      }
-      labels.push(r.value);
-    }
-  } catch (e) {
-    v = `fault: ${e instanceof Error ? e.message : String(e)}`;
-  }
+  const { v, labels } = drain(gen);
   return { v, labels, reads: frame.reads, globals: { ...world.globals }, heap: JSON.stringify(world.heap), facts: k.facts.map((x) => x.kind) };
 }
 

@@ -5,7 +5,6 @@
  * that has no config (every scope explores the !PREEMPT_RT contexts): the default-config half of
  * each comparison shows what it would see instead.
  */
-import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { KERNEL_CONFIGS, type KernelConfigName } from '../model/config.js';
 import { invariant } from '../model/invariants.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
 import kfreeUnderGetCpu from './fixtures/rt/kfree-under-get-cpu.js';
+import { runCli } from './cli-run.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -218,18 +218,22 @@ describe('known-bad variants whose verdict depends on the config', () => {
     expect(verdict('kmalloc-under-get-cpu', 'rt')).toBe('might-sleep');
   });
 
-  it('the CLI names the config in the verdict (text and JSON) and exits by it', () => {
-    const run = (...args: string[]) => spawnSync('node', [join(ROOT, 'bin/dio-cache.js'), 'explore', '--impl', 'hardirq-task-list', '--scope', 'spin-ref', '--ops', '2', '--no-progress', '--out-dir', join(ROOT, 'node_modules/.rt-test-out'), ...args], { encoding: 'utf8', timeout: 120_000 });
-    const rt = run('--config', 'rt');
+  it('the CLI names the config in the verdict (text and JSON) and exits by it', async () => {
+    // In-process (test/cli-run.ts): the entry bin/dio-cache.js calls, with its output and exit code, without a node + tsx start per run.
+    const run = async (...args: string[]) => {
+      const r = await runCli(['explore', '--impl', 'hardirq-task-list', '--scope', 'spin-ref', '--ops', '2', '--no-progress', '--out-dir', join(ROOT, 'node_modules/.rt-test-out'), ...args], ROOT);
+      return { status: r.code, stdout: r.out, stderr: r.err };
+    };
+    const rt = await run('--config', 'rt');
     expect(rt.status).toBe(0);
     expect(rt.stdout).toMatch(/^conforms \(config rt\): [\d,]+ states/m);
     expect(rt.stdout).toContain('kernel PREEMPT_RT');
-    const def = run();
+    const def = await run();
     expect(def.status).toBe(1);
     expect(def.stdout).toMatch(/^violation: task-list-task-only/m);
-    const json = JSON.parse(run('--config', 'rt', '--json').stdout) as { config: string; verdict: string; scope: Scope };
+    const json = JSON.parse((await run('--config', 'rt', '--json')).stdout) as { config: string; verdict: string; scope: Scope };
     expect([json.config, json.verdict, json.scope.config]).toEqual(['rt', 'conforms', 'rt']);
-    const bad = run('--config', 'preempt-rt');
+    const bad = await run('--config', 'preempt-rt');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--config preempt-rt: unknown kernel configuration \(known: default, rt\)/);
   });

@@ -602,6 +602,7 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
       if (which === 'init' && reg.fn === r.fns.create && !assigns.test(reg.lines[i]!.text) && !isOwn) continue;
       // A function's header line is not a call site (`if (create(...))` without a `;` is).
       if (/^\s*(static\s+)?[\w\s]+\*?\s*\w+\s*\([^;]*$/.test(reg.lines[i]!.text) && !/[=;]/.test(reg.lines[i]!.text) && !/^\s*(if|while|return)\b/.test(reg.lines[i]!.text)) continue;
+      const settled = out.length + late.length + (dead?.length ?? 0);
       for (let j = i; j < Math.min(reg.lines.length, i + 16); j++) {
         const stmts = windowStatements(p, reg.lines.slice(i, j + 1));
         if (!stmts?.length) continue;
@@ -644,12 +645,54 @@ function findSites(p: Program, r: Roles, which: 'init' | 'alloc' | 'free', objTy
         else out.push(site);
         break;
       }
+      // No site for a call the patch shows: if that is because the code after it does not parse,
+      // say so (exit 2) rather than drive a synthesised site and pass C that cannot compile.
+      if (out.length + late.length + (dead?.length ?? 0) === settled) {
+        const err = brokenAfter(p, reg.lines, i);
+        if (err) {
+          // A MISSING node has no text: name its line instead.
+          const near = oneLine(err.text) || oneLine(reg.lines.find((l) => where(l) === err.at)?.text ?? '');
+          throw new UsageError(`C does not parse: ${err.at}: in ${reg.fn}(), near '${near.slice(0, 60)}' (after the call at ${where(reg.lines[i]!)}, which the checker would otherwise not drive)`);
+        }
+      }
     }
   }
   // A call that another site starts with (`dio = alloc(); dio = alloc();`: the first pop is lost)
   // runs as part of that site, where what follows it is seen; as a site of its own it would not be.
   const inLead = new Set(out.flatMap((x) => x.leadAt ?? []));
   return [...out.filter((x) => !inLead.has(x.at)), ...late];
+}
+
+/**
+ * The parse error in the statements that follow line i of a function's lines: every window from i
+ * that ends where the braces balance (and never close more than they opened) fails to parse
+ * beyond the first statement. Windows that run into the edge of what the hunk shows (a block
+ * still open, a `}` closing one opened above i) are not judged: that is not a parse error.
+ */
+function brokenAfter(p: Program, lines: SrcLine[], i: number): N | null {
+  let depth = 0;
+  let first = -1;
+  let failed: N | null = null;
+  for (let k = i; k < lines.length; k++) {
+    const t = lines[k]!.text.replace(/\/\*.*?\*\/|\/\/.*$|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'/g, '');
+    for (const c of t) {
+      if (c === '{') depth++;
+      else if (c === '}') depth--;
+      if (depth < 0) return failed;
+    }
+    if (depth !== 0 || !/[;}]\s*$/.test(t)) continue;
+    const window = lines.slice(i, k + 1);
+    const stmts = windowStatements(p, window);
+    if (stmts) {
+      if (first < 0) first = k;
+      else return null;
+      continue;
+    }
+    if (first < 0) continue;
+    const root = parseLines(p.parser, [{ text: 'void __site(void) {', file: lines[i]!.file, line: lines[i]!.line }, ...window, { text: '}', file: lines[k]!.file, line: lines[k]!.line }]);
+    failed ??= firstError(root);
+  }
+  return failed;
 }
 
 /**

@@ -240,12 +240,23 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
       const l = x.f.left!;
       const r = x.f.right!;
       if (!(mentions(l, nr) || mentions(l, nrIrq))) return;
-      capCompare = x.op === '>' || x.op === '<=' ? '>' : '>=';
-      maxMacro ||= macroName(r);
-      evidence.push(`cap test '${x.text}' (${x.at}): free when the total ${capCompare} MAX`);
+      // `> MAX - 1` is `>= MAX` and `>= MAX + 1` is `> MAX` (the `<`, `<=` forms alike): the
+      // profile follows the cap the code enforces, not the way it is spelt.
+      const off = offByOne(r);
+      let op = x.op;
+      if (off?.d === -1 && (op === '>' || op === '<=')) op = op === '>' ? '>=' : '<';
+      else if (off?.d === 1 && (op === '>=' || op === '<')) op = op === '>=' ? '>' : '<=';
+      capCompare = op === '>' || op === '<=' ? '>' : '>=';
+      maxMacro ||= macroName(op !== x.op ? off!.base : r);
+      evidence.push(`cap test '${x.text}' (${x.at}): free when the total ${capCompare} ${op !== x.op ? `${off!.base.text} (read as '${op} ${off!.base.text}')` : 'MAX'}`);
     });
   }
-  if (!capCompare) throw new UsageError(`no cap test found in ${put.name}(): expected a comparison of ${nr}/${nrIrq} against the cache's MAX`);
+  // A put that caches without looking at the counters has no cap: that is the search's to report
+  // (`cap`), judged against the looser of the two caps the profiles know, not an input error.
+  if (!capCompare) {
+    capCompare = '>';
+    evidence.push(`no cap test in ${put.name}() (no comparison of ${nr}/${nrIrq}): judged against the \`>\` cap (free when the total > MAX)`);
+  }
   let thresholdMacro = given.thresholdMacro ?? '';
   for (const f of reachable(p, fns.alloc!, b.aliases))
     walk(f.body, (x) => {
@@ -275,6 +286,13 @@ export function inferRoles(p: Program, b: Binding, flags: Partial<Record<RoleNam
     hotplugPrune: !!fns.prune,
     evidence,
   };
+}
+
+/** `M - 1` or `M + 1` (in parentheses or not): M and the offset. */
+function offByOne(n: N): { base: N; d: 1 | -1 } | null {
+  while (n.t === 'parenthesized_expression' && n.kids.length === 1) n = n.kids[0]!;
+  if (n.t !== 'binary_expression' || !['+', '-'].includes(n.op) || n.f.right?.t !== 'number_literal' || !/^1[uUlL]*$/.test(n.f.right.text)) return null;
+  return { base: n.f.left!, d: n.op === '+' ? 1 : -1 };
 }
 
 /** The registered profile closest to the inferred facts (the cap comparison decides first). */
