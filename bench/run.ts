@@ -33,6 +33,7 @@ import { iomapV1 } from '../impl/ports/iomap-v1.js';
 import { explore, exploreAsync, type ExploreResult } from '../conformance/explorer/explore.js';
 import { kernelEvents } from '../conformance/explorer/trace.js';
 import { SCOPES } from '../conformance/scopes.js';
+import { check, CHECK_SCOPES } from '../conformance/c/run.js';
 import { manifestEntries, MANIFEST_PATH } from './manifest.js';
 import { buildFromC } from '../conformance/c/build.js';
 import { decodeMail } from '../conformance/c/reader.js';
@@ -423,6 +424,45 @@ explorer, iomap-v1, the 2-CPU reductions (DFS; smp stopped after ${SMP_BUDGET_S}
         process.stdout.write(line + '\n');
       }
     }
+  }
+
+  // ---- issue 14's targets, side by side, from the rows above --------------------------------
+  if (explorer) {
+    const targets: { target: string; ours: string; against: string; met: boolean | null }[] = [];
+    const canon = (k: number) => results.spin.find((x) => x.k === k && x.flags.includes('CANON') && x.states !== null);
+    const bestTs = (k: number) => results.ours.filter((x) => x.k === k && x.symmetry && x.complete).sort((a, b) => a.seconds - b.seconds)[0];
+    const cRows = ((results as Record<string, unknown>).cPath ?? []) as { k: number; runs: string; seconds: number; complete: boolean }[];
+    for (const k of KS.filter((x) => x >= 7)) {
+      const sp = canon(k);
+      const o = bestTs(k);
+      const c = cRows.find((x) => x.k === k && x.runs === 'compiled' && x.complete);
+      const vs = sp ? `SPIN CANON=1 ${fmt(sp.endToEndSeconds, 2)} s end to end` : 'SPIN not run';
+      targets.push({ target: `spin-ref K=${k}, TS port, faster than SPIN with CANON`, ours: o ? `${fmt(o.seconds, 2)} s (${o.strategy.toUpperCase()}, ${o.workers === 1 ? '1 thread' : `${o.workers} workers`})` : 'incomplete', against: vs, met: o && sp ? o.seconds < sp.endToEndSeconds : null });
+      targets.push({ target: `spin-ref K=${k}, C path (the seed), faster than SPIN with CANON`, ours: c ? `${fmt(c.seconds, 2)} s (compiled, BFS, 1 thread)` : 'not run (--c-ks)', against: vs, met: c && sp ? c.seconds < sp.endToEndSeconds : null });
+    }
+    const kMax = Math.max(...KS);
+    const noSym = results.ours.find((x) => x.k === kMax && !x.symmetry && x.workers === 1 && x.strategy === 'dfs' && x.complete);
+    if (noSym) {
+      targets.push({ target: `>= 200,000 states/s on one thread (spin-ref K=${kMax}, no symmetry, DFS)`, ours: `${fmt(noSym.statesPerSecond)} states/s`, against: '200,000', met: noSym.statesPerSecond >= 200_000 });
+      targets.push({ target: `<= 32 bytes/state (the same run)`, ours: `${fmt(noSym.bytesPerState, 1)} bytes/state`, against: '32', met: noSym.bytesPerState <= 32 });
+    }
+    const smpRuns = reductions.filter((x) => (x as { scope: string }).scope === 'smp') as { reduction: string; workers: number; seconds: number; complete: boolean; states: number }[];
+    if (smpRuns.length) {
+      const done = smpRuns.filter((x) => x.complete).sort((a, b) => a.seconds - b.seconds)[0];
+      targets.push({ target: 'smp exhaustive in under 5 minutes on 2 cores', ours: done ? `${fmt(done.seconds, 1)} s (${done.reduction}, ${done.workers} workers)` : `unfinished after ${SMP_BUDGET_S} s per run (at most ${fmt(Math.max(...smpRuns.map((x) => x.states)))} states)`, against: '300 s', met: done ? done.seconds < 300 : false });
+    }
+    // The `check` default scope with 2 CPUs and migration, on the seed (what a user runs).
+    const migrate = CHECK_SCOPES.find((x) => x.name === 'check-migrate');
+    if (migrate && !flag('no-c')) {
+      const seedFile = join(here, '..', 'test', 'fixtures', 'seed', 'iomap-dio-alloc-cache-v1.txt');
+      const t0 = performance.now();
+      const r = await check({ file: seedFile, scopes: [migrate] });
+      const secs = (performance.now() - t0) / 1000;
+      targets.push({ target: 'a check default scope with 2 CPUs, migration wherever preemptible, cross-CPU frees, on the seed, under 60 s', ours: `check-migrate: ${fmt(r.stats.states)} states (with its call-site runs), ${fmt(secs, 2)} s, ${r.verdict}`, against: '60 s', met: secs < 60 && r.verdict === 'conforms' });
+    }
+    process.stdout.write('\nissue 14\'s targets, from this run:\n');
+    for (const t of targets) process.stdout.write(`  ${t.met === null ? '  ?' : t.met ? 'met' : 'NOT'}  ${t.target}: ${t.ours} (against ${t.against})\n`);
+    (results as Record<string, unknown>).targets = targets;
   }
 
   writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');
