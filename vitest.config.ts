@@ -65,9 +65,9 @@ export default defineConfig({
     // Each of the two worker processes runs one file after another, keeping what the earlier
     // ones loaded: tsx and the checker's modules, the JIT's work and the statechart's memo
     // (abstraction.ts shares it between every run in a process), which a fresh process per file
-    // paid again each time (a fifth of the suite's CPU time). Nothing a test file does outlives
-    // it otherwise: no test mutates a module's state, the environment or a registry, and
-    // test/cli-run.ts restores the directory, the exit code and the streams it borrows.
+    // paid again each time (a fifth of the CPU time of twelve of the files, measured). Nothing
+    // a test file does outlives it otherwise: no test mutates a module's state, the environment
+    // or a registry, and test/cli-run.ts restores the directory, exit code and streams it borrows.
     isolate: false,
     // Tests and the checker load as Node loads them, through tsx (as bin/dio-cache.js and the
     // worker threads do), not through Vite's module runner, whose rewritten imports cost the

@@ -32,6 +32,8 @@ import { UsageError } from '../conformance/errors.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED = join(ROOT, 'test/fixtures/seed/iomap-dio-alloc-cache-v1.txt');
 const OUT = join(ROOT, 'dio-cache-out/mutants');
+/** The profile the checker infers for the seed. */
+const SEED_PROFILE = 'iomap-v1';
 /** The post-image file name the checker prints in `file:line`. */
 const FILE = 'direct-io.c';
 
@@ -439,6 +441,9 @@ interface Row {
   ids: string[];
   warnings: string[];
   coverageWarnings: number;
+  /** The profile the checker judged it against (the seed's is iomap-v1), and the largest nr + nr_irq it reached. */
+  profile: string;
+  maxCached: number;
   states: number;
   seconds: number;
   message?: string;
@@ -481,7 +486,10 @@ function printTable(rows: readonly Row[]): void {
   console.log(`${pad('mutant', 22)} ${pad('at', 16)} ${pad('change', 70)} ${pad('verdict', 13)} ${pad('ids', 34)} ${pad('states', 7)} s`);
   for (const r of rows) {
     const change = `${r.before} → ${r.after}`;
-    const ids = r.outcome === 'input error' || r.outcome === 'checker error' ? (r.message ?? '').slice(0, 60) : r.ids.join(',');
+    const ids =
+      r.outcome === 'input error' || r.outcome === 'checker error'
+        ? (r.message ?? '').slice(0, 60)
+        : `${r.ids.join(',')}${r.profile && r.profile !== SEED_PROFILE ? `${r.ids.length ? ' ' : ''}(as ${r.profile})` : ''}`;
     console.log(`${pad(r.id, 22)} ${pad(r.at, 16)} ${pad(change.length > 70 ? `${change.slice(0, 69)}…` : change, 70)} ${pad(r.outcome, 13)} ${pad(ids, 34)} ${pad(String(r.states), 7)} ${r.seconds.toFixed(1)}`);
   }
 }
@@ -503,7 +511,8 @@ function summary(rows: readonly Row[], total: number): void {
   const surv = rows.filter((r) => r.outcome === 'survived');
   if (surv.length) {
     console.log('\nsurvivors (check each again with a bigger scope: npx tsx conformance/cli/main.ts check dio-cache-out/mutants/ID.patch --scope ...):');
-    for (const r of surv) console.log(`  ${r.id}: ${r.at}: ${r.before} → ${r.after}${r.coverageWarnings ? ` (${r.coverageWarnings} coverage warnings)` : ''}`);
+    for (const r of surv)
+      console.log(`  ${r.id}: ${r.at}: ${r.before} → ${r.after}${r.profile !== SEED_PROFILE ? ` (judged as ${r.profile})` : ''}${r.coverageWarnings ? ` (${r.coverageWarnings} coverage warnings)` : ''}`);
   }
 }
 
@@ -549,6 +558,7 @@ async function main(): Promise<void> {
   // The seed first: every verdict below is relative to its conforming on the same scopes.
   const seed = await check({ file: SEED, maxSeconds: o.budget * 3 });
   if (seed.verdict !== 'conforms') fail(`the seed itself does not conform (${seed.verdict}: ${seed.violations.map((v) => v.id).join(', ')})`);
+  if (seed.profile.name !== SEED_PROFILE) fail(`the seed is judged as ${seed.profile.name}, not ${SEED_PROFILE}: the survey's baseline has changed`);
   const seedWarnings = seed.warnings.map((w) => w.id);
   process.stderr.write(`seed: conforms, ${seed.stats.states} states, ${seed.stats.seconds.toFixed(1)} s; warnings ${seedWarnings.join(', ') || 'none'}\n`);
 
@@ -569,6 +579,8 @@ async function main(): Promise<void> {
         ids: [...new Set(r.violations.map((v) => v.id))],
         warnings: r.warnings.map((w) => w.id).filter((w) => !seedWarnings.includes(w)),
         coverageWarnings: r.coverage?.warnings.length ?? 0,
+        profile: r.profile.name,
+        maxCached: r.extremes.maxCached,
         states: r.stats.states,
         seconds: (performance.now() - t) / 1000,
       };
@@ -580,6 +592,8 @@ async function main(): Promise<void> {
         ids: [],
         warnings: [],
         coverageWarnings: 0,
+        profile: '',
+        maxCached: 0,
         states: 0,
         seconds: (performance.now() - t) / 1000,
         message: oneLine(e instanceof Error ? e.message : String(e)),

@@ -187,8 +187,9 @@ describe('C path: known-bad C edits of the seed patch', () => {
 });
 
 /**
- * Mutants from the survey (bench/mutants.ts, docs/findings.md §11) that used to get the wrong
- * answer: each is the seed with one edit, written to a temporary file.
+ * Mutants from the survey (bench/mutants.ts; docs/findings.md, "A mutation survey of the seed
+ * patch") that used to get the wrong answer: each is the seed with one edit, written to a
+ * temporary file.
  */
 describe('C path: mutants of the seed the survey found mishandled', () => {
   const seed = readFileSync(SEED, 'utf8');
@@ -208,7 +209,7 @@ describe('C path: mutants of the seed the survey found mishandled', () => {
   it('offbyone-put-2: a cap spelt `> (MAX - 1)` is the `>= MAX` cap, judged as iomap-v3 like flip-put-1\'s `>=`', async () => {
     const cap = '+\tif (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)\n';
     const minus = await loadInput(mutant('offbyone-put-2', cap, cap.replace('> DIO_ALLOC_CACHE_MAX', '> (DIO_ALLOC_CACHE_MAX - 1)')));
-    const ge = await loadInput(mutant('flip-put-1', cap, cap.replace('>', '>=')));
+    const ge = await loadInput(mutant('flip-put-1', cap, cap.replace('> DIO', '>= DIO')));
     expect(minus.impl.profile).toBe('iomap-v3');
     expect(ge.impl.profile).toBe('iomap-v3');
     expect(minus.c!.roles.evidence.join('\n')).toMatch(/free when the total >= DIO_ALLOC_CACHE_MAX \(read as '>= DIO_ALLOC_CACHE_MAX'\)/);

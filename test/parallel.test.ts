@@ -2,14 +2,16 @@
  * The parallel searches (`--workers N`, and with `--dfs`): worker threads sharing one visited set
  * must find exactly what the sequential search finds — the same states and transitions (and, for
  * the BFS, depth and shortest witnesses), the same verdict with a counterexample that replays —
- * and stop on the same conditions.
+ * and stop on the same conditions. The threads are kept from one search to the next (the pool in
+ * conformance/explorer/protocol.ts), so most searches here run on threads an earlier one used.
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { check } from '../conformance/c/run.js';
 import { explore, exploreAsync, type ExploreResult } from '../conformance/explorer/explore.js';
 import { SharedFingerprintSet } from '../conformance/explorer/fingerprint.js';
+import { pool } from '../conformance/explorer/protocol.js';
 import { runChoices } from '../conformance/explorer/trace.js';
 import { SCOPES } from '../conformance/scopes.js';
 import { System } from '../conformance/system.js';
@@ -81,6 +83,24 @@ describe('parallel BFS', () => {
   it('an implementation the workers cannot load is refused, not run on one thread silently', async () => {
     const copy = { ...iomapV1, name: 'not-in-the-registry' };
     await expect(exploreAsync({ impl: copy, scope: spinRef(2), workers: 2 })).rejects.toThrow(/cannot load/);
+  });
+
+  it('the worker threads are kept between searches, BFS and DFS alike; a search that failed gives its threads up', async () => {
+    const scope = spinRef(2);
+    const first = await exploreAsync({ impl: iomapV1, scope, workers: 2 });
+    const kept = pool.idleThreadIds();
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+    // The next searches start no thread: they run on the kept ones, and give them back.
+    const dfs = await exploreAsync({ impl: iomapV1, scope, workers: 2, strategy: 'dfs' });
+    const bfs = await exploreAsync({ impl: iomapV1, scope, workers: 2 });
+    expect(pool.idleThreadIds().sort()).toEqual([...kept].sort());
+    expect([dfs.stats.states, bfs.stats.states]).toEqual([first.stats.states, first.stats.states]);
+    // A worker that cannot load the implementation fails the search, and its thread is not kept.
+    await expect(exploreAsync({ impl: iomapV1, scope, workers: 2, load: { ref: join(repo, 'no-such-module.ts') } })).rejects.toThrow(/no-such-module\.ts/);
+    const left = pool.idleThreadIds();
+    expect(left.length).toBe(kept.length - 2);
+    expect(left.every((id) => kept.includes(id))).toBe(true);
+    expect((await exploreAsync({ impl: iomapV1, scope, workers: 2 })).stats.states).toBe(first.stats.states);
   });
 
   it('the shared visited set: concurrent-style inserts answer added / present / full, and growing keeps every fingerprint', () => {

@@ -44,6 +44,14 @@ function shardResults(impl: Implementation, sc: Scope, o: Partial<ExploreOptions
   return { runs, files };
 }
 
+/** One (unsharded) search of the scope, done once per implementation and shared by the tests that compare with it. */
+const oneRuns = new Map<Implementation, ExploreResult>();
+function oneRun(impl: Implementation): ExploreResult {
+  let r = oneRuns.get(impl);
+  if (!r) oneRuns.set(impl, (r = explore({ impl, scope, minimise: false })));
+  return r;
+}
+
 /** The merged counterexample of `id` re-run from boot through a replay file's contents. */
 function replays(impl: Implementation, m: MergedResult, id: string): boolean {
   const v = m.violations.find((x) => x.invariant === id)!;
@@ -54,7 +62,7 @@ function replays(impl: Implementation, m: MergedResult, id: string): boolean {
 
 describe('shards: one search as 4 independent parts', () => {
   it('a conforming port: the merged verdict and maximum are one run\'s, every shard split at one level, and the parts cover the state space', () => {
-    const one = explore({ impl: iomapV1, scope });
+    const one = oneRun(iomapV1);
     const { runs, files } = shardResults(iomapV1, scope);
     const m = mergeShardResults(files);
     expect(one.verdict).toBe('conforms');
@@ -81,7 +89,7 @@ describe('shards: one search as 4 independent parts', () => {
   });
 
   it('a known-bad variant: some shard finds the violation with its invariant id below the split, and the merged counterexample replays from boot', () => {
-    const one = explore({ impl: bad, scope, minimise: false });
+    const one = oneRun(bad);
     expect(one.verdict).toBe('violation');
     const { runs, files } = shardResults(bad, scope);
     const m = mergeShardResults(files);
@@ -101,13 +109,13 @@ describe('shards: one search as 4 independent parts', () => {
   });
 
   it('DFS shards: the same verdict and maximum, and a counterexample (the root\'s BFS path plus the DFS stack) that replays', () => {
-    const one = explore({ impl: iomapV1, scope });
+    const one = oneRun(iomapV1);
     const ok = mergeShardResults(shardResults(iomapV1, scope, { strategy: 'dfs' }).files);
     expect([ok.verdict, ok.extremes.maxCached]).toEqual([one.verdict, one.extremes.maxCached]);
     const m = mergeShardResults(shardResults(bad, scope, { strategy: 'dfs' }).files);
     expect(m.verdict).toBe('violation');
     const id = m.violations[0]!.invariant;
-    expect(id).toBe(explore({ impl: bad, scope, minimise: false }).violations[0]!.id);
+    expect(id).toBe(oneRun(bad).violations[0]!.id);
     expect(replays(bad, m, id)).toBe(true);
   });
 

@@ -168,6 +168,11 @@ class ThreadPool {
     await Promise.all(ending);
   }
 
+  /** The thread ids of the idle threads (what a search would start on). */
+  idleThreadIds(): number[] {
+    return this.idle.map((t) => t.w.threadId);
+  }
+
   forget(t: PooledThread): void {
     const i = this.idle.indexOf(t);
     if (i >= 0) this.idle.splice(i, 1);
