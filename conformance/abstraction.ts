@@ -334,6 +334,12 @@ export const GHOST = {
   ERRPUT: 512,
   /** ... or onto free_list_irq. */
   ERRPUT_IRQ: 1024,
+  /**
+   * A plain load of its section raced with a hardirq put (marked-access; Frame.racy has the
+   * text). Held until the section ends, so that a context that goes on to write the irq list
+   * with irqs on is judged for that first (irq-list-hardirq-only), as it was before the rule.
+   */
+  RACY: 2048,
 } as const;
 
 /** The step of one context, as the seam needs it to tell what the statechart saw. */

@@ -18,11 +18,11 @@ import { violations } from '../model/invariants.js';
 import { getProfile, type Profile } from '../model/profiles.js';
 import { kernelConfig, type KernelConfig } from '../model/config.js';
 import type { Implementation } from '../impl/interface.js';
-import { KernelFault, NONDET_BRANCH, type Fact } from '../impl/kernel/primitives.js';
+import { KernelFault, NONDET_BRANCH, type Fact, type RacyLoad } from '../impl/kernel/primitives.js';
 import { firstStatement, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
-import { isPtr, NULL, ptrId, showValue, type Value } from '../impl/kernel/values.js';
+import { isPtr, NULL, ptrId, ptrOff, showValue, type Value } from '../impl/kernel/values.js';
 import { cloneWorld, topContext, type Frame, type World } from '../impl/kernel/world.js';
-import { abstractCaches, abstractState, abstractStateOf, cpuQuiescent, emptySaw, GHOST, layoutOf, noteOwnWrite, outcomeOf, returnOf, sectionHeld, Spec, specStepOf, type Layout, type SpecStep } from './abstraction.js';
+import { abstractCaches, abstractState, abstractStateOf, cacheObjects, cpuQuiescent, emptySaw, GHOST, layoutOf, noteOwnWrite, outcomeOf, returnOf, sectionHeld, Spec, specStepOf, type Layout, type SpecStep } from './abstraction.js';
 import { ALLOCATES, boot, handedOutPastEnd } from './boot.js';
 import type { Choice, Scope, StepReport, TaskOp, Violation } from './scope.js';
 import { gcFreed, insertSorted, namedIds, removeOne, sameContent } from '../impl/kernel/heap.js';
@@ -53,6 +53,10 @@ export class System {
     // another kernel config it has no transitions for an irq thread's put, so it is not the oracle
     // there (refinement is not judged; the other invariants are): KernelConfig.notJudged says so.
     this.spec = this.layout && this.profile.cached && opts.oracle !== false ? new Spec(this.profile, opts.machine) : null;
+    // marked-access: the irq list and its counter are written by hardirq puts (irq-list-hardirq-only),
+    // so a context they can interrupt must load them marked. On a config without hardirq puts
+    // (PREEMPT_RT's irq threads are tasks) nothing writes them concurrently.
+    if (this.layout && this.kernel.contexts.hardirq.inHardirq) this.env.racyLoad = racyIrqLoad(impl, this.layout);
   }
 
   /**
@@ -355,6 +359,26 @@ export class System {
       }
     }
 
+    // marked-access: a racy plain load is reported when its context's section ends (or the
+    // operation returns), not at the load: a section that goes on to write the irq list with irqs
+    // on (the splice without local_irq_save()) is irq-list-hardirq-only's first.
+    if (specFrame) {
+      let held = false;
+      for (const f of facts) if (f.kind === 'data-race') held = true;
+      if (held) {
+        if (!(specFrame.ghost & GHOST.RACY)) {
+          specFrame.ghost |= GHOST.RACY;
+          specFrame.racy = facts.find((f) => f.kind === 'data-race')!.msg;
+        }
+        facts = facts.filter((f) => f.kind !== 'data-race');
+      }
+      if (specFrame.ghost & GHOST.RACY && (done !== undefined || specStep === null || !specStep.busyAfter)) {
+        facts = [...facts, { kind: 'data-race', msg: specFrame.racy ?? 'a plain load raced with a hardirq put' }];
+        specFrame.ghost &= ~GHOST.RACY;
+        specFrame.racy = undefined;
+      }
+    }
+
     gcFreed(w);
     // The lists walked above still describe the heap after gcFreed: it drops only freed objects
     // that nothing points to, and a walk reaches an object only through a pointer in a live one
@@ -466,6 +490,31 @@ export class System {
 }
 
 
+
+/**
+ * Env.racyLoad for an implementation with per-CPU lists: a plain load of a per-CPU instance's
+ * free_list_irq or nr_irq races with a hardirq put on that CPU, unless it is made on that CPU
+ * with irqs disabled. An offline CPU takes no interrupt (a hotplug prune reads a dead CPU's lists).
+ */
+function racyIrqLoad(impl: Implementation, layout: Layout): RacyLoad {
+  return (w, p, cpu, irqsOff) => {
+    if (!isPtr(p)) return null;
+    const o = w.heap[ptrId(p)];
+    if (!o || o.origin !== 'percpu') return null;
+    const objs = cacheObjects(impl, w);
+    for (let c = 0; c < objs.length; c++) {
+      const inst = objs[c];
+      if (inst === null || inst === undefined || ptrId(inst) !== ptrId(p)) continue;
+      const off = ptrOff(p) - ptrOff(inst);
+      const field = off === layout.nrIrq ? 'nr_irq' : off === layout.freeListIrq ? 'free_list_irq' : null;
+      if (field === null || !w.cpus[c]!.online || (c === cpu && irqsOff)) continue;
+      return c === cpu
+        ? `cpu${c}'s ${field}, which a hardirq put writes, read with irqs enabled: the interrupt can write it at any moment of the load (READ_ONCE())`
+        : `cpu${c}'s ${field}, which a hardirq put on cpu${c} writes, read from cpu${cpu}: it can write it at any moment of the load (READ_ONCE())`;
+    }
+    return null;
+  };
+}
 
 /**
  * A Choice as enabled() makes them: every kind with the same fields, in the same order, so that

@@ -30,6 +30,7 @@ import { spliceNonempty } from './variants/splice-nonempty.js';
 import { taskPutIrqList } from './variants/task-put-irq-list.js';
 import { thisCpuPtrPreemptible } from './variants/this-cpu-ptr-preemptible.js';
 import { sheavesHardirqIgnoresTrylock } from './variants/sheaves-hardirq-ignores-trylock.js';
+import { plainNrIrqRead } from './variants/plain-nr-irq-read.js';
 
 /** Implementations that must conform. */
 export const PORTS: readonly Implementation[] = [iomapV1, bio, iomapCommon, bioCommon, slab, sheaves, iomapV1Kmemleak];
@@ -58,6 +59,7 @@ export const VARIANTS: readonly Implementation[] = [
   kmemleakFreeAfterPutCpu,
   bitfieldCounters,
   sheavesHardirqIgnoresTrylock,
+  plainNrIrqRead,
 ];
 
 export const ALL: readonly Implementation[] = [...PORTS, ...VARIANTS];

@@ -18,6 +18,7 @@ export type InvariantId =
   | 'cap'
   | 'refinement'
   | 'context-balance'
+  | 'marked-access'
   | 'might-sleep'
   | 'crash'
   | 'init-result'
@@ -237,6 +238,18 @@ export const INVARIANTS: readonly Invariant[] = [
     severity: 'error',
     check(_prev, s) {
       return firstFact(s, ['preemptible-percpu', 'preempt-underflow', 'irq-restore-mismatch', 'unbalanced-exit']);
+    },
+  },
+  {
+    id: 'marked-access',
+    claim:
+      'a context that a hardirq put can interrupt reads free_list_irq and nr_irq only with READ_ONCE() (or with irqs disabled): a plain load of a cell another context writes concurrently is a data race',
+    kernelRule:
+      '"if (READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD)" and "if (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)"; LKMM: "a data race ... one of the accesses is plain ... the compiler may tear, fuse or re-load it" (KCSAN reports it)',
+    source: 'fs/iomap/direct-io.c:dio_alloc_percpu_cache(), dio_put_percpu_cache() (block/bio.c alike); tools/memory-model/Documentation/explanation.txt "PLAIN ACCESSES AND DATA RACES"',
+    severity: 'error',
+    check(_prev, s) {
+      return firstFact(s, ['data-race']);
     },
   },
   {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { check, loadInput, type CheckReport } from '../conformance/c/run.js';
+import { check, CHECK_SCOPES, loadInput, type CheckReport } from '../conformance/c/run.js';
 
 /** The seed patch as posted, shipped unchanged (fixtures/seed/README.md says where it comes from). */
 const SEED = fileURLToPath(new URL('./fixtures/seed/iomap-dio-alloc-cache-v1.txt', import.meta.url));
@@ -214,6 +214,22 @@ describe('C path: mutants of the seed the survey found mishandled', () => {
     expect(ge.impl.profile).toBe('iomap-v3');
     expect(minus.c!.roles.evidence.join('\n')).toMatch(/free when the total >= DIO_ALLOC_CACHE_MAX \(read as '>= DIO_ALLOC_CACHE_MAX'\)/);
     expect(minus.c!.roles.binding.maxMacro).toBe('DIO_ALLOC_CACHE_MAX');
+  });
+
+  it('unwrap-alloc-1 / unwrap-put-1: a plain load of nr_irq with irqs on is marked-access; data_race() marks it as READ_ONCE() does', async () => {
+    const test = '+\t\tif (READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD)\n';
+    const cap = '+\tif (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)\n';
+    const scopes = [CHECK_SCOPES[0]!];
+    for (const [name, from, to, fn] of [
+      ['unwrap-alloc-1', test, test.replace('READ_ONCE(cache->nr_irq)', 'cache->nr_irq'), 'dio_alloc_percpu_cache'],
+      ['unwrap-put-1', cap, cap.replace('READ_ONCE(cache->nr_irq)', 'cache->nr_irq'), 'dio_put_percpu_cache'],
+    ] as const) {
+      const r = await check({ file: mutant(name, from, to), scopes });
+      expect(r.violations.map((v) => v.id), name).toEqual(['marked-access']);
+      expect(r.violations[0]!.message).toMatch(new RegExp(`^${fn}: plain load of cache->nr_irq: cpu0's nr_irq, which a hardirq put writes, read with irqs enabled`));
+    }
+    const annotated = await check({ file: mutant('data-race-alloc', test, test.replace('READ_ONCE(cache->nr_irq)', 'data_race(cache->nr_irq)')), scopes });
+    expect(annotated.verdict).toBe('conforms');
   });
 });
 

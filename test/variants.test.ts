@@ -67,6 +67,8 @@ const CASES: Record<string, { scope: Scope; base: string }> = {
   // The prefilled put annotates (kmemleak-balance applies from then on); the task's alloc pops it, its put caches it.
   'kmemleak-free-after-put-cpu': { scope: uni('kmemleak-free-after-put-cpu', { prefill: 1 }), base: 'iomap-v1-kmemleak' },
   // One object in the main sheaf (capacity MAX 2), one hardirq completion, two allocations.
+  // No prefill: the first alloc finds free_list empty and reads nr_irq, irqs on.
+  'plain-nr-irq-read': { scope: uni('plain-nr-irq-read', { ops: 1 }), base: 'iomap-v1' },
   'sheaves-hardirq-ignores-trylock': { scope: uni('sheaves-hardirq-ignores-trylock', { ops: 2, taskOps: ['alloc'], prefill: 1, inflight: 1, profile: 'slab' }), base: 'sheaves' },
 };
 

@@ -1133,9 +1133,13 @@ export class Compiler {
       case 'irqs_disabled':
         return bool('k.irqs_disabled()');
       case 'READ_ONCE':
+      case 'data_race': {
+        // A marked access (Kernel.mark): its loads are not plain (interp.ts alike).
+        const x = a(0);
+        return { c: `k.unmark(k.mark(), ${x.c})`, t: x.t };
+      }
       case 'likely':
       case 'unlikely':
-      case 'data_race':
         return a(0);
       case 'WRITE_ONCE': {
         if (!args[0]) throw new Fallback('WRITE_ONCE() without its arguments');
@@ -1192,7 +1196,7 @@ export class Compiler {
       case 'atomic_set':
         return int(`(k.storeAt(${a(0).c}, ${a(1).c}, ${js(oneLine(args[0]!.text))}), 0)`);
       case 'atomic_read':
-        return int(`k.loadAt(${a(0).c}, ${js(oneLine(args[0]!.text))})`);
+        return int(`k.unmark(k.mark(), k.loadAt(${a(0).c}, ${js(oneLine(args[0]!.text))}))`);
       case 'min':
       case 'max': {
         const x = a(0);

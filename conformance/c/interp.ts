@@ -976,7 +976,15 @@ export class Interp {
       case 'irqs_disabled':
         return int(k.irqs_disabled());
       case 'READ_ONCE':
-        return a(0);
+      case 'data_race': {
+        // A marked access (Kernel.mark): its loads are not plain, so no data race is reported on them.
+        const m = k.mark();
+        try {
+          return a(0);
+        } finally {
+          k.unmark(m, 0);
+        }
+      }
       case 'WRITE_ONCE':
         this.store(k, args[0]!, env, a(1));
         return int(0);
@@ -1051,8 +1059,14 @@ export class Interp {
         k.storeAt(p.v, a(1).v, oneLine(args[0]!.text));
         return int(0);
       }
-      case 'atomic_read':
-        return int(k.loadAt(a(0).v, oneLine(args[0]!.text)));
+      case 'atomic_read': {
+        const m = k.mark();
+        try {
+          return int(k.loadAt(a(0).v, oneLine(args[0]!.text)));
+        } finally {
+          k.unmark(m, 0);
+        }
+      }
       // lib/string.c, mm/util.c, over the tracked heap: Kernel.memset/memcpy/memmove/kmemdup.
       case 'memset': {
         const p = a(0);
@@ -1088,8 +1102,6 @@ export class Interp {
         if (c) this.printArgs(k, args, 2, env);
         return int(k.WARN_ON_ONCE(c));
       }
-      case 'data_race':
-        return a(0);
       case 'min':
       case 'max': {
         const x = a(0);

@@ -55,7 +55,16 @@ export type FactKind =
   /** Boot: the initcall's return value disagrees with whether its allocations succeeded (System.initial). */
   | 'init-result'
   /** A kmemleak annotation out of turn: registered twice, unregistered twice, or on a freed or interior pointer. */
-  | 'kmemleak';
+  | 'kmemleak'
+  /** A plain (unmarked) load of a cell another context may write meanwhile (Env.racyLoad): a data race. */
+  | 'data-race';
+
+/**
+ * Whether a plain load at `p` by the running context races with a writer it cannot exclude (the
+ * checker's Env.racyLoad, System: a per-CPU instance's irq-list fields): a message naming the
+ * cell and its writer, or null.
+ */
+export type RacyLoad = (w: World, p: Value, cpu: number, irqsOff: boolean) => string | null;
 
 export type FaultKind =
   | 'null-deref'
@@ -167,6 +176,8 @@ export class Kernel {
     private readonly macros: Readonly<Record<string, number>>,
     /** What each context is on the kernel configuration explored (model/config.ts). */
     private readonly config: KernelConfig = KERNEL_CONFIGS.default,
+    /** Plain loads that race (RacyLoad); absent: no load is judged. */
+    private readonly racyLoad?: RacyLoad,
   ) {
     // One Kernel is made per executed statement: build the lookup maps once per struct list.
     let maps = STRUCT_MAPS.get(structs);
@@ -202,6 +213,7 @@ export class Kernel {
     this.subLeft = -1;
     this.liveAccess = undefined;
     this.oneAccess = 0;
+    this.marked = 0;
   }
 
   // ---- replay ---------------------------------------------------------------------------------
@@ -240,6 +252,21 @@ export class Kernel {
   /** Inside an operation the kernel makes one instruction (this_cpu_inc()): its accesses count once. */
   private oneAccess = 0;
   private oneAccessSeen = false;
+  /**
+   * Inside a marked access (READ_ONCE(), data_race(), atomic_read()): its loads are not plain.
+   * The value semantics are the same; what differs is whether a concurrent write is a data race
+   * (tools/memory-model/Documentation/explanation.txt, "PLAIN ACCESSES AND DATA RACES").
+   */
+  private marked = 0;
+  /** Compiled C (compile.ts): `k.unmark(k.mark(), EXPR)` evaluates EXPR as a marked access. */
+  mark(): 0 {
+    this.marked++;
+    return 0;
+  }
+  unmark<T>(_: 0, v: T): T {
+    this.marked--;
+    return v;
+  }
 
   /** Whether this live allocation fails (and so that the step is one where an allocation failed). */
   private failing(): boolean {
@@ -480,6 +507,13 @@ export class Kernel {
 
   private loadLive(p: Value, base: Value | string, field?: string): Value {
     const obj = this.objAt(p, base, field);
+    // A plain load: is another context free to write the cell meanwhile? (this_cpu_*() operations
+    // are irq-safe, marked accesses are not plain; a hardirq handler is what the rule protects
+    // against, not what it judges.)
+    if (this.racyLoad !== undefined && this.marked === 0 && this.oneAccess === 0 && !this.context.inHardirq) {
+      const race = this.racyLoad(this.x.world, p, this.x.cpu, this.cpuState.irqsOff);
+      if (race !== null) this.fact('data-race', `${this.fn}: plain load of ${accessText(base, field)}: ${race}`);
+    }
     const v = obj.cells[ptrOff(p)];
     if (v !== undefined) return this.record(v);
     // kzalloc() and alloc_percpu() zero every byte, not only the declared fields' cells.
@@ -608,7 +642,12 @@ export class Kernel {
     this.storeLive(p === NULL || !isPtr(p) ? p : p + this.offsetOf(field), v, p, field);
   }
   READ_ONCE(p: Value, field: string): Value {
-    return this.load(p, field);
+    this.marked++;
+    try {
+      return this.load(p, field);
+    } finally {
+      this.marked--;
+    }
   }
   WRITE_ONCE(p: Value, field: string, v: Value): void {
     this.store(p, field, v);

@@ -17,7 +17,7 @@
  */
 import type { KernelConfig } from '../../model/config.js';
 import type { Implementation, Op } from '../interface.js';
-import { ACCESS_STOP, Kernel, KernelFault, type Fact } from './primitives.js';
+import { ACCESS_STOP, Kernel, KernelFault, type Fact, type RacyLoad } from './primitives.js';
 import type { Value } from './values.js';
 import { LIVE, type CtxKind, type Frame, type World } from './world.js';
 
@@ -55,6 +55,8 @@ export interface Env {
    * or also between the shared-memory accesses of one statement ('access').
    */
   atomicity?: Atomicity;
+  /** Which plain loads race with a writer (System: the irq-list fields hardirq puts write). */
+  racyLoad?: RacyLoad;
 }
 
 /** `statement`: a C statement is atomic with respect to interrupts; `access`: every shared-memory load and store is an interleaving point. */
@@ -77,7 +79,7 @@ export function resolveMacros(impl: Implementation, max: number, threshold: numb
  * names the function's entry, which is also what a fault before the first yield reports.
  */
 export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
-  return { op, args, reads: [], steps: 0, sub: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, [LIVE]: undefined };
+  return { op, args, reads: [], steps: 0, sub: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, racy: undefined, [LIVE]: undefined };
 }
 
 /** `op: (start)`, one string per operation (a frame starts on every interrupt the search takes). */
@@ -151,7 +153,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
   const live = frame[LIVE];
   const sub = frame.sub ?? 0;
   const taken = env.resume && live !== undefined && live.steps === frame.steps && sub === 0 ? live : undefined;
-  const k = taken ? taken.k : new Kernel(x, env.impl.structs, env.macros, env.kernel);
+  const k = taken ? taken.k : new Kernel(x, env.impl.structs, env.macros, env.kernel, env.racyLoad);
   if (env.atomicity === 'access') k.accessLevel = true;
   frame[LIVE] = undefined;
   let label = frame.next;
@@ -207,7 +209,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
  * before any statement. Runs on `world`, which must be a copy nobody keeps.
  */
 export function firstStatement(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): { label: string; readsBefore: number } | null {
-  const k = new Kernel({ world, cpu, ctx, task, frame, probe: true }, env.impl.structs, env.macros, env.kernel);
+  const k = new Kernel({ world, cpu, ctx, task, frame, probe: true }, env.impl.structs, env.macros, env.kernel, env.racyLoad);
   k.replaying = false;
   try {
     const r = generatorFor(env, k, frame).next();
@@ -279,7 +281,7 @@ export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKin
 function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean, failAlloc: boolean | number): StepOutcome & { labels: string[] } {
   const labels: string[] = [];
   const x = probe ? { world, cpu, ctx, task, frame, probe } : { world, cpu, ctx, task, frame };
-  const k = new Kernel(failAlloc !== false ? { ...x, failAlloc } : x, env.impl.structs, env.macros, env.kernel);
+  const k = new Kernel(failAlloc !== false ? { ...x, failAlloc } : x, env.impl.structs, env.macros, env.kernel, env.racyLoad);
   k.replaying = false;
   let label = frame.next;
   let pushed = false;

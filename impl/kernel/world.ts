@@ -45,13 +45,19 @@ export interface Frame {
    * replaced, never changed in place (copies share it).
    */
   cpuReads?: number[] | undefined;
+  /**
+   * The first data race this operation's current section made (a plain load a hardirq may write
+   * under: marked-access), reported when the section ends (conformance/system.ts). Its presence
+   * is the ghost bit GHOST.RACY, which is hashed; the text is for the report.
+   */
+  racy?: string | undefined;
   // Frame[LIVE]?: Resumable, the generator that ran this frame's last statement, is declared in
   // runtime.ts (which adds it to this interface), because a Resumable holds a Kernel and
   // primitives.ts imports this file: the dependency goes one way, runtime.ts -> world.ts.
 }
 
 /** Where the object id starts in Frame.ghost (conformance/system.ts's flags are the bits below). */
-export const GHOST_ID_SHIFT = 11;
+export const GHOST_ID_SHIFT = 12;
 
 /** Frame's key for its resumable generator. */
 export const LIVE: unique symbol = Symbol('live generator');
@@ -137,6 +143,7 @@ export function cloneFrame(f: Frame): Frame {
     ghost: f.ghost,
     next: f.next,
     cpuReads: f.cpuReads,
+    racy: f.racy,
     // Shared by the copies: the first of them to run its next statement continues it (runtime.ts).
     [LIVE]: f[LIVE],
   };

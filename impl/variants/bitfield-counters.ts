@@ -6,18 +6,17 @@
  * turns the task's `cache->nr--` and `cache->nr++` into a load of the word, a change of nr's bits
  * and a store of the word, which writes nr_irq back as it was loaded. Those run with irqs on; a
  * hardirq put landing between the load and the store has its `cache->nr_irq++` overwritten, and
- * nr_irq no longer counts free_list_irq. The statements and their order are the port's: at
- * statement level (`--atomicity statement`, the default) the write-back stores the value nr_irq
- * already holds and the variant conforms; only `--atomicity access`, with an interleaving point
- * between a statement's memory accesses, sees the interrupt land in the middle.
- * Invariant: irq-list-hardirq-only — the store of the word changes nr_irq from task context with
- * irqs enabled (`dio_alloc_percpu_cache: cache->nr--; [store #2->nr_irq]`); nr-accuracy would
- * follow at the next quiescent instant.
- * Shortest scenario (at access level): one alloc hits the prefilled free_list; between the load
- * of the word and its store in `cache->nr--`, a hardirq put completes the object in flight onto
+ * nr_irq no longer counts free_list_irq. The statements and their order are the port's.
+ * Invariant: marked-access — the word's load reads nr_irq, which a hardirq put writes, with a
+ * plain load and irqs on: a data race, at statement level already. What the race does takes
+ * `--atomicity access`, with an interleaving point between a statement's memory accesses: with
+ * `--all` the explorer also finds irq-list-hardirq-only, the store of the word changing nr_irq
+ * from task context with irqs enabled (`dio_alloc_percpu_cache: cache->nr--; [store #2->nr_irq]`);
+ * at statement level that store writes back the value nr_irq already holds.
+ * Shortest scenario: one alloc hits the prefilled free_list, its `cache->nr--` loads the word,
+ * and its put_cpu() ends the section (marked-access). At access level, the lost update: between
+ * the load of the word and its store, a hardirq put completes the object in flight onto
  * free_list_irq (nr_irq 0 -> 1); the store writes nr_irq = 0 back.
- * explorerOnly: only the interleaving explorer puts an interrupt inside a statement, and only at
- * access level (`atomicity: 'access'` below, which the suite and the tests explore it with).
  *
  * The word is two cells here, as the model keeps one cell per field: its load is two loads and its
  * store two stores, so access level also interleaves between the two halves (states the hardware
@@ -116,9 +115,8 @@ export const dio_put_percpu_cache = port('dio_put_percpu_cache', function* (k: K
 export const bitfieldCounters = v1Variant(
   {
     name: 'bitfield-counters',
-    description: 'iomap-v1 with nr and nr_irq as bitfields of one word: the task\'s nr++/nr-- rewrites nr_irq (caught at --atomicity access only)',
-    expectedViolation: 'irq-list-hardirq-only',
-    explorerOnly: 'a hardirq put between the load and the store of one C statement: only the explorer at --atomicity access puts an interrupt there',
+    description: 'iomap-v1 with nr and nr_irq as bitfields of one word: the task\'s nr++/nr-- loads and rewrites nr_irq, a data race (its lost update shows at --atomicity access)',
+    expectedViolation: 'marked-access',
     atomicity: 'access',
   },
   { allocPercpu: dio_alloc_percpu_cache, putPercpu: dio_put_percpu_cache },
