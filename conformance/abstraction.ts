@@ -53,9 +53,12 @@ function percpuPointer(impl: Implementation, w: World): Value | undefined {
 }
 
 /** The cache struct of each CPU, or null where it cannot be found (not initialised). */
-export function cacheObjects(impl: Implementation, w: World): (number | null)[] {
+export function cacheObjects(impl: Implementation, w: World, into?: (number | null)[]): (number | null)[] {
   const b = impl.cache;
-  const out: (number | null)[] = new Array(w.cpus.length).fill(null);
+  // `into`: a caller's buffer, reused (racy-load checks run on every plain load of per-CPU data).
+  const out: (number | null)[] = into ?? new Array(w.cpus.length);
+  out.length = w.cpus.length;
+  out.fill(null);
   if (!b) return out;
   const pp = percpuPointer(impl, w);
   if (pp === undefined || !isPtr(pp)) return out;
@@ -124,8 +127,11 @@ export function cpuQuiescent(w: World, c: number): boolean {
   return true;
 }
 
+/** abstractCaches()' buffer for cacheObjects(): read only within one call (it runs on every step). */
+const CACHE_OBJS: (number | null)[] = [];
+
 export function abstractCaches(impl: Implementation, w: World, layout: Layout | null): AbsCache[] {
-  const objs = cacheObjects(impl, w);
+  const objs = cacheObjects(impl, w, CACHE_OBJS);
   const out: AbsCache[] = new Array(w.cpus.length);
   // Plain loops: this runs several times per explored transition.
   for (let c = 0; c < w.cpus.length; c++) {
@@ -330,10 +336,13 @@ export const GHOST = {
    * caller's error path, a put section.
    */
   CALLER: 256,
-  /** That put (or a put operation) pushed its object onto free_list, */
-  ERRPUT: 512,
+  /**
+   * The operation pushed its own object onto free_list (a put; an alloc's error-path put of the
+   * object it got): what it did, whoever holds the object by the time it returns,
+   */
+  PUSHED: 512,
   /** ... or onto free_list_irq. */
-  ERRPUT_IRQ: 1024,
+  PUSHED_IRQ: 1024,
   /**
    * A plain load of its section raced with a hardirq put (marked-access; Frame.racy has the
    * text). Held until the section ends, so that a context that goes on to write the irq list
@@ -965,8 +974,8 @@ const G_SPLICED = GHOST.SPLICED;
 const G_POPPED = GHOST.POPPED;
 const G_OTHER = GHOST.OTHER;
 const G_CALLER = GHOST.CALLER;
-const G_ERRPUT = GHOST.ERRPUT;
-const G_ERRPUT_IRQ = GHOST.ERRPUT_IRQ;
+const G_PUSHED = GHOST.PUSHED;
+const G_PUSHED_IRQ = GHOST.PUSHED_IRQ;
 const POP_SHIFT = GHOST_ID_SHIFT; // popped object id lives above the flag bits (the fingerprint renames it)
 
 
@@ -990,16 +999,16 @@ export function noteOwnWrite(before: { caches: AbsCache[] }, after: { caches: Ab
       g |= G_SPLICED;
     } else if (f.op === 'alloc' && !sameIrq && b.freeListIrq.length > 0 && c.freeListIrq.length === 0 && sameTask) {
       // the second half of the splice: free_list_irq = NULL
-    } else if (f.op === 'alloc' && g & G_CALLER && !(g & (G_ERRPUT | G_ERRPUT_IRQ)) && isPushOnto(b.freeList, c.freeList) && sameIrq && ownObject(g, c.freeList[0]!)) {
+    } else if (f.op === 'alloc' && g & G_CALLER && !(g & (G_PUSHED | G_PUSHED_IRQ)) && isPushOnto(b.freeList, c.freeList) && sameIrq && ownObject(g, c.freeList[0]!)) {
       // the caller's error path puts back the object the alloc got
-      g |= G_ERRPUT;
-    } else if (f.op === 'alloc' && g & G_CALLER && !(g & (G_ERRPUT | G_ERRPUT_IRQ)) && isPushOnto(b.freeListIrq, c.freeListIrq) && sameTask && ownObject(g, c.freeListIrq[0]!)) {
-      g |= G_ERRPUT_IRQ;
+      g |= G_PUSHED;
+    } else if (f.op === 'alloc' && g & G_CALLER && !(g & (G_PUSHED | G_PUSHED_IRQ)) && isPushOnto(b.freeListIrq, c.freeListIrq) && sameTask && ownObject(g, c.freeListIrq[0]!)) {
+      g |= G_PUSHED_IRQ;
     } else if (f.op === 'free' && isPushOnto(b.freeList, c.freeList) && sameIrq) {
       // push onto free_list; of its own object, what the put did, whoever pops it before the caller returns
-      if (c.freeList[0] === putObject(f)) g |= G_ERRPUT;
+      if (c.freeList[0] === putObject(f)) g |= G_PUSHED;
     } else if (f.op === 'free' && isPushOnto(b.freeListIrq, c.freeListIrq) && sameTask) {
-      if (c.freeListIrq[0] === putObject(f)) g |= G_ERRPUT_IRQ;
+      if (c.freeListIrq[0] === putObject(f)) g |= G_PUSHED_IRQ;
     } else if (f.op === 'cpu_dead') {
       // pruning
     } else g |= G_OTHER;
@@ -1019,8 +1028,8 @@ export function outcomeOf(w: World, f: Frame, cpu: number, ctx: CtxKind, result:
     // The caller went down its error path and returned no object: how it gave back the one it got.
     if (g & G_CALLER && !isPtr(result)) {
       const popped = w.heap[saw.poppedObj];
-      if (g & G_ERRPUT) out.errorPut = 'push-task';
-      else if (g & G_ERRPUT_IRQ) out.errorPut = 'push-irq';
+      if (g & G_PUSHED) out.errorPut = 'push-task';
+      else if (g & G_PUSHED_IRQ) out.errorPut = 'push-irq';
       else if (saw.popped && (!popped || popped.freed)) out.errorPut = 'free';
       // After a miss the object is not known here: a leak of it is object-safety's.
       else out.errorPut = 'unknown';
@@ -1032,8 +1041,8 @@ export function outcomeOf(w: World, f: Frame, cpu: number, ctx: CtxKind, result:
     // popped the object by the time the caller's lines after the put return (migrated, or
     // preempted after put_cpu()); else where the object is now.
     if (g & G_OTHER) kind = 'other';
-    else if (g & G_ERRPUT) kind = 'push-task';
-    else if (g & G_ERRPUT_IRQ) kind = 'push-irq';
+    else if (g & G_PUSHED) kind = 'push-task';
+    else if (g & G_PUSHED_IRQ) kind = 'push-irq';
     else if (caches!.some((c) => c.freeList.includes(id))) kind = 'push-task';
     else if (caches!.some((c) => c.freeListIrq.includes(id))) kind = 'push-irq';
     else if (!o || o.freed) kind = 'free';

@@ -362,22 +362,7 @@ export class System {
     // marked-access: a racy plain load is reported when its context's section ends (or the
     // operation returns), not at the load: a section that goes on to write the irq list with irqs
     // on (the splice without local_irq_save()) is irq-list-hardirq-only's first.
-    if (specFrame) {
-      let held = false;
-      for (const f of facts) if (f.kind === 'data-race') held = true;
-      if (held) {
-        if (!(specFrame.ghost & GHOST.RACY)) {
-          specFrame.ghost |= GHOST.RACY;
-          specFrame.racy = facts.find((f) => f.kind === 'data-race')!.msg;
-        }
-        facts = facts.filter((f) => f.kind !== 'data-race');
-      }
-      if (specFrame.ghost & GHOST.RACY && (done !== undefined || specStep === null || !specStep.busyAfter)) {
-        facts = [...facts, { kind: 'data-race', msg: specFrame.racy ?? 'a plain load raced with a hardirq put' }];
-        specFrame.ghost &= ~GHOST.RACY;
-        specFrame.racy = undefined;
-      }
-    }
+    if (specFrame) facts = holdRace(specFrame, facts, done !== undefined || specStep === null || !specStep.busyAfter);
 
     gcFreed(w);
     // The lists walked above still describe the heap after gcFreed: it drops only freed objects
@@ -492,16 +477,42 @@ export class System {
 
 
 /**
+ * A step's data-race facts go into the frame (GHOST.RACY, the first one's text in Frame.racy) and
+ * come out as one fact in the step that ends the section (`ends`).
+ */
+function holdRace(f: Frame, facts: Fact[], ends: boolean): Fact[] {
+  let race: Fact | undefined;
+  for (const x of facts)
+    if (x.kind === 'data-race') {
+      race = x;
+      break;
+    }
+  if (race) {
+    if (!(f.ghost & GHOST.RACY)) {
+      f.ghost |= GHOST.RACY;
+      f.racy = race.msg;
+    }
+    facts = facts.filter((x) => x.kind !== 'data-race');
+  }
+  if (!ends || !(f.ghost & GHOST.RACY)) return facts;
+  const msg = f.racy ?? 'a plain load raced with a hardirq put';
+  f.ghost &= ~GHOST.RACY;
+  f.racy = undefined;
+  return [...facts, { kind: 'data-race', msg }];
+}
+
+/**
  * Env.racyLoad for an implementation with per-CPU lists: a plain load of a per-CPU instance's
  * free_list_irq or nr_irq races with a hardirq put on that CPU, unless it is made on that CPU
  * with irqs disabled. An offline CPU takes no interrupt (a hotplug prune reads a dead CPU's lists).
  */
 function racyIrqLoad(impl: Implementation, layout: Layout): RacyLoad {
+  const objs: (number | null)[] = [];
   return (w, p, cpu, irqsOff) => {
     if (!isPtr(p)) return null;
     const o = w.heap[ptrId(p)];
     if (!o || o.origin !== 'percpu') return null;
-    const objs = cacheObjects(impl, w);
+    cacheObjects(impl, w, objs);
     for (let c = 0; c < objs.length; c++) {
       const inst = objs[c];
       if (inst === null || inst === undefined || ptrId(inst) !== ptrId(p)) continue;

@@ -9,7 +9,7 @@
  * statechart refused the OP_RETURN: a `refinement` violation on a correct patch. It found this at
  * `check --scope smp-small --preemptions 2` (20 steps: task0 pushes #4 on cpu0; task1 migrates
  * there and pops #4; task0 migrates to cpu1 and returns). The put's push is now recorded in its
- * frame when it happens (GHOST.ERRPUT / ERRPUT_IRQ, conformance/abstraction.ts noteOwnWrite).
+ * frame when it happens (GHOST.PUSHED / PUSHED_IRQ, conformance/abstraction.ts noteOwnWrite).
  *
  * Expected: the seed conforms there (it was `refinement` before the fix). That every known-bad
  * variant keeps its id with the fix is test/variants.test.ts's and test/suite.test.ts's.
