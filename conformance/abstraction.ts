@@ -57,7 +57,8 @@ export function cacheObjects(impl: Implementation, w: World, into?: (number | nu
   const b = impl.cache;
   // `into`: a caller's buffer, reused (racy-load checks run on every plain load of per-CPU data).
   const out: (number | null)[] = into ?? new Array(w.cpus.length);
-  out.length = w.cpus.length;
+  // Setting an array's length is a call into the runtime even when it does not change it.
+  if (out.length !== w.cpus.length) out.length = w.cpus.length;
   out.fill(null);
   if (!b) return out;
   const pp = percpuPointer(impl, w);
@@ -790,13 +791,10 @@ class KeyBuffer implements EventSink {
   private stamp = new Int32Array(1024);
   private gen = 0;
   private next = 0;
-  /** The ids named since reset(), in naming order. */
-  private order: number[] = [];
   reset(): void {
     this.n = 0;
     this.gen++;
     this.next = 0;
-    this.order.length = 0;
   }
   push(x: number): void {
     if (this.n === this.buf.length) {
@@ -820,7 +818,6 @@ class KeyBuffer implements EventSink {
     if (this.stamp[id] !== this.gen) {
       this.stamp[id] = this.gen;
       this.names[id] = ++this.next;
-      this.order.push(id);
     }
     return this.names[id]!;
   }

@@ -183,6 +183,12 @@ export interface CheckOptions {
   shard?: ShardSpec;
   /** Run the C compiled (true) or interpreted (false); unset, the C path's default. Worker threads rebuild it the same way. */
   compiled?: boolean;
+  /**
+   * Each exploration's order: breadth-first (the default) or depth-first, which keeps no frontier
+   * and is faster on a large scope; either way a counterexample is minimised (fewest interrupts,
+   * preemptions, steps), and the verdict and the maxima are the same.
+   */
+  strategy?: 'bfs' | 'dfs';
 }
 
 export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckReport> {
@@ -226,6 +232,7 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       ...(o.maxMemoryMb ? { maxMemoryMb: o.maxMemoryMb } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.shard ? { shard: o.shard } : {}),
+      ...(o.strategy ? { strategy: o.strategy } : {}),
       // The other sites' runs are small: one thread, no implementation to rebuild in workers.
       ...(o.workers && o.workers > 1 && !site
         ? {

@@ -54,6 +54,7 @@ interface CheckFlags {
   emitPort?: string;
   compiled?: boolean;
   interpret?: boolean;
+  dfs?: boolean;
 }
 
 const ROLE_NAMES: readonly RoleName[] = ['alloc', 'put', 'splice', 'create', 'prune'];
@@ -93,7 +94,8 @@ export function registerCheck(program: Command): void {
     .option('--max-states <n>', 'stop each exploration after this many states (the verdict is then incomplete, exit 3)')
     .option('--max-seconds <s>', 'stop the check after this many seconds (the verdict is then incomplete, exit 3)')
     .option('--max-memory <mb>', 'stop an exploration when the process uses more than this many MiB (incomplete, exit 3)')
-    .option('--workers <n>', 'worker threads for each exploration (default 1)')
+    .option('--workers <n>', 'worker threads for each exploration (default 1; with --dfs, the DFS shares them)')
+    .option('--dfs', 'explore depth-first: no frontier to keep, faster on a big scope; a counterexample is minimised as with BFS (fewest interrupts, preemptions, steps)')
     .option('--full', 'print every statement of a counterexample')
     .option(HTML_FLAG, HTML_HELP)
     .option('--shard <i/n>', SHARD_HELP)
@@ -156,6 +158,7 @@ export function registerCheck(program: Command): void {
             ...(workers ? { workers } : {}),
             ...(shard ? { shard } : {}),
             ...(f.compiled || f.interpret ? { compiled: !!f.compiled } : {}),
+            ...(f.dfs ? { strategy: 'dfs' as const } : {}),
             signal: intr.signal,
             progress: (l: string) => {
               lastLine = l;

@@ -125,7 +125,7 @@ export function registerExplore(program: Command): void {
     .option('--bfs', 'breadth-first: the first counterexample is a shortest one (default)')
     .option('--dfs', 'depth-first: no frontier to keep, faster on a big scope; a counterexample is minimised as with BFS (fewest interrupts, preemptions, steps)')
     .option('--no-symmetry', 'do not canonicalise object identities before hashing (nor CPUs and tasks)')
-    .option('--cpu-symmetry', 'canonicalise interchangeable CPUs and tasks too, where the scope has no hotplug: half the states on 2 CPUs, about 3x the time per state (off by default; code that keeps a CPU number in memory is not supported)')
+    .option('--cpu-symmetry', 'canonicalise interchangeable CPUs and tasks too, where the scope has no hotplug: half the states on 2 CPUs for about 1.2x the time per state (off by default: code that keeps a CPU number in memory is not supported)')
     .option('--no-cpu-symmetry', 'do not canonicalise CPUs and tasks (the default)')
     .option('--por', 'partial-order reduction on multi-CPU scopes (sound; falls back to the full search if a step touches another CPU\'s per-CPU data; one thread only; off by default: it saves few states on the named scopes)')
     .option('--no-por', 'no partial-order reduction (the default)')

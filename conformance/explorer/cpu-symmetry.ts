@@ -49,15 +49,16 @@ export function cpuSymmetryApplies(scope: Scope): boolean {
 export function cpuImages(scope: Scope): (w: World) => World[] {
   const perms = scope.cpus <= MAX_PERMUTED_CPUS ? permutations(scope.cpus) : [Array.from({ length: scope.cpus }, (_, i) => i)];
   return (w: World) => {
-    const out: World[] = [];
-    for (let i = 0; i < perms.length; i++) images(w, perms[i]!, i === 0, out);
-    if (out.length < 2) return out;
+    const cands: Image[] = [];
+    for (let i = 0; i < perms.length; i++) images(w, perms[i]!, i === 0, cands);
+    if (cands.length < 2) return cands.map(materialise);
     // Only the images whose outline (below) is least are serialised: the canonical form is the
     // least (outline, serialisation), still a function of the world's isomorphism class, and
-    // most images are told apart by their outline alone, which costs no serialisation.
+    // most images are told apart by their outline alone, which costs no serialisation, and no
+    // world either: an image becomes one (its heap with the per-CPU maps renamed) only if kept.
     let best: number[] | null = null;
-    let keep: World[] = [];
-    for (const x of out) {
+    let keep: Image[] = [];
+    for (const x of cands) {
       const o = outline(x);
       const d = best === null ? -1 : compareWords(o, best);
       if (d < 0) {
@@ -65,19 +66,77 @@ export function cpuImages(scope: Scope): (w: World) => World[] {
         keep = [x];
       } else if (d === 0) keep.push(x);
     }
-    return keep;
+    return keep.map(materialise);
   };
 }
 
+/** One CPU permutation of a world, before its tasks are put in an order. */
+interface Renamed {
+  w: World;
+  pi: number[];
+  identity: boolean;
+  /** inv[s]: the CPU of the world that goes to slot s. */
+  inv: number[];
+  /** Built the first time an image of this permutation is kept: the CPUs in their new slots with their interrupt frames renamed, ... */
+  cpus: World['cpus'] | null;
+  /** ... the tasks with their CPUs renamed, in the world's order, ... */
+  moved: Task[] | null;
+  /** ... and the heap with the per-CPU maps renamed. */
+  heap: World['heap'] | null;
+}
+
+/** An image: a permutation of the CPUs and an order of the tasks (ord[i]: the task put at i). */
+interface Image {
+  r: Renamed;
+  ord: number[];
+  /** newIndex[old]: where task `old` goes. */
+  newIndex: number[];
+}
+
 /** What an image says without its objects: each CPU's flags and current task, each task's key. */
-function outline(w: World): number[] {
+function outline(x: Image): number[] {
+  // Read off the world itself: slot s holds CPU inv[s], and a task's CPU keeps its object.
   const out: number[] = [];
-  for (const c of w.cpus) out.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | (c.softirq ? 4 : 0) | (c.hardirq ? 8 : 0) | ((c.spec ?? 0) << 4), c.current);
-  w.tasks.forEach((t, i) => {
+  const { w, pi, inv } = x.r;
+  const cur = (c: World['cpus'][number]) => (c.current >= 0 ? x.newIndex[c.current]! : c.current);
+  for (let s = 0; s < inv.length; s++) {
+    const c = w.cpus[inv[s]!]!;
+    out.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | (c.softirq ? 4 : 0) | (c.hardirq ? 8 : 0) | ((c.spec ?? 0) << 4), cur(c));
+  }
+  for (let i = 0; i < x.ord.length; i++) {
+    const t = w.tasks[x.ord[i]!]!;
     const c = w.cpus[t.cpu];
-    out.push(taskKey(t, c !== undefined && c.current === i ? 1 : 0));
-  });
+    out.push(taskKeyAt(t, pi[t.cpu] ?? t.cpu, c !== undefined && cur(c) === i ? 1 : 0));
+  }
   return out;
+}
+
+/** The image as a world to serialise. */
+function materialise(x: Image): World {
+  const r = x.r;
+  if (r.heap === null || r.cpus === null || r.moved === null) {
+    const { w, pi, identity } = r;
+    const cpus = new Array<World['cpus'][number]>(w.cpus.length);
+    for (let c = 0; c < w.cpus.length; c++) cpus[pi[c]!] = identity ? w.cpus[c]! : { ...w.cpus[c]!, softirq: renameFrame(w.cpus[c]!.softirq, pi), hardirq: renameFrame(w.cpus[c]!.hardirq, pi) };
+    r.cpus = cpus;
+    r.moved = w.tasks.map((t) => (identity ? t : { ...t, cpu: pi[t.cpu] ?? t.cpu, frame: renameFrame(t.frame, pi) }));
+    r.heap = r.w.heap;
+    if (!r.identity) {
+      const heap = r.w.heap.slice();
+      for (let id = 1; id < heap.length; id++) {
+        const o = heap[id];
+        if (o && o.type === '__percpu' && !o.freed) heap[id] = renameMap(o, r.pi);
+      }
+      r.heap = heap;
+    }
+  }
+  const cs = r.cpus.slice();
+  for (let c = 0; c < cs.length; c++) {
+    const cur = cs[c]!.current;
+    if (cur >= 0 && x.newIndex[cur] !== cur) cs[c] = { ...cs[c]!, current: x.newIndex[cur]! };
+  }
+  const moved = r.moved;
+  return { ...r.w, heap: r.heap, cpus: cs, tasks: x.ord.map((i) => moved[i]!) };
 }
 
 function compareWords(a: number[], b: number[]): number {
@@ -110,37 +169,28 @@ function permutations(n: number): number[][] {
  * an isomorphism changes, so every isomorphic world yields the same serialisations: the least
  * of them is a canonical form (up to the object symmetry's own).
  */
-function images(w: World, pi: number[], identity: boolean, out: World[]): void {
+function images(w: World, pi: number[], identity: boolean, out: Image[]): void {
   const n = w.cpus.length;
-  const cpus = new Array(n);
-  for (let c = 0; c < n; c++) cpus[pi[c]!] = identity ? w.cpus[c] : { ...w.cpus[c]!, softirq: renameFrame(w.cpus[c]!.softirq, pi), hardirq: renameFrame(w.cpus[c]!.hardirq, pi) };
-  const moved: Task[] = w.tasks.map((t) => (identity ? t : { ...t, cpu: pi[t.cpu] ?? t.cpu, frame: renameFrame(t.frame, pi) }));
+  const inv = new Array<number>(n);
+  for (let c = 0; c < n; c++) inv[pi[c]!] = c;
+  const tasks = w.tasks;
   const running = (i: number) => {
-    const c = w.cpus[w.tasks[i]!.cpu];
+    const c = w.cpus[tasks[i]!.cpu];
     return c !== undefined && c.current === i ? 1 : 0;
   };
-  const cmp = (a: number, b: number) => taskKey(moved[a]!, running(a)) - taskKey(moved[b]!, running(b)) || compareFrames(moved[a]!.frame, moved[b]!.frame);
-  const order = moved.map((_, i) => i).sort((a, b) => cmp(a, b) || a - b);
-  let heap = w.heap;
-  if (!identity) {
-    heap = w.heap.slice();
-    for (let id = 1; id < heap.length; id++) {
-      const o = heap[id];
-      if (o && o.type === '__percpu' && !o.freed) heap[id] = renameMap(o, pi);
-    }
-  }
+  // The tasks as they will be in the image (their CPUs and the CPU numbers their frames read
+  // renamed), without building them: only a kept image is built (materialise()).
+  const keys = tasks.map((t, i) => taskKeyAt(t, pi[t.cpu] ?? t.cpu, running(i)));
+  const frameOf = (i: number) => (identity ? tasks[i]!.frame : renameFrame(tasks[i]!.frame, pi));
+  const cmp = (a: number, b: number) => keys[a]! - keys[b]! || compareFrames(frameOf(a), frameOf(b));
+  const order = tasks.map((_, i) => i).sort((a, b) => cmp(a, b) || a - b);
+  const r: Renamed = { w, pi, identity, inv, cpus: null, moved: null, heap: null };
   // Tied tasks without objects (no frame, nothing held) serialise alike in either order.
-  const plain = (i: number) => moved[i]!.frame === null && moved[i]!.held.length === 0;
+  const plain = (i: number) => tasks[i]!.frame === null && tasks[i]!.held.length === 0;
   for (const ord of tieOrders(order, cmp, plain)) {
     const newIndex = new Array<number>(ord.length);
     ord.forEach((old, i) => (newIndex[old] = i));
-    const tasks = ord.map((i) => moved[i]!);
-    const cs = cpus.slice();
-    for (let c = 0; c < n; c++) {
-      const cur = cs[c]!.current;
-      if (cur >= 0 && newIndex[cur] !== cur) cs[c] = { ...cs[c]!, current: newIndex[cur]! };
-    }
-    out.push({ ...w, heap, cpus: cs, tasks });
+    out.push({ r, ord, newIndex });
   }
 }
 
@@ -149,6 +199,10 @@ function images(w: World, pi: number[], identity: boolean, out: World[]): void {
  * runs of `plain` ones, which every order serialises alike.
  */
 function tieOrders(order: number[], cmp: (a: number, b: number) => number, plain: (i: number) => boolean): number[][] {
+  // Most states tie no two tasks, or only ones without objects: then `order` is the only one.
+  let ties = false;
+  for (let i = 0; i + 1 < order.length && !ties; i++) ties = cmp(order[i]!, order[i + 1]!) === 0 && !(plain(order[i]!) && plain(order[i + 1]!));
+  if (!ties) return [order];
   let outs: number[][] = [[]];
   for (let i = 0; i < order.length; ) {
     let j = i + 1;
@@ -172,8 +226,23 @@ function allOrders(xs: number[]): number[][] {
   return out;
 }
 
+/**
+ * Renamed maps by map object and permutation: a map is written at boot and then only read, and
+ * heap objects are copy-on-write, so every image of every state shares one renamed copy (and its
+ * flattened form, which the fingerprint then computes once).
+ */
+const RENAMED = new WeakMap<HeapObj, Map<number[], HeapObj>>();
+
 /** A __percpu map with CPU c's instance in slot pi[c]. */
 function renameMap(o: HeapObj, pi: number[]): HeapObj {
+  let byPi = RENAMED.get(o);
+  if (!byPi) RENAMED.set(o, (byPi = new Map()));
+  let r = byPi.get(pi);
+  if (!r) byPi.set(pi, (r = renameMapOnce(o, pi)));
+  return r;
+}
+
+function renameMapOnce(o: HeapObj, pi: number[]): HeapObj {
   const cells: Record<number, Value> = {};
   for (const k in o.cells) {
     const off = +k;
@@ -193,9 +262,10 @@ function renameFrame(f: Frame | null, pi: number[]): Frame | null {
   return { ...f, reads };
 }
 
-function taskKey(t: Task, running: number): number {
+/** A task's sort key, with `cpu` the CPU it has in the image. */
+function taskKeyAt(t: Task, cpu: number, running: number): number {
   const f = t.frame;
-  return ((t.cpu * 2 + running) * 64 + Math.min(t.opsDone, 63)) * 64 * 64 + (f ? 1 + Math.min(f.steps, 62) : 0) * 64 + Math.min(t.held.length, 63);
+  return ((cpu * 2 + running) * 64 + Math.min(t.opsDone, 63)) * 64 * 64 + (f ? 1 + Math.min(f.steps, 62) : 0) * 64 + Math.min(t.held.length, 63);
 }
 
 const GHOST_FLAGS = (1 << GHOST_ID_SHIFT) - 1;
@@ -219,8 +289,9 @@ function compareFrames(a: Frame | null, b: Frame | null): number {
 
 /**
  * Whether a search takes CPU symmetry: only when asked for (`cpuSymmetry`: it halves the states
- * of the 2-CPU scopes but costs about three times as much per state, docs/performance.md), never
- * without the object symmetry, nor where it does not hold (cpuSymmetryApplies).
+ * of the 2-CPU scopes for about 1.2 times the time per state, docs/performance.md, but it is sound
+ * only for code that keeps no CPU number in memory, which code from outside the registry may do),
+ * never without the object symmetry, nor where it does not hold (cpuSymmetryApplies).
  */
 export function cpuSymmetryOn(o: { impl: Implementation; scope: Scope; symmetry?: boolean; cpuSymmetry?: boolean }): boolean {
   return o.symmetry !== false && o.cpuSymmetry === true && cpuSymmetryApplies(o.scope);

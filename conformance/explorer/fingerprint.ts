@@ -39,8 +39,9 @@ export class Fingerprinter {
   private n = 0;
   /** orig id -> canonical id + 1 (0: not named yet), reset after each walk. */
   private canon = new Int32Array(256);
-  private named: number[] = [];
-  private queue: number[] = [];
+  /** Objects named so far, in naming order; also the queue of those whose contents are still to write (from qHead). */
+  private named = new Int32Array(64);
+  private namedN = 0;
   private qHead = 0;
   private w!: World;
   /** Hash of the last fingerprint(): high and low 32 bits. */
@@ -114,10 +115,14 @@ export class Fingerprinter {
     }
     let c = this.canon[id]!;
     if (c === 0) {
-      c = this.named.length + 1;
+      c = this.namedN + 1;
       this.canon[id] = c;
-      this.named.push(id);
-      this.queue.push(id);
+      if (this.namedN === this.named.length) {
+        const n = new Int32Array(this.named.length * 2);
+        n.set(this.named);
+        this.named = n;
+      }
+      this.named[this.namedN++] = id;
     }
     return c;
   }
@@ -159,7 +164,7 @@ export class Fingerprinter {
 
   private drain(): void {
     const heap = this.w.heap;
-    while (this.qHead < this.queue.length) this.obj(heap[this.queue[this.qHead++]!]);
+    while (this.qHead < this.namedN) this.obj(heap[this.named[this.qHead++]!]);
   }
 
   private frame(f: Frame | null): void {
@@ -306,7 +311,6 @@ export class Fingerprinter {
     }
     this.w = w;
     this.n = 0;
-    this.queue.length = 0;
     this.qHead = 0;
     const gk = this.namesOf(w.globals);
     this.push(gk.length);
@@ -334,8 +338,8 @@ export class Fingerprinter {
     const rest: number[] = [];
     for (let i = 1; i < w.heap.length; i++) if (w.heap[i] && (this.canon[i] ?? 0) === 0) rest.push(PTR_BASE + i * OBJ_SPAN);
     this.multiset(rest);
-    for (const id of this.named) this.canon[id] = 0;
-    this.named.length = 0;
+    for (let i = 0; i < this.namedN; i++) this.canon[this.named[i]!] = 0;
+    this.namedN = 0;
   }
 
   /**

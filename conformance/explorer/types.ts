@@ -70,9 +70,9 @@ export interface ExploreOptions {
   /**
    * CPU and task symmetry (cpu-symmetry.ts): interchangeable CPUs and tasks are canonicalised as
    * objects are, where that holds (no hotplug); never with `symmetry: false`. Default off: it
-   * halves the 2-CPU scopes' states but costs about three times as much per state
-   * (docs/performance.md); code from outside the registry might keep a CPU number in memory,
-   * which it does not rename.
+   * halves the 2-CPU scopes' states for about 1.2 times the time per state (docs/performance.md),
+   * but code from outside the registry might keep a CPU number in memory, which it does not
+   * rename.
    */
   cpuSymmetry?: boolean;
   /** Stop after this many distinct states (the result is then incomplete). */
