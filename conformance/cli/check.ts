@@ -14,6 +14,7 @@ import { check, CHECK_SCOPES, type CheckReport } from '../c/run.js';
 import { loadInput, type Loaded } from '../load.js';
 import type { RoleName } from '../c/roles.js';
 import { readReplay, replay, writeReplay } from '../explorer/replay.js';
+import { pool } from '../explorer/protocol.js';
 import { kernelEvents, renderTrace } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import type { Scope } from '../system.js';
@@ -109,6 +110,9 @@ export function registerCheck(program: Command): void {
       if (f.profile !== undefined && !PROFILES[f.profile]) throw new UsageError(`--profile ${f.profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);
       const roles = parseRoles(f.role);
       if (f.compiled && f.interpret) throw new UsageError('--compiled and --interpret: give one of them');
+      // The worker threads load tsx and the checker while this thread reads and builds FILE.
+      const early = f.emitPort === undefined && !f.replay ? int('workers', f.workers, 1) : undefined;
+      if (early !== undefined && early > 1) pool.prewarm(early);
       const loaded = await loadInput(file, f.binding, roles, f.compiled || f.interpret ? { compiled: !!f.compiled } : undefined);
       if (f.emitPort !== undefined) return emitPort(file, loaded, f.emitPort);
       if (f.replay) return replayAgainst(file, f.replay, loaded, !!f.json, !!f.full, f.html);

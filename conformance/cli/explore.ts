@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { getProfile, PROFILES, reachableCapBound } from '../../model/profiles.js';
 import { invariant, type InvariantId } from '../../model/invariants.js';
 import { registryCode } from '../explorer/cpu-symmetry.js';
+import { pool } from '../explorer/protocol.js';
 import { exploreAsync, type ExploreResult, type FoundViolation, type Progress } from '../explorer/explore.js';
 import type { StatechartCoverage } from '../explorer/types.js';
 import { loadImplementation, readReplay, replay, writeReplay } from '../explorer/replay.js';
@@ -153,6 +154,9 @@ export function registerExplore(program: Command): void {
       if (f.bfs && f.dfs) throw new UsageError('--bfs and --dfs exclude each other');
       const base = SCOPES[f.scope];
       if (!base) throw new UsageError(`--scope ${f.scope}: unknown scope (known: ${Object.keys(SCOPES).join(', ')})`);
+      // The worker threads load tsx and the checker while this thread loads the implementation.
+      const early = int('workers', f.workers, 1);
+      if (early !== undefined && early > 1) pool.prewarm(early);
       const { impl, ref } = await loadImplementation(f.impl);
       const profile = f.profile ?? impl.profile;
       if (!PROFILES[profile]) throw new UsageError(`--profile ${profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);

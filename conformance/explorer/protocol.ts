@@ -155,6 +155,19 @@ class ThreadPool {
     return out;
   }
 
+  /**
+   * Starts threads ahead of a search (until n are idle), so that they load tsx and the checker
+   * while this thread reads, builds and boots what they will explore: a CLI run that will
+   * search on n workers calls it first. They are unref'd: unused, they keep no process alive.
+   */
+  prewarm(n: number): void {
+    while (this.idle.length < n) {
+      const t = new PooledThread(new Worker(BOOT, { workerData: {} }));
+      t.w.unref();
+      this.idle.push(t);
+    }
+  }
+
   /** Ends a search's hold on its threads: `clean` (every thread answered its last request) keeps them for the next search. */
   async release(threads: readonly PooledThread[], clean: boolean): Promise<void> {
     const ending: Promise<number>[] = [];
