@@ -3,35 +3,41 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * About the seconds of test time each file takes in a full run on a 2-core machine (the heavy
- * ones; measured 2026-12-07). Only their order matters: see LongestFirst.
+ * About the seconds of test time each file takes in a full run on a 2-core machine, measured
+ * (vitest's per-file times) in the run of 2026-12-07 14:09, which shared the machine with a
+ * benchmark: about twice an idle run's figures; the files with worker threads or child processes
+ * (parallel, cli) lose the most to such sharing. Only their order matters: see LongestFirst.
  */
 const SECONDS: Record<string, number> = {
-  'test/fastcheck.test.ts': 42,
-  'test/explorer.test.ts': 37,
-  'test/reduction.test.ts': 31,
-  'test/c-check.test.ts': 31,
-  'test/suite.test.ts': 27,
-  'test/parallel.test.ts': 25,
-  'test/ports.test.ts': 25,
-  'test/cli.test.ts': 20,
-  'test/c-guards.test.ts': 12,
-  'test/c-bio.test.ts': 10,
-  'test/scopes.test.ts': 7,
-  'test/docs-output.test.ts': 6,
+  'test/c-check.test.ts': 103,
+  'test/explorer.test.ts': 102,
+  'test/parallel.test.ts': 67,
+  'test/reduction.test.ts': 61,
+  'test/cli.test.ts': 48,
+  'test/fastcheck.test.ts': 39,
+  'test/suite.test.ts': 17,
+  'test/kmemleak.test.ts': 16,
+  'test/ports.test.ts': 16,
+  'test/shards.test.ts': 12,
+  'test/c-bio.test.ts': 11,
+  'test/c-guards.test.ts': 11,
+  'test/paths.test.ts': 11,
+  'test/trace-viewer.test.ts': 11,
+  'test/c-cli.test.ts': 8,
+  'test/docs-output.test.ts': 7,
+  'test/sheaves.test.ts': 7,
   'test/c-constructs.test.ts': 6,
-  'test/kmemleak.test.ts': 6,
-  'test/shards.test.ts': 6,
-  'test/c-cli.test.ts': 6,
-  'test/trace-viewer.test.ts': 5,
-  'test/variants.test.ts': 5,
-  'test/put-outcome.test.ts': 4,
-  'test/paths.test.ts': 3,
-  'test/boundaries.test.ts': 3,
-  'test/c-compile.test.ts': 3,
-  'test/sheaves.test.ts': 3,
+  'test/scopes.test.ts': 6,
+  'test/variants.test.ts': 6,
+  'test/boundaries.test.ts': 5,
+  'test/c-compile.test.ts': 5,
+  'test/c-fuzz.test.ts': 4,
   'test/atomicity.test.ts': 3,
+  'test/check-dfs.test.ts': 3,
+  'test/put-outcome.test.ts': 3,
   'test/rt.test.ts': 3,
+  'test/kernel.test.ts': 2,
+  'test/primitives.test.ts': 2,
 };
 
 /**

@@ -52,6 +52,12 @@ export interface SuiteOptions {
   maxStates?: number;
   /** Minimise the explorer's counterexamples (default true; a caller that reads only the ids may skip it). */
   minimise?: boolean;
+  /**
+   * The explorer's search (default BFS, whose first counterexample is a shortest one); DFS
+   * stores the same states when nothing is found and usually meets a violation sooner, for a
+   * caller that reads only the ids.
+   */
+  strategy?: 'bfs' | 'dfs';
   /** Explorer time budget in seconds; a search stopped by it makes the explorer layer incomplete. */
   maxSeconds?: number;
   /** Ctrl-C: the layer running stops with what it has (the explorer at once; paths and fast-check, which run without yielding, when they end), the later ones do not start. */
@@ -200,6 +206,7 @@ export async function runSuite(impl: Implementation, o: SuiteOptions = {}): Prom
       ...(o.maxStates ? { maxStates: o.maxStates } : {}),
       ...(o.maxSeconds ? { maxSeconds: o.maxSeconds } : {}),
       ...(o.minimise === false ? { minimise: false } : {}),
+      ...(o.strategy ? { strategy: o.strategy } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       progress: (p) =>
         log(p.phase === 'minimise' ? `explorer: minimising the ${p.invariant} counterexample` : `explorer: exploring scope ${name}: ${p.states} distinct states so far, depth ${p.depth}, ${p.seconds.toFixed(1)} s`),

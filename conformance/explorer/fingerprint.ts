@@ -224,32 +224,6 @@ export class Fingerprinter {
     return h >>> 0;
   }
 
-  /**
-   * Who points at object `id`, as a sum over referring cells (order-free): the referrer's
-   * canonical id if it has one, else its content key and the set it is in, with the field offset. Two objects of a
-   * set with equal contents, of which another object links to one (a dio whose stale dio_next
-   * names a held dio), are not interchangeable: their keys must differ.
-   */
-  private inRefs(id: number): number {
-    const heap = this.w.heap;
-    let h = 0;
-    for (let j = 1; j < heap.length; j++) {
-      const o = heap[j];
-      if (!o || j === id) continue;
-      const flat = flatObj(o);
-      for (let i = 3; i < flat.length; i += 2) {
-        const c = flat[i + 1]!;
-        if (c < PTR_BASE) continue;
-        const r = c - PTR_BASE;
-        if (Math.floor(r / OBJ_SPAN) !== id) continue;
-        const cn = this.canon[j] ?? 0;
-        const who = cn > 0 ? 0x51ed27 + cn : this.key(PTR_BASE + j * OBJ_SPAN, 0) ^ this.container(j);
-        h = (h + Math.imul(who ^ Math.imul(flat[i]! + 1, 0x9e3779b1) ^ (r - id * OBJ_SPAN), 0x85ebca6b)) | 0;
-      }
-    }
-    return h;
-  }
-
   /** Where an unnamed object is held: a task's set (by task), the objects in flight, or neither. */
   private container(id: number): number {
     const p = PTR_BASE + id * OBJ_SPAN;
@@ -264,6 +238,62 @@ export class Fingerprinter {
 
   /** multiset()'s working copy of the set, reused (the sets are a handful long). */
   private mv: number[] = [];
+  /**
+   * multiset()'s index of the cells that point into its elements, found in one walk of the heap
+   * (instead of a walk per element per round): per referring cell, the element's object id,
+   * the referrer's id, the cell's field word and the offset it points at.
+   */
+  private refs: number[] = [];
+
+  /** Fills `refs` for the objects `ids` (each element's object id, or -1 for a scalar). */
+  private indexRefs(ids: readonly number[], n: number): void {
+    const refs = this.refs;
+    let r = 0;
+    const heap = this.w.heap;
+    for (let j = 1; j < heap.length; j++) {
+      const o = heap[j];
+      if (!o) continue;
+      const flat = flatObj(o);
+      for (let i = 3; i < flat.length; i += 2) {
+        const c = flat[i + 1]!;
+        if (c < PTR_BASE) continue;
+        const rel = c - PTR_BASE;
+        const id = Math.floor(rel / OBJ_SPAN);
+        if (id === j) continue;
+        for (let e = 0; e < n; e++)
+          if (ids[e] === id) {
+            refs[r++] = id;
+            refs[r++] = j;
+            refs[r++] = flat[i]!;
+            refs[r++] = rel - id * OBJ_SPAN;
+            break;
+          }
+      }
+    }
+    this.refsN = r;
+  }
+  private refsN = 0;
+
+  /**
+   * Who points at object `id`, as a sum over referring cells (order-free): the referrer's
+   * canonical id if it has one, else its content key and the set it is in, with the field offset. Two objects of a
+   * set with equal contents, of which another object links to one (a dio whose stale dio_next
+   * names a held dio), are not interchangeable: their keys must differ. Read off the index
+   * indexRefs() built for the set being written.
+   */
+  private inRefs(id: number): number {
+    const refs = this.refs;
+    let h = 0;
+    for (let r = 0; r < this.refsN; r += 4) {
+      if (refs[r] !== id) continue;
+      const j = refs[r + 1]!;
+      const cn = this.canon[j] ?? 0;
+      const who = cn > 0 ? 0x51ed27 + cn : this.key(PTR_BASE + j * OBJ_SPAN, 0) ^ this.container(j);
+      h = (h + Math.imul(who ^ Math.imul(refs[r + 2]! + 1, 0x9e3779b1) ^ refs[r + 3]!, 0x85ebca6b)) | 0;
+    }
+    return h;
+  }
+  private mIds: number[] = [];
 
   private multiset(vals: number[]): void {
     const n = vals.length;
@@ -282,6 +312,9 @@ export class Fingerprinter {
     // between elements no key tells apart (interchangeable ones), broken by position.
     const rest = this.mv;
     for (let i = 0; i < n; i++) rest[i] = vals[i]!;
+    const ids = this.mIds;
+    for (let i = 0; i < n; i++) ids[i] = vals[i]! < PTR_BASE ? -1 : Math.floor((vals[i]! - PTR_BASE) / OBJ_SPAN);
+    this.indexRefs(ids, n);
     let m = n;
     while (m > 0) {
       let best = 0;
