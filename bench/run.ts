@@ -236,10 +236,12 @@ async function main(): Promise<void> {
       // As SPIN's row is `spin -a`, gcc and pan, this one is the command from start to exit (node,
       // tsx, reading the mail, building, the worker threads, every call-site run, minimising).
       {
-        const args = [join(here, '..', 'bin', 'dio-cache.js'), 'check', seed, '--scope', 'spin-ref', '--ops', String(k), '--dfs', '--workers', String(cores), '--json', '--no-progress', '--max-seconds', String(BUDGET_S), '--out-dir', mkdtempSync(join(tmpdir(), 'dio-bench-'))];
+        const outDir = mkdtempSync(join(tmpdir(), 'dio-bench-'));
+        const args = [join(here, '..', 'bin', 'dio-cache.js'), 'check', seed, '--scope', 'spin-ref', '--ops', String(k), '--dfs', '--workers', String(cores), '--json', '--no-progress', '--max-seconds', String(BUDGET_S), '--out-dir', outDir];
         const t0 = performance.now();
         const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 28 });
         const seconds = (performance.now() - t0) / 1000;
+        rmSync(outDir, { recursive: true, force: true });
         type Report = { verdict: string; complete: boolean; stats: { states: number; transitions: number } };
         const parsed = (): Report | null => {
           try {

@@ -16,15 +16,13 @@ import { describe, expect, it } from 'vitest';
 import { cParser } from '../conformance/c/ast.js';
 import { buildFromC } from '../conformance/c/build.js';
 import { Compiler } from '../conformance/c/compile.js';
-import { extract, structDecls, Types } from '../conformance/c/extract.js';
+import { extract, Types } from '../conformance/c/extract.js';
 import { Interp, newCoverage, type TV } from '../conformance/c/interp.js';
 import { decodeMail, detectKind, readPostImage } from '../conformance/c/reader.js';
 import { check, CHECK_SCOPES, type CheckReport } from '../conformance/c/run.js';
 import { SCOPES, scopeWith } from '../conformance/scopes.js';
-import { Kernel } from '../impl/kernel/primitives.js';
-import type { World } from '../impl/kernel/world.js';
 import { runCli } from './cli-run.js';
-import { drain } from './c-harness.js';
+import { bareKernel, drain } from './c-harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SEED = join(ROOT, 'test/fixtures/seed/iomap-dio-alloc-cache-v1.txt');
@@ -102,19 +100,7 @@ async function runWalk(n: number, compiled: boolean) {
   const prog = extract(await cParser(), readPostImage('t.c', SNIPPET, 'c'));
   const cov = newCoverage();
   const interp = new Interp(prog, new Types(prog.structs, prog.typedefs, () => null), cov, {}, new Set());
-  const world: World = {
-    heap: [undefined],
-    globals: { counter: 0, pcs: 0 },
-    cpus: [{ online: true, irqsOff: false, current: 0, softirq: null, hardirq: null }],
-    tasks: [{ cpu: 0, opsDone: 0, held: [], frame: null }],
-    inflight: [],
-    preemptions: 0,
-    interrupts: 0,
-    allocFails: 0,
-  } as unknown as World;
-  const frame = { op: 'alloc', args: [], reads: [] as number[], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart: false, ghost: 0, next: '' };
-  const k = new Kernel({ world, cpu: 0, ctx: 'task', task: 0, frame } as unknown as ConstructorParameters<typeof Kernel>[0], structDecls(prog), {});
-  k.replaying = false;
+  const { world, k, frame } = bareKernel(prog, [undefined], { counter: 0, pcs: 0 });
   world.globals.pcs = k.alloc_percpu('pc');
   const fn = prog.functions.get('walk')!;
   const args: TV[] = [{ v: n, t: { k: 'int', size: 4, name: 'int' } }];

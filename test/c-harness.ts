@@ -7,7 +7,7 @@ import { extract, structDecls, Types, type Program } from '../conformance/c/extr
 import { Interp, newCoverage, type TV } from '../conformance/c/interp.js';
 import { readPostImage } from '../conformance/c/reader.js';
 import { Kernel } from '../impl/kernel/primitives.js';
-import type { Cpu, HeapObj, World } from '../impl/kernel/world.js';
+import type { Cpu, Frame, HeapObj, World } from '../impl/kernel/world.js';
 
 export interface Harness {
   prog: Program;
@@ -20,19 +20,7 @@ export interface Harness {
 export async function cHarness(src: string, o: { obj1: HeapObj; globals?: Record<string, number>; cpus?: Cpu[] }): Promise<Harness> {
   const prog = extract(await cParser(), readPostImage('t.c', src, 'c'));
   const interp = new Interp(prog, new Types(prog.structs, prog.typedefs, () => null), newCoverage(), {}, new Set());
-  const world: World = {
-    heap: [undefined, o.obj1],
-    globals: o.globals ?? {},
-    cpus: o.cpus ?? [{ online: true, irqsOff: false, current: 0, softirq: null, hardirq: null }],
-    tasks: [{ cpu: 0, opsDone: 0, held: [], frame: null }],
-    inflight: [],
-    preemptions: 0,
-    interrupts: 0,
-    allocFails: 0,
-  };
-  const frame = { op: 'alloc', args: [], reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart: false, ghost: 0, next: '' };
-  const k = new Kernel({ world, cpu: 0, ctx: 'task', task: 0, frame }, structDecls(prog), {});
-  k.replaying = false;
+  const { world, k } = bareKernel(prog, [undefined, o.obj1], o.globals ?? {}, o.cpus);
   const run = (name: string, args: TV[]) => {
     const gen = interp.call(k, prog.functions.get(name)!, args, { steps: 0 });
     const labels: string[] = [];
@@ -43,6 +31,27 @@ export async function cHarness(src: string, o: { obj1: HeapObj; globals?: Record
     }
   };
   return { prog, world, run };
+}
+
+/**
+ * A world of one task on cpu0 (or `cpus`) with this heap and these statics, and a Kernel that
+ * runs live in its alloc frame: what a test needs to call C functions or primitives directly.
+ */
+export function bareKernel(prog: Program, heap: (HeapObj | undefined)[], globals: Record<string, number>, cpus?: Cpu[]): { world: World; k: Kernel; frame: Frame } {
+  const world: World = {
+    heap,
+    globals,
+    cpus: cpus ?? [{ online: true, irqsOff: false, current: 0, softirq: null, hardirq: null }],
+    tasks: [{ cpu: 0, opsDone: 0, held: [], frame: null }],
+    inflight: [],
+    preemptions: 0,
+    interrupts: 0,
+    allocFails: 0,
+  };
+  const frame: Frame = { op: 'alloc', args: [], reads: [], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart: false, ghost: 0, next: '' };
+  const k = new Kernel({ world, cpu: 0, ctx: 'task', task: 0, frame }, structDecls(prog), {});
+  k.replaying = false;
+  return { world, k, frame };
 }
 
 /** Runs a C function's generator to its end: the statement labels it yielded and its value, or the fault it threw. */

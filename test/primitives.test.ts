@@ -13,15 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cParser, walk, type N } from '../conformance/c/ast.js';
 import { Compiler } from '../conformance/c/compile.js';
-import { extract, structDecls, Types, type Program } from '../conformance/c/extract.js';
+import { extract, Types, type Program } from '../conformance/c/extract.js';
 import { Interp, newCoverage, type TV } from '../conformance/c/interp.js';
 import { readPostImage } from '../conformance/c/reader.js';
 import { cPrimitive, PRIMITIVES, primitiveRow, type PrimitiveDecl } from '../impl/kernel/primitive-table.js';
 import { Kernel } from '../impl/kernel/primitives.js';
 import { mkPtr } from '../impl/kernel/values.js';
-import type { World } from '../impl/kernel/world.js';
+import type { HeapObj } from '../impl/kernel/world.js';
 import { runCli } from './cli-run.js';
-import { drain } from './c-harness.js';
+import { bareKernel, drain } from './c-harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const C_ROWS = PRIMITIVES.filter((r) => r.paths !== 'port');
@@ -84,20 +84,8 @@ function setup() {
 /** Runs fn(p, q) to its end on a fresh one-CPU kernel with two live zeroed objects, interpreted or compiled. */
 async function run(fn: string, compiled: boolean) {
   const { prog, interp, made } = await setup();
-  const obj = () => ({ type: 'obj', freed: false, origin: 'kmalloc', cells: { 0: 0, 8: 0, 16: 0 } as Record<number, number>, size: 24 });
-  const world = {
-    heap: [undefined, obj(), obj()],
-    globals: { counter: 0, pcp: 0, cache: 0, pool: 0 },
-    cpus: [{ online: true, irqsOff: false, current: 0, softirq: null, hardirq: null }],
-    tasks: [{ cpu: 0, opsDone: 0, held: [], frame: null }],
-    inflight: [],
-    preemptions: 0,
-    interrupts: 0,
-    allocFails: 0,
-  } as unknown as World;
-  const frame = { op: 'alloc', args: [], reads: [] as number[], steps: 0, preempt: 0, irqSaved: 0, irqsOffAtStart: false, ghost: 0, next: '' };
-  const k = new Kernel({ world, cpu: 0, ctx: 'task', task: 0, frame } as unknown as ConstructorParameters<typeof Kernel>[0], structDecls(prog), {});
-  k.replaying = false;
+  const obj = () => ({ type: 'obj', freed: false, origin: 'kmalloc', cells: { 0: 0, 8: 0, 16: 0 } as Record<number, number>, size: 24 }) as unknown as HeapObj;
+  const { world, k, frame } = bareKernel(prog, [undefined, obj(), obj()], { counter: 0, pcp: 0, cache: 0, pool: 0 });
   world.globals.pcp = k.alloc_percpu('pc');
   const f = prog.functions.get(fn)!;
   const ptr = { k: 'ptr' as const, to: { k: 'struct' as const, name: 'obj' } };

@@ -120,12 +120,12 @@ function materialise(x: Image): World {
     for (let c = 0; c < w.cpus.length; c++) cpus[pi[c]!] = identity ? w.cpus[c]! : { ...w.cpus[c]!, softirq: renameFrame(w.cpus[c]!.softirq, pi), hardirq: renameFrame(w.cpus[c]!.hardirq, pi) };
     r.cpus = cpus;
     r.moved = w.tasks.map((t) => (identity ? t : { ...t, cpu: pi[t.cpu] ?? t.cpu, frame: renameFrame(t.frame, pi) }));
-    r.heap = r.w.heap;
-    if (!r.identity) {
-      const heap = r.w.heap.slice();
+    r.heap = w.heap;
+    if (!identity) {
+      const heap = w.heap.slice();
       for (let id = 1; id < heap.length; id++) {
         const o = heap[id];
-        if (o && o.type === '__percpu' && !o.freed) heap[id] = renameMap(o, r.pi);
+        if (o && o.type === '__percpu' && !o.freed) heap[id] = renameMap(o, pi);
       }
       r.heap = heap;
     }

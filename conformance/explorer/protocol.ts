@@ -9,8 +9,8 @@ import type { AbstractState } from '../../model/abstract.js';
 import { findImpl } from '../../impl/registry.js';
 import { System, type Scope, type Violation } from '../system.js';
 import type { ExploreOptions } from './types.js';
-import { SharedFingerprintSet, type Fingerprinter, type SharedTable } from './fingerprint.js';
-import { cpuSymmetryOn } from './cpu-symmetry.js';
+import { Fingerprinter, SharedFingerprintSet, type SharedTable } from './fingerprint.js';
+import { cpuImages, cpuSymmetryOn } from './cpu-symmetry.js';
 
 /** Int32 slots of the control buffer. */
 export const C_STOP = 0;
@@ -85,6 +85,13 @@ export function workerInit(o: ExploreOptions, strategy: 'bfs' | 'dfs', id: numbe
     control,
     ...(o.maxStates ? { maxStates: o.maxStates } : {}),
   };
+}
+
+/** A worker's fingerprinter: the search's object symmetry, and its CPU symmetry when on. */
+export function workerFingerprinter(init: WorkerInit): Fingerprinter {
+  const fp = new Fingerprinter(init.symmetry);
+  if (init.cpuSymmetry) fp.images = cpuImages(init.scope);
+  return fp;
 }
 
 /** One search on a pooled thread (worker.ts, worker-dfs.ts): what it does with the main thread's messages until `finish`. */

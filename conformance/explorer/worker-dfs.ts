@@ -18,8 +18,7 @@ import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Choice, type Violation } from '../system.js';
 import { parentAbs } from './search.js';
-import { cpuImages } from './cpu-symmetry.js';
-import { Fingerprinter, SharedFingerprintSet } from './fingerprint.js';
+import { SharedFingerprintSet, type Fingerprinter } from './fingerprint.js';
 import { loadImplementation } from './replay.js';
 import {
   C_DEPTH,
@@ -38,6 +37,7 @@ import {
   type Session,
   type ToDfsWorker,
   type WorkerInit,
+  workerFingerprinter,
 } from './protocol.js';
 
 const port = parentPort!;
@@ -79,8 +79,7 @@ class DfsWorker {
     readonly sys: System,
     private readonly init: WorkerInit,
   ) {
-    this.fp = new Fingerprinter(this.init.symmetry);
-    if (this.init.cpuSymmetry) this.fp.images = cpuImages(this.init.scope);
+    this.fp = workerFingerprinter(this.init);
     this.seen = new SharedFingerprintSet(this.init.table);
     this.control = new Int32Array(this.init.control);
     if (this.init.id !== 0) return;

@@ -12,8 +12,7 @@ import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Violation } from '../system.js';
 import { parentAbs, Parents, type Open } from './search.js';
-import { cpuImages } from './cpu-symmetry.js';
-import { Fingerprinter, SharedFingerprintSet } from './fingerprint.js';
+import { SharedFingerprintSet, type Fingerprinter } from './fingerprint.js';
 import { loadImplementation } from './replay.js';
 import {
   C_STATES,
@@ -30,6 +29,7 @@ import {
   type ToWorker,
   type WorkerInit,
   type Witness,
+  workerFingerprinter,
 } from './protocol.js';
 
 const port = parentPort!;
@@ -64,8 +64,7 @@ class Expander {
     readonly sys: System,
     private readonly init: WorkerInit,
   ) {
-    this.fp = new Fingerprinter(this.init.symmetry);
-    if (this.init.cpuSymmetry) this.fp.images = cpuImages(this.init.scope);
+    this.fp = workerFingerprinter(this.init);
     this.seen = new SharedFingerprintSet(this.init.table);
     this.control = new Int32Array(this.init.control);
     if (this.init.id === 0) {
