@@ -4,7 +4,7 @@
  * WebAssembly, and the explorer re-runs each operation from its start at every step.
  */
 import { createRequire } from 'node:module';
-import { Language, Parser, type Node } from 'web-tree-sitter';
+import { Language, Parser, type Node, type TreeCursor } from 'web-tree-sitter';
 import type { SrcLine } from './reader.js';
 
 /** A syntax node: type, source text, named children, the fields that matter, and its post-image line. */
@@ -89,44 +89,66 @@ export function sanitize(text: string): string {
 const OP_NODES = new Set(['binary_expression', 'unary_expression', 'update_expression', 'assignment_expression', 'field_expression', 'pointer_expression']);
 const FIELDS = ['name', 'body', 'type', 'declarator', 'value', 'condition', 'consequence', 'alternative', 'left', 'right', 'argument', 'function', 'arguments', 'field', 'label', 'parameters', 'initializer', 'update', 'size'];
 
-/** Copies a tree-sitter node (and its subtree) into plain objects, mapping rows to `lines`. */
+const FIELD_NAMES = new Set(FIELDS);
+
+/**
+ * Copies a tree-sitter node (and its subtree) into plain objects, mapping rows to `lines`. One
+ * cursor walks the tree and names each child's field as it passes (asking every node for each of
+ * FIELDS by name was most of a build's parse time); a field is its first child of that name, as
+ * childForFieldName() answers, and the same object as the child when the child is named.
+ */
 export function copyTree(node: Node, lines: readonly SrcLine[]): N {
-  const row = node.startPosition.row;
+  const cursor = node.walk();
+  try {
+    return copyAt(cursor, lines);
+  } finally {
+    cursor.delete();
+  }
+}
+
+function copyAt(cur: TreeCursor, lines: readonly SrcLine[]): N {
+  const row = cur.startPosition.row;
   const src = lines[row] ?? lines[lines.length - 1];
+  const type = cur.nodeType;
   const n: N = {
-    t: node.type,
-    text: node.text,
+    t: type,
+    text: cur.nodeText,
     op: '',
     kids: [],
     f: {},
     at: src ? `${src.file.split('/').pop()}:${src.line}` : '?',
     file: src?.file ?? '?',
     line: src?.line ?? 0,
-    error: node.hasError || node.isMissing,
+    error: cur.currentNode.hasError || cur.nodeIsMissing,
   };
-  const ids = new Map<number, N>();
-  for (const c of node.namedChildren) {
-    if (!c) continue;
-    if (c.type === 'comment') continue;
-    const k = copyTree(c, lines);
-    ids.set(c.id, k);
-    n.kids.push(k);
+  let fields: Record<string, N> | null = null;
+  /** The `operator` field's token, the first unnamed child's, and whether the first child is named (prefix or postfix ++/--). */
+  let operator: string | null = null;
+  let firstUnnamed: string | null = null;
+  let firstNamed: boolean | null = null;
+  if (cur.gotoFirstChild()) {
+    do {
+      const named = cur.nodeIsNamed;
+      const ctype = cur.nodeType;
+      firstNamed ??= named;
+      if (!named) firstUnnamed ??= ctype;
+      const fname = cur.currentFieldName;
+      if (fname === 'operator') operator ??= ctype;
+      const field = fname !== null && FIELD_NAMES.has(fname) && !(fields && fname in fields) ? fname : null;
+      if (named && ctype !== 'comment') {
+        const k = copyAt(cur, lines);
+        n.kids.push(k);
+        if (field) (fields ??= {})[field] = k;
+      } else if (field) (fields ??= {})[field] = copyAt(cur, lines);
+    } while (cur.gotoNextSibling());
+    cur.gotoParent();
   }
-  for (const fname of FIELDS) {
-    const c = node.childForFieldName(fname);
-    if (c) n.f[fname] = ids.get(c.id) ?? copyTree(c, lines);
-  }
-  if (OP_NODES.has(node.type)) {
-    const opNode = node.childForFieldName('operator');
-    if (opNode) n.op = opNode.type;
-    else {
-      for (const c of node.children) if (c && !c.isNamed) {
-        n.op = c.type;
-        break;
-      }
-    }
+  // In FIELDS order, as the fields were always read.
+  if (fields) for (const f of FIELDS) if (fields[f]) n.f[f] = fields[f];
+  if (OP_NODES.has(type)) {
+    n.op = operator ?? firstUnnamed ?? '';
     // Prefix vs postfix for ++/--: remember which side the operator is on.
-    if (node.type === 'update_expression') n.op = (node.children[0] && !node.children[0].isNamed ? 'pre' : 'post') + n.op;
+    if (type === 'update_expression') n.op = (firstNamed === false ? 'pre' : 'post') + n.op;
   }
   return n;
 }

@@ -110,9 +110,10 @@ export function registerCheck(program: Command): void {
       if (f.profile !== undefined && !PROFILES[f.profile]) throw new UsageError(`--profile ${f.profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);
       const roles = parseRoles(f.role);
       if (f.compiled && f.interpret) throw new UsageError('--compiled and --interpret: give one of them');
-      // The worker threads load tsx and the checker while this thread reads and builds FILE.
+      // The worker threads load tsx and the checker while this thread reads and builds FILE (a
+      // parallel DFS runs its worker 0 on this thread: one thread fewer).
       const early = f.emitPort === undefined && !f.replay ? int('workers', f.workers, 1) : undefined;
-      if (early !== undefined && early > 1) pool.prewarm(early);
+      if (early !== undefined && early > 1) pool.prewarm(f.dfs ? early - 1 : early);
       const loaded = await loadInput(file, f.binding, roles, f.compiled || f.interpret ? { compiled: !!f.compiled } : undefined);
       if (f.emitPort !== undefined) return emitPort(file, loaded, f.emitPort);
       if (f.replay) return replayAgainst(file, f.replay, loaded, !!f.json, !!f.full, f.html);

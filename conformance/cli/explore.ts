@@ -154,9 +154,10 @@ export function registerExplore(program: Command): void {
       if (f.bfs && f.dfs) throw new UsageError('--bfs and --dfs exclude each other');
       const base = SCOPES[f.scope];
       if (!base) throw new UsageError(`--scope ${f.scope}: unknown scope (known: ${Object.keys(SCOPES).join(', ')})`);
-      // The worker threads load tsx and the checker while this thread loads the implementation.
+      // The worker threads load tsx and the checker while this thread loads the implementation (a
+      // parallel DFS runs its worker 0 on this thread: one thread fewer).
       const early = int('workers', f.workers, 1);
-      if (early !== undefined && early > 1) pool.prewarm(early);
+      if (early !== undefined && early > 1) pool.prewarm(f.dfs ? early - 1 : early);
       const { impl, ref } = await loadImplementation(f.impl);
       const profile = f.profile ?? impl.profile;
       if (!PROFILES[profile]) throw new UsageError(`--profile ${profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);

@@ -5,28 +5,33 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, UsageError } from './errors.js';
-import { registerStatechart } from './statechart.js';
-import { registerTest } from './test.js';
-import { registerExplore, registerReplay } from './explore.js';
-import { registerCheck } from './check.js';
-import { registerMerge } from './merge.js';
-import { registerList } from './list.js';
+
+/**
+ * Each command's registration, in the order `--help` lists them, by the file that holds it: a
+ * run loads only its command's file and what that imports (`check` needs neither fast-check nor
+ * the statechart's path generator), and every file when it is not one command's run (`--help`,
+ * a misspelt command).
+ */
+const COMMANDS: readonly { names: readonly string[]; register: () => Promise<(p: Command) => void> }[] = [
+  { names: ['list'], register: async () => (await import('./list.js')).registerList },
+  { names: ['statechart'], register: async () => (await import('./statechart.js')).registerStatechart },
+  { names: ['test'], register: async () => (await import('./test.js')).registerTest },
+  { names: ['explore'], register: async () => (await import('./explore.js')).registerExplore },
+  { names: ['replay'], register: async () => (await import('./explore.js')).registerReplay },
+  { names: ['check', 'init-impl'], register: async () => (await import('./check.js')).registerCheck },
+  { names: ['merge'], register: async () => (await import('./merge.js')).registerMerge },
+];
 
 /** A fresh program per run: commander keeps a parse's option values on its command objects. */
-function program(): Command {
+async function program(command: string | undefined): Promise<Command> {
   const p = new Command()
     .name('dio-cache')
     .description('Model and conformance checker for the per-CPU iomap_dio allocation cache')
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
-  registerList(p);
-  registerStatechart(p);
-  registerTest(p);
-  registerExplore(p);
-  registerReplay(p);
-  registerCheck(p);
-  registerMerge(p);
+  const one = COMMANDS.filter((c) => command !== undefined && c.names.includes(command));
+  for (const c of one.length ? one : COMMANDS) (await c.register())(p);
   return p;
 }
 
@@ -45,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
   };
 
   try {
-    await program().parseAsync(argv);
+    await (await program(argv[2])).parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end here with code 0; usage mistakes with a message already printed.

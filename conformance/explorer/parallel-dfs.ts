@@ -3,12 +3,18 @@
  * of its own (worker-dfs.ts) against one visited set in shared memory, and the main thread keeps
  * them all busy.
  *
- * - Worker 0 boots and starts at the root; an idle worker is given work by a busy one: the later
+ * - Worker 0 runs on the main thread, on the implementation the caller already built (no thread
+ *   to start, no module to load or C to rebuild, and the JIT and the oracle's memo it warms serve
+ *   the searches that follow in this process); workers 1.. run on pooled threads (protocol.ts).
+ * - Worker 0 boots and starts at the root as soon as it is set up: the others join when their
+ *   thread has loaded the implementation. An idle worker is given work by a busy one: the later
  *   half of the untaken choices of the oldest state on its stack, with the choice vector to it.
- * - The table doubles while every worker is paused (no insert can race the copy): when it is 3/4
- *   full, or when a worker's insert found it too full (7/8). A DFS has no level barrier at which
- *   to grow, so each growth stops the search; at 3/4 and doubling it stays as dense as the
- *   sequential set (a table 4× larger is that many more cache and TLB misses on every insert).
+ * - The table doubles while every worker is paused (no insert can race the copy) and none is still
+ *   starting (its thread holds the table it was started with): when it is 3/4 full and every
+ *   worker has started, or when a worker's insert found it too full (7/8). A DFS has no level
+ *   barrier at which to grow, so each growth stops the search; at 3/4 and doubling it stays as
+ *   dense as the sequential set (a table 4× larger is that many more cache and TLB misses on
+ *   every insert).
  * - The search ends when every worker is idle and no work is on its way to one.
  * - States and transitions are those of the sequential DFS (the test compares them). A
  *   counterexample is minimised exactly as one found by one thread.
@@ -16,6 +22,7 @@
 import type { Violation } from '../system.js';
 import { assemble, explore } from './search.js';
 import type { ExploreOptions, ExploreResult, ExtremeWitness, SearchOutcome } from './types.js';
+import { dfsSession } from './worker-dfs.js';
 import {
   C_DEPTH,
   C_PAUSE,
@@ -32,10 +39,33 @@ import {
   type DfsWitness,
   type FromDfsWorker,
   type PooledThread,
+  type Session,
   type ToDfsWorker,
+  type WorkerInit,
 } from './protocol.js';
 
-type Mode = 'running' | 'idle' | 'paused';
+/** `starting`: the thread is still loading the implementation (nothing may be sent to it but `start`). */
+type Mode = 'starting' | 'running' | 'idle' | 'paused';
+
+/**
+ * Worker 0 on this thread: its messages both ways are cloned and delivered on a later turn of the
+ * event loop, as a port delivers them, so that neither side sees the other's objects.
+ */
+function localWorker(o: ExploreOptions, init: WorkerInit, onMessage: (m: FromDfsWorker) => void): { post(m: ToDfsWorker): void } {
+  let session: Session | null = null;
+  const post = (m: FromDfsWorker) => {
+    const c = structuredClone(m);
+    setImmediate(() => onMessage(c));
+  };
+  session = dfsSession(o.impl, undefined, init, () => (session = null), post);
+  post({ type: 'ready', id: init.id, sequential: session.sequential });
+  return {
+    post(m) {
+      const c = structuredClone(m);
+      setImmediate(() => session?.handle(c));
+    },
+  };
+}
 
 export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResult> {
   const t0 = performance.now();
@@ -47,8 +77,12 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
   o.signal?.addEventListener('abort', onAbort);
 
   let threads: PooledThread[] = [];
+  /** Where each worker's messages go: worker 0 on this thread, the others on `threads`. */
+  const ends: { post(m: ToDfsWorker): void }[] = [];
   /** Set once every worker has answered `finish`: the search is over for them. */
   let finished = false;
+  /** Set when the search has settled, however: worker 0 says nothing more to it. */
+  let closed = false;
   const mode: Mode[] = [];
   /** requested[i]: the worker asked to give to idle worker i (-1: none asked). */
   const requested: number[] = [];
@@ -58,10 +92,12 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
   let tableOks = 0;
   let rr = 0;
   let retryTimer: NodeJS.Timeout | null = null;
-  const send = (i: number, m: ToDfsWorker) => threads[i]!.post(m);
+  const send = (i: number, m: ToDfsWorker) => ends[i]!.post(m);
 
   const outcome = await new Promise<{ done: Extract<FromDfsWorker, { type: 'done' }>[]; sequential: boolean }>((resolve, reject) => {
     let readyCount = 0;
+    /** Worker 0 has been told to start from the root: from then on, no running worker and no work owed is the end. */
+    let started = false;
     let finishing = false;
     const done: Extract<FromDfsWorker, { type: 'done' }>[] = [];
     let lastProgress = t0;
@@ -79,15 +115,16 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
       reject(e);
     };
 
+    /** A worker still starting is told at its `ready`. */
     const finish = () => {
       if (finishing) return;
       finishing = true;
-      for (let i = 0; i < n; i++) send(i, { type: 'finish' });
+      for (let i = 0; i < n; i++) if (mode[i] !== 'starting') send(i, { type: 'finish' });
     };
 
     /** Every idle worker without a request out gets one to a running worker; if none runs and none is owed work, the search is over. */
     const balance = () => {
-      if (growing || finishing) return;
+      if (growing || finishing || !started) return;
       const stopped = Atomics.load(control, C_STOP) !== 0;
       const running = mode.map((m, i) => (m === 'running' ? i : -1)).filter((i) => i >= 0);
       const owed = requested.some((r) => r >= 0) || held.length > 0;
@@ -111,7 +148,7 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
     };
     /** Once no worker runs, the copy cannot race an insert. */
     const maybeGrown = () => {
-      if (!growing || tableOks > 0 || mode.some((m) => m === 'running')) return;
+      if (!growing || tableOks > 0 || mode.some((m) => m === 'running' || m === 'starting')) return;
       table = table.grown(2);
       tableOks = n;
       for (let i = 0; i < n; i++) send(i, { type: 'table', table: table.table });
@@ -144,11 +181,19 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
             resolve({ done: [], sequential: true });
             return;
           }
-          if (++readyCount === n) {
+          readyCount++;
+          mode[m.id] = 'idle';
+          if (finishing) {
+            send(m.id, { type: 'finish' });
+            return;
+          }
+          if (m.id === 0) {
+            started = true;
             mode[0] = 'running';
             send(0, { type: 'resume' });
-            balance();
           }
+          if (growing) maybeGrown();
+          else balance();
           return;
         case 'idle':
           mode[m.id] = 'idle';
@@ -193,22 +238,33 @@ export async function exploreParallelDfs(o: ExploreOptions): Promise<ExploreResu
     };
 
     for (let id = 0; id < n; id++) {
-      mode.push('idle');
+      mode.push('starting');
       requested.push(-1);
     }
     try {
-      threads = pool.acquire(n, () => ({
+      threads = pool.acquire(n - 1, () => ({
         message: (m) => onMessage(m as FromDfsWorker),
         error: fail,
         // A thread held by a search never ends on its own.
         exit: (code) => fail(new Error(`a worker thread exited with code ${code}`)),
       }));
+      // The threads first: they load while worker 0 boots here.
+      for (let id = 1; id < n; id++) {
+        const t = threads[id - 1]!;
+        ends[id] = t;
+        t.post({ type: 'start', init: workerInit(o, 'dfs', id, n, load, table.table, controlBuf) });
+      }
+      ends[0] = localWorker(o, workerInit(o, 'dfs', 0, n, load, table.table, controlBuf), (m) => {
+        if (!closed) onMessage(m);
+      });
     } catch (e) {
       fail(e instanceof Error ? e : new Error(String(e)));
       return;
     }
-    for (let id = 0; id < n; id++) send(id, { type: 'start', init: workerInit(o, 'dfs', id, n, load, table.table, controlBuf) });
   }).finally(async () => {
+    closed = true;
+    // A search that failed (or fell back to one thread) stops worker 0's slices here too.
+    if (!finished) Atomics.compareExchange(control, C_STOP, 0, STOP_SIGNAL);
     o.signal?.removeEventListener('abort', onAbort);
     // Back to the pool only if the search ended as the protocol ends it; else the threads go.
     await pool.release(threads, finished);

@@ -14,6 +14,7 @@
  * worker.ts, hands it a `start` whose strategy is dfs; the reply to `finish` ends the search.
  */
 import { parentPort } from 'node:worker_threads';
+import type { Implementation } from '../../impl/interface.js';
 import type { World } from '../../impl/kernel/world.js';
 import type { AbstractState } from '../../model/abstract.js';
 import { System, type Choice, type Violation } from '../system.js';
@@ -260,8 +261,16 @@ class DfsWorker {
 /** A DFS on a pooled thread (worker.ts dispatches a `start` whose strategy is dfs here); `end` is called at its `finish`. */
 export async function startDfs(init: WorkerInit, end: () => void): Promise<Session> {
   const { impl, coverage } = await loadImplementation(init.load.ref, init.load);
+  return dfsSession(impl, coverage, init, end, (m) => port.postMessage(m));
+}
+
+/**
+ * One worker's DFS over `impl`, talking through `post`: on a pooled thread (startDfs), or on the
+ * main thread as worker 0 (parallel-dfs.ts), which runs it on the implementation it already
+ * built and so has no `coverage` of its own to send (its counters are the main thread's).
+ */
+export function dfsSession(impl: Implementation, coverage: unknown, init: WorkerInit, end: () => void, post: (m: FromDfsWorker) => void): Session {
   const ex = new DfsWorker(new System(impl, init.scope, { resume: init.resume }), init);
-  const post = (m: FromDfsWorker) => port.postMessage(m);
   let running = false;
   let finished = false;
   // One slice, then back to the event loop so that a `give` or a pause gets in.
