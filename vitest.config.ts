@@ -3,41 +3,42 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * About the seconds of test time each file takes in a full run on a 2-core machine, measured
- * (vitest's per-file times) in the run of 2026-12-07 14:09, which shared the machine with a
- * benchmark: about twice an idle run's figures; the files with worker threads or child processes
- * (parallel, cli) lose the most to such sharing. Only their order matters: see LongestFirst.
+ * About the seconds of test time each file takes in a full run on an idle 2-core machine: the
+ * per-file times of the last idle run (vitest's results cache before 2026-12-07 15:20), with the
+ * files that issue 12's cuts made cheaper scaled by the change in their CPU time (measured while
+ * the machine ran benchmarks, whose wall times are no guide: cli about 0.6, reduction 0.8,
+ * parallel 0.85). Only their order matters: see LongestFirst.
  */
 const SECONDS: Record<string, number> = {
-  'test/c-check.test.ts': 103,
-  'test/explorer.test.ts': 102,
-  'test/parallel.test.ts': 67,
-  'test/reduction.test.ts': 61,
-  'test/cli.test.ts': 48,
-  'test/fastcheck.test.ts': 39,
-  'test/suite.test.ts': 17,
-  'test/kmemleak.test.ts': 16,
-  'test/ports.test.ts': 16,
-  'test/shards.test.ts': 12,
-  'test/c-bio.test.ts': 11,
-  'test/c-guards.test.ts': 11,
-  'test/paths.test.ts': 11,
-  'test/trace-viewer.test.ts': 11,
-  'test/c-cli.test.ts': 8,
-  'test/docs-output.test.ts': 7,
-  'test/sheaves.test.ts': 7,
-  'test/c-constructs.test.ts': 6,
-  'test/scopes.test.ts': 6,
-  'test/variants.test.ts': 6,
-  'test/boundaries.test.ts': 5,
-  'test/c-compile.test.ts': 5,
-  'test/c-fuzz.test.ts': 4,
-  'test/atomicity.test.ts': 3,
-  'test/check-dfs.test.ts': 3,
-  'test/put-outcome.test.ts': 3,
-  'test/rt.test.ts': 3,
-  'test/kernel.test.ts': 2,
+  'test/explorer.test.ts': 47,
+  'test/c-check.test.ts': 43,
+  'test/reduction.test.ts': 40,
+  'test/parallel.test.ts': 37,
+  'test/fastcheck.test.ts': 23,
+  'test/ports.test.ts': 22,
+  'test/trace-viewer.test.ts': 19,
+  'test/cli.test.ts': 16,
+  'test/suite.test.ts': 16,
+  'test/shards.test.ts': 13,
+  'test/c-bio.test.ts': 13,
+  'test/c-guards.test.ts': 12,
+  'test/kmemleak.test.ts': 12,
+  'test/c-cli.test.ts': 10,
+  'test/c-constructs.test.ts': 10,
+  'test/docs-output.test.ts': 9,
+  'test/c-compile.test.ts': 8,
+  'test/scopes.test.ts': 8,
+  'test/boundaries.test.ts': 6,
+  'test/paths.test.ts': 4,
+  'test/put-outcome.test.ts': 4,
+  'test/variants.test.ts': 4,
+  'test/sheaves.test.ts': 3,
+  'test/c-fuzz.test.ts': 2,
+  'test/check-dfs.test.ts': 2,
   'test/primitives.test.ts': 2,
+  'test/rt.test.ts': 2,
+  'test/atomicity.test.ts': 1,
+  'test/kernel.test.ts': 1,
 };
 
 /**

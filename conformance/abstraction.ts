@@ -80,9 +80,14 @@ function cell(w: World, p: Value): Value | undefined {
 /** Why the last walk() stopped early, or undefined (a variable, not a result object: walked on every step). */
 let walkFault: string | undefined;
 
+/** The length from which walk() looks up the ids it has seen in a Set. */
+const LONG_LIST = 32;
+
 /** Walks a list from `head`; returns the object ids up to the end, or up to a fault (walkFault). */
 function walk(w: World, head: Value | undefined, nextOff: number): number[] {
   const ids: number[] = [];
+  /** The ids of a long list: see below. */
+  let seen: Set<number> | null = null;
   walkFault = undefined;
   let p = head ?? NULL;
   while (p !== NULL) {
@@ -96,8 +101,11 @@ function walk(w: World, head: Value | undefined, nextOff: number): number[] {
       walkFault = `list points to unknown object #${id}`;
       break;
     }
-    // Lists are a handful of elements long: a linear scan beats a Set here (walked on every step).
-    if (ids.includes(id)) {
+    // The explorer's lists are a handful of elements long, where a linear scan beats a Set (walked
+    // on every step); at the kernel's MAX (fast-check) they hold hundreds, and a scan per element
+    // made the walk quadratic.
+    if (seen === null && ids.length === LONG_LIST) seen = new Set(ids);
+    if (seen !== null ? seen.has(id) : ids.includes(id)) {
       walkFault = `list has a cycle through #${id}`;
       break;
     }
@@ -106,6 +114,7 @@ function walk(w: World, head: Value | undefined, nextOff: number): number[] {
       break;
     }
     ids.push(id);
+    seen?.add(id);
     const n = o.cells[ptrOff(p) + nextOff];
     if (n === undefined) {
       walkFault = `list element #${id} has an uninitialised link`;

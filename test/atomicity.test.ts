@@ -5,8 +5,6 @@
  * statement's steps name the access (TS ports and the C path); resuming a statement mid-way by
  * replay explores what continuing its generator does.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -24,8 +22,10 @@ import { findImpl, VARIANTS } from '../impl/registry.js';
 import { allocPercpuWith, v1Variant } from '../impl/variants/v1-parts.js';
 import { dio_alloc_irq_cache_splice } from '../impl/ports/iomap-v1.js';
 import { runCli } from './cli-run.js';
+import { tempDirs } from './temp.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const tempDir = tempDirs();
 const spinRef = (ops: number, atomicity?: 'access'): Scope => ({ ...SCOPES['spin-ref']!, ops, ...(atomicity ? { atomicity } : {}) });
 /** iomap-v1 by DFS at access level, spin-ref K=3: explored once for the two tests that read it. */
 let accessRun: ReturnType<typeof explore> | undefined;
@@ -184,7 +184,7 @@ describe('--atomicity access', () => {
   });
 
   it('CLI: --atomicity on explore (text and JSON say the level), a bad level is a usage error', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'atomicity-'));
+    const out = tempDir('atomicity-');
     // In-process (test/cli-run.ts): the entry bin/dio-cache.js calls, with its output and exit code, without a node + tsx start per run.
     const cli = async (...args: string[]) => {
       const r = await runCli(args, repo);

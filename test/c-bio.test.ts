@@ -7,8 +7,7 @@
  * and C edits of it are caught with their invariant ids. The reader's and the extractor's new
  * pieces are tested on their own below.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -17,10 +16,12 @@ import { extract, showType } from '../conformance/c/extract.js';
 import { readPostImage, resolveConfig, splitHunk } from '../conformance/c/reader.js';
 import { check } from '../conformance/c/run.js';
 import { UsageError } from '../conformance/cli/errors.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const FIX = fileURLToPath(new URL('./fixtures/c/', import.meta.url));
 const STYLE = `${FIX}bio-style.c`;
-const work = mkdtempSync(join(tmpdir(), 'dio-bio-'));
+const work = tempDir('dio-bio-');
 
 /** bio-style.c with C edits, as a new file. */
 function variant(name: string, subs: [string, string][]): string {

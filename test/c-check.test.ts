@@ -3,13 +3,14 @@
  * is caught with its invariant id, and the generalised revision (v3 shape) is checked without a
  * binding. Timings and state counts are printed for the report.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { check, CHECK_SCOPES, loadInput, type CheckReport } from '../conformance/c/run.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 /** The seed patch as posted, shipped unchanged (fixtures/seed/README.md says where it comes from). */
 const SEED = fileURLToPath(new URL('./fixtures/seed/iomap-dio-alloc-cache-v1.txt', import.meta.url));
 const FIX = fileURLToPath(new URL('./fixtures/c/', import.meta.url));
@@ -112,7 +113,7 @@ describe('C path: the seed patch', () => {
       .replace('static int __init iomap_dio_init(void)\n{\n', 'static struct page *zero_page;\n\nstatic int __init iomap_dio_init(void)\n{\n\tzero_page = alloc_pages(GFP_KERNEL | __GFP_ZERO, IOMAP_ZERO_PAGE_ORDER);\n\tif (!zero_page)\n\t\treturn -ENOMEM;\n\n')
       .concat('\nstatic int iomap_dio_iter(struct iomap_iter *iter, struct iomap_dio *dio)\n{\n\tswitch (iter->iomap.type) {\n\tcase IOMAP_HOLE:\n\t\treturn dio->dops->end_io(iter, 0, 0, 0);\n\tdefault:\n\t\treturn -EIO;\n\t}\n}\n');
     expect(src).toContain('alloc_pages');
-    const file = join(mkdtempSync(join(tmpdir(), 'dio-src-')), 'direct-io.c');
+    const file = join(tempDir('dio-src-'), 'direct-io.c');
     writeFileSync(file, src);
     const r = await check({ file, ...DFS });
     expect(r.verdict).toBe('conforms');
@@ -135,7 +136,7 @@ describe('C path: the seed as a mail client saves it', () => {
     it(`a ${enc} body is decoded and conforms like the seed`, async () => {
       // Encoded: the diff's tabbed lines are no longer readable as they are.
       expect(text).not.toContain('\tstruct iomap_dio\t\t*free_list;');
-      const file = join(mkdtempSync(join(tmpdir(), 'dio-mail-')), 'seed.eml');
+      const file = join(tempDir('dio-mail-'), 'seed.eml');
       writeFileSync(file, mail(enc, text), 'latin1');
       const r = await check({ file, ...DFS });
       expect(r.verdict).toBe('conforms');
@@ -178,7 +179,7 @@ describe('C path: known-bad C edits of the seed patch', () => {
     const seed = readFileSync(SEED, 'utf8');
     const from = '+\tdio_put_percpu_cache(dio);\n \treturn ret;\n';
     expect(seed).toContain(from);
-    const file = join(mkdtempSync(join(tmpdir(), 'dio-dead-')), 'dead-put.patch');
+    const file = join(tempDir('dio-dead-'), 'dead-put.patch');
     // The hunk header's counts stay: the reader takes the lines as they come.
     writeFileSync(file, seed.replace(from, `${from}+\tdio_put_percpu_cache(dio);\n`));
     const r = await check({ file, ...DFS });
@@ -206,7 +207,7 @@ describe('C path: mutants of the seed the survey found mishandled', () => {
   const seed = readFileSync(SEED, 'utf8');
   const mutant = (name: string, from: string, to: string) => {
     expect(seed.split(from)).toHaveLength(2);
-    const file = join(mkdtempSync(join(tmpdir(), 'dio-mutant-')), `${name}.patch`);
+    const file = join(tempDir('dio-mutant-'), `${name}.patch`);
     // The hunk header's counts stay: the reader takes the lines as they come.
     writeFileSync(file, seed.replace(from, to));
     return file;
@@ -276,7 +277,7 @@ describe('C path: a deleted statement leaves the roles recognisable', () => {
   // A mutation that deletes the statement role inference keys on (the pop's advance, the push's
   // store) is still a change to check: exit 1 with what it breaks, not exit 2 "no alloc found".
   const seed = readFileSync(SEED, 'utf8');
-  const dir = mkdtempSync(join(tmpdir(), 'dio-mut-'));
+  const dir = tempDir('dio-mut-');
   const cases: [string, string, string][] = [
     ['alloc never advances free_list', '+\tcache->free_list = dio->dio_next;\n', 'object-safety'],
     ['the hardirq put never stores the object', '+\t\tcache->free_list_irq = dio;\n', 'object-safety'],
@@ -298,16 +299,19 @@ describe('C path: edits of the code around the cache', () => {
   // of these conformed before: a synthesised initcall stood in for the deleted one, the other put
   // site stood in for the deleted one, and an edited splice was taken for the alloc (exit 2).
   const seed = readFileSync(SEED, 'utf8');
-  const dir = mkdtempSync(join(tmpdir(), 'dio-caller-'));
-  const edit = async (name: string, from: string, to: string, base = seed, o: { strategy?: 'dfs' } = {}) => {
+  const dir = tempDir('dio-caller-');
+  const edit = async (name: string, from: string, to: string, base = seed, o: { strategy?: 'dfs'; scopes?: typeof CHECK_SCOPES[number][] } = {}) => {
     expect(base).toContain(from);
     const file = join(dir, `${name}.patch`);
     writeFileSync(file, base.replace(from, to));
     return check({ file, ...o });
   };
+  // For what is read from the diff (a removed kfree() or assignment with nothing in its place):
+  // no exploration makes those findings, so the smallest scope runs instead of all five.
+  const FROM_DIFF = { scopes: [CHECK_SCOPES.find((x) => x.name === 'check-hotplug')!] };
 
   it('the put call in iomap_dio_complete() deleted with the kfree it replaced: the dio leaks (object-safety, from the diff)', async () => {
-    const r = await edit('no-put-complete', '-\tkfree(dio);\n+\tdio_put_percpu_cache(dio);\n \treturn ret;', '-\tkfree(dio);\n+\n \treturn ret;');
+    const r = await edit('no-put-complete', '-\tkfree(dio);\n+\tdio_put_percpu_cache(dio);\n \treturn ret;', '-\tkfree(dio);\n+\n \treturn ret;', seed, FROM_DIFF);
     expect(r.verdict).toBe('violation');
     const v = r.violations.find((x) => x.id === 'object-safety')!;
     expect(v.found).toBe('diff');
@@ -315,7 +319,7 @@ describe('C path: edits of the code around the cache', () => {
   });
 
   it('the put call on the error path deleted: the dio leaks there, though `return dio;` above the label is in the hunk', async () => {
-    const r = await edit('no-put-error', '-\tkfree(dio);\n+\tdio_put_percpu_cache(dio);\n \tif (ret)', '-\tkfree(dio);\n+\n \tif (ret)');
+    const r = await edit('no-put-error', '-\tkfree(dio);\n+\tdio_put_percpu_cache(dio);\n \tif (ret)', '-\tkfree(dio);\n+\n \tif (ret)', seed, FROM_DIFF);
     expect(r.violations.find((x) => x.id === 'object-safety' && x.found === 'diff')?.message).toContain('__iomap_dio_rw()');
   });
 
@@ -381,7 +385,7 @@ describe('C path: edits of the code around the cache', () => {
   });
 
   it('no call of the alloc left in __iomap_dio_rw(): dio is read uninitialised (crash, from the diff), and the report says the checker drives the cache with a caller of its own', async () => {
-    const r = await edit('no-alloc-call', '+\tdio = dio_alloc_percpu_cache();\n', '+\n');
+    const r = await edit('no-alloc-call', '+\tdio = dio_alloc_percpu_cache();\n', '+\n', seed, FROM_DIFF);
     expect(r.profile.inferred.join('\n')).toContain('alloc site: no call of dio_alloc_percpu_cache() outside the cache in the patch; the checker drives it with `obj = dio_alloc_percpu_cache();');
     expect(r.verdict).toBe('violation');
     const v = r.violations.find((x) => x.found === 'diff')!;
@@ -392,12 +396,13 @@ describe('C path: edits of the code around the cache', () => {
   it('v3 with its alloc call deleted: the same finding; moved above the removed kmalloc instead, no finding', async () => {
     const v3 = readFileSync(join(FIX, 'v3-as-posted.patch'), 'utf8');
     const call = '+\tdio = pcpu_cache_list_alloc(dio_pcpu_cache_list);\n';
-    const r = await edit('v3-no-alloc-call', call, '+\n', v3);
+    const r = await edit('v3-no-alloc-call', call, '+\n', v3, FROM_DIFF);
     expect(r.violations.filter((x) => x.found === 'diff').map((x) => x.id)).toEqual(['crash']);
     // The same call written above the removed line: it assigns dio before the place of the kmalloc.
     const moved = v3.replace(call, '').replace('-\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n', call + '-\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n');
     expect(moved).not.toBe(v3);
-    const r2 = await edit('v3-alloc-moved', v3, moved, v3);
+    // Every scope, by DFS: only the verdict (nothing found) is asserted.
+    const r2 = await edit('v3-alloc-moved', v3, moved, v3, DFS);
     expect(r2.violations).toEqual([]);
   });
 

@@ -3,24 +3,25 @@
  * without stack traces, the JSON report, replay of a counterexample, and the template round trip.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli, type CliRun } from './cli-run.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIX = join(ROOT, 'test/fixtures/c');
 const CLI = join(ROOT, 'bin/dio-cache.js');
-const work = mkdtempSync(join(tmpdir(), 'dio-check-'));
+const work = tempDir('dio-check-');
 
 const withFlags = (args: string[]) => [...args, ...(args[0] === 'check' ? ['--no-progress'] : [])];
 
 /** In-process (test/cli-run.ts): the command as bin/dio-cache.js runs it, without a process start. */
 const run = (...args: string[]): Promise<CliRun> => runCli(withFlags(args), work);
 
-/** As a user runs it: node, bin/dio-cache.js and tsx, for what only a process shows (how a .ts module is loaded). */
+/** As a user runs it: node, bin/dio-cache.js and tsx, for what only a process shows (a user's .ts module loaded by a fresh process, with nothing on stderr). */
 function spawnRun(...args: string[]): CliRun {
   const r = spawnSync('node', [CLI, ...withFlags(args)], { cwd: work, encoding: 'utf8', timeout: 90_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -46,7 +47,9 @@ describe('check: bad input gets one line and exit 2', () => {
   it('a patch without a per-CPU cache', async () => expectUsage(await run('check', join(FIX, 'bad-no-cache.diff')), /no per-CPU cache found/));
   it('C that does not parse', async () => expectUsage(await run('check', join(FIX, 'bad-parse.patch')), /C does not parse: direct-io\.c:10\d/));
   it('a call with no primitive names what is missing and how to provide it', async () => expectUsage(await run('check', join(FIX, 'bad-unknown-fn.patch')), /unknown function dio_poison\(\) at direct-io\.c:116: .*--binding FILE/));
-  it('a TypeScript implementation that throws', () => expectUsage(spawnRun('check', join(FIX, 'throws-impl.ts')), /the implementation threw TypeError/));
+  // In-process: the module is imported as the command imports it (tsx); a user's module loaded in
+  // a process of its own is the template's test below (and explorer.test.ts's bad splice).
+  it('a TypeScript implementation that throws', async () => expectUsage(await run('check', join(FIX, 'throws-impl.ts')), /the implementation threw TypeError/));
   it('an unknown --role', async () => expectUsage(await run('check', join(FIX, 'v3-generic.diff'), '--role', 'free=x'), /--role free=x: expected NAME=FUNCTION/));
 });
 

@@ -8,8 +8,7 @@
  * on v2 as posted (a violation); and `check --emit-port` writing a port with the C function names
  * and line numbers.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +22,9 @@ import { check, CHECK_SCOPES, type CheckReport } from '../conformance/c/run.js';
 import { SCOPES, scopeWith } from '../conformance/scopes.js';
 import { runCli } from './cli-run.js';
 import { bareKernel, drain } from './c-harness.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SEED = join(ROOT, 'test/fixtures/seed/iomap-dio-alloc-cache-v1.txt');
 const V2 = join(ROOT, 'test/fixtures/c/v2-as-posted.patch');
@@ -183,7 +184,7 @@ describe('compiled C against the interpreter, whole checks', () => {
 });
 
 describe('check --emit-port', () => {
-  const work = mkdtempSync(join(tmpdir(), 'dio-emit-'));
+  const work = tempDir('dio-emit-');
 
   it('writes a port with the C functions, their statements and the C line numbers', async () => {
     const out = join(work, 'seed-port.ts');

@@ -6,8 +6,7 @@
  * (the address of a local, struct values, function pointers, an unknown iterator macro) with the
  * construct and its line, exit 2, before any exploring.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -18,12 +17,14 @@ import { mkPtr } from '../impl/kernel/values.js';
 import { UsageError } from '../conformance/cli/errors.js';
 import type { TV } from '../conformance/c/interp.js';
 import { check, CHECK_SCOPES } from '../conformance/c/run.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIX = join(ROOT, 'test/fixtures/c/');
 /** The seed patch as posted, shipped unchanged (fixtures/seed/README.md). */
 const SEED = join(ROOT, 'test/fixtures/seed/iomap-dio-alloc-cache-v1.txt');
-const work = mkdtempSync(join(tmpdir(), 'dio-constructs-'));
+const work = tempDir('dio-constructs-');
 
 /** Small scopes: 3 ops reach the splice, the cap and MAX+1 with `>=`; 2 ops are enough for a construct to run. */
 const SCOPES3 = [{ ...CHECK_SCOPES[0]!, ops: 3 }, CHECK_SCOPES[1]!];

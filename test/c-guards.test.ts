@@ -5,8 +5,7 @@
  * (include/linux/percpu-defs.h). A guard's release is a statement boundary of its own, labelled,
  * made through the Kernel primitives so every invariant sees it.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -15,10 +14,12 @@ import { runCli } from './cli-run.js';
 import { mkPtr } from '../impl/kernel/values.js';
 import { UsageError } from '../conformance/cli/errors.js';
 import { check, CHECK_SCOPES } from '../conformance/c/run.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIX = join(ROOT, 'test/fixtures/c/');
-const work = mkdtempSync(join(tmpdir(), 'dio-guards-'));
+const work = tempDir('dio-guards-');
 const SCOPES3 = [{ ...CHECK_SCOPES[0]!, ops: 3 }, CHECK_SCOPES[1]!];
 
 const expected = (file: string) => /^ \* Expected violation: (\S+)$/m.exec(readFileSync(file, 'utf8'))?.[1];

@@ -17,23 +17,25 @@ let busy = false;
 /**
  * Runs the CLI on args in directory cwd, capturing stdout and stderr. An exception that escapes
  * main() is what node does with one: its stack on stderr and exit code 1. Runs one at a time
- * (stdout, stderr, the exit code and the directory are the process's).
+ * (stdout, stderr, the exit code and the directory are the process's). `onErr` hears stderr as
+ * it is written (all of it so far), while the command runs: cli.test.ts interrupts a search there.
  */
-export async function runCli(args: string[], cwd: string): Promise<CliRun> {
+export async function runCli(args: string[], cwd: string, onErr?: (err: string) => void): Promise<CliRun> {
   if (busy) throw new Error('runCli: one in-process CLI run at a time (the tests that call it must not be concurrent)');
   busy = true;
   const out: string[] = [];
   const err: string[] = [];
-  const capture = (into: string[]) =>
+  const capture = (into: string[], hear?: (all: string) => void) =>
     ((chunk: string | Uint8Array, enc?: BufferEncoding | ((e?: Error | null) => void), cb?: (e?: Error | null) => void) => {
       into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof enc === 'string' ? enc : 'utf8'));
+      hear?.(into.join(''));
       const done = typeof enc === 'function' ? enc : cb;
       if (done) queueMicrotask(() => done(null));
       return true;
     }) as typeof process.stdout.write;
   const saved = { out: process.stdout.write, err: process.stderr.write, code: process.exitCode, cwd: process.cwd() };
   process.stdout.write = capture(out);
-  process.stderr.write = capture(err);
+  process.stderr.write = capture(err, onErr);
   process.exitCode = undefined;
   let code: number | null;
   try {

@@ -6,18 +6,19 @@
  * file arguments relative to the caller's.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { EXIT_INCOMPLETE, EXIT_INTERRUPTED } from '../conformance/cli/errors.js';
 import { runCli } from './cli-run.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'bin/dio-cache.js');
 const FIX = join(ROOT, 'test/fixtures/c');
-const work = mkdtempSync(join(tmpdir(), 'dio-cli-'));
+const work = tempDir('dio-cli-');
 
 interface Done {
   code: number | null;
@@ -27,8 +28,8 @@ interface Done {
 
 /**
  * In-process (test/cli-run.ts): the entry bin/dio-cache.js calls, with the same output and exit
- * code, without a node + tsx start. The Ctrl-C tests, one --json usage error and the command on
- * PATH run as processes.
+ * code, without a node + tsx start. Three of the Ctrl-C tests (a real SIGINT to a real process,
+ * one and several threads), one --json usage error and the command on PATH run as processes.
  */
 function run(args: string[], cwd = work): Promise<Done> {
   return runCli(args, cwd);
@@ -77,6 +78,33 @@ function interrupt(args: string[], ready: RegExp): Promise<Done & { sentAfter: s
   });
 }
 
+/**
+ * The same in this process (test/cli-run.ts): once stderr has a line matching `ready`, the
+ * command's SIGINT handler hears the signal, at the next turn of the event loop as a real one
+ * would be. What only a process shows (the signal itself, the exit of a process whose search ran
+ * on worker threads) is interrupt()'s: explore with one thread, with --workers and --dfs --workers.
+ */
+async function interruptHere(args: string[], ready: RegExp): Promise<Done & { sentAfter: string }> {
+  let sentAfter = '';
+  let late = false;
+  // As interrupt()'s timer: a search that never printed its line is stopped, and the test fails.
+  const timer = setTimeout(() => {
+    late = true;
+    process.emit('SIGINT', 'SIGINT');
+  }, 100_000);
+  const r = await runCli(args, work, (err) => {
+    if (sentAfter) return;
+    const line = err.split('\n').find((l) => ready.test(l));
+    if (line) {
+      sentAfter = line;
+      setImmediate(() => process.emit('SIGINT', 'SIGINT'));
+    }
+  });
+  clearTimeout(timer);
+  if (late) throw new Error(`no line matching ${ready} within 100 s; stderr: ${r.err.slice(-2000)}`);
+  return { ...r, sentAfter };
+}
+
 const PROGRESS = /exploring: [\d,]+ distinct states so far/;
 const num = (s: string) => Number(s.replace(/,/g, ''));
 
@@ -95,7 +123,7 @@ describe('Ctrl-C: an interrupted search is incomplete, reports what it found and
   });
 
   it('explore --json', async () => {
-    const r = await interrupt(['explore', '--scope', 'smp', '--json'], PROGRESS);
+    const r = await interruptHere(['explore', '--scope', 'smp', '--json'], PROGRESS);
     expect(r.code).toBe(EXIT_INTERRUPTED);
     const j = JSON.parse(r.out) as { verdict: string; complete: boolean; stoppedBy: string; stats: { states: number; depth: number }; extremes: { maxCached: number }; violations: unknown[] };
     expect(j.verdict).toBe('incomplete');
@@ -127,19 +155,19 @@ describe('Ctrl-C: an interrupted search is incomplete, reports what it found and
   it('a violation found before the interrupt is still a violation: exit 1', async () => {
     // BFS meets alloc-no-nr-dec's nr-accuracy violation within its first 601 states on this scope
     // (one thread: the order is deterministic); --all keeps searching, and Ctrl-C comes after more.
-    const r = await interrupt(['explore', '--impl', 'alloc-no-nr-dec', '--scope', 'smp', '--all'], /exploring: ([2-9],\d{3}|\d{2,},\d{3}) distinct/);
+    const r = await interruptHere(['explore', '--impl', 'alloc-no-nr-dec', '--scope', 'smp', '--all'], /exploring: ([2-9],\d{3}|\d{2,},\d{3}) distinct/);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/violation: nr-accuracy \([\d,]+ states explored, then interrupted \(Ctrl-C\)\)/);
   });
 
   it('check, text and --json', async () => {
     const file = join(FIX, 'direct-io-v1.c');
-    const t = await interrupt(['check', file, '--scope', 'smp'], PROGRESS);
+    const t = await interruptHere(['check', file, '--scope', 'smp'], PROGRESS);
     expect(t.code).toBe(EXIT_INTERRUPTED);
     expect(t.out).toMatch(/incomplete: no violation in [\d,]+ states .*interrupted \(Ctrl-C\)/);
     expect(t.out).toMatch(/^coverage:/m);
     expect(t.out).not.toMatch(/^conforms/m);
-    const r = await interrupt(['check', file, '--scope', 'smp', '--json'], PROGRESS);
+    const r = await interruptHere(['check', file, '--scope', 'smp', '--json'], PROGRESS);
     expect(r.code).toBe(EXIT_INTERRUPTED);
     const j = JSON.parse(r.out) as { verdict: string; complete: boolean; stoppedBy: string; stats: { states: number }; coverage: { functions: unknown[] }; runs: { complete: boolean }[] };
     expect(j.verdict).toBe('incomplete');
@@ -150,7 +178,7 @@ describe('Ctrl-C: an interrupted search is incomplete, reports what it found and
   });
 
   it('test (the suite), --json', async () => {
-    const r = await interrupt(['test', '--layers', 'explorer', '--scope', 'smp', '--json'], /explorer: exploring scope smp: \d+ distinct states/);
+    const r = await interruptHere(['test', '--layers', 'explorer', '--scope', 'smp', '--json'], /explorer: exploring scope smp: \d+ distinct states/);
     expect(r.code).toBe(EXIT_INTERRUPTED);
     const j = JSON.parse(r.out) as { verdict: string; interrupted: boolean; explorer: { complete: boolean; stoppedBy: string; states: number } };
     expect(j.verdict).toBe('incomplete');
@@ -235,7 +263,7 @@ describe('progress says what it counts, and its last line agrees with the report
 
 describe('--out-dir: every replay file in one place, and the paths printed', () => {
   it('check: two violations, two replay files in ./dio-cache-out/ by default, listed in the report', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'dio-out-'));
+    const cwd = tempDir('dio-out-');
     const r = await run(['check', join(FIX, 'splice-no-irqsave.patch'), '--scope', 'check-1cpu', '--ops', '3', '--json', '--no-progress'], cwd);
     expect(r.code).toBe(1);
     const files = readdirSync(join(cwd, 'dio-cache-out')).sort();
@@ -248,7 +276,7 @@ describe('--out-dir: every replay file in one place, and the paths printed', () 
   });
 
   it('--replay-out still names the first file, with a deprecation line', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'dio-out-'));
+    const cwd = tempDir('dio-out-');
     const r = await run(['check', join(FIX, 'splice-no-irqsave.patch'), '--scope', 'check-1cpu', '--ops', '3', '--replay-out', 'first.json', '--no-progress'], cwd);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--replay-out is deprecated/);
@@ -270,12 +298,12 @@ describe('--out-dir: every replay file in one place, and the paths printed', () 
 });
 
 describe('installed on PATH: a symlink to bin/dio-cache.js, run from another directory', () => {
-  it('finds its own files from its real path, and reads file arguments relative to the caller', () => {
+  it('finds its own files from its real path, and reads file arguments relative to the caller', async () => {
     // What `npm link` (or `npm install -g <checkout>`) makes: <prefix>/bin/dio-cache -> the checkout's bin/dio-cache.js.
-    const prefix = mkdtempSync(join(tmpdir(), 'dio-prefix-'));
+    const prefix = tempDir('dio-prefix-');
     mkdirSync(join(prefix, 'bin'));
     symlinkSync(CLI, join(prefix, 'bin', 'dio-cache'));
-    const tree = mkdtempSync(join(tmpdir(), 'dio-kernel-tree-'));
+    const tree = tempDir('dio-kernel-tree-');
     mkdirSync(join(tree, 'fs', 'iomap'), { recursive: true });
     copyFileSync(join(FIX, 'splice-no-irqsave.patch'), join(tree, 'fs', 'iomap', 'my.patch'));
     const env = { ...process.env, PATH: `${join(prefix, 'bin')}${delimiter}${process.env.PATH ?? ''}` };
@@ -284,14 +312,16 @@ describe('installed on PATH: a symlink to bin/dio-cache.js, run from another dir
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^my\.patch \(patch, email\)/);
     expect(r.stdout).toContain(`replay: dio-cache check fs/iomap/my.patch --replay ${join(tree, 'out', 'my.patch.irq-list-hardirq-only.replay.json')}`);
-    // The replay file, given relative to the caller's directory, too.
-    const rp = spawnSync('dio-cache', ['check', 'fs/iomap/my.patch', '--replay', 'out/my.patch.irq-list-hardirq-only.replay.json'], { cwd: tree, env, encoding: 'utf8', timeout: 120_000 });
-    expect(rp.status).toBe(1);
-    expect(rp.stdout).toMatch(/reproduced: irq-list-hardirq-only/);
-    const list = spawnSync('dio-cache', ['list'], { cwd: tree, env, encoding: 'utf8' });
-    expect(list.status).toBe(0);
-    expect(list.stdout).toMatch(/^implementations:/);
     expect(JSON.parse(readFileSync(join(tree, 'out', 'my.patch.irq-list-hardirq-only.replay.json'), 'utf8')).impl).toBe(join(tree, 'fs', 'iomap', 'my.patch'));
+    // The replay file, given relative to the caller's directory, too; and `list`. In-process
+    // (test/cli-run.ts, run in `tree`): that the command on PATH starts from its real path is
+    // the spawn's above, which imports the same files.
+    const rp = await run(['check', 'fs/iomap/my.patch', '--replay', 'out/my.patch.irq-list-hardirq-only.replay.json'], tree);
+    expect(rp.code).toBe(1);
+    expect(rp.out).toMatch(/reproduced: irq-list-hardirq-only/);
+    const list = await run(['list'], tree);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^implementations:/);
   });
 });
 

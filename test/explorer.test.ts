@@ -5,8 +5,7 @@
  * giving a partial result, and the state counts recorded in conformance/manifest.json.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -43,7 +42,9 @@ import { v1Variant } from '../impl/variants/v1-parts.js';
 import { INVARIANTS, violations } from '../model/invariants.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
 import { runCli } from './cli-run.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const spinRef = (ops: number) => ({ ...SCOPES['spin-ref']!, ops });
 
@@ -228,7 +229,7 @@ describe('explorer: counterexamples', () => {
     expect(lines[lines.length - 1]).toContain(`✗ ${v.id}: ${v.message}`);
     expect(lines.length).toBeLessThanOrEqual(20);
 
-    const dir = mkdtempSync(join(tmpdir(), 'dio-explorer-'));
+    const dir = tempDir('dio-explorer-');
     const file = join(dir, 'bad.replay.json');
     writeReplay(file, { impl: badSplice.name, scope, choices: v.steps.map((s) => s.choice), invariant: v.id, message: v.message });
     const back = replay(badSplice, readReplay(file));
@@ -237,7 +238,7 @@ describe('explorer: counterexamples', () => {
   });
 
   it('CLI: explore --impl PATH --json exits 1 with a replay file, and `replay FILE` reproduces the identical trace', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dio-explorer-cli-'));
+    const dir = tempDir('dio-explorer-cli-');
     const mod = join(dir, 'bad.ts');
     const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
     // The fixture module: this file's bad splice, importing the repo by absolute path.

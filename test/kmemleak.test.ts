@@ -7,8 +7,7 @@
  * (iomap-v1-kmemleak) and its wrong placement (kmemleak-free-after-put-cpu); that an implementation
  * that never annotates is not judged; and that the ghost is part of the explored state.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -23,13 +22,15 @@ import { iomapV1Kmemleak } from '../impl/ports/iomap-v1-kmemleak.js';
 import { kmemleakFreeAfterPutCpu } from '../impl/variants/kmemleak-free-after-put-cpu.js';
 import { cloneWorld, newHeapObj } from '../impl/kernel/world.js';
 import { invariant } from '../model/invariants.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const KERNEL = fileURLToPath(new URL('./fixtures/kernel/', import.meta.url));
 const BASE = `${KERNEL}bio-5031e945.c`;
 const POST = `${KERNEL}bio-5031e945-kmemleak.c`;
 const PROPOSAL = `${KERNEL}bio-kmemleak-aZ74UbGA261L4mxQ.diff`;
 const BINDING = `${KERNEL}bio-5031e945.binding.json`;
-const work = mkdtempSync(join(tmpdir(), 'dio-kmemleak-'));
+const work = tempDir('dio-kmemleak-');
 
 const scope = (name: string) => CHECK_SCOPES.find((s) => s.name === name)!;
 

@@ -32,10 +32,30 @@ const summary = (r: ExploreResult) => ({
   witnessLengths: r.extremes.witnesses.map((w) => w.choices.length),
 });
 
+/** The scopes both parallel searches are compared on, with the slots the DFS's table starts with. */
+const COMPARED = [
+  [spinRef(4), true, undefined],
+  [spinRef(4), false, 16],
+  [SCOPES['smp-small']!, true, 64],
+] as const;
+
+/**
+ * iomap-v1's sequential BFS of a scope, searched once for both parallel searches' tests: the
+ * parallel DFS must store the same states and take the same transitions, which the sequential
+ * DFS does too (explorer.test.ts: "DFS visits exactly the states BFS visits", and at K=6).
+ */
+const sequential = new Map<string, ExploreResult>();
+function sequentialBfs(scope: (typeof COMPARED)[number][0], symmetry: boolean): ExploreResult {
+  const key = `${scope.name}/${scope.ops}/${symmetry}`;
+  let r = sequential.get(key);
+  if (!r) sequential.set(key, (r = explore({ impl: iomapV1, scope, symmetry })));
+  return r;
+}
+
 describe('parallel BFS', () => {
   it('2 workers find the states, transitions, depth and extremes of the sequential BFS (spin-ref K=4 with and without symmetry, smp-small)', async () => {
-    for (const [scope, symmetry] of [[spinRef(4), true], [spinRef(4), false], [SCOPES['smp-small']!, true]] as const) {
-      const seq = explore({ impl: iomapV1, scope, symmetry });
+    for (const [scope, symmetry] of COMPARED) {
+      const seq = sequentialBfs(scope, symmetry);
       const par = await exploreAsync({ impl: iomapV1, scope, symmetry, workers: 2 });
       expect(par.stats.workers).toBe(2);
       expect(summary(par)).toEqual(summary(seq));
@@ -123,9 +143,11 @@ describe('parallel DFS', () => {
   // What the two searches must agree on; a DFS's depth and first witnesses depend on its order.
   const same = (r: ExploreResult) => ({ verdict: r.verdict, complete: r.complete, states: r.stats.states, transitions: r.stats.transitions, maxCached: r.extremes.maxCached });
 
-  it('2 workers store the states and take the transitions of the sequential DFS (spin-ref K=4 with and without symmetry, smp-small), also when the table grows mid-search', async () => {
-    for (const [scope, symmetry, slots] of [[spinRef(4), true, undefined], [spinRef(4), false, 16], [SCOPES['smp-small']!, true, 64]] as const) {
-      const seq = explore({ impl: iomapV1, scope, symmetry, strategy: 'dfs' });
+  it('2 workers store the states and take the transitions of the sequential search (spin-ref K=4 with and without symmetry, smp-small), also when the table grows mid-search', async () => {
+    for (const [scope, symmetry, slots] of COMPARED) {
+      // The sequential BFS of the test above: the states, transitions, verdict and maximum of the
+      // sequential DFS too, and searched once.
+      const seq = sequentialBfs(scope, symmetry);
       const par = await exploreAsync({ impl: iomapV1, scope, symmetry, strategy: 'dfs', workers: 2, ...(slots ? { initialTableSlots: slots } : {}) });
       expect(par.stats.workers).toBe(2);
       expect(par.stats.strategy).toBe('dfs');
@@ -172,6 +194,25 @@ describe('parallel DFS', () => {
     expect(aborted.stoppedBy).toBe('signal');
     expect(aborted.complete).toBe(false);
     expect(aborted.stats.states).toBeGreaterThan(0);
+  });
+
+  it('check --dfs --workers on a patch: worker 0 runs on the main thread\'s build, the thread rebuilds it, and the coverage adds up to the sequential run\'s', async () => {
+    // Worker 0 counts straight into the main thread's counters and sends none back; counted
+    // twice, or the thread's left out, the statement hits would differ from one thread's.
+    const file = resolve(repo, 'test/fixtures/seed/iomap-dio-alloc-cache-v1.txt');
+    // A small run first, so that the thread has loaded the checker and joins the search below
+    // early enough to take part of it.
+    await check({ file, scopes: [spinRef(2)], strategy: 'dfs', workers: 2 });
+    const scopes = [spinRef(5)];
+    const seq = await check({ file, scopes, strategy: 'dfs' });
+    const par = await check({ file, scopes, strategy: 'dfs', workers: 2 });
+    expect(par.verdict).toBe('conforms');
+    expect(par.runs[0]!.stats.workers).toBe(2);
+    expect(par.stats.states).toBe(seq.stats.states);
+    // Boundaries entered equally often are listed in the order the counters first met them.
+    const byCount = (c: typeof seq.coverage) => c && { ...c, interruptsAt: [...c.interruptsAt].sort((a, b) => b.count - a.count || a.at.localeCompare(b.at)) };
+    expect(byCount(par.coverage)).toEqual(byCount(seq.coverage));
+    expect(par.coverage!.functions.some((f) => f.statements.some((x) => x.hits > 0))).toBe(true);
   });
 
   it('CLI: explore --dfs --workers 2 gives the sequential verdict and counts', async () => {

@@ -6,8 +6,7 @@
  * step of its own with a boundary after it; every Kernel call a port makes is a `both` or `port`
  * row (or memory); a call that is no row is an input error (exit 2) naming it.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +21,9 @@ import { mkPtr } from '../impl/kernel/values.js';
 import type { HeapObj } from '../impl/kernel/world.js';
 import { runCli } from './cli-run.js';
 import { bareKernel, drain } from './c-harness.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const C_ROWS = PRIMITIVES.filter((r) => r.paths !== 'port');
 /** A C name for a row: its own, or a tracepoint for the `trace_*` prefix. */
@@ -199,7 +200,7 @@ describe('the C path reads the table', () => {
   });
 
   it('a C call that is no row is an input error naming it and what to do (exit 2)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dio-prim-'));
+    const dir = tempDir('dio-prim-');
     const src = readFileSync(join(ROOT, 'test/fixtures/c/local-lock.c'), 'utf8');
     expect(src).toContain('local_lock_irqsave(&dio_cache.lock, flags);');
     // spin_lock_irqsave() is a kernel call, but not one the checker models.
@@ -211,7 +212,7 @@ describe('the C path reads the table', () => {
   });
 
   it('kmem_cache_alloc(): its cache is opaque (not a name to define), its gfp is checked before exploring as kmalloc\'s', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dio-prim-'));
+    const dir = tempDir('dio-prim-');
     const src = readFileSync(join(ROOT, 'test/fixtures/c/direct-io-v1.c'), 'utf8');
     const line = 'dio = kmalloc(sizeof(*dio), GFP_KERNEL);';
     expect(src).toContain(line);

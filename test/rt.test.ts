@@ -22,6 +22,9 @@ import { invariant } from '../model/invariants.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
 import kfreeUnderGetCpu from './fixtures/rt/kfree-under-get-cpu.js';
 import { runCli } from './cli-run.js';
+import { tempDirs } from './temp.js';
+
+const tempDir = tempDirs();
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -222,8 +225,9 @@ describe('known-bad variants whose verdict depends on the config', () => {
 
   it('the CLI names the config in the verdict (text and JSON) and exits by it', async () => {
     // In-process (test/cli-run.ts): the entry bin/dio-cache.js calls, with its output and exit code, without a node + tsx start per run.
+    const out = tempDir('dio-rt-');
     const run = async (...args: string[]) => {
-      const r = await runCli(['explore', '--impl', 'hardirq-task-list', '--scope', 'spin-ref', '--ops', '2', '--no-progress', '--out-dir', join(ROOT, 'node_modules/.rt-test-out'), ...args], ROOT);
+      const r = await runCli(['explore', '--impl', 'hardirq-task-list', '--scope', 'spin-ref', '--ops', '2', '--no-progress', '--out-dir', out, ...args], ROOT);
       return { status: r.code, stdout: r.out, stderr: r.err };
     };
     const rt = await run('--config', 'rt');

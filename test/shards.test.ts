@@ -5,8 +5,7 @@
  * results that is not one whole search.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +22,9 @@ import { iomapV1 } from '../impl/ports/iomap-v1.js';
 import { findImpl } from '../impl/registry.js';
 import { getProfile, reachableCapBound } from '../model/profiles.js';
 import { runCli } from './cli-run.js';
+import { tempDirs } from './temp.js';
 
+const tempDir = tempDirs();
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const N = 4;
 const scope: Scope = { ...SCOPES['spin-ref']!, ops: 3 };
@@ -182,7 +183,7 @@ describe('shards: one search as 4 independent parts', () => {
   });
 
   it('the CLI: 4 shard processes and `dio-cache merge` find the variant\'s violation, whose replay file reproduces it; a missing shard is exit 2 naming it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dio-shards-'));
+    const dir = tempDir('dio-shards-');
     const cli = join(repo, 'bin/dio-cache.js');
     const shard = (i: number) =>
       new Promise<number>((res) => {

@@ -36,6 +36,7 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let tmp = '';
+let profile = '';
 let ctx: BrowserContext | undefined;
 /** Why the browser is not there, if it is not: every test then fails with it (none is skipped). */
 let missing = '';
@@ -146,7 +147,8 @@ beforeAll(async () => {
   expect(d.status, d.stderr).toBe(1);
   made.patch = { html: join(tmp, 'patch.html'), json: JSON.parse(d.stdout) as Made['json'] };
 
-  ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'chromium-profile-')), {
+  profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
+  ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
@@ -157,6 +159,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctx?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
+  // The browser's profile directory, after the browser has closed (it writes there until then).
+  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 it("Debian's chromium is installed (the viewer is tested in a real browser)", () => {

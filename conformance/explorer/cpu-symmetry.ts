@@ -98,17 +98,26 @@ function outline(x: Image): number[] {
   // Read off the world itself: slot s holds CPU inv[s], and a task's CPU keeps its object.
   const out: number[] = [];
   const { w, pi, inv } = x.r;
-  const cur = (c: World['cpus'][number]) => (c.current >= 0 ? x.newIndex[c.current]! : c.current);
   for (let s = 0; s < inv.length; s++) {
     const c = w.cpus[inv[s]!]!;
-    out.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | (c.softirq ? 4 : 0) | (c.hardirq ? 8 : 0) | ((c.spec ?? 0) << 4), cur(c));
+    out.push((c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | (c.softirq ? 4 : 0) | (c.hardirq ? 8 : 0) | ((c.spec ?? 0) << 4), currentIn(x, c));
   }
   for (let i = 0; i < x.ord.length; i++) {
     const t = w.tasks[x.ord[i]!]!;
     const c = w.cpus[t.cpu];
-    out.push(taskKeyAt(t, pi[t.cpu] ?? t.cpu, c !== undefined && cur(c) === i ? 1 : 0));
+    out.push(taskKeyAt(t, pi[t.cpu] ?? t.cpu, c !== undefined && currentIn(x, c) === i ? 1 : 0));
   }
   return out;
+}
+
+/**
+ * A CPU's current task as the image numbers it. This and the helpers of images() are module
+ * functions and methods, not closures made per call: tsx compiles with esbuild's keepNames, which
+ * wraps every named closure in a __name() call (an Object.defineProperty) each time it is made,
+ * and these run for every image of every state (it was a sixth of a CPU-symmetric search's time).
+ */
+function currentIn(x: Image, c: World['cpus'][number]): number {
+  return c.current >= 0 ? x.newIndex[c.current]! : c.current;
 }
 
 /** The image as a world to serialise. */
@@ -173,42 +182,66 @@ function images(w: World, pi: number[], identity: boolean, out: Image[]): void {
   const n = w.cpus.length;
   const inv = new Array<number>(n);
   for (let c = 0; c < n; c++) inv[pi[c]!] = c;
-  const tasks = w.tasks;
-  const running = (i: number) => {
-    const c = w.cpus[tasks[i]!.cpu];
-    return c !== undefined && c.current === i ? 1 : 0;
-  };
   // The tasks as they will be in the image (their CPUs and the CPU numbers their frames read
   // renamed), without building them: only a kept image is built (materialise()).
-  const keys = tasks.map((t, i) => taskKeyAt(t, pi[t.cpu] ?? t.cpu, running(i)));
-  const frameOf = (i: number) => (identity ? tasks[i]!.frame : renameFrame(tasks[i]!.frame, pi));
-  const cmp = (a: number, b: number) => keys[a]! - keys[b]! || compareFrames(frameOf(a), frameOf(b));
-  const order = tasks.map((_, i) => i).sort((a, b) => cmp(a, b) || a - b);
+  const t = new TaskOrder(w, pi, identity);
+  const order = w.tasks.map((_, i) => i).sort((a, b) => t.cmp(a, b) || a - b);
   const r: Renamed = { w, pi, identity, inv, cpus: null, moved: null, heap: null };
-  // Tied tasks without objects (no frame, nothing held) serialise alike in either order.
-  const plain = (i: number) => tasks[i]!.frame === null && tasks[i]!.held.length === 0;
-  for (const ord of tieOrders(order, cmp, plain)) {
+  for (const ord of tieOrders(order, t)) {
     const newIndex = new Array<number>(ord.length);
     ord.forEach((old, i) => (newIndex[old] = i));
     out.push({ r, ord, newIndex });
   }
 }
 
+/** How images() orders the tasks of one CPU permutation: by their keys, then their frames as renamed. */
+class TaskOrder {
+  private readonly keys: number[];
+
+  constructor(
+    private readonly w: World,
+    private readonly pi: number[],
+    private readonly identity: boolean,
+  ) {
+    const tasks = w.tasks;
+    this.keys = new Array<number>(tasks.length);
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i]!;
+      const c = w.cpus[t.cpu];
+      this.keys[i] = taskKeyAt(t, pi[t.cpu] ?? t.cpu, c !== undefined && c.current === i ? 1 : 0);
+    }
+  }
+
+  private frameOf(i: number): Frame | null {
+    return this.identity ? this.w.tasks[i]!.frame : renameFrame(this.w.tasks[i]!.frame, this.pi);
+  }
+
+  cmp(a: number, b: number): number {
+    return this.keys[a]! - this.keys[b]! || compareFrames(this.frameOf(a), this.frameOf(b));
+  }
+
+  /** Tied tasks without objects (no frame, nothing held) serialise alike in either order. */
+  plain(i: number): boolean {
+    const t = this.w.tasks[i]!;
+    return t.frame === null && t.held.length === 0;
+  }
+}
+
 /**
- * `order`, and every order that permutes runs of elements `cmp` ties (a handful of tasks), except
- * runs of `plain` ones, which every order serialises alike.
+ * `order`, and every order that permutes runs of elements `t` ties (a handful of tasks), except
+ * runs of plain ones, which every order serialises alike.
  */
-function tieOrders(order: number[], cmp: (a: number, b: number) => number, plain: (i: number) => boolean): number[][] {
+function tieOrders(order: number[], t: TaskOrder): number[][] {
   // Most states tie no two tasks, or only ones without objects: then `order` is the only one.
   let ties = false;
-  for (let i = 0; i + 1 < order.length && !ties; i++) ties = cmp(order[i]!, order[i + 1]!) === 0 && !(plain(order[i]!) && plain(order[i + 1]!));
+  for (let i = 0; i + 1 < order.length && !ties; i++) ties = t.cmp(order[i]!, order[i + 1]!) === 0 && !(t.plain(order[i]!) && t.plain(order[i + 1]!));
   if (!ties) return [order];
   let outs: number[][] = [[]];
   for (let i = 0; i < order.length; ) {
     let j = i + 1;
-    while (j < order.length && cmp(order[i]!, order[j]!) === 0) j++;
+    while (j < order.length && t.cmp(order[i]!, order[j]!) === 0) j++;
     const run = order.slice(i, j);
-    const runs = run.length === 1 || run.every(plain) ? [run] : allOrders(run);
+    const runs = run.length === 1 || run.every((x) => t.plain(x)) ? [run] : allOrders(run);
     const next: number[][] = [];
     for (const o of outs) for (const r of runs) next.push(o.concat(r));
     outs = next;

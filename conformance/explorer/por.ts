@@ -232,16 +232,11 @@ export class PartialOrder {
     const { inst, named } = this.own;
     inst.fill(0, 0, heap.length);
     named.fill(-1, 0, heap.length);
-    const todo: number[] = [];
+    // The walk's steps are module functions, not closures made per call: see OwnerWalk.
+    const k: OwnerWalk = { heap, inst, named, todo: [] };
+    const { todo } = k;
     const instances: { id: number; cpu: number }[] = [];
-    const rootVisit = (v: Value) => {
-      if (!isPtr(v)) return;
-      const id = ptrId(v);
-      if (id >= heap.length || !heap[id] || inst[id] === ROOT) return;
-      inst[id] = ROOT;
-      todo.push(id);
-    };
-    for (const k in w.globals) rootVisit(w.globals[k]!);
+    for (const g in w.globals) rootVisit(k, w.globals[g]!);
     while (todo.length) {
       const id = todo.pop()!;
       const o = heap[id]!;
@@ -250,58 +245,86 @@ export class PartialOrder {
         for (let j = 3; j < f.length; j += 2) if (isPtr(f[j + 1]!)) instances.push({ id: ptrId(f[j + 1]!), cpu: Math.floor(f[j]! / 8) });
         continue;
       }
-      for (let j = 4; j < f.length; j += 2) rootVisit(f[j]!);
+      for (let j = 4; j < f.length; j += 2) rootVisit(k, f[j]!);
     }
     for (const { id, cpu } of instances) {
       const bit = 1 << cpu;
-      const reach = (x: number) => {
-        if (x <= 0 || x >= heap.length || !heap[x]) return;
-        const m = inst[x]!;
-        if (m === ROOT || m & bit) return;
-        inst[x] = m | bit;
-        todo.push(x);
-      };
-      reach(id);
+      reach(k, id, bit);
       while (todo.length) {
         const f = flatObj(heap[todo.pop()!]!);
-        for (let j = 4; j < f.length; j += 2) if (isPtr(f[j]!)) reach(ptrId(f[j]!));
+        for (let j = 4; j < f.length; j += 2) if (isPtr(f[j]!)) reach(k, ptrId(f[j]!), bit);
       }
     }
-    const name = (x: number, ctx: number) => {
-      if (x <= 0 || x >= heap.length || !heap[x] || inst[x] === ROOT) return;
-      const m = named[x]!;
-      if (m === ctx || m === SHARED) return;
-      named[x] = m === -1 ? ctx : SHARED;
-      todo.push(x);
-    };
-    const nameAll = (vs: readonly Value[], ctx: number) => {
-      for (const v of vs) if (isPtr(v)) name(ptrId(v), ctx);
-      while (todo.length) {
-        const x = todo.pop()!;
-        const f = flatObj(heap[x]!);
-        for (let j = 4; j < f.length; j += 2) if (isPtr(f[j]!)) name(ptrId(f[j]!), named[x]!);
-      }
-    };
-    const frame = (fr: Frame | null, ctx: number) => {
-      if (!fr) return;
-      nameAll(fr.args, ctx);
-      nameAll(fr.reads, ctx);
-      const g = fr.ghost >>> GHOST_SHIFT;
-      if (g) nameAll([mkPtr(g)], ctx);
-    };
     const T = w.tasks.length;
     w.tasks.forEach((t, i) => {
-      frame(t.frame, i);
-      nameAll(t.held, i);
+      nameFrame(k, t.frame, i);
+      nameAll(k, t.held, i);
     });
     w.cpus.forEach((cs, c) => {
-      frame(cs.softirq, T + 2 * c);
-      frame(cs.hardirq, T + 2 * c + 1);
+      nameFrame(k, cs.softirq, T + 2 * c);
+      nameFrame(k, cs.hardirq, T + 2 * c + 1);
     });
-    nameAll(w.inflight, T + 2 * w.cpus.length);
+    nameAll(k, w.inflight, T + 2 * w.cpus.length);
     this.ownedIn = w;
     return this.own;
   }
+}
+
+/**
+ * The walk of PartialOrder.owners() over one world: its heap, the two arrays it fills and its work list.
+ * Its steps are module functions rather than closures made on each call: tsx compiles with
+ * esbuild's keepNames, which wraps every named closure in a __name() call (an
+ * Object.defineProperty) each time it is made, and owners() runs once per state expanded.
+ */
+interface OwnerWalk {
+  heap: World['heap'];
+  inst: Int32Array;
+  named: Int32Array;
+  todo: number[];
+}
+
+/** What the statics reach: ROOT. */
+function rootVisit(k: OwnerWalk, v: Value): void {
+  if (!isPtr(v)) return;
+  const id = ptrId(v);
+  if (id >= k.heap.length || !k.heap[id] || k.inst[id] === ROOT) return;
+  k.inst[id] = ROOT;
+  k.todo.push(id);
+}
+
+/** What CPU `bit`'s per-CPU instance reaches. */
+function reach(k: OwnerWalk, x: number, bit: number): void {
+  if (x <= 0 || x >= k.heap.length || !k.heap[x]) return;
+  const m = k.inst[x]!;
+  if (m === ROOT || m & bit) return;
+  k.inst[x] = m | bit;
+  k.todo.push(x);
+}
+
+function nameOne(k: OwnerWalk, x: number, ctx: number): void {
+  if (x <= 0 || x >= k.heap.length || !k.heap[x] || k.inst[x] === ROOT) return;
+  const m = k.named[x]!;
+  if (m === ctx || m === SHARED) return;
+  k.named[x] = m === -1 ? ctx : SHARED;
+  k.todo.push(x);
+}
+
+/** Context `ctx` names these values and what they reach. */
+function nameAll(k: OwnerWalk, vs: readonly Value[], ctx: number): void {
+  for (const v of vs) if (isPtr(v)) nameOne(k, ptrId(v), ctx);
+  while (k.todo.length) {
+    const x = k.todo.pop()!;
+    const f = flatObj(k.heap[x]!);
+    for (let j = 4; j < f.length; j += 2) if (isPtr(f[j]!)) nameOne(k, ptrId(f[j]!), k.named[x]!);
+  }
+}
+
+function nameFrame(k: OwnerWalk, fr: Frame | null, ctx: number): void {
+  if (!fr) return;
+  nameAll(k, fr.args, ctx);
+  nameAll(k, fr.reads, ctx);
+  const g = fr.ghost >>> GHOST_SHIFT;
+  if (g) nameAll(k, [mkPtr(g)], ctx);
 }
 
 /** owners()' index of the context on top of CPU c. */
