@@ -118,20 +118,26 @@ async function ours(k: number, symmetry: boolean, workers: number, strategy: 'bf
 
 interface CommandRun {
   states: number;
+  transitions: number;
   seconds: number;
   complete: boolean;
   verdict: string;
   maxCached: number;
 }
 
-/** `node bin/dio-cache.js ARGS --json`, timed from start to exit; null (and a line saying why) without a JSON report. */
+/**
+ * `node bin/dio-cache.js ARGS --json`, timed from start to exit, its replay files written to a
+ * directory removed after it; null (and a line saying why) without a JSON report.
+ */
 function command(args: string[]): CommandRun | null {
+  const outDir = mkdtempSync(join(tmpdir(), 'dio-bench-'));
   const t0 = performance.now();
-  const child = spawnSync(process.execPath, [join(here, '..', 'bin', 'dio-cache.js'), ...args, '--json', '--no-progress', '--max-seconds', String(BUDGET_S)], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const child = spawnSync(process.execPath, [join(here, '..', 'bin', 'dio-cache.js'), ...args, '--json', '--no-progress', '--max-seconds', String(BUDGET_S), '--out-dir', outDir], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const seconds = (performance.now() - t0) / 1000;
+  rmSync(outDir, { recursive: true, force: true });
   try {
-    const r = JSON.parse(child.stdout) as { verdict: string; complete: boolean; stats: { states: number }; extremes?: { maxCached: number } };
-    return { states: r.stats.states, seconds, complete: r.complete, verdict: r.verdict, maxCached: r.extremes?.maxCached ?? -1 };
+    const r = JSON.parse(child.stdout) as { verdict: string; complete: boolean; stats: { states: number; transitions: number }; extremes?: { maxCached: number } };
+    return { states: r.stats.states, transitions: r.stats.transitions, seconds, complete: r.complete, verdict: r.verdict, maxCached: r.extremes?.maxCached ?? -1 };
   } catch {
     process.stdout.write(`  dio-cache ${args.join(' ')}: no JSON report (exit ${child.status}): ${child.stderr.trim().split('\n').pop() ?? ''}\n`);
     return null;
@@ -257,30 +263,13 @@ async function main(): Promise<void> {
       // --dfs --workers N` (reading the mail, building, every call-site run, minimising).
       // As SPIN's row is `spin -a`, gcc and pan, this one is the command from start to exit (node,
       // tsx, reading the mail, building, the worker threads, every call-site run, minimising).
-      {
-        const outDir = mkdtempSync(join(tmpdir(), 'dio-bench-'));
-        const args = [join(here, '..', 'bin', 'dio-cache.js'), 'check', seed, '--scope', 'spin-ref', '--ops', String(k), '--dfs', '--workers', String(cores), '--json', '--no-progress', '--max-seconds', String(BUDGET_S), '--out-dir', outDir];
-        const t0 = performance.now();
-        const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 28 });
-        const seconds = (performance.now() - t0) / 1000;
-        rmSync(outDir, { recursive: true, force: true });
-        type Report = { verdict: string; complete: boolean; stats: { states: number; transitions: number } };
-        const parsed = (): Report | null => {
-          try {
-            return JSON.parse(child.stdout) as Report;
-          } catch {
-            process.stdout.write(`  ${k}  check --dfs: no JSON report (exit ${child.status}): ${child.stderr.trim().split('\n').pop() ?? ''}\n`);
-            return null;
-          }
-        };
-        const r = parsed();
-        if (r) {
-          const sps = r.stats.states / seconds;
-          cRows.push({ k, runs: 'check-dfs', workers: cores, states: r.stats.states, transitions: r.stats.transitions, seconds, statesPerSecond: sps, complete: r.complete, verdict: r.verdict });
-          process.stdout.write(
-            `  ${k}  ${`dio-cache check --dfs --workers ${cores}`.padEnd(11)}  ${fmt(r.stats.states).padStart(10)}  ${fmt(r.stats.transitions).padStart(12)}  ${fmt(seconds, 2).padStart(8)}  ${fmt(sps).padStart(9)}  ${'—'.padStart(6)}  ${String(r.complete).padStart(8)}  ${r.verdict} (the command end to end, every call-site run included)\n`,
-          );
-        }
+      const r = command(['check', seed, '--scope', 'spin-ref', '--ops', String(k), '--dfs', '--workers', String(cores)]);
+      if (r) {
+        const sps = r.states / r.seconds;
+        cRows.push({ k, runs: 'check-dfs', workers: cores, states: r.states, transitions: r.transitions, seconds: r.seconds, statesPerSecond: sps, complete: r.complete, verdict: r.verdict });
+        process.stdout.write(
+          `  ${k}  ${`dio-cache check --dfs --workers ${cores}`.padEnd(11)}  ${fmt(r.states).padStart(10)}  ${fmt(r.transitions).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(sps).padStart(9)}  ${'—'.padStart(6)}  ${String(r.complete).padStart(8)}  ${r.verdict} (the command end to end, every call-site run included)\n`,
+        );
       }
     }
     (results as Record<string, unknown>).cPath = cRows;
