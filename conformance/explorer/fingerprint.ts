@@ -15,8 +15,11 @@
  * states. A walk that is not canonical stores more states than necessary, and makes the count
  * depend on which of two isomorphic worlds a search kept (the parallel BFS keeps whichever
  * worker's insert wins). So sets are written by individualisation and refinement (multiset())
- * with keys that see what an object points to and what points to it, and a test renames every
- * reachable state of two scopes at random and checks that its fingerprint does not change.
+ * with keys that see what an object points to and what points to it; where the keys still tie
+ * objects that are not interchangeable (spin-ref K=8: two held dios, each the stale dio_next of
+ * an in-flight one, of which only one is itself named by a held dio's dio_next), the walk
+ * branches and the least serialisation is kept, so the form is canonical, not just nearly so.
+ * Tests rename reachable states at random and check that the fingerprint does not change.
  *
  * `Frame.next` is derived (a label for reports) and is not part of the state; `World.interrupts`
  * counts the path, not the state, and is left out too. `Frame.ghost` carries an object id from
@@ -308,25 +311,33 @@ export class Fingerprinter {
     // reaches, then key the rest again. Keys read the canonical ids named so far, so of two
     // elements that tied before (two held dios with equal cells, each the stale dio_next of
     // another one), the ones linked to what was just named now differ from the others: linked
-    // structures come out in one consistent order whatever their object ids. Ties left are
-    // between elements no key tells apart (interchangeable ones), broken by position.
+    // structures come out in one consistent order whatever their object ids. A tie left is
+    // broken by position only where that cannot matter (interchangeable(): the tied elements are
+    // the same, or unlinked copies of one another); any other tie is a branch point of the walk,
+    // and serialise() keeps the least serialisation over its branches.
     const rest = this.mv;
     for (let i = 0; i < n; i++) rest[i] = vals[i]!;
     const ids = this.mIds;
     for (let i = 0; i < n; i++) ids[i] = vals[i]! < PTR_BASE ? -1 : Math.floor((vals[i]! - PTR_BASE) / OBJ_SPAN);
     this.indexRefs(ids, n);
+    const keys = this.mKeys;
     let m = n;
     while (m > 0) {
       let best = 0;
       let bestKey = -1;
-      for (let i = 0; i < m; i++) {
-        const v = rest[i]!;
-        const k = m > 1 ? (this.key(v) ^ (v < PTR_BASE ? 0 : this.inRefs(Math.floor((v - PTR_BASE) / OBJ_SPAN)))) >>> 0 : 0;
-        if (bestKey < 0 || k < bestKey) {
-          bestKey = k;
-          best = i;
+      let tied = 1;
+      if (m > 1)
+        for (let i = 0; i < m; i++) {
+          const v = rest[i]!;
+          const k = (this.key(v) ^ (v < PTR_BASE ? 0 : this.inRefs(Math.floor((v - PTR_BASE) / OBJ_SPAN)))) >>> 0;
+          keys[i] = k;
+          if (bestKey < 0 || k < bestKey) {
+            bestKey = k;
+            best = i;
+            tied = 1;
+          } else if (k === bestKey) tied++;
         }
-      }
+      if (tied > 1 && !this.interchangeable(vals, rest, m, bestKey, best)) best = this.branch(m, bestKey, tied);
       const v = rest[best]!;
       for (let i = best; i < m - 1; i++) rest[i] = rest[i + 1]!;
       m--;
@@ -334,17 +345,132 @@ export class Fingerprinter {
       this.drain();
     }
   }
+  /** multiset()'s keys of the elements left, by position. */
+  private mKeys: number[] = [];
 
+  /**
+   * A tie multiset() may break by position: the elements of `rest` keyed `bestKey` (the first at
+   * `first`) are all one value, or are distinct unnamed objects with equal contents that point
+   * only to named objects, at one offset, each held once in `vals`, and named by nothing else
+   * (no cell of another object, no frame, no other set). Then swapping any two of them maps the
+   * world onto itself and fixes everything named so far: whichever is written first, the
+   * serialisation is the same.
+   */
+  private interchangeable(vals: readonly number[], rest: readonly number[], m: number, bestKey: number, first: number): boolean {
+    const keys = this.mKeys;
+    const v0 = rest[first]!;
+    let same = true;
+    for (let i = first + 1; i < m; i++) if (keys[i] === bestKey && rest[i] !== v0) same = false;
+    if (same) return true;
+    if (v0 < PTR_BASE) return false;
+    const off0 = (v0 - PTR_BASE) % OBJ_SPAN;
+    const o0 = this.w.heap[Math.floor((v0 - PTR_BASE) / OBJ_SPAN)];
+    const f0 = o0 ? flatObj(o0) : null;
+    for (let i = first; i < m; i++) {
+      if (keys[i] !== bestKey) continue;
+      const v = rest[i]!;
+      if (v < PTR_BASE || (v - PTR_BASE) % OBJ_SPAN !== off0 || !this.unlinked(v, vals)) return false;
+      const o = this.w.heap[Math.floor((v - PTR_BASE) / OBJ_SPAN)];
+      if (!o || !f0) {
+        if (o || f0) return false;
+        continue;
+      }
+      const f = flatObj(o);
+      if (f.length !== f0.length) return false;
+      for (let j = 0; j < f.length; j++) if (f[j] !== f0[j]) return false;
+    }
+    return true;
+  }
 
-  /** The state as words: the walk that renames objects, or serialisePlain() without symmetry. */
+  /** Whether object value `v` of the set `vals` is unnamed, points only to named objects, and nothing but its one place in `vals` names it. */
+  private unlinked(v: number, vals: readonly number[]): boolean {
+    const id = Math.floor((v - PTR_BASE) / OBJ_SPAN);
+    if ((this.canon[id] ?? 0) > 0) return false;
+    const o = this.w.heap[id];
+    if (o) {
+      const f = flatObj(o);
+      for (let i = 4; i < f.length; i += 2) {
+        const c = f[i]!;
+        if (c >= PTR_BASE && (this.canon[Math.floor((c - PTR_BASE) / OBJ_SPAN)] ?? 0) === 0) return false;
+      }
+    }
+    const refs = this.refs;
+    for (let r = 0; r < this.refsN; r += 4) if (refs[r] === id) return false;
+    let here = 0;
+    for (const x of vals) if (x >= PTR_BASE && Math.floor((x - PTR_BASE) / OBJ_SPAN) === id) here++;
+    if (here !== 1) return false;
+    const w = this.w;
+    if (vals !== w.inflight && namesObject(w.inflight, id)) return false;
+    for (const t of w.tasks) if ((vals !== t.held && namesObject(t.held, id)) || frameNames(t.frame, id)) return false;
+    for (const c of w.cpus) if (frameNames(c.softirq, id) || frameNames(c.hardirq, id)) return false;
+    return true;
+  }
+
+  /**
+   * A tie that interchangeable() cannot break: the next branch point of the walk. Takes the
+   * tied element serialise() asks for (the first on its first walk) and records how many there
+   * are, so that serialise() walks again for each of the others.
+   */
+  private branch(m: number, bestKey: number, tied: number): number {
+    const p = this.tiesN++;
+    const c = p < this.forcedN ? this.tieChoice[p]! : 0;
+    this.tieChoice[p] = c;
+    this.tieCount[p] = tied;
+    const keys = this.mKeys;
+    for (let i = 0, seen = 0; i < m; i++) if (keys[i] === bestKey && seen++ === c) return i;
+    throw new Error('multiset(): tie choice out of range');
+  }
+  /** The walk's branch points (branch()): the choice taken at each, and how many tied there. */
+  private tieChoice: number[] = [];
+  private tieCount: number[] = [];
+  private tiesN = 0;
+  /** Branch points before this one take tieChoice[p] (replayed), the later ones their first element. */
+  private forcedN = 0;
+  /** serialise()'s least serialisation over the branches walked so far. */
+  private tieBest = new Int32Array(1024);
+
+  /**
+   * The state as words: the walk that renames objects, or serialisePlain() without symmetry.
+   * With ties multiset() could not break (branch()), the least of the walks over every choice
+   * at every branch point: the set of walks is the same for isomorphic worlds (keys do not read
+   * object ids, and every tied element is tried), so the least is a function of the isomorphism
+   * class. Most states have no branch point and are walked once.
+   */
   private serialise(w: World): void {
     if (!this.symmetry) {
       this.serialisePlain(w);
       return;
     }
+    this.forcedN = 0;
+    this.walk(w);
+    if (this.tiesN === 0) return;
+    let bn = this.n;
+    if (this.tieBest.length < bn) this.tieBest = new Int32Array(Math.max(bn, this.tieBest.length * 2));
+    this.tieBest.set(this.buf.subarray(0, bn));
+    for (;;) {
+      // The next choice vector, depth first: the last branch point with a choice left takes it.
+      let p = this.tiesN - 1;
+      while (p >= 0 && this.tieChoice[p]! + 1 >= this.tieCount[p]!) p--;
+      if (p < 0) break;
+      this.tieChoice[p]!++;
+      this.forcedN = p + 1;
+      this.walk(w);
+      if (!lessWords(this.buf, this.n, this.tieBest, bn)) continue;
+      bn = this.n;
+      if (this.tieBest.length < bn) this.tieBest = new Int32Array(Math.max(bn, this.tieBest.length * 2));
+      this.tieBest.set(this.buf.subarray(0, bn));
+    }
+    if (this.buf.length < bn) this.buf = new Int32Array(Math.max(bn, this.buf.length * 2));
+    this.buf.set(this.tieBest.subarray(0, bn));
+    this.n = bn;
+  }
+
+  /** One walk of serialise(), taking at its branch points the choices tieChoice[0, forcedN) says. */
+  private walk(w: World): void {
     this.w = w;
     this.n = 0;
     this.qHead = 0;
+    this.tiesN = 0;
     const gk = this.namesOf(w.globals);
     this.push(gk.length);
     for (const k of gk) {
@@ -455,6 +581,19 @@ export class Fingerprinter {
     this.hi = fmix1(h1) >>> 0;
     this.lo = fmix2(h2) >>> 0;
   }
+}
+
+/** Whether a set of values holds a pointer into object `id`. */
+function namesObject(vals: readonly number[], id: number): boolean {
+  for (const x of vals) if (x >= PTR_BASE && Math.floor((x - PTR_BASE) / OBJ_SPAN) === id) return true;
+  return false;
+}
+
+/** Whether a frame names object `id`: in its arguments, its read log or its ghost. */
+function frameNames(f: Frame | null, id: number): boolean {
+  if (!f) return false;
+  if (f.ghost >>> GHOST_ID_SHIFT === id || namesObject(f.args, id) || namesObject(f.reads, id)) return true;
+  return false;
 }
 
 /** Whether a[0, an) orders before b[0, bn): shorter first, then by the first differing word. */
