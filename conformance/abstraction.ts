@@ -144,23 +144,63 @@ export function abstractCaches(impl: Implementation, w: World, layout: Layout | 
   const objs = cacheObjects(impl, w, CACHE_OBJS);
   const out: AbsCache[] = new Array(w.cpus.length);
   // Plain loops: this runs several times per explored transition.
-  for (let c = 0; c < w.cpus.length; c++) {
-    const cpu = w.cpus[c]!;
-    const quiescent = cpuQuiescent(w, c);
-    const cp = objs[c];
-    if (!layout || cp === null || cp === undefined) {
-      out[c] = { cpu: c, online: cpu.online, freeList: [], freeListIrq: [], nr: 0, nrIrq: 0, quiescent };
-      continue;
+  for (let c = 0; c < w.cpus.length; c++) out[c] = cacheOf(w, c, objs[c], layout);
+  return out;
+}
+
+/** CPU c's lists walked from its cache struct `cp` (none: null). */
+function cacheOf(w: World, c: number, cp: number | null | undefined, layout: Layout | null): AbsCache {
+  const cpu = w.cpus[c]!;
+  const quiescent = cpuQuiescent(w, c);
+  if (!layout || cp === null || cp === undefined) return { cpu: c, online: cpu.online, freeList: [], freeListIrq: [], nr: 0, nrIrq: 0, quiescent };
+  const fl = walk(w, cell(w, cp + layout.freeList), layout.next);
+  const flFault = walkFault;
+  const fi = walk(w, cell(w, cp + layout.freeListIrq), layout.next);
+  const r: AbsCache = { cpu: c, online: cpu.online, freeList: fl, freeListIrq: fi, nr: cell(w, cp + layout.nr) ?? 0, nrIrq: cell(w, cp + layout.nrIrq) ?? 0, quiescent };
+  const fault = flFault ? `free_list: ${flFault}` : walkFault ? `free_list_irq: ${walkFault}` : undefined;
+  if (fault) r.listFault = fault;
+  return r;
+}
+
+/**
+ * abstractCaches() of `w`, a world made from `pw` (whose caches are `prev`) by one step: a CPU's
+ * lists are taken over from `prev` where nothing its walk read has changed (the statics object,
+ * the __percpu map and a descriptor, its cache struct and each element are the same objects in
+ * the same heap slots: a heap object is copy-on-write, so the same object has the same cells),
+ * and walked again where something has. A list that ended in a fault is always walked again.
+ * Fresh AbsCache objects either way (System.step sets their online and quiescent flags).
+ */
+export function abstractCachesSince(impl: Implementation, w: World, layout: Layout | null, pw: World, prev: readonly AbsCache[]): AbsCache[] {
+  const b = impl.cache;
+  if (!layout || !b || w.globals !== pw.globals || w.cpus.length !== pw.cpus.length || prev.length !== w.cpus.length) return abstractCaches(impl, w, layout);
+  const heap = w.heap;
+  const pheap = pw.heap;
+  // The objects cacheObjects() reads: the static's target (the map, or the descriptor and then the map).
+  const g = w.globals[b.percpu];
+  if (g !== undefined && isPtr(g)) {
+    const gid = ptrId(g);
+    if (heap[gid] !== pheap[gid]) return abstractCaches(impl, w, layout);
+    if (b.percpuField !== undefined) {
+      const pp = percpuPointer(impl, w);
+      if (pp !== undefined && isPtr(pp) && heap[ptrId(pp)] !== pheap[ptrId(pp)]) return abstractCaches(impl, w, layout);
     }
-    const fl = walk(w, cell(w, cp + layout.freeList), layout.next);
-    const flFault = walkFault;
-    const fi = walk(w, cell(w, cp + layout.freeListIrq), layout.next);
-    const r: AbsCache = { cpu: c, online: cpu.online, freeList: fl, freeListIrq: fi, nr: cell(w, cp + layout.nr) ?? 0, nrIrq: cell(w, cp + layout.nrIrq) ?? 0, quiescent };
-    const fault = flFault ? `free_list: ${flFault}` : walkFault ? `free_list_irq: ${walkFault}` : undefined;
-    if (fault) r.listFault = fault;
-    out[c] = r;
+  }
+  const objs = cacheObjects(impl, w, CACHE_OBJS);
+  const out: AbsCache[] = new Array(w.cpus.length);
+  for (let c = 0; c < w.cpus.length; c++) {
+    const p = prev[c]!;
+    const cp = objs[c];
+    if (cp !== null && cp !== undefined && p.cpu === c && p.listFault === undefined && heap[ptrId(cp)] === pheap[ptrId(cp)] && unchanged(heap, pheap, p.freeList) && unchanged(heap, pheap, p.freeListIrq))
+      out[c] = { cpu: c, online: w.cpus[c]!.online, freeList: p.freeList, freeListIrq: p.freeListIrq, nr: p.nr, nrIrq: p.nrIrq, quiescent: cpuQuiescent(w, c) };
+    else out[c] = cacheOf(w, c, cp, layout);
   }
   return out;
+}
+
+/** Every object of a walked list is the same object in `heap` as in `pheap`. */
+function unchanged(heap: World['heap'], pheap: World['heap'], ids: readonly number[]): boolean {
+  for (const id of ids) if (heap[id] !== pheap[id]) return false;
+  return true;
 }
 
 /** Frames in progress with a name for reports. */

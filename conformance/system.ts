@@ -19,10 +19,10 @@ import { getProfile, type Profile } from '../model/profiles.js';
 import { kernelConfig, type KernelConfig } from '../model/config.js';
 import type { Implementation } from '../impl/interface.js';
 import { KernelFault, NONDET_BRANCH, type Fact, type RacyLoad } from '../impl/kernel/primitives.js';
-import { firstStatement, newFrame, resolveMacros, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
+import { firstStatement, newFrame, resolveMacros, RunMemo, runStatement, runToCompletion, type Env, type StepOutcome } from '../impl/kernel/runtime.js';
 import { isPtr, NULL, ptrId, ptrOff, showValue, type Value } from '../impl/kernel/values.js';
 import { cloneWorld, topContext, type Frame, type World } from '../impl/kernel/world.js';
-import { abstractCaches, abstractState, abstractStateOf, cacheObjects, cpuQuiescent, emptySaw, GHOST, layoutOf, noteOwnWrite, outcomeOf, returnOf, sectionHeld, Spec, specStepOf, type Layout, type SpecStep } from './abstraction.js';
+import { abstractCaches, abstractCachesSince, abstractState, abstractStateOf, cacheObjects, cpuQuiescent, emptySaw, GHOST, layoutOf, noteOwnWrite, outcomeOf, returnOf, sectionHeld, Spec, specStepOf, type Layout, type SpecStep } from './abstraction.js';
 import { ALLOCATES, boot, handedOutPastEnd } from './boot.js';
 import type { Choice, Scope, StepReport, TaskOp, Violation } from './scope.js';
 import { gcFreed, insertSorted, namedIds, removeOne, sameContent } from '../impl/kernel/heap.js';
@@ -57,6 +57,10 @@ export class System {
     // so a context they can interrupt must load them marked. On a config without hardirq puts
     // (PREEMPT_RT's irq threads are tasks) nothing writes them concurrently.
     if (this.layout && this.kernel.contexts.hardirq.inHardirq) this.env.racyLoad = racyIrqLoad(impl, this.layout);
+    // Atomic handlers and run-alone checks repeat the same runs over and over (runtime.ts RunMemo):
+    // one memo for every System that runs this implementation alike (the search, minimisation,
+    // replays, the runs of one check), as the statechart's memo is shared.
+    if (!impl.countsRuns) this.env.memo = sharedMemo(impl, JSON.stringify([this.env.macros, this.kernel.name, this.env.racyLoad !== undefined]));
   }
 
   /**
@@ -102,6 +106,8 @@ export class System {
   enabled(w: World): Choice[] {
     const s = this.scope;
     const out: Choice[] = [];
+    // The objects in flight up to symmetry, worked out once for every CPU and context that completes them.
+    let inflight: Value[] | null = null;
     for (let cpu = 0; cpu < w.cpus.length; cpu++) {
       const c = w.cpus[cpu]!;
       if (!c.online) continue;
@@ -121,7 +127,7 @@ export class System {
               if (failing && this.firstAllocates('alloc', w)) out.push(choice('start', -1, top.task, NULL, true, op));
             }
             else if (op === 'free' || op === 'submit') for (const o of distinct(w, t.held)) out.push(choice('start', -1, top.task, o, false, op));
-            else if (op === 'complete' && s.completers.includes('task')) for (const o of distinct(w, w.inflight)) out.push(choice('start', -1, top.task, o, false, op));
+            else if (op === 'complete' && s.completers.includes('task')) for (const o of (inflight ??= distinct(w, w.inflight))) out.push(choice('start', -1, top.task, o, false, op));
           }
         }
       }
@@ -131,9 +137,9 @@ export class System {
       if (!c.irqsOff && !c.hardirq && w.inflight.length > 0) {
         const k = this.kernel.contexts;
         if (s.completers.includes('hardirq') && (!c.softirq || k.hardirq.entersOverSoftirq) && (k.hardirq.entersPreemptOff || !preemptOff(w, c)))
-          for (const o of distinct(w, w.inflight)) out.push(choice('hardirq', cpu, -1, o, false));
+          for (const o of (inflight ??= distinct(w, w.inflight))) out.push(choice('hardirq', cpu, -1, o, false));
         if (!c.softirq && s.completers.includes('softirq') && (k.softirq.entersPreemptOff || !preemptOff(w, c)))
-          for (const o of distinct(w, w.inflight)) out.push(choice('softirq', cpu, -1, o, false));
+          for (const o of (inflight ??= distinct(w, w.inflight))) out.push(choice('softirq', cpu, -1, o, false));
       }
       // The scheduler on this CPU (a switch to task i): at a point where the CPU's current task,
       // if it has work left, may be preempted. Task i has work left, is not the current one, and
@@ -220,7 +226,7 @@ export class System {
         const branches = f.next.endsWith(NONDET_BRANCH);
         if (branches) f.ghost |= GHOST.CALLER;
         const busyBefore = top.ctx !== 'task' || sectionHeld(f);
-        const x = this.exec(w, f, c.cpu, top.ctx, top.task, false, prevAbs, c.failAlloc === true, c.branch === true);
+        const x = this.exec(prevWorld, w, f, c.cpu, top.ctx, top.task, false, prevAbs, c.failAlloc === true, c.branch === true);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
         specStep = specStepOf(f, this.machineCtx(ctx), c.cpu, busyBefore, out.done !== undefined, top.ctx !== 'task');
@@ -257,7 +263,7 @@ export class System {
           labels = [`${f.op}: (run alone to its end: it does not return)`];
           break;
         }
-        const x = this.exec(w, f, t.cpu, 'task', c.task, false, prevAbs, c.failAlloc === true);
+        const x = this.exec(prevWorld, w, f, t.cpu, 'task', c.task, false, prevAbs, c.failAlloc === true);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
         specStep = specStepOf(f, this.machineCtx(ctx), t.cpu, false, out.done !== undefined, false);
@@ -291,14 +297,14 @@ export class System {
           labels = [`${f.op}: (run alone to its end: it does not return)`];
           break;
         }
-        const x = this.exec(w, f, c.cpu, kind, -1, atomic, prevAbs);
+        const x = this.exec(prevWorld, w, f, c.cpu, kind, -1, atomic, prevAbs);
         ({ cpu, ctx, task, irqsOff, preemptible, labels, facts, fault, lists } = x);
         const out = x.out;
         specStep = specStepOf(f, this.machineCtx(ctx), c.cpu, false, out.done !== undefined, true);
         specFrame = f;
         if (atomic) {
           // The whole handler ran: classify it against the state it started from.
-          lists = abstractCaches(this.impl, w, this.layout);
+          lists = abstractCachesSince(this.impl, w, this.layout, prevWorld, prevAbs.caches);
           noteOwnWrite(prevAbs, { caches: lists }, f, c.cpu);
         }
         // A handler that oopsed stays on the stack, holding what it was given: the state is a
@@ -377,7 +383,7 @@ export class System {
         lc.quiescent = cpuQuiescent(w, lc.cpu);
       }
       abs = abstractStateOf(this.impl, this.profile, w, ls, undefined, true);
-    } else abs = abstractStateOf(this.impl, this.profile, w, abstractCaches(this.impl, w, this.layout), undefined, true);
+    } else abs = abstractStateOf(this.impl, this.profile, w, abstractCachesSince(this.impl, w, this.layout, prevWorld, prevAbs.caches), undefined, true);
     // The statechart judges the step: each online CPU's machine takes the events the step maps to.
     let refused: string | null = null;
     if (specStep && done && (done.op === 'alloc' || done.op === 'free')) specStep.returned = returnOf(done);
@@ -410,7 +416,7 @@ export class System {
    * statement, records in the frame's ghost what the statement did to the lists (`before`: the
    * lists before it). A method, not a closure in step(): it runs on every transition.
    */
-  private exec(w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, atomic: boolean, before: { caches: AbsCache[] }, failAlloc = false, branch = false): Exec {
+  private exec(pw: World, w: World, f: Frame, cpu: number, ctx: CtxKind, task: number, atomic: boolean, before: { caches: AbsCache[] }, failAlloc = false, branch = false): Exec {
     const irqsOff = w.cpus[cpu]!.irqsOff;
     // An atomic handler runs whole in one step, nothing interleaved: on PREEMPT_RT its irq thread
     // is preemptible in principle, but not within this step (the scope's atomicIrq abstraction).
@@ -419,7 +425,7 @@ export class System {
     const labels = out.labels ?? [out.label];
     let lists: AbsCache[] | null = null;
     if (!atomic) {
-      lists = abstractCaches(this.impl, w, this.layout);
+      lists = abstractCachesSince(this.impl, w, this.layout, pw, before.caches);
       noteOwnWrite(before, { caches: lists }, f, cpu);
     }
     return { out, cpu, ctx, task, irqsOff, preemptible, labels, facts: out.facts, fault: out.fault, lists };
@@ -433,6 +439,9 @@ export class System {
    * memory would be reported too: the cache code has no such wait.)
    */
   private endlessAlone(w: World, cpu: number, ctx: CtxKind, task: number, what: string): KernelFault | undefined {
+    const own = ctx === 'task' ? w.tasks[task]!.frame! : ctx === 'hardirq' ? w.cpus[cpu]!.hardirq! : w.cpus[cpu]!.softirq!;
+    // The same run made before (this check is made at every start of an operation) returned.
+    if (this.env.memo?.returns(w, cpu, ctx, task, own)) return undefined;
     const copy = cloneWorld(w);
     const f = ctx === 'task' ? copy.tasks[task]!.frame! : ctx === 'hardirq' ? copy.cpus[cpu]!.hardirq! : copy.cpus[cpu]!.softirq!;
     const out = runToCompletion(this.env, copy, cpu, ctx, task, f, true);
@@ -475,6 +484,16 @@ export class System {
 }
 
 
+
+/** RunMemos by implementation and what else a fresh run sees of its Env (macros, kernel config, racy-load rule). */
+const MEMOS = new WeakMap<Implementation, Map<string, RunMemo>>();
+function sharedMemo(impl: Implementation, env: string): RunMemo {
+  let byEnv = MEMOS.get(impl);
+  if (!byEnv) MEMOS.set(impl, (byEnv = new Map()));
+  let m = byEnv.get(env);
+  if (!m) byEnv.set(env, (m = new RunMemo()));
+  return m;
+}
 
 /**
  * A step's data-race facts go into the frame (GHOST.RACY, the first one's text in Frame.racy) and

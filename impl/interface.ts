@@ -70,6 +70,13 @@ export interface Implementation {
    * no place in the object-safety count; the objects they point to are judged as any object is.
    */
   allocatorStructs?: readonly string[];
+  /**
+   * Its generators do something besides computing (the C path counts statement and branch hits
+   * for its coverage report): every run must then really run. Without it, a run of an operation
+   * is a function of what the Kernel lets it see, and the checker may reuse one it has made
+   * (runtime.ts, RunMemo).
+   */
+  countsRuns?: true;
   /** Boot-time initialisation (an initcall); runs before exploration, without interleaving. */
   init(k: Kernel): Op<number>;
   /**

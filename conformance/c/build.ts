@@ -278,6 +278,8 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
     macros: implMacros,
     objectType: objType.k === 'ptr' && objType.to.k === 'struct' ? objType.to.name : 'kmalloc',
     cache: roles.binding,
+    // Its generators count coverage hits: each run of an operation must really run.
+    countsRuns: true,
     *init(k: Kernel): Op<number> {
       // File-scope statics start zeroed (or at their initialiser), as the C loader leaves them.
       // Their storage, and an initcall the checker wrote itself, are not the code's allocations:

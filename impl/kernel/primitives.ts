@@ -154,6 +154,10 @@ let ACCESS: AccessLog | null = null;
 export function recordAccesses(log: AccessLog | null): void {
   ACCESS = log;
 }
+/** Whether live statements are being recorded (a reused run, runtime.ts RunMemo, would record nothing). */
+export function recordingAccesses(): boolean {
+  return ACCESS !== null;
+}
 
 const STRUCT_MAPS = new WeakMap<readonly StructDecl[], { fieldOffsets: Map<string, number>; structs: Map<string, StructDecl> }>();
 
@@ -818,11 +822,15 @@ export class Kernel {
     if (!this.cpuState.irqsOff) this.fact('lockdep-irqs-enabled', `${this.fn}: lockdep_assert_irqs_disabled() with irqs enabled`);
   }
 
+  /** Whether interruptedAt() was asked (what it reads is not state: runtime.ts RunMemo keys a run by it only then). */
+  askedBelow = false;
+
   /**
    * For coverage reports (the C path): the statement the context this interrupt landed on will
    * run next, or '' when it was between operations. Read-only; not part of the replay log.
    */
   interruptedAt(): string {
+    this.askedBelow = true;
     if (this.x.ctx === 'task') return '';
     const c = this.cpuState;
     const below = this.x.ctx === 'hardirq' && c.softirq ? c.softirq : c.current >= 0 ? this.x.world.tasks[c.current]?.frame ?? null : null;

@@ -17,9 +17,9 @@
  */
 import type { KernelConfig } from '../../model/config.js';
 import type { Implementation, Op } from '../interface.js';
-import { ACCESS_STOP, Kernel, KernelFault, type Fact, type RacyLoad } from './primitives.js';
+import { ACCESS_STOP, Kernel, KernelFault, recordingAccesses, type Fact, type RacyLoad } from './primitives.js';
 import type { Value } from './values.js';
-import { LIVE, type CtxKind, type Frame, type World } from './world.js';
+import { contentGeneration, contentId, LIVE, type CtxKind, type Frame, type HeapObj, type World } from './world.js';
 
 /** Statements one operation may execute before the checker calls it non-terminating. */
 export const STEP_BUDGET = 10_000;
@@ -57,6 +57,8 @@ export interface Env {
   atomicity?: Atomicity;
   /** Which plain loads race with a writer (System: the irq-list fields hardirq puts write). */
   racyLoad?: RacyLoad;
+  /** Fresh runs to completion already made, reused (RunMemo; absent: every run runs). */
+  memo?: RunMemo;
 }
 
 /** `statement`: a C statement is atomic with respect to interrupts; `access`: every shared-memory load and store is an interleaving point. */
@@ -267,7 +269,12 @@ function exitFacts(world: World, cpu: number, frame: Frame): Fact[] {
  * out the same as from runStatement() called until the operation returns.
  */
 export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe = false, failAlloc: boolean | number = false): StepOutcome & { labels: string[] } {
-  if (frame.steps === 0 && frame.reads.length === 0) return runFreshToCompletion(env, world, cpu, ctx, task, frame, probe, failAlloc);
+  if (frame.steps === 0 && frame.reads.length === 0) {
+    // A trial run (probe) differs from a kept one only in what Kernel.probing tells generators
+    // that count runs, which are never memoised.
+    if (env.memo !== undefined && failAlloc === false && !recordingAccesses()) return env.memo.run(env, world, cpu, ctx, task, frame, probe);
+    return runFreshToCompletion(env, world, cpu, ctx, task, frame, probe, failAlloc);
+  }
   const labels: string[] = [];
   const facts: Fact[] = [];
   for (;;) {
@@ -278,10 +285,14 @@ export function runToCompletion(env: Env, world: World, cpu: number, ctx: CtxKin
   }
 }
 
+/** The Kernel of the last runFreshToCompletion() (RunMemo reads what it was asked). */
+let lastFresh: Kernel | null = null;
+
 function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean, failAlloc: boolean | number): StepOutcome & { labels: string[] } {
   const labels: string[] = [];
   const x = probe ? { world, cpu, ctx, task, frame, probe } : { world, cpu, ctx, task, frame };
   const k = new Kernel(failAlloc !== false ? { ...x, failAlloc } : x, env.impl.structs, env.macros, env.kernel, env.racyLoad);
+  lastFresh = k;
   k.replaying = false;
   let label = frame.next;
   let pushed = false;
@@ -306,4 +317,233 @@ function runFreshToCompletion(env: Env, world: World, cpu: number, ctx: CtxKind,
     if (!pushed) labels.push(label);
     return outcome(k, label, k.facts, asFault(e), undefined, labels);
   }
+}
+
+/** One fresh run to completion as RunMemo keeps it: what it saw, and what it did. */
+interface MemoRun {
+  /** RunMemo's key words for the world the run started in (everything it could read but the two below; heap objects by contentId()). */
+  key: number[];
+  /** The statics it started with (compared by content when not the same object). */
+  globals: World['globals'];
+  /** What Kernel.interruptedAt() said, if the run asked (null: it did not, and the label is not part of the key). */
+  below: string | null;
+  /** The heap slots it changed (written objects are copies, created ones new) and what they hold after. */
+  slots: number[];
+  objs: (HeapObj | undefined)[];
+  heapLength: number;
+  /** The statics after (setGlobal() replaces the object), or null when unchanged. */
+  globalsAfter: World['globals'] | null;
+  irqsOff: boolean;
+  reads: Value[];
+  steps: number;
+  sub: number | undefined;
+  preempt: number;
+  irqSaved: number;
+  next: string;
+  cpuReads: number[] | undefined;
+  label: string;
+  labels: string[];
+  facts: Fact[];
+  done: { result: Value } | undefined;
+  allocFailed: boolean | undefined;
+}
+
+/** Entries kept at most; past it the memo starts again (what it keeps only saves work). */
+const MEMO_RUNS = 1 << 16;
+const CTX_CODE = { task: 0, softirq: 1, hardirq: 2 } as const;
+
+/**
+ * Fresh runs of an operation to its end (an atomic interrupt handler's put, the run-alone check
+ * before a task's operation), reused. Such a run is a function of what the Kernel lets it see,
+ * for an implementation that does nothing but compute (Implementation.countsRuns): the
+ * operation, its arguments, the CPU, context and task it runs as, the irq state it starts in,
+ * the heap (each object's content, and which slots are empty), the statics, each CPU's online
+ * and irq state, its context stack and current task, and the label of the statement an
+ * interrupt lands before (Kernel.interruptedAt()). Those are the key, compared exactly; a hit
+ * applies what the run did: the heap slots it changed (the objects it made, shared: a heap
+ * object is copy-on-write, never written after its step), the statics, this CPU's irq state,
+ * the frame's counters and read log, and the outcome. A run that faulted is not kept.
+ * A Kernel primitive that reads more of the world than this must add it to the key.
+ */
+export class RunMemo {
+  private readonly byHash = new Map<number, MemoRun[]>();
+  private size = 0;
+  /** The contentGeneration of the content numbers in the keys kept. */
+  private generation = contentGeneration;
+  /** The key being looked up (a plain array: kept keys are copies, and typed-array slices are slow to make). */
+  private kw: number[] = [];
+  private kn = 0;
+  /** Hits and misses (for benchmarks). */
+  hits = 0;
+  misses = 0;
+
+  private word(x: number): void {
+    this.kw[this.kn++] = x;
+  }
+
+  /** The key words of a fresh run of `frame` on `w` into kw; returns their hash. */
+  private keyOf(w: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): number {
+    this.kn = 0;
+    this.word(OP_CODE[frame.op] ?? -1);
+    if (OP_CODE[frame.op] === undefined) this.word(opCode(frame.op));
+    this.word(frame.args.length);
+    for (const a of frame.args) this.word(a);
+    this.word(cpu);
+    this.word(CTX_CODE[ctx]);
+    this.word(task);
+    this.word(frame.irqsOffAtStart ? 1 : 0);
+    const cpus = w.cpus;
+    this.word(cpus.length);
+    for (let c = 0; c < cpus.length; c++) {
+      const cs = cpus[c]!;
+      this.word((cs.online ? 1 : 0) | (cs.irqsOff ? 2 : 0) | (cs.softirq !== null ? 4 : 0) | (cs.hardirq !== null ? 8 : 0));
+      this.word(cs.current);
+    }
+    const heap = w.heap;
+    this.word(heap.length);
+    for (let i = 1; i < heap.length; i++) {
+      const o = heap[i];
+      this.word(o === undefined ? 0 : contentId(o));
+    }
+    const kw = this.kw;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < this.kn; i++) h = Math.imul(h ^ (kw[i]! | 0), 0x01000193);
+    return h ^ (h >>> 16);
+  }
+
+  private matches(e: MemoRun, w: World, cpu: number, ctx: CtxKind): boolean {
+    const k = e.key;
+    if (k.length !== this.kn) return false;
+    const kw = this.kw;
+    for (let i = 0; i < k.length; i++) if (k[i] !== kw[i]) return false;
+    if (e.below !== null && e.below !== belowLabel(w, cpu, ctx)) return false;
+    return e.globals === w.globals || sameGlobals(e.globals, w.globals);
+  }
+
+  /** The kept run of fresh `frame` on `w`, or undefined; leaves its hash in `hash`. */
+  private find(w: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): MemoRun | undefined {
+    let h = this.keyOf(w, cpu, ctx, task, frame);
+    if (this.generation !== contentGeneration) {
+      // Content numbers started again (perhaps within this key): what is kept names old ones.
+      this.byHash.clear();
+      this.size = 0;
+      this.generation = contentGeneration;
+      h = this.keyOf(w, cpu, ctx, task, frame);
+    }
+    this.hash = h;
+    const bucket = this.byHash.get(h);
+    if (bucket !== undefined) for (const e of bucket) if (this.matches(e, w, cpu, ctx)) return e;
+    return undefined;
+  }
+  private hash = 0;
+
+  /**
+   * Whether a fresh run of `frame` on `w` is known to return (a kept run has its key: faults are
+   * not kept), without running it: the run-alone check then needs no copy of the world.
+   */
+  returns(w: World, cpu: number, ctx: CtxKind, task: number, frame: Frame): boolean {
+    if (recordingAccesses() || frame.steps !== 0 || frame.reads.length !== 0) return false;
+    return this.find(w, cpu, ctx, task, frame) !== undefined;
+  }
+
+  run(env: Env, w: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean): StepOutcome & { labels: string[] } {
+    const hit = this.find(w, cpu, ctx, task, frame);
+    if (hit !== undefined) {
+      this.hits++;
+      return apply(hit, w, cpu, frame);
+    }
+    const h = this.hash;
+    this.misses++;
+    const heapBefore = w.heap.slice();
+    const globalsBefore = w.globals;
+    const below = belowLabel(w, cpu, ctx);
+    const out = runFreshToCompletion(env, w, cpu, ctx, task, frame, probe, false);
+    if (out.fault !== undefined) return out;
+    const askedBelow = lastFresh!.askedBelow;
+    const slots: number[] = [];
+    const objs: (HeapObj | undefined)[] = [];
+    const heap = w.heap;
+    const n = Math.max(heap.length, heapBefore.length);
+    for (let i = 1; i < n; i++)
+      if (heap[i] !== heapBefore[i]) {
+        slots.push(i);
+        objs.push(heap[i]);
+      }
+    const e: MemoRun = {
+      key: this.kw.slice(0, this.kn),
+      globals: globalsBefore,
+      below: askedBelow ? below : null,
+      slots,
+      objs,
+      heapLength: heap.length,
+      globalsAfter: w.globals === globalsBefore ? null : w.globals,
+      irqsOff: w.cpus[cpu]!.irqsOff,
+      reads: frame.reads.slice(),
+      steps: frame.steps,
+      sub: frame.sub,
+      preempt: frame.preempt,
+      irqSaved: frame.irqSaved,
+      next: frame.next,
+      cpuReads: frame.cpuReads,
+      label: out.label,
+      labels: out.labels.slice(),
+      facts: out.facts.slice(),
+      done: out.done,
+      allocFailed: out.allocFailed,
+    };
+    if (this.size >= MEMO_RUNS) {
+      this.byHash.clear();
+      this.size = 0;
+    }
+    const b = this.byHash.get(h);
+    if (b === undefined) this.byHash.set(h, [e]);
+    else b.push(e);
+    this.size++;
+    return out;
+  }
+}
+
+/** Operation names as key words (the ones Env runs; another gets a code of its own). */
+const OP_CODE: Record<string, number> = { init: 0, alloc: 1, fresh: 2, free: 3, cpu_dead: 4 };
+const OTHER_OPS = new Map<string, number>();
+function opCode(op: string): number {
+  let c = OTHER_OPS.get(op);
+  if (c === undefined) OTHER_OPS.set(op, (c = OTHER_OPS.size + 1));
+  return c;
+}
+
+/** Kernel.interruptedAt()'s answer for a context about to run on `cpu`. */
+function belowLabel(w: World, cpu: number, ctx: CtxKind): string {
+  if (ctx === 'task') return '';
+  const c = w.cpus[cpu]!;
+  const below = ctx === 'hardirq' && c.softirq ? c.softirq : c.current >= 0 ? w.tasks[c.current]?.frame ?? null : null;
+  return below?.next ?? '';
+}
+
+function sameGlobals(a: World['globals'], b: World['globals']): boolean {
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
+}
+
+/** What a kept run did, done again on `w` (whose key is the run's). */
+function apply(e: MemoRun, w: World, cpu: number, frame: Frame): StepOutcome & { labels: string[] } {
+  const heap = w.heap;
+  for (let i = 0; i < e.slots.length; i++) heap[e.slots[i]!] = e.objs[i];
+  if (heap.length !== e.heapLength) heap.length = e.heapLength;
+  if (e.globalsAfter !== null) w.globals = e.globalsAfter;
+  w.cpus[cpu]!.irqsOff = e.irqsOff;
+  frame.reads = e.reads.slice();
+  frame.steps = e.steps;
+  frame.sub = e.sub;
+  frame.preempt = e.preempt;
+  frame.irqSaved = e.irqSaved;
+  frame.next = e.next;
+  frame.cpuReads = e.cpuReads;
+  // Labels and facts are read, never changed, by whoever gets them: shared.
+  return { label: e.label, facts: e.facts, fault: undefined, done: e.done, allocFailed: e.allocFailed, labels: e.labels };
 }

@@ -186,7 +186,7 @@ export function cloneObj(o: HeapObj): HeapObj {
   // The copy starts with the original's flattened form, kept current by cellWritten(): walking
   // the cells of every copied object with for-in was the largest single cost of fingerprinting.
   const c = KernelObj.validFlat(o);
-  if (c !== undefined) copy.setFlat({ cells: copy.cells, freed: copy.freed, kmemleak: copy.kmemleak, f: c.f.slice(), digested: c.digested, digestHi: c.digestHi, digestLo: c.digestLo });
+  if (c !== undefined) copy.setFlat({ cells: copy.cells, freed: copy.freed, kmemleak: copy.kmemleak, f: c.f.slice(), digested: c.digested, digestHi: c.digestHi, digestLo: c.digestLo, cid: c.cid, cidGen: c.cidGen });
   return copy;
 }
 
@@ -206,6 +206,9 @@ export interface Flat {
   digested: boolean;
   digestHi: number;
   digestLo: number;
+  /** contentId()'s number for `f`, valid while cidGen is the current generation; a write clears it. */
+  cid: number;
+  cidGen: number;
 }
 
 /**
@@ -257,7 +260,7 @@ export function flatForm(o: HeapObj): Flat {
   const f = [intern(o.type), intern(o.kmemleak === undefined ? origin : `${origin}/kmemleak:${o.kmemleak}`), o.freed ? 1 : 0];
   // Integer keys iterate in ascending order: no sort needed.
   for (const k in o.cells) f.push(+k, o.cells[k as unknown as number]!);
-  const form: Flat = { cells: o.cells, freed: o.freed, kmemleak: o.kmemleak, f, digested: false, digestHi: 0, digestLo: 0 };
+  const form: Flat = { cells: o.cells, freed: o.freed, kmemleak: o.kmemleak, f, digested: false, digestHi: 0, digestLo: 0, cid: 0, cidGen: 0 };
   if (o instanceof KernelObj) o.setFlat(form);
   return form;
 }
@@ -268,10 +271,59 @@ export function cellWritten(o: HeapObj, off: number, v: Value): void {
   if (c === undefined) return;
   const f = c.f;
   c.digested = false;
+  c.cid = 0;
   let i = 3;
   while (i < f.length && f[i]! < off) i += 2;
   if (i < f.length && f[i] === off) f[i + 1] = v;
   else f.splice(i, 0, off, v);
+}
+
+/** contentId()'s table: flattened forms by hash, each with its number. */
+const CONTENTS = new Map<number, { f: readonly number[]; id: number }[]>();
+let contents = 0;
+/** Forms numbered past this start the table again, in a new generation (the numbers only save work). */
+const MAX_CONTENTS = 1 << 18;
+/** The generation of contentId()'s numbers: a number is comparable only with one of the same generation. */
+export let contentGeneration = 1;
+
+/**
+ * A number for an object's content (its flattened form): equal numbers, equal contents, within
+ * one contentGeneration. Cached with the form, so an object version is numbered once (heap
+ * objects are copy-on-write: a world's objects are mostly its parent's, numbered already).
+ */
+export function contentId(o: HeapObj): number {
+  const form = flatForm(o);
+  if (form.cid !== 0 && form.cidGen === contentGeneration) return form.cid;
+  const f = form.f;
+  let h = 0x811c9dc5 ^ f.length;
+  for (let i = 0; i < f.length; i++) h = Math.imul(h ^ (f[i]! | 0), 0x01000193);
+  let bucket = CONTENTS.get(h);
+  let id = 0;
+  if (bucket !== undefined)
+    for (const e of bucket)
+      if (e.f.length === f.length && sameWords(e.f, f)) {
+        id = e.id;
+        break;
+      }
+  if (id === 0) {
+    if (contents >= MAX_CONTENTS) {
+      CONTENTS.clear();
+      contents = 0;
+      contentGeneration++;
+      bucket = undefined;
+    }
+    id = ++contents;
+    if (bucket === undefined) CONTENTS.set(h, [{ f: f.slice(), id }]);
+    else bucket.push({ f: f.slice(), id });
+  }
+  form.cid = id;
+  form.cidGen = contentGeneration;
+  return id;
+}
+
+function sameWords(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const STRINGS = new Map<string, number>();
