@@ -11,7 +11,9 @@ import { SCOPES } from '../conformance/scopes.js';
 import { explore } from '../conformance/explorer/explore.js';
 import { port, type Implementation, type Op } from '../impl/interface.js';
 import { LIVE_CALL_BUDGET, type Kernel } from '../impl/kernel/primitives.js';
-import type { Value } from '../impl/kernel/values.js';
+import { mkPtr, type Value } from '../impl/kernel/values.js';
+import { sameContent } from '../impl/kernel/heap.js';
+import { newHeapObj, type HeapObj, type KmemleakState, type World } from '../impl/kernel/world.js';
 import { dio_put_percpu_cache, iomapV1 } from '../impl/ports/iomap-v1.js';
 import { PORTS } from '../impl/registry.js';
 
@@ -105,5 +107,23 @@ describe('kernel simulation: misbehaving implementations are reported', () => {
     expect(r.verdict).toBe('violation');
     expect(r.violations[0]!.id).toBe('crash');
     expect(r.violations[0]!.message).toMatch(/not deterministic|replay/);
+  });
+});
+
+describe('kernel simulation: objects that differ only in identity', () => {
+  // System.enabled() offers one choice for objects that are the same but for their id
+  // (distinct(), by sameContent()); type, origin, size and kmemleak state are the object too:
+  // freeing a dio kmemleak tracks and one it does not are different steps.
+  it('sameContent() compares everything but the id', () => {
+    const w = (objs: HeapObj[]): World => ({ heap: [undefined, ...objs], globals: {}, cpus: [], tasks: [], inflight: [], preemptions: 0, interrupts: 0, allocFails: 0 });
+    const dio = (kmemleak?: KmemleakState, origin = 'slab', type = 'iomap_dio') => newHeapObj(type, false, origin, { 0: 7, 8: mkPtr(9) }, undefined, kmemleak);
+    const same = (a: HeapObj, b: HeapObj) => sameContent(w([a, b]), mkPtr(1), mkPtr(2));
+    expect(same(dio(), dio())).toBe(true);
+    expect(same(dio('allocated'), dio('allocated'))).toBe(true);
+    expect(same(dio('allocated'), dio())).toBe(false);
+    expect(same(dio('allocated'), dio('freed'))).toBe(false);
+    expect(same(dio(undefined, 'slab'), dio(undefined, 'kmalloc'))).toBe(false);
+    expect(same(dio(undefined, 'slab', 'iomap_dio'), dio(undefined, 'slab', 'bio'))).toBe(false);
+    expect(same(dio(), newHeapObj('iomap_dio', false, 'slab', { 0: 7, 8: mkPtr(10) }))).toBe(false);
   });
 });

@@ -64,7 +64,11 @@ function frameIds(ids: Set<number>, f: Frame): void {
   if (f.ghost >>> GHOST_ID_SHIFT) ids.add(f.ghost >>> GHOST_ID_SHIFT);
 }
 
-/** Same cells and freed flag (type and origin are not compared), or the same value where there is no object. */
+/**
+ * The same object but for its id: type, origin (with size and kmemleak state), freed flag and
+ * cells; or the same value where there is no object. Two held dios that differ only in their
+ * kmemleak state are not interchangeable: freeing one or the other leads to different states.
+ */
 export function sameContent(w: World, a: Value, b: Value): boolean {
   const ha = w.heap[ptrId(a)];
   const hb = w.heap[ptrId(b)];
@@ -72,7 +76,7 @@ export function sameContent(w: World, a: Value, b: Value): boolean {
   const fa = flatObj(ha);
   const fb = flatObj(hb);
   if (fa.length !== fb.length) return false;
-  for (let i = 2; i < fa.length; i++) if (fa[i] !== fb[i]) return false;
+  for (let i = 0; i < fa.length; i++) if (fa[i] !== fb[i]) return false;
   return true;
 }
 
