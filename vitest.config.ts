@@ -4,31 +4,31 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * About the seconds of test time each file takes in a full run on an idle 2-core machine: the
- * per-file times of the last idle run (vitest's results cache before 2026-12-07 15:20), with the
- * files that issue 12's cuts made cheaper scaled by the change in their CPU time (measured while
- * the machine ran benchmarks, whose wall times are no guide: cli about 0.6, reduction 0.8,
- * parallel 0.85). Only their order matters: see LongestFirst.
+ * per-file times of the idle run of 2026-12-07 18:00 (203 s wall), with the files that issue
+ * 12's last cuts made cheaper scaled by what those cuts saved (measured on a busy machine, each
+ * file before and after within minutes: parallel about 0.75, scopes 0.7, shards 0.75, fastcheck
+ * 0.9). Only their order matters: see LongestFirst.
  */
 const SECONDS: Record<string, number> = {
-  'test/explorer.test.ts': 47,
-  'test/c-check.test.ts': 43,
-  'test/reduction.test.ts': 40,
-  'test/parallel.test.ts': 37,
-  'test/fastcheck.test.ts': 23,
-  'test/ports.test.ts': 22,
-  'test/trace-viewer.test.ts': 19,
-  'test/cli.test.ts': 16,
-  'test/suite.test.ts': 16,
-  'test/shards.test.ts': 13,
-  'test/c-bio.test.ts': 13,
-  'test/c-guards.test.ts': 12,
-  'test/kmemleak.test.ts': 12,
-  'test/c-cli.test.ts': 10,
-  'test/c-constructs.test.ts': 10,
-  'test/docs-output.test.ts': 9,
-  'test/c-compile.test.ts': 8,
-  'test/scopes.test.ts': 8,
-  'test/boundaries.test.ts': 6,
+  'test/explorer.test.ts': 49,
+  'test/c-check.test.ts': 32,
+  'test/reduction.test.ts': 42,
+  'test/parallel.test.ts': 31,
+  'test/suite.test.ts': 18.7,
+  'test/fastcheck.test.ts': 18.6,
+  'test/ports.test.ts': 18.5,
+  'test/cli.test.ts': 17.8,
+  'test/c-guards.test.ts': 14.9,
+  'test/kmemleak.test.ts': 9.7,
+  'test/c-constructs.test.ts': 8.7,
+  'test/trace-viewer.test.ts': 8.6,
+  'test/docs-output.test.ts': 8.4,
+  'test/c-bio.test.ts': 8.3,
+  'test/c-cli.test.ts': 8,
+  'test/shards.test.ts': 7.5,
+  'test/boundaries.test.ts': 6.5,
+  'test/c-compile.test.ts': 5.9,
+  'test/scopes.test.ts': 5,
   'test/paths.test.ts': 4,
   'test/put-outcome.test.ts': 4,
   'test/variants.test.ts': 4,

@@ -73,6 +73,20 @@ const SCOPE = inspectingScope((ts) => {
   if (sink) for (const t of ts) sink.push(t);
 });
 
+/**
+ * One macrostep, recording nothing: for a model that steps a snapshot as an actor's send() does
+ * (the fast-check layer's CPUs), without an actor to start, persist and stop per copy.
+ */
+export function stepSnapshot(machine: CacheMachine, snap: Snap, event: CacheEvent): Snap {
+  return machine.transition(snap, event, QUIET) as Snap;
+}
+
+/** The machine's initial snapshot, made in the same scope as stepSnapshot()'s steps. */
+export function initialSnapshot(machine: CacheMachine): Snap {
+  return machine.getInitialSnapshot(QUIET) as Snap;
+}
+const QUIET = inspectingScope(() => {});
+
 /** The active state node ids of a snapshot. */
 export function activeNodes(snap: Snap): string[] {
   return (snap as unknown as { _nodes: { id: string }[] })._nodes.map((n) => n.id);

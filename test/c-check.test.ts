@@ -39,6 +39,15 @@ const checkOnce = (file: string): Promise<CheckReport> => {
  */
 const DFS = { strategy: 'dfs' } as const;
 
+/**
+ * Some of the default check scopes, by name, in the order given, for a test whose claim is about
+ * those only (what one scope finds does not depend on the others: each is explored on its own,
+ * and the call-site runs are on the first one given). Where a test names the scope that finds its
+ * violation, a cheap scope that does not find it (check-hotplug) comes first, as the default
+ * order puts others first, so that `v.scope.name` can still be wrong.
+ */
+const only = (...names: string[]) => ({ scopes: names.map((n) => CHECK_SCOPES.find((s) => s.name === n)!) });
+
 /** Each fixture names its expected id in its header (written by make-fixtures.py). */
 const BAD = [
   'splice-no-irqsave',
@@ -182,7 +191,11 @@ describe('C path: known-bad C edits of the seed patch', () => {
     const file = join(tempDir('dio-dead-'), 'dead-put.patch');
     // The hunk header's counts stay: the reader takes the lines as they come.
     writeFileSync(file, seed.replace(from, `${from}+\tdio_put_percpu_cache(dio);\n`));
-    const r = await check({ file, ...DFS });
+    // The loader finds that no code reaches the call, so it gives it no run of its own: `runs` and
+    // the warning ("no scope runs this put call") are the report's, whatever the scopes explore
+    // (a call given a run would lose that ending, and its run on the first scope would count).
+    // The cheapest scope, not all five.
+    const r = await check({ file, ...DFS, ...only('check-hotplug') });
     const dead = r.coverage!.callSites.find((x) => x.at === 'direct-io.c:216')!;
     expect(dead.runs).toBe(0);
     expect(r.coverage!.warnings).toContain('iomap_dio_complete: call site never driven: dio_put_percpu_cache(dio); (direct-io.c:216): no scope runs this put call');
@@ -231,7 +244,9 @@ describe('C path: mutants of the seed the survey found mishandled', () => {
   it('unwrap-alloc-1 / unwrap-put-1: a plain load of nr_irq with irqs on is marked-access; data_race() marks it as READ_ONCE() does', async () => {
     const test = '+\t\tif (READ_ONCE(cache->nr_irq) >= DIO_ALLOC_CACHE_THRESHOLD)\n';
     const cap = '+\tif (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)\n';
-    const scopes = [CHECK_SCOPES[0]!];
+    // check-enomem: every default scope finds each plain load (a hardirq put writes nr_irq in
+    // each), and this one is the smallest; so the annotated load conforming there is no vacuous pass.
+    const { scopes } = only('check-enomem');
     for (const [name, from, to, fn] of [
       ['unwrap-alloc-1', test, test.replace('READ_ONCE(cache->nr_irq)', 'cache->nr_irq'), 'dio_alloc_percpu_cache'],
       ['unwrap-put-1', cap, cap.replace('READ_ONCE(cache->nr_irq)', 'cache->nr_irq'), 'dio_put_percpu_cache'],
@@ -287,7 +302,8 @@ describe('C path: a deleted statement leaves the roles recognisable', () => {
       expect(seed).toContain(line);
       const file = join(dir, `${id}-${what.replace(/\W+/g, '-')}.patch`);
       writeFileSync(file, seed.replace(line, '+\t;\n'));
-      const r = await check({ file });
+      // The first scope, where the whole check finds it first (and every scope finds it).
+      const r = await check({ file, scopes: [CHECK_SCOPES[0]!] });
       expect(r.verdict).toBe('violation');
       expect(r.violations.map((v) => v.id)).toContain(id);
     });
@@ -334,7 +350,8 @@ describe('C path: edits of the code around the cache', () => {
   it('the slab fallback\'s `return ERR_PTR(-ENOMEM);` lost: on check-enomem a failed kmalloc() reaches `dio->iocb = iocb;` (crash), and the seed does not', async () => {
     const from = '+\t\tif (!dio)\n+\t\t\treturn ERR_PTR(-ENOMEM);\n';
     for (const to of ['+\t\tif (!dio)\n+\t\t\t;\n', '+\n+\n']) {
-      const r = await edit('no-enomem-return', from, to);
+      // Only check-enomem lets a kmalloc() fail; check-hotplug first, where none fails, must not find it.
+      const r = await edit('no-enomem-return', from, to, seed, only('check-hotplug', 'check-enomem'));
       expect(r.verdict).toBe('violation');
       const v = r.violations.find((x) => x.id === 'crash')!;
       expect(v.scope.name).toBe('check-enomem');
@@ -355,10 +372,13 @@ describe('C path: edits of the code around the cache', () => {
   });
 
   it('the initcall\'s NULL test inverted or deleted: init-result, at boot or when alloc_percpu() fails', async () => {
-    const inverted = await edit('init-inverted', '+\tif (!dio_cache)\n+\t\treturn -ENOMEM;\n', '+\tif (dio_cache)\n+\t\treturn -ENOMEM;\n');
+    // Boot, which every scope runs alike, and the scope where alloc_percpu() may fail, after one
+    // where nothing fails (the deleted test must not be found there).
+    const scopes = only('check-hotplug', 'check-enomem');
+    const inverted = await edit('init-inverted', '+\tif (!dio_cache)\n+\t\treturn -ENOMEM;\n', '+\tif (dio_cache)\n+\t\treturn -ENOMEM;\n', seed, scopes);
     expect(inverted.violations.map((v) => v.id)).toEqual(['init-result']);
     expect(inverted.violations[0]!.message).toContain('the initcall returned -12 although every allocation it made succeeded');
-    const deleted = await edit('init-unchecked', '+\tif (!dio_cache)\n+\t\treturn -ENOMEM;\n', '+\n+\n');
+    const deleted = await edit('init-unchecked', '+\tif (!dio_cache)\n+\t\treturn -ENOMEM;\n', '+\n+\n', seed, scopes);
     expect(deleted.violations.map((v) => v.id)).toEqual(['init-result']);
     expect(deleted.violations[0]!.message).toMatch(/with its allocation failing \(iomap_dio_init: dio_cache = alloc_percpu\(.*\), the initcall returned 0, and the first alloc then oopses: null-deref/);
     expect(deleted.violations[0]!.scope.name).toBe('check-enomem');
@@ -372,7 +392,8 @@ describe('C path: edits of the code around the cache', () => {
   });
 
   it('the splice copies free_list onto itself: still the splice, not an alloc; the lost irq list is object-safety', async () => {
-    const r = await edit('splice-self', '+\tcache->free_list = cache->free_list_irq;\n', '+\tcache->free_list = cache->free_list;\n');
+    // The first scope, where the whole check finds it first (and every scope finds it).
+    const r = await edit('splice-self', '+\tcache->free_list = cache->free_list_irq;\n', '+\tcache->free_list = cache->free_list;\n', seed, { scopes: [CHECK_SCOPES[0]!] });
     expect(r.profile.inferred.join('\n')).toContain('alloc dio_alloc_percpu_cache(), put dio_put_percpu_cache()');
     expect(r.violations.map((v) => v.id)).toContain('object-safety');
   });
@@ -409,10 +430,12 @@ describe('C path: edits of the code around the cache', () => {
   it('v3\'s create helper when alloc_percpu() fails (check-enomem, its second allocation): the descriptor leaked, or freed and returned (init-result)', async () => {
     const v3 = readFileSync(join(FIX, 'v3-as-posted.patch'), 'utf8');
     const path = '+\tif (!pcpu_cache_list->cache) {\n+\t\tkfree(pcpu_cache_list);\n+\t\treturn NULL;\n+\t}\n';
-    const leak = await edit('v3-init-leak', path, '+\tif (!pcpu_cache_list->cache) {\n+\n+\t\treturn NULL;\n+\t}\n', v3);
+    // Only check-enomem fails an allocation; check-hotplug first, where none fails, must find nothing.
+    const scopes = only('check-hotplug', 'check-enomem');
+    const leak = await edit('v3-init-leak', path, '+\tif (!pcpu_cache_list->cache) {\n+\n+\t\treturn NULL;\n+\t}\n', v3, scopes);
     expect(leak.violations.map((v) => v.id)).toEqual(['init-result']);
     expect(leak.violations[0]!.message).toMatch(/with its allocation #2 failing \(pcpu_cache_list_create: pcpu_cache_list->cache = alloc_percpu\(.*the initcall returned -12 but left #1 \(a struct pcpu_cache_list from kmalloc\) allocated with nothing pointing to it/);
-    const uaf = await edit('v3-init-uaf', path, '+\tif (!pcpu_cache_list->cache) {\n+\t\tkfree(pcpu_cache_list);\n+\n+\t}\n', v3);
+    const uaf = await edit('v3-init-uaf', path, '+\tif (!pcpu_cache_list->cache) {\n+\t\tkfree(pcpu_cache_list);\n+\n+\t}\n', v3, scopes);
     expect(uaf.violations.map((v) => v.id)).toEqual(['init-result']);
     expect(uaf.violations[0]!.message).toMatch(/the initcall returned 0, and the first alloc then oopses: use-after-free/);
   });
@@ -451,14 +474,16 @@ describe('C path: edits of the code around the cache', () => {
   });
 
   it('the alloc advances through dio->iocb while the put links through dio->dio_next: said, and the list walk breaks', async () => {
-    const r = await edit('pop-iocb', '+\tcache->free_list = dio->dio_next;\n', '+\tcache->free_list = dio->iocb;\n');
+    // The first scope, where the whole check finds it first (and every scope finds it).
+    const r = await edit('pop-iocb', '+\tcache->free_list = dio->dio_next;\n', '+\tcache->free_list = dio->iocb;\n', seed, { scopes: [CHECK_SCOPES[0]!] });
     expect(r.profile.inferred.join('\n')).toContain('dio_alloc_percpu_cache() advances free_list through ->iocb but dio_put_percpu_cache() links through ->dio_next');
     expect(r.profile.inferred.join('\n')).toContain('assumed at offset 72, after the members they show');
     expect(r.violations.map((v) => v.id)).toContain('object-safety');
   });
 
   it('the miss path returns cache->free_list after put_cpu() instead of NULL: another task, preempting there, pushes onto it (check-preempt)', async () => {
-    const r = await edit('read-after-put-cpu', '+\t\t\tput_cpu();\n+\t\t\treturn NULL;', '+\t\t\tput_cpu();\n+\t\t\treturn cache->free_list;');
+    // Only check-preempt has a second task on the CPU; check-hotplug first, one task per CPU, must not find it.
+    const r = await edit('read-after-put-cpu', '+\t\t\tput_cpu();\n+\t\t\treturn NULL;', '+\t\t\tput_cpu();\n+\t\t\treturn cache->free_list;', seed, only('check-hotplug', 'check-preempt'));
     const v = r.violations.find((x) => x.id === 'object-safety')!;
     expect(v.scope.name).toBe('check-preempt');
     expect(v.message).toMatch(/is in two places at once: cpu0 free_list and task0/);
@@ -466,10 +491,12 @@ describe('C path: edits of the code around the cache', () => {
   });
 
   it('a call line doubled: the second call\'s site starts with the first (no site of its own), and what the pair does is found', async () => {
-    const put = await edit('dup-put', '+\tdio_put_percpu_cache(dio);\n \treturn ret;', '+\tdio_put_percpu_cache(dio);\n+\tdio_put_percpu_cache(dio);\n \treturn ret;');
+    // The first scope, where the whole check finds object-safety first (and every scope finds it).
+    const first = { scopes: [CHECK_SCOPES[0]!] };
+    const put = await edit('dup-put', '+\tdio_put_percpu_cache(dio);\n \treturn ret;', '+\tdio_put_percpu_cache(dio);\n+\tdio_put_percpu_cache(dio);\n \treturn ret;', seed, first);
     expect(put.profile.inferred.join('\n')).toContain('free site in iomap_dio_complete() (direct-io.c:215) starts with what the object goes through just before the call: `dio_put_percpu_cache(dio);`');
     expect(put.violations.map((v) => v.id)).toContain('object-safety');
-    const alloc = await edit('dup-alloc', '+\tdio = dio_alloc_percpu_cache();\n', '+\tdio = dio_alloc_percpu_cache();\n+\tdio = dio_alloc_percpu_cache();\n');
+    const alloc = await edit('dup-alloc', '+\tdio = dio_alloc_percpu_cache();\n', '+\tdio = dio_alloc_percpu_cache();\n+\tdio = dio_alloc_percpu_cache();\n', seed, first);
     expect(alloc.profile.inferred.join('\n')).not.toMatch(/also checked.*alloc site/);
     expect(alloc.violations.find((v) => v.id === 'object-safety')?.message).toMatch(/was lost/);
   });
@@ -478,7 +505,10 @@ describe('C path: edits of the code around the cache', () => {
     const r = await edit('gfp-zero', '+\t\tdio = kmalloc(sizeof(*dio), GFP_KERNEL);\n', '+\t\tdio = kmalloc(sizeof(*dio), GFP_KERNEL | __GFP_ZERO);\n', seed, DFS);
     expect(r.verdict).toBe('conforms');
     const v2 = readFileSync(join(FIX, 'v2-as-posted.patch'), 'utf8');
-    const r2 = await edit('v2-atomic', '+\t\t\t\t\t\t\t\t\tGFP_KERNEL);\n', '+\t\t\t\t\t\t\t\t\tGFP_ATOMIC | __GFP_NOWARN);\n', v2, DFS);
+    // On check-hotplug, where v2 as posted (GFP_KERNEL) is might-sleep, as on every default scope.
+    const hotplug = { ...DFS, ...only('check-hotplug') };
+    expect((await check({ file: join(FIX, 'v2-as-posted.patch'), ...hotplug })).violations.map((v) => v.id)).toContain('might-sleep');
+    const r2 = await edit('v2-atomic', '+\t\t\t\t\t\t\t\t\tGFP_KERNEL);\n', '+\t\t\t\t\t\t\t\t\tGFP_ATOMIC | __GFP_NOWARN);\n', v2, hotplug);
     expect(r2.violations.map((v) => v.id)).not.toContain('might-sleep');
   });
 

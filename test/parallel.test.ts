@@ -8,12 +8,12 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { check } from '../conformance/c/run.js';
+import { check, CHECK_SCOPES } from '../conformance/c/run.js';
 import { explore, exploreAsync, type ExploreResult } from '../conformance/explorer/explore.js';
 import { SharedFingerprintSet } from '../conformance/explorer/fingerprint.js';
 import { pool } from '../conformance/explorer/protocol.js';
 import { runChoices } from '../conformance/explorer/trace.js';
-import { SCOPES } from '../conformance/scopes.js';
+import { SCOPES, scopeWith } from '../conformance/scopes.js';
 import { System } from '../conformance/system.js';
 import { iomapV1 } from '../impl/ports/iomap-v1.js';
 import { findImpl } from '../impl/registry.js';
@@ -32,11 +32,19 @@ const summary = (r: ExploreResult) => ({
   witnessLengths: r.extremes.witnesses.map((w) => w.choices.length),
 });
 
-/** The scopes both parallel searches are compared on, with the slots the DFS's table starts with. */
+/**
+ * The scopes both parallel searches are compared on, with the slots the DFS's table starts with:
+ * 1 CPU, and 2 CPUs with tasks preempted and migrating mid-operation, with and without symmetry.
+ * About 13,000 states each: levels past parallel.ts's SMALL_LEVEL, so that both BFS workers
+ * expand states (smaller levels stay with worker 0), and a DFS table that doubles again and again
+ * from 16 and 64 slots. (spin-ref K=4 without symmetry and smp-small, 43,647 and 40,553
+ * states, proved no more and took most of this file's time.)
+ */
+const SMP_MIGRATING = scopeWith(SCOPES['smp-small']!, { ops: 1, preemptions: 2 });
 const COMPARED = [
   [spinRef(4), true, undefined],
-  [spinRef(4), false, 16],
-  [SCOPES['smp-small']!, true, 64],
+  [SMP_MIGRATING, false, 16],
+  [SMP_MIGRATING, true, 64],
 ] as const;
 
 /**
@@ -53,7 +61,7 @@ function sequentialBfs(scope: (typeof COMPARED)[number][0], symmetry: boolean): 
 }
 
 describe('parallel BFS', () => {
-  it('2 workers find the states, transitions, depth and extremes of the sequential BFS (spin-ref K=4 with and without symmetry, smp-small)', async () => {
+  it('2 workers find the states, transitions, depth and extremes of the sequential BFS (spin-ref K=4, smp-small at 1 op and 2 preemptions with and without symmetry)', async () => {
     for (const [scope, symmetry] of COMPARED) {
       const seq = sequentialBfs(scope, symmetry);
       const par = await exploreAsync({ impl: iomapV1, scope, symmetry, workers: 2 });
@@ -93,8 +101,12 @@ describe('parallel BFS', () => {
 
   it('check --workers on a patch: each worker rebuilds the C, and their coverage adds up to the sequential run\'s', async () => {
     const file = resolve(repo, 'test/fixtures/c/v3-as-posted.patch');
-    const seq = await check({ file });
-    const par = await check({ file, workers: 2 });
+    // One scope whose levels reach parallel.ts's SMALL_LEVEL, so that both workers expand states
+    // (and the call-site run on it): on check's default scopes every level is smaller, worker 0
+    // took them all and the coverage added up trivially; 22,680 states here cost what they did.
+    const scopes = [{ ...CHECK_SCOPES[0]!, ops: 5 }];
+    const seq = await check({ file, scopes });
+    const par = await check({ file, scopes, workers: 2 });
     expect(par.verdict).toBe('conforms');
     expect(par.stats.states).toBe(seq.stats.states);
     expect(par.coverage).toEqual(seq.coverage);
@@ -143,7 +155,7 @@ describe('parallel DFS', () => {
   // What the two searches must agree on; a DFS's depth and first witnesses depend on its order.
   const same = (r: ExploreResult) => ({ verdict: r.verdict, complete: r.complete, states: r.stats.states, transitions: r.stats.transitions, maxCached: r.extremes.maxCached });
 
-  it('2 workers store the states and take the transitions of the sequential search (spin-ref K=4 with and without symmetry, smp-small), also when the table grows mid-search', async () => {
+  it('2 workers store the states and take the transitions of the sequential search (spin-ref K=4, smp-small at 1 op and 2 preemptions with and without symmetry), also when the table grows mid-search', async () => {
     for (const [scope, symmetry, slots] of COMPARED) {
       // The sequential BFS of the test above: the states, transitions, verdict and maximum of the
       // sequential DFS too, and searched once.

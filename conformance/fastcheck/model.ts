@@ -1,36 +1,45 @@
 /**
- * The model side of the fast-check layer: one `cacheMachine(profile)` actor per CPU
+ * The model side of the fast-check layer: one `cacheMachine(profile)` snapshot per CPU
  * (model/machine.ts), and what the per-CPU statechart does not know — which task runs where, what
  * each task holds, what is in flight, and which CPU allocated each object. Model ids are the run's
  * own numbering; real.ts maps them to the implementation's objects.
  */
-import { createActor, type Actor } from 'xstate';
 import type { CacheContext, CacheEvent, CacheMachine } from '../../model/machine.js';
+import { initialSnapshot, stepSnapshot, type Snap } from '../../model/inventory.js';
 import type { Profile } from '../../model/profiles.js';
 
 export type PutCtx = 'task' | 'softirq' | 'hardirq';
 
-/** One CPU's cache as the statechart: an xstate actor, copied through its persisted snapshot. */
+/**
+ * One CPU's cache as the statechart: a snapshot of the machine, stepped as an actor steps it
+ * (`machine.transition()`). Snapshots never change (a transition makes a new one), so a copy
+ * shares its snapshot: no actor to start, restore from a persisted snapshot and stop for every
+ * copy, adoption and run.
+ */
 export class CpuModel {
+  private snap: Snap;
+
   constructor(
     private readonly machine: CacheMachine,
-    private actor: Actor<CacheMachine> = createActor(machine).start(),
-  ) {}
+    snap?: Snap,
+  ) {
+    this.snap = snap ?? initialSnapshot(machine);
+  }
 
   get ctx(): CacheContext {
-    return this.actor.getSnapshot().context;
+    return this.snap.context;
   }
 
   get taskIdle(): boolean {
-    return (this.actor.getSnapshot().value as Record<string, unknown>).task === 'idle';
+    return (this.snap.value as Record<string, unknown>).task === 'idle';
   }
 
   /** Sends `e` if some transition takes it; false when the machine refuses it (e.g. irqs off). */
   send(e: CacheEvent): boolean {
-    const before = this.actor.getSnapshot();
-    this.actor.send(e);
+    const before = this.snap;
+    this.snap = stepSnapshot(this.machine, before, e);
     // xstate keeps the snapshot object when no transition takes the event.
-    return this.actor.getSnapshot() !== before;
+    return this.snap !== before;
   }
 
   alloc(fresh: number): CacheContext {
@@ -51,18 +60,15 @@ export class CpuModel {
    * so the derived regions (lists, capacity, irqs) stay true to the context.
    */
   adopt(...objs: number[]): void {
-    const snap = this.actor.getSnapshot();
+    const snap = this.snap;
     const fresh = objs.filter((o) => !snap.context.inUse.includes(o));
     if (fresh.length === 0) return;
     const context = { ...snap.context, inUse: [...snap.context.inUse, ...fresh], freed: snap.context.freed.filter((x) => !fresh.includes(x)) };
-    const moved = createActor(this.machine, { snapshot: this.machine.resolveState({ value: snap.value, context }) }).start();
-    // This CpuModel is the one the caller holds: swap the actor in place.
-    this.actor.stop();
-    this.actor = moved;
+    this.snap = this.machine.resolveState({ value: snap.value, context });
   }
 
   clone(): CpuModel {
-    return new CpuModel(this.machine, createActor(this.machine, { snapshot: this.actor.getPersistedSnapshot() }).start());
+    return new CpuModel(this.machine, this.snap);
   }
 }
 

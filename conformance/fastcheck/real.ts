@@ -47,13 +47,13 @@ export class FcReal {
     failOn(init.violations.map((v) => ({ ...v })), 'boot');
   }
 
-  /** One System step; any invariant violation ends the run with its id. */
+  /** One System step; any invariant violation ends the run with its id (the step described only then). */
   step(c: Choice, sys: System = this.sys): StepReport {
     const r = sys.step(this.world, this.abs, c);
     this.steps++;
     this.world = r.world;
     this.abs = r.abs;
-    failOn(r.violations, `${r.who}: ${r.event} [${r.labels.length > 3 ? '... | ' : ''}${r.labels.slice(-3).join(' | ')}]`);
+    if (r.violations.length) failOn(r.violations, `${r.who}: ${r.event} [${r.labels.length > 3 ? '... | ' : ''}${r.labels.slice(-3).join(' | ')}]`);
     const f = r.abs.step?.fault;
     if (f) throw new FcViolation('crash', `${r.who}: ${f.kind}: ${f.msg}`);
     return r;
