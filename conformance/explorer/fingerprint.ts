@@ -73,18 +73,28 @@ export class Fingerprinter {
     this.serialise(ws[0]!);
     if (ws.length === 1) return;
     let bn = this.n;
-    if (this.best.length < bn) this.best = new Int32Array(Math.max(bn, this.best.length * 2));
-    this.best.set(this.buf.subarray(0, bn));
+    this.best = this.saved(this.best);
     for (let i = 1; i < ws.length; i++) {
       this.serialise(ws[i]!);
       if (!lessWords(this.buf, this.n, this.best, bn)) continue;
       bn = this.n;
-      if (this.best.length < bn) this.best = new Int32Array(Math.max(bn, this.best.length * 2));
-      this.best.set(this.buf.subarray(0, bn));
+      this.best = this.saved(this.best);
     }
-    if (this.buf.length < bn) this.buf = new Int32Array(Math.max(bn, this.buf.length * 2));
-    this.buf.set(this.best.subarray(0, bn));
-    this.n = bn;
+    this.restore(this.best, bn);
+  }
+
+  /** The serialisation buf[0, n) copied into `into`, grown if it is too short: the buffer it is in. */
+  private saved(into: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+    if (into.length < this.n) into = new Int32Array(Math.max(this.n, into.length * 2));
+    into.set(this.buf.subarray(0, this.n));
+    return into;
+  }
+
+  /** Makes `from[0, n)`, kept by saved(), the serialisation again. */
+  private restore(from: Int32Array, n: number): void {
+    if (this.buf.length < n) this.buf = new Int32Array(Math.max(n, this.buf.length * 2));
+    this.buf.set(from.subarray(0, n));
+    this.n = n;
   }
 
   /**
@@ -445,8 +455,7 @@ export class Fingerprinter {
     this.walk(w);
     if (this.tiesN === 0) return;
     let bn = this.n;
-    if (this.tieBest.length < bn) this.tieBest = new Int32Array(Math.max(bn, this.tieBest.length * 2));
-    this.tieBest.set(this.buf.subarray(0, bn));
+    this.tieBest = this.saved(this.tieBest);
     for (;;) {
       // The next choice vector, depth first: the last branch point with a choice left takes it.
       let p = this.tiesN - 1;
@@ -457,12 +466,9 @@ export class Fingerprinter {
       this.walk(w);
       if (!lessWords(this.buf, this.n, this.tieBest, bn)) continue;
       bn = this.n;
-      if (this.tieBest.length < bn) this.tieBest = new Int32Array(Math.max(bn, this.tieBest.length * 2));
-      this.tieBest.set(this.buf.subarray(0, bn));
+      this.tieBest = this.saved(this.tieBest);
     }
-    if (this.buf.length < bn) this.buf = new Int32Array(Math.max(bn, this.buf.length * 2));
-    this.buf.set(this.tieBest.subarray(0, bn));
-    this.n = bn;
+    this.restore(this.tieBest, bn);
   }
 
   /** One walk of serialise(), taking at its branch points the choices tieChoice[0, forcedN) says. */
