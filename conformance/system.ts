@@ -439,11 +439,11 @@ export class System {
    * memory would be reported too: the cache code has no such wait.)
    */
   private endlessAlone(w: World, cpu: number, ctx: CtxKind, task: number, what: string): KernelFault | undefined {
-    const own = ctx === 'task' ? w.tasks[task]!.frame! : ctx === 'hardirq' ? w.cpus[cpu]!.hardirq! : w.cpus[cpu]!.softirq!;
+    const own = frameIn(w, cpu, ctx, task);
     // The same run made before (this check is made at every start of an operation) returned.
     if (this.env.memo?.returns(w, cpu, ctx, task, own)) return undefined;
     const copy = cloneWorld(w);
-    const f = ctx === 'task' ? copy.tasks[task]!.frame! : ctx === 'hardirq' ? copy.cpus[cpu]!.hardirq! : copy.cpus[cpu]!.softirq!;
+    const f = frameIn(copy, cpu, ctx, task);
     const out = runToCompletion(this.env, copy, cpu, ctx, task, f, true);
     if (out.fault?.kind !== 'no-return') return undefined;
     return new KernelFault('no-return', `${what} does not return even when nothing interrupts it: run alone from here, ${out.fault.message}`);
@@ -484,6 +484,11 @@ export class System {
 }
 
 
+
+/** The frame of `ctx` on `cpu` (a task's: task `task`'s), which must be in progress. */
+function frameIn(w: World, cpu: number, ctx: CtxKind, task: number): Frame {
+  return ctx === 'task' ? w.tasks[task]!.frame! : ctx === 'hardirq' ? w.cpus[cpu]!.hardirq! : w.cpus[cpu]!.softirq!;
+}
 
 /** RunMemos by implementation and what else a fresh run sees of its Env (macros, kernel config, racy-load rule). */
 const MEMOS = new WeakMap<Implementation, Map<string, RunMemo>>();

@@ -373,9 +373,6 @@ export class RunMemo {
   /** The key being looked up (a plain array: kept keys are copies, and typed-array slices are slow to make). */
   private kw: number[] = [];
   private kn = 0;
-  /** Hits and misses (for benchmarks). */
-  hits = 0;
-  misses = 0;
 
   private word(x: number): void {
     this.kw[this.kn++] = x;
@@ -448,12 +445,8 @@ export class RunMemo {
 
   run(env: Env, w: World, cpu: number, ctx: CtxKind, task: number, frame: Frame, probe: boolean): StepOutcome & { labels: string[] } {
     const hit = this.find(w, cpu, ctx, task, frame);
-    if (hit !== undefined) {
-      this.hits++;
-      return apply(hit, w, cpu, frame);
-    }
+    if (hit !== undefined) return apply(hit, w, cpu, frame);
     const h = this.hash;
-    this.misses++;
     const heapBefore = w.heap.slice();
     const globalsBefore = w.globals;
     const below = belowLabel(w, cpu, ctx);
