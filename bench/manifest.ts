@@ -189,6 +189,13 @@ export interface ManifestCheckEntry {
   verdict: string;
   states: number;
   transitions: number;
+  /**
+   * The same run with each frame fingerprinted by its whole read log (`check --no-frame-keys`):
+   * the counts without the frame-key reduction, which merges states whose operations differ only
+   * in values no statement will use again (ExploreOptions.frameKeys).
+   */
+  readLogStates: number;
+  readLogTransitions: number;
   depth: number;
   maxCached: number;
 }
@@ -283,10 +290,12 @@ export async function manifestCheckEntries(scopes?: readonly string[], loaded?: 
   if (unknown.length) throw new Error(`manifest: unknown check scope ${unknown.join(', ')}`);
   const picked = scopes ? CHECK_SCOPES.filter((s) => scopes.includes(s.name)) : CHECK_SCOPES;
   const r = await check({ file: MANIFEST_SEED, ...(scopes ? { scopes: [...picked] } : {}) }, loaded);
+  const logs = await check({ file: MANIFEST_SEED, ...(scopes ? { scopes: [...picked] } : {}), frameKeys: false }, loaded);
   const sitesCount = picked[0] === CHECK_SCOPES[0];
   return r.runs
-    .filter((x) => !x.site || sitesCount)
-    .map((x) => ({
+    .map((x, i) => ({ x, log: logs.runs[i]! }))
+    .filter(({ x }) => !x.site || sitesCount)
+    .map(({ x, log }) => ({
       check: relative(ROOT, MANIFEST_SEED),
       impl: r.impl,
       scope: x.scope.name,
@@ -297,6 +306,8 @@ export async function manifestCheckEntries(scopes?: readonly string[], loaded?: 
       verdict: x.verdict,
       states: x.stats.states,
       transitions: x.stats.transitions,
+      readLogStates: log.stats.states,
+      readLogTransitions: log.stats.transitions,
       depth: x.stats.depth,
       maxCached: x.maxCached,
     }));
@@ -308,7 +319,7 @@ export function checkRunIndex(e: { scope: string; site?: string }): number {
 }
 
 export const MANIFEST_NOTE =
-  'Every port on every named scope (spin-ref at K=3; smp bounded: an incomplete DFS of its first 200,000 states), the seed patch through `check` (one row per run), and iomap-v1 with and without each reduction. The rows of bench/manifest.ts without `test: false` are recomputed by test/explorer.test.ts; regenerate every row with `npm run bench -- --manifest --ks 3 --no-spin` after a deliberate change.';
+  'Every port on every named scope (spin-ref at K=3; smp bounded: an incomplete DFS of its first 200,000 states), the seed patch through `check` (one row per run, with its counts when every frame is fingerprinted by its read log: readLogStates, readLogTransitions), and iomap-v1 with and without each reduction. The rows of bench/manifest.ts without `test: false` are recomputed by test/explorer.test.ts; regenerate every row with `npm run bench -- --manifest --ks 3 --no-spin` after a deliberate change.';
 
 /** Every row, recomputed (minutes: the bench's `--manifest`). `progress` hears one line per row. */
 export async function manifestEntries(progress?: (line: string) => void): Promise<{ note: string; runs: (ManifestEntry | ManifestCheckEntry)[] }> {

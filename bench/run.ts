@@ -235,13 +235,15 @@ async function main(): Promise<void> {
     const cRows: Record<string, unknown>[] = [];
     for (const k of cKs) {
       const rows: { what: string; r: ExploreResult; seconds: number }[] = [];
+      // compiled: frames fingerprinted by their keys (ExploreOptions.frameKeys); compiled-log: by
+      // their read logs, as the interpreter's (whose states it must equal).
       // The interpreter at K=9 would take minutes to say what the K=7 row says (its ratio to compiled).
-      for (const what of k >= K_SYMMETRY_ONLY ? (['port', 'compiled'] as const) : (['port', 'compiled', 'interpreted'] as const)) {
-        const impl = what === 'port' ? iomapV1 : (await buildFromC(seed, text, 'email', { compiled: what === 'compiled' })).impl;
+      for (const what of k >= K_SYMMETRY_ONLY ? (['port', 'compiled', 'compiled-log'] as const) : (['port', 'compiled', 'compiled-log', 'interpreted'] as const)) {
+        const impl = what === 'port' ? iomapV1 : (await buildFromC(seed, text, 'email', { compiled: what !== 'interpreted' })).impl;
         const ac = new AbortController();
         const timer = setTimeout(() => ac.abort(), BUDGET_S * 1000);
         const t0 = performance.now();
-        const r = await exploreAsync({ impl, scope: { ...SCOPES['spin-ref']!, ops: k }, symmetry: true, signal: ac.signal, workers: 1, strategy: 'bfs' });
+        const r = await exploreAsync({ impl, scope: { ...SCOPES['spin-ref']!, ops: k }, symmetry: true, signal: ac.signal, workers: 1, strategy: 'bfs', frameKeys: what !== 'compiled-log' });
         clearTimeout(timer);
         rows.push({ what, r, seconds: (performance.now() - t0) / 1000 });
       }
@@ -254,21 +256,26 @@ async function main(): Promise<void> {
           `  ${k}  ${what.padEnd(11)}  ${fmt(r.stats.states).padStart(10)}  ${fmt(r.stats.transitions).padStart(12)}  ${fmt(seconds, 2).padStart(8)}  ${fmt(sps).padStart(9)}  ${vsPort.toFixed(2).padStart(6)}  ${String(r.complete).padStart(8)}  ${r.verdict}\n`,
         );
       }
-      const [, comp, interp] = rows;
+      const [, keyed, comp, interp] = rows;
       if (comp && interp && comp.r.complete && interp.r.complete)
         process.stdout.write(
-          `     compiled: ${(interp.seconds / comp.seconds).toFixed(2)}x the speed of interpreted (${comp.r.stats.states === interp.r.stats.states && comp.r.stats.transitions === interp.r.stats.transitions ? 'same states and transitions' : 'DIFFERENT states or transitions'})\n`,
+          `     compiled-log: ${(interp.seconds / comp.seconds).toFixed(2)}x the speed of interpreted (${comp.r.stats.states === interp.r.stats.states && comp.r.stats.transitions === interp.r.stats.transitions ? 'same states and transitions' : 'DIFFERENT states or transitions'})\n`,
+        );
+      if (keyed && comp && keyed.r.complete && comp.r.complete)
+        process.stdout.write(
+          `     frame keys: ${(100 * (1 - keyed.r.stats.states / comp.r.stats.states)).toFixed(1)}% fewer states, ${(comp.seconds / keyed.seconds).toFixed(2)}x the speed of compiled-log (${keyed.r.verdict === comp.r.verdict && keyed.r.extremes.maxCached === comp.r.extremes.maxCached ? 'same verdict and maximum' : 'DIFFERENT verdict or maximum'})\n`,
         );
       // What a user runs on their patch, end to end: `dio-cache check FILE --scope spin-ref --ops K
       // --dfs --workers N` (reading the mail, building, every call-site run, minimising).
       // As SPIN's row is `spin -a`, gcc and pan, this one is the command from start to exit (node,
       // tsx, reading the mail, building, the worker threads, every call-site run, minimising).
-      const r = command(['check', seed, '--scope', 'spin-ref', '--ops', String(k), '--dfs', '--workers', String(cores)]);
-      if (r) {
+      for (const logs of [false, true]) {
+        const r = command(['check', seed, '--scope', 'spin-ref', '--ops', String(k), '--dfs', '--workers', String(cores), ...(logs ? ['--no-frame-keys'] : [])]);
+        if (!r) continue;
         const sps = r.states / r.seconds;
-        cRows.push({ k, runs: 'check-dfs', workers: cores, states: r.states, transitions: r.transitions, seconds: r.seconds, statesPerSecond: sps, complete: r.complete, verdict: r.verdict });
+        cRows.push({ k, runs: logs ? 'check-dfs-log' : 'check-dfs', workers: cores, states: r.states, transitions: r.transitions, seconds: r.seconds, statesPerSecond: sps, complete: r.complete, verdict: r.verdict });
         process.stdout.write(
-          `  ${k}  ${`dio-cache check --dfs --workers ${cores}`.padEnd(11)}  ${fmt(r.states).padStart(10)}  ${fmt(r.transitions).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(sps).padStart(9)}  ${'—'.padStart(6)}  ${String(r.complete).padStart(8)}  ${r.verdict} (the command end to end, every call-site run included)\n`,
+          `  ${k}  ${`dio-cache check --dfs --workers ${cores}${logs ? ' --no-frame-keys' : ''}`.padEnd(11)}  ${fmt(r.states).padStart(10)}  ${fmt(r.transitions).padStart(12)}  ${fmt(r.seconds, 2).padStart(8)}  ${fmt(sps).padStart(9)}  ${'—'.padStart(6)}  ${String(r.complete).padStart(8)}  ${r.verdict} (the command end to end, every call-site run included)\n`,
         );
       }
     }

@@ -136,12 +136,26 @@ async function both(file: string, scopes: CheckReport['runs'][number]['scope'][]
   const text = decodeMail(readFileSync(file, 'latin1'));
   const kind = detectKind(file, text) as 'email' | 'diff' | 'c';
   const out: ReturnType<typeof summary>[] = [];
-  for (const compiled of [false, true]) {
+  // The interpreter's frames have no key (Frame.key): the compiled C is compared with its keys off
+  // for the counts, and with them on (the default) for everything the reduction must keep.
+  for (const [compiled, frameKeys] of [[false, true], [true, false], [true, true]] as const) {
     const c = await buildFromC(file, text, kind, { compiled });
     expect(c.compiled !== null).toBe(compiled);
-    out.push(summary(await check({ file, scopes }, { impl: c.impl, kind, ref: file, c })));
+    out.push(summary(await check({ file, scopes, frameKeys }, { impl: c.impl, kind, ref: file, c })));
   }
-  return { interpreted: out[0]!, compiled: out[1]! };
+  return { interpreted: out[0]!, compiled: out[1]!, keyed: out[2]! };
+}
+
+/**
+ * What the frame-key reduction must not change: the verdict, the maximum, the counterexamples
+ * and warnings, and which statements, branches, call sites and interrupt points were reached
+ * (their counts count transitions, which it merges).
+ */
+function reached(s: ReturnType<typeof summary>) {
+  const c = s.coverage as unknown as Record<string, unknown>;
+  const shape = (v: unknown): unknown =>
+    typeof v === 'number' ? v > 0 : Array.isArray(v) ? v.map(shape).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, /^(runs|hits|taken|notTaken|count)$/.test(k) ? (x as number) > 0 : shape(x)])) : v;
+  return { verdict: s.verdict, maxCached: s.maxCached, violations: s.violations, warnings: s.warnings, coverage: shape(c), runs: s.runs.map((r) => r.split(':')[0]) };
 }
 
 describe('compiled C against the interpreter, statement by statement', () => {
@@ -171,6 +185,9 @@ describe('compiled C against the interpreter, whole checks', () => {
     expect(r.interpreted.verdict).toBe('conforms');
     expect(r.interpreted.states).toBeGreaterThan(1000);
     expect(r.compiled).toEqual(r.interpreted);
+    expect(reached(r.keyed)).toEqual(reached(r.interpreted));
+    console.log(`  with frame keys: ${r.keyed.states} states, ${r.keyed.transitions} transitions`);
+    expect(r.keyed.states).toBeLessThan(r.interpreted.states);
   });
 
   it('v2 as posted on check-1cpu: the same violation with the same counterexample labels', async () => {
@@ -180,6 +197,8 @@ describe('compiled C against the interpreter, whole checks', () => {
     expect(r.interpreted.violations.length).toBeGreaterThan(0);
     expect(r.interpreted.violations[0]!.labels.length).toBeGreaterThan(3);
     expect(r.compiled).toEqual(r.interpreted);
+    expect(reached(r.keyed)).toEqual(reached(r.interpreted));
+    expect(r.keyed.states).toBeLessThan(r.interpreted.states);
   });
 });
 

@@ -31,7 +31,7 @@ const cName = (r: PrimitiveDecl) => (r.name.endsWith('*') ? `${r.name.slice(0, -
 /** Refused before exploring whatever their arguments (interp.ts libCallProblem): recognised, never run. */
 const REFUSED = new Set(['cpuhp_remove_state', 'cpuhp_state_remove_instance']);
 /** Kernel methods that are memory, statics, macros and the runtime's hooks, not kernel primitives. */
-const NOT_PRIMITIVES = new Set(['load', 'store', 'loadAt', 'storeAt', 'global', 'setGlobal', 'macro', 'sizeof', 'sizeofOr', 'enter', 'leave', 'resume', 'replayAccesses', 'beginOneAccess', 'endOneAccess']);
+const NOT_PRIMITIVES = new Set(['load', 'store', 'loadAt', 'storeAt', 'global', 'setGlobal', 'macro', 'sizeof', 'sizeofOr', 'enter', 'leave', 'act', 'unact', 'at', 'from', 'frameKey', 'resume', 'replayAccesses', 'beginOneAccess', 'endOneAccess']);
 
 // One function per C row: its example, then a store to a static (shared state), so that a point's
 // boundary after it shows; and one per row calling it on a local only, for the purity decision.

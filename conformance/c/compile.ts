@@ -14,7 +14,7 @@
  * are the Var boxes build.ts hands in, because build.ts reads the object back after the site runs.
  */
 import type { Kernel } from '../../impl/kernel/primitives.js';
-import { KernelFault } from '../../impl/kernel/primitives.js';
+import { CALL_PC, KernelFault } from '../../impl/kernel/primitives.js';
 import { cPrimitive } from '../../impl/kernel/primitive-table.js';
 import { isPtr } from '../../impl/kernel/values.js';
 import { oneLine, type N } from './ast.js';
@@ -110,6 +110,8 @@ class Unit {
   depth = 1;
   /** Inside Interp.expr (not gexpr): calls are primitives, never the patch's functions. */
   pmode = 0;
+  /** A node of this unit went to the interpreter: its state is not all in JS locals (Kernel.act(), null locals). */
+  opaque = false;
   constructor(
     readonly fn: string,
     readonly mode: 'fn' | 'site',
@@ -138,6 +140,13 @@ export class Compiler {
   private readonly fns = new Map<string, { id: string; src: string; ret: CType | null; ts: string }>();
   private readonly siteSrc: { id: string; src: string; ts: string; key: object }[] = [];
   readonly fallbacks: CompiledC['fallbacks'] = [];
+  /** The units being compiled (a call compiles its callee first), innermost last. */
+  private readonly compiling: Unit[] = [];
+  /** Activation ids (Kernel.act()): one per unit. */
+  private units = 0;
+  /** Program counters (Kernel.at()): one per yield written, and one per call from CALL_PC up. */
+  private pcs = 0;
+  private calls = 0;
 
   constructor(
     readonly interp: Interp,
@@ -192,10 +201,40 @@ export class Compiler {
   private boundary(u: Unit, n: N): void {
     const label = this.interp.label(n);
     const s = this.sdef(u, label, n.at);
-    u.emit(`yield ${s}.l; rt.step(k, st, ${s}); // ${label.replace(/\*\//g, '* /').slice(0, 100)}`);
+    u.emit(`yield k.at($A, ${this.pcs++}, ${s}.l); rt.step(k, st, ${s}); // ${label.replace(/\*\//g, '* /').slice(0, 100)}`);
+  }
+
+  /**
+   * Where a statement begins: its boundary, or, for one that touches nothing shared but calls a
+   * function of the patch, the read-log position its operands pending over the call are read
+   * from (Kernel.from(): a caller's key holds the values read since).
+   */
+  private start(u: Unit, n: N): void {
+    if (this.interp.needsBoundary(n)) this.boundary(u, n);
+    else if (this.interp.hasCall(n)) u.emit(`k.from($A);`);
+  }
+
+  /**
+   * The activation of unit `u` (Kernel.act()), written above its body once the body is known:
+   * its locals are every JS local that can carry state from one statement to the next (C locals
+   * and parameters, a site's boxes, a guard's saved flags, a return value kept while guards are
+   * released); expression temporaries are assigned before they are read in one statement.
+   */
+  private activation(u: Unit, params: readonly string[], root: boolean, ts: boolean): string {
+    const id = this.unitIds.get(u)!;
+    if (u.opaque) return `$A = k.act(${id}, null, ${root});`;
+    const held = [...params, ...[...u.lets.keys()].filter((v) => !v.startsWith('$') || /^\$(g|ret)\d+$/.test(v))].map((v) => (u.lets.get(v) === 'Var' ? `${v}?.v` : v));
+    return `$A = k.act(${id}, ($o${ts ? ': (number | undefined)[]' : ''}) => { ${held.length ? `$o.push(${held.join(', ')}); ` : ''}}, ${root});`;
+  }
+  private readonly unitIds = new Map<Unit, number>();
+  private begin(u: Unit): void {
+    this.unitIds.set(u, this.units++);
+    this.compiling.push(u);
   }
 
   private fb(n: N, why: string): void {
+    const u = this.compiling[this.compiling.length - 1];
+    if (u) u.opaque = true;
     if (!this.fallbacks.some((f) => f.at === n.at && f.text === oneLine(n.text).slice(0, 80))) this.fallbacks.push({ at: n.at, text: oneLine(n.text).slice(0, 80), why });
   }
 
@@ -216,6 +255,7 @@ export class Compiler {
       return l;
     });
     let body: string[];
+    this.begin(u);
     try {
       u.emit(`k.enter(${js(f.name)});`);
       this.block(u, f.body.kids, sc);
@@ -229,6 +269,8 @@ export class Compiler {
       body = [`  return (yield* rt.I.call(k, rt.fn(${js(f.name)}), [${params.map((p) => `{ v: ${p.js}, t: ${this.tid(p.t)} }`).join(', ')}], st)).v;`];
       u.lets.clear();
       u.rets.push(null);
+    } finally {
+      this.compiling.pop();
     }
     entry.ret = u.rets.every((t) => sameType(t, u.rets[0]!)) ? u.rets[0]! : null;
     for (const ts of [false, true]) {
@@ -237,7 +279,13 @@ export class Compiler {
         `/** Port of ${f.at.split(':')[0]}:${f.name}() (${f.at}), compiled from the C */`,
         `function* ${id}${sig} {`,
         ...[...u.lets].map(([v, t]) => `  let ${v}${ts ? `!: ${t}` : ''};`),
-        ...body,
+        `  let $A${ts ? ': Act' : ''};`,
+        `  ${this.activation(u, params.map((p) => p.js), false, ts)}`,
+        `  try {`,
+        ...body.map((l) => `  ${l}`),
+        `  } finally {`,
+        `    k.unact();`,
+        `  }`,
         `}`,
       ].join('\n');
       if (ts) entry.ts = text;
@@ -269,20 +317,31 @@ export class Compiler {
     const id = `SITE${this.siteSrc.length}`;
     const u = new Unit(s.fn, 'site', null);
     const sc: Scope = { vars: new Map(), margs: null, parent: null };
-    for (const v of s.vars) {
-      const l: Local = { name: v.name, js: `V_${v.name}`, t: v.type, boxed: true };
-      sc.vars.set(v.name, l);
-      u.lets.set(l.js, 'Var');
-      u.emit(`${l.js} = env.vars.get(${js(v.name)})!;`.replace('!;', this.tsMark));
+    this.begin(u);
+    try {
+      for (const v of s.vars) {
+        const l: Local = { name: v.name, js: `V_${v.name}`, t: v.type, boxed: true };
+        sc.vars.set(v.name, l);
+        u.lets.set(l.js, 'Var');
+        u.emit(`${l.js} = env.vars.get(${js(v.name)})!;`.replace('!;', this.tsMark));
+      }
+      this.block(u, s.stmts, sc, true);
+      u.emit(`return undefined;`);
+    } finally {
+      this.compiling.pop();
     }
-    this.block(u, s.stmts, sc, true);
-    u.emit(`return undefined;`);
     const text = (ts: boolean) =>
       [
         `/** The call site in ${s.fn}() at ${s.at}: its statements as the checker drives them */`,
         `function* ${id}${ts ? `(k: Kernel, st: Budget, env: Env): Generator<string, Completion, void>` : `(k, st, env)`} {`,
         ...[...u.lets].map(([v, t]) => `  let ${v}${ts ? `!: ${t}` : ''};`),
-        ...u.lines.map((l) => (ts ? l.replace(this.tsMark, '!;') : l.replace(this.tsMark, ';'))),
+        `  let $A${ts ? ': Act' : ''};`,
+        `  ${this.activation(u, [], true, ts)}`,
+        `  try {`,
+        ...u.lines.map((l) => `  ${ts ? l.replace(this.tsMark, '!;') : l.replace(this.tsMark, ';')}`),
+        `  } finally {`,
+        `    k.unact();`,
+        `  }`,
         `}`,
       ].join('\n');
     this.siteSrc.push({ id, src: text(false), ts: text(true), key: s.key });
@@ -365,7 +424,7 @@ export class Compiler {
     const cls = GUARDS[g.cls];
     if (!cls || cls.op === 'none') return;
     const s = this.sdef(u, this.interp.releaseLabel(g), g.node.at);
-    u.emit(`yield ${s}.l; rt.step(k, st, ${s});`, g.node);
+    u.emit(`yield k.at($A, ${this.pcs++}, ${s}.l); rt.step(k, st, ${s});`, g.node);
     if (cls.op === 'irqsave') u.emit(`k.local_irq_restore(${flags});`);
     else if (cls.op === 'irq') u.emit(`k.local_irq_enable();`);
     else u.emit(`k.preempt_enable();`);
@@ -506,7 +565,7 @@ export class Compiler {
           this.release(u, g, flags);
           return;
         }
-        if (this.interp.needsBoundary(n)) this.boundary(u, n);
+        this.start(u, n);
         u.emit(`${this.ex(u, n.kids[0], sc).c};`, n);
         return;
       }
@@ -518,7 +577,7 @@ export class Compiler {
           decls.push({ ...this.interp.types.declare(base, d), d });
         }
         if (decls.some((d) => d.type.k === 'struct')) return this.stmtFallback(u, n, sc, 'a local struct value (refused at run time)');
-        if (this.interp.needsBoundary(n)) this.boundary(u, n);
+        this.start(u, n);
         for (const { name, type, d } of decls) {
           const v = d.t === 'init_declarator' && d.f.value ? this.ex(u, d.f.value, sc).c : 'NaN';
           if (siteRoot && sc.parent === null) {
@@ -535,12 +594,12 @@ export class Compiler {
         return;
       }
       case 'return_statement': {
-        if (this.interp.needsBoundary(n)) this.boundary(u, n);
+        this.start(u, n);
         this.emitReturn(u, n.kids[0] ? this.ex(u, n.kids[0], sc) : null, n);
         return;
       }
       case 'if_statement': {
-        if (this.interp.needsBoundary(n)) this.boundary(u, n);
+        this.start(u, n);
         const cond = this.interp.nondetIfs.has(n) ? '(k.nondet() ? 1 : 0)' : this.ex(u, n.f.condition!, sc).c;
         u.emit(`if (rt.br(k, ${this.bdef(u, n)}, ${cond})) {`, n);
         u.depth++;
@@ -732,7 +791,7 @@ export class Compiler {
         const seq = temps.map((x) => `${x.c}, `).join('');
         const ret = this.retType(f);
         return {
-          c: `(${seq}st.miss !== undefined && st.miss.fn === ${js(name)} ? st.miss.v : (yield* ${this.fnId(f)}(k, st${args.map((a) => `, ${a}`).join('')})))`,
+          c: `(${seq}st.miss !== undefined && st.miss.fn === ${js(name)} ? st.miss.v : ($A.pc = ${CALL_PC + this.calls++}, yield* ${this.fnId(f)}(k, st${args.map((a) => `, ${a}`).join('')})))`,
           t: sameType(ret, f.ret) ? f.ret : null,
         };
       }
@@ -1272,7 +1331,7 @@ export class Compiler {
       ` * It runs inside the checker, which supplies rt (helpers, the interpreter), N (the C syntax`,
       ` * nodes) and T (the C types); it is written out to be read beside the C.`,
       ` */`,
-      `import type { Kernel } from '../impl/kernel/primitives.js';`,
+      `import type { Act, Kernel } from '../impl/kernel/primitives.js';`,
       `import type { Budget, Completion, Env, TV } from '../conformance/c/interp.js';`,
       `import type { PortRuntime } from '../conformance/c/compile.js';`,
       `import type { N as Node } from '../conformance/c/ast.js';`,
@@ -1298,8 +1357,14 @@ export class Compiler {
       *call(k: Kernel, fn: CFunction, args: readonly TV[], st: Budget): Gen<TV> {
         const f = made.fns[fn.name];
         if (!f) return yield* interp.call(k, fn, [...args], st);
-        const v = yield* f(k, st, ...fn.params.map((_, i) => args[i]?.v ?? 0));
-        return { v, t: fn.ret };
+        // The wrapper calling it (build.ts's cpuDead) keeps nothing but its arguments, which are the callee's.
+        k.act(-1, NO_LOCALS, true).pc = CALL_PC;
+        try {
+          const v = yield* f(k, st, ...fn.params.map((_, i) => args[i]?.v ?? 0));
+          return { v, t: fn.ret };
+        } finally {
+          k.unact();
+        }
       },
       site(key: object): SiteFn {
         const s = bySite.get(key);
@@ -1392,6 +1457,8 @@ function runtime(I: Interp, nodes: N[], types: CType[]) {
     },
   };
 }
+
+const NO_LOCALS = (): void => {};
 
 /** Compiles the functions the call sites (and the prune) reach, and the sites. */
 export function compileC(interp: Interp, source: string, sites: readonly SiteSpec[], extra: readonly CFunction[] = []): CompiledC {

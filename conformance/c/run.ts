@@ -189,6 +189,8 @@ export interface CheckOptions {
    * preemptions, steps), and the verdict and the maxima are the same.
    */
   strategy?: 'bfs' | 'dfs';
+  /** ExploreOptions.frameKeys: false fingerprints each frame by its whole read log. */
+  frameKeys?: boolean;
 }
 
 export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckReport> {
@@ -233,6 +235,7 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.shard ? { shard: o.shard } : {}),
       ...(o.strategy ? { strategy: o.strategy } : {}),
+      ...(o.frameKeys === false ? { frameKeys: false } : {}),
       // The other sites' runs are small: one thread, no implementation to rebuild in workers.
       ...(o.workers && o.workers > 1 && !site
         ? {

@@ -56,6 +56,7 @@ interface CheckFlags {
   compiled?: boolean;
   interpret?: boolean;
   dfs?: boolean;
+  frameKeys?: boolean;
 }
 
 const ROLE_NAMES: readonly RoleName[] = ['alloc', 'put', 'splice', 'create', 'prune'];
@@ -105,6 +106,7 @@ export function registerCheck(program: Command): void {
     .option('--no-progress', 'no progress lines on stderr')
     .option('--emit-port <out.ts>', 'write the C compiled to a TypeScript port (one generator per C function, the C line numbers beside each statement) and exit without exploring')
     .option('--compiled', 'run the C compiled to generators (compile.ts; the default)')
+    .option('--no-frame-keys', 'fingerprint each operation in progress by every value it read, not by where it is and what its locals hold (more states, the same verdicts; for comparing counts with --interpret)')
     .option('--interpret', 'run the C through the interpreter (interp.ts) instead of compiled: the same verdicts, slower')
     .action(async (file: string, f: CheckFlags) => {
       if (f.profile !== undefined && !PROFILES[f.profile]) throw new UsageError(`--profile ${f.profile}: unknown profile (known: ${Object.keys(PROFILES).join(', ')})`);
@@ -164,6 +166,7 @@ export function registerCheck(program: Command): void {
             ...(shard ? { shard } : {}),
             ...(f.compiled || f.interpret ? { compiled: !!f.compiled } : {}),
             ...(f.dfs ? { strategy: 'dfs' as const } : {}),
+            ...(f.frameKeys === false ? { frameKeys: false } : {}),
             signal: intr.signal,
             progress: (l: string) => {
               lastLine = l;
@@ -201,6 +204,7 @@ export function registerCheck(program: Command): void {
             ...(maxStates ? { maxStates } : {}),
             ...(f.binding ? { binding: resolve(f.binding) } : {}),
             ...(f.role.length ? { roles: parseRoles(f.role) as Record<string, string> } : {}),
+            ...(f.frameKeys === false ? { frameKeys: false } : {}),
           }),
         );
       if (f.json) process.stdout.write(JSON.stringify(withTraces(jsonReport(r, replayFiles), r, loaded, !!f.full)) + '\n');

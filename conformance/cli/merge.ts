@@ -120,7 +120,7 @@ export function exploreShardResult(
 /** A `check` shard's result file: every scope (and call site) it explored. */
 export function checkShardResult(
   r: CheckReport,
-  m: { spec: ShardSpec; scopes: Scope[]; profile?: string; maxStates?: number; binding?: string; roles?: Record<string, string> },
+  m: { spec: ShardSpec; scopes: Scope[]; profile?: string; maxStates?: number; binding?: string; roles?: Record<string, string>; frameKeys?: boolean },
 ): ShardResultFile {
   const ref = resolve(r.ref);
   const digest = refDigest(ref);
@@ -131,7 +131,7 @@ export function checkShardResult(
     impl: r.impl,
     ref,
     ...(digest ? { digest } : {}),
-    options: { scopes: m.scopes, profile: m.profile ?? null, maxStates: m.maxStates ?? null, binding: m.binding ? refDigest(m.binding) ?? m.binding : null, roles: m.roles ?? null },
+    options: { scopes: m.scopes, profile: m.profile ?? null, maxStates: m.maxStates ?? null, binding: m.binding ? refDigest(m.binding) ?? m.binding : null, roles: m.roles ?? null, ...(m.frameKeys === false ? { frameKeys: false } : {}) },
     verdict: r.verdict,
     complete: r.complete,
     ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),

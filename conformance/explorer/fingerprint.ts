@@ -21,6 +21,15 @@
  * branches and the least serialisation is kept, so the form is canonical, not just nearly so.
  * Tests rename reachable states at random and check that the fingerprint does not change.
  *
+ * An operation in progress is its read log, replayed to rebuild its generator: two frames with the
+ * same log are the same frame. Compiled C says more (Frame.key, Kernel.frameKey()): where each of
+ * its activations is, what its locals hold, and what a caller still to finish its statement has
+ * read. A frame with a key is written by the key and by the objects its log names (each once, in
+ * the order first read: the abstraction, gcFreed() and the partial-order reduction see a log only
+ * as those), not by the values it read and no longer holds, which split states that go on alike
+ * (spin-ref K=7 on the seed: 195,651 states by read log, 125,073 by key). Not under CPU symmetry,
+ * whose images rename the CPU numbers in read logs (Frame.cpuReads) but would not in a key.
+ *
  * `Frame.next` is derived (a label for reports) and is not part of the state; `World.interrupts`
  * counts the path, not the state, and is left out too. `Frame.ghost` carries an object id from
  * bit GHOST_ID_SHIFT up: it is renamed with the objects.
@@ -36,6 +45,16 @@ const M_OBJ = -0x7fff0001;
 const M_NONE = -0x7fff0002;
 const M_FRAME = -0x7fff0003;
 const M_NOFRAME = -0x7fff0004;
+/** A frame written by its key (Frame.key) and the objects it read, not by its read log. */
+const M_KEYED = -0x7fff0005;
+/** A key value that is not there (a local not assigned yet). */
+const K_UNDEF = -0x7fff0006;
+/** A key value written as its 64 bits: not an int32, or one that reads as a marker. */
+const K_RAW = -0x7fff0007;
+/** The lowest marker word: an int32 key value from here to M_OBJ is written raw. */
+const M_LOWEST = -0x7fff0010;
+const F64 = new Float64Array(1);
+const F64_WORDS = new Int32Array(F64.buffer);
 
 export class Fingerprinter {
   private buf = new Int32Array(1024);
@@ -51,7 +70,11 @@ export class Fingerprinter {
   hi = 0;
   lo = 0;
 
-  constructor(readonly symmetry: boolean) {}
+  constructor(
+    readonly symmetry: boolean,
+    /** Write a frame by its Frame.key where it has one (ExploreOptions.frameKeys). */
+    readonly keys = true,
+  ) {}
 
   /**
    * CPU and task symmetry (cpu-symmetry.ts): the images of a world, of which the least
@@ -189,8 +212,15 @@ export class Fingerprinter {
     this.push(this.str(f.op));
     this.push(f.args.length);
     for (const a of f.args) this.push(this.val(a));
-    this.push(f.reads.length);
-    for (const r of f.reads) this.push(this.val(r));
+    // CPU symmetry renames the CPU numbers of the read log (cpuReads), not those a local holds.
+    if (f.key !== undefined && this.keys && this.images === null) {
+      this.push(M_KEYED);
+      forKey(f.key, this.keyWord, this.keyVal);
+      this.readIds(f.reads);
+    } else {
+      this.push(f.reads.length);
+      for (const r of f.reads) this.push(this.val(r));
+    }
     this.push(stepWord(f));
     this.push(f.preempt);
     this.push(f.irqSaved);
@@ -199,6 +229,33 @@ export class Fingerprinter {
     const gid = f.ghost >>> GHOST_SHIFT;
     this.push(gid === 0 ? 0 : this.name(gid));
     this.drain();
+  }
+
+  private readonly keyWord = (x: number): void => this.push(x);
+  /** A local's (or a pending operand's) value: an object renamed, anything else as itself, unambiguously. */
+  private readonly keyVal = (v: number | undefined): void => {
+    if (v === undefined) this.push(K_UNDEF);
+    else if (v >= PTR_BASE && Number.isInteger(v) && this.w.heap[Math.floor((v - PTR_BASE) / OBJ_SPAN)] !== undefined) this.push(this.val(v));
+    else if ((v | 0) === v && v < PTR_BASE && !(v >= M_LOWEST && v <= M_OBJ)) this.push(v);
+    else this.pushRaw(v);
+  };
+  private pushRaw(v: number): void {
+    F64[0] = v;
+    this.push(K_RAW);
+    this.push(F64_WORDS[0]!);
+    this.push(F64_WORDS[1]!);
+  }
+  /** The objects a read log names, each once, in the order first read: what abstraction.ts, heap.ts and por.ts see of it. */
+  private readIds(reads: readonly number[]): void {
+    const start = this.n;
+    for (const r of reads) {
+      if (r < PTR_BASE) continue;
+      const c = this.name(Math.floor((r - PTR_BASE) / OBJ_SPAN));
+      let seen = false;
+      for (let i = start; i < this.n; i++) if (this.buf[i] === c) seen = true;
+      if (!seen) this.push(c);
+    }
+    this.push(this.n - start);
   }
 
   /**
@@ -543,13 +600,13 @@ export class Fingerprinter {
     for (const c of w.cpus) {
       b[n++] = (c.online ? 1 : 0) | (c.irqsOff ? 2 : 0) | ((c.spec ?? 0) << 2);
       b[n++] = c.current;
-      n = plainFrame(b, n, c.softirq);
-      n = plainFrame(b, n, c.hardirq);
+      n = plainFrame(b, n, c.softirq, this.keys);
+      n = plainFrame(b, n, c.hardirq, this.keys);
     }
     for (const t of w.tasks) {
       b[n++] = t.cpu;
       b[n++] = t.opsDone;
-      n = plainFrame(b, n, t.frame);
+      n = plainFrame(b, n, t.frame, this.keys);
       n = plainSet(b, n, t.held);
     }
     n = plainSet(b, n, w.inflight);
@@ -595,11 +652,32 @@ function namesObject(vals: readonly number[], id: number): boolean {
   return false;
 }
 
-/** Whether a frame names object `id`: in its arguments, its read log or its ghost. */
+/** Whether a frame names object `id`: in its arguments, its read log, its key or its ghost. */
 function frameNames(f: Frame | null, id: number): boolean {
   if (!f) return false;
   if (f.ghost >>> GHOST_ID_SHIFT === id || namesObject(f.args, id) || namesObject(f.reads, id)) return true;
-  return false;
+  return f.key !== undefined && namesObject(f.key as readonly number[], id);
+}
+
+/**
+ * Walks a Frame.key (Kernel.frameKey()): its structure words (counts, functions, places) to
+ * `word`, its values (locals, pending operands) to `val`.
+ */
+function forKey(key: readonly (number | undefined)[], word: (x: number) => void, val: (v: number | undefined) => void): void {
+  let i = 0;
+  const n = key[i++]!;
+  word(n);
+  for (let a = 0; a < n; a++) {
+    word(key[i++]!);
+    word(key[i++]!);
+    const nl = key[i++]!;
+    word(nl);
+    for (let j = 0; j < nl; j++) val(key[i++]);
+    if (a === n - 1) break;
+    const ns = key[i++]!;
+    word(ns);
+    for (let j = 0; j < ns; j++) val(key[i++]);
+  }
 }
 
 /** Whether a[0, an) orders before b[0, bn): shorter first, then by the first differing word. */
@@ -646,11 +724,29 @@ function stepWord(f: Frame): number {
 
 /** Words serialisePlain() writes for a frame (or its absence). */
 function frameWords(f: Frame | null): number {
-  return f ? 10 + f.args.length + f.reads.length : 1;
+  return f ? 11 + f.args.length + f.reads.length + (f.key ? 3 * f.key.length : 0) : 1;
+}
+
+/** Where plainFrame() writes a key (forKey() takes callbacks; made once, not per frame). */
+const PLAIN: { b: Int32Array; n: number } = { b: new Int32Array(0), n: 0 };
+function plainWord(x: number): void {
+  PLAIN.b[PLAIN.n++] = x;
+}
+/** Fingerprinter.keyVal() without renaming: object ids are the identity. */
+function plainVal(v: number | undefined): void {
+  const b = PLAIN.b;
+  if (v === undefined) b[PLAIN.n++] = K_UNDEF;
+  else if ((v | 0) === v && !(v >= M_LOWEST && v <= M_OBJ)) b[PLAIN.n++] = v;
+  else {
+    F64[0] = v;
+    b[PLAIN.n++] = K_RAW;
+    b[PLAIN.n++] = F64_WORDS[0]!;
+    b[PLAIN.n++] = F64_WORDS[1]!;
+  }
 }
 
 /** Fingerprinter.frame() without renaming. */
-function plainFrame(b: Int32Array, n: number, f: Frame | null): number {
+function plainFrame(b: Int32Array, n: number, f: Frame | null, keys: boolean): number {
   if (!f) {
     b[n++] = M_NOFRAME;
     return n;
@@ -659,8 +755,26 @@ function plainFrame(b: Int32Array, n: number, f: Frame | null): number {
   b[n++] = intern(f.op);
   b[n++] = f.args.length;
   for (const a of f.args) b[n++] = a | 0;
-  b[n++] = f.reads.length;
-  for (const r of f.reads) b[n++] = r | 0;
+  if (f.key !== undefined && keys) {
+    b[n++] = M_KEYED;
+    PLAIN.b = b;
+    PLAIN.n = n;
+    forKey(f.key, plainWord, plainVal);
+    n = PLAIN.n;
+    // The objects read, each once in the order first read (Fingerprinter.readIds()).
+    const start = n;
+    for (const r of f.reads) {
+      if (r < PTR_BASE) continue;
+      const id = Math.floor((r - PTR_BASE) / OBJ_SPAN);
+      let seen = false;
+      for (let i = start; i < n; i++) if (b[i] === id) seen = true;
+      if (!seen) b[n++] = id;
+    }
+    b[n++] = n - start;
+  } else {
+    b[n++] = f.reads.length;
+    for (const r of f.reads) b[n++] = r | 0;
+  }
   b[n++] = stepWord(f);
   b[n++] = f.preempt;
   b[n++] = f.irqSaved;

@@ -84,7 +84,7 @@ export function minimise(
   sys: System,
   invariantId: string,
   choices: readonly number[],
-  o: { maxStates: number; symmetry: boolean; signal?: AbortSignal | undefined },
+  o: { maxStates: number; symmetry: boolean; frameKeys?: boolean; signal?: AbortSignal | undefined },
 ): Minimised {
   const base = runChoices(sys, choices);
   const from: PathCost = { interrupts: base.interrupts, preemptions: base.preemptions, steps: choices.length };
@@ -97,7 +97,7 @@ export function minimise(
     for (let l = link; l > 0; l = links[l]!.parent) out.push(links[l]!.choice);
     return out.reverse();
   };
-  const fp = new Fingerprinter(o.symmetry);
+  const fp = new Fingerprinter(o.symmetry, o.frameKeys !== false);
   const settled = new FingerprintSet();
   const heap = new Heap();
   const init = sys.initial();

@@ -36,6 +36,8 @@ export interface WorkerInit {
   load: { ref: string; binding?: string; roles?: Record<string, string>; compiled?: boolean };
   scope: Scope;
   symmetry: boolean;
+  /** ExploreOptions.frameKeys. */
+  frameKeys: boolean;
   /** CPU and task symmetry (cpu-symmetry.ts), as the main thread decided it. */
   cpuSymmetry?: boolean;
   all: boolean;
@@ -78,6 +80,7 @@ export function workerInit(o: ExploreOptions, strategy: 'bfs' | 'dfs', id: numbe
     load,
     scope: o.scope,
     symmetry: o.symmetry !== false,
+    frameKeys: o.frameKeys !== false,
     ...(cpuSymmetryOn(o) ? { cpuSymmetry: true } : {}),
     all: !!o.all,
     resume: o.resume ?? strategy === 'dfs',
@@ -89,7 +92,7 @@ export function workerInit(o: ExploreOptions, strategy: 'bfs' | 'dfs', id: numbe
 
 /** A worker's fingerprinter: the search's object symmetry, and its CPU symmetry when on. */
 export function workerFingerprinter(init: WorkerInit): Fingerprinter {
-  const fp = new Fingerprinter(init.symmetry);
+  const fp = new Fingerprinter(init.symmetry, init.frameKeys);
   if (init.cpuSymmetry) fp.images = cpuImages(init.scope);
   return fp;
 }

@@ -133,7 +133,7 @@ class Search {
       this.shardInfo = { index: o.shard.index, count: o.shard.count, perShard, split: false, depth: 0, frontier: 0, roots: 0, prefixStates: 0, frontierHash: '' };
     }
     this.sys = new System(o.impl, o.scope, { resume: o.resume ?? this.strategy === 'dfs', ...(o.machine ? { machine: o.machine } : {}), ...(o.statechart === false ? { oracle: false as const } : {}) });
-    this.fp = new Fingerprinter(o.symmetry !== false);
+    this.fp = new Fingerprinter(o.symmetry !== false, o.frameKeys !== false);
     if (cpuSymmetryOn(o)) this.fp.images = cpuImages(o.scope);
     this.por = o.por === true && porApplies(o.scope) ? new PartialOrder(this.sys) : null;
     let init;
@@ -380,7 +380,7 @@ export function assemble(sys: System, o: ExploreOptions, x: SearchOutcome): Expl
       }
       if (min && o.minimise !== false) {
         o.progress?.({ phase: 'minimise', invariant: v.id, states: x.stats.states, transitions: x.stats.transitions, depth: x.stats.depth, seconds: x.stats.seconds });
-        const m2 = minimise(sys, v.id, choices, { maxStates: o.minimiseMaxStates ?? 2_000_000, symmetry: o.symmetry !== false, signal: o.signal });
+        const m2 = minimise(sys, v.id, choices, { maxStates: o.minimiseMaxStates ?? 2_000_000, symmetry: o.symmetry !== false, frameKeys: o.frameKeys !== false, signal: o.signal });
         vec = m2.choices;
         minimised = { from: m2.from, to: m2.to, complete: m2.complete };
       }

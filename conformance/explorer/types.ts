@@ -75,6 +75,13 @@ export interface ExploreOptions {
    * rename.
    */
   cpuSymmetry?: boolean;
+  /**
+   * Compiled C's frames fingerprinted by where they are and what their locals hold (Frame.key),
+   * not by every value they read: states that differ only in values no statement will use again
+   * are one. Default on; false hashes the read log (the counts of a TypeScript port's frames,
+   * and of `check --interpret`).
+   */
+  frameKeys?: boolean;
   /** Stop after this many distinct states (the result is then incomplete). */
   maxStates?: number;
   /** exploreAsync only: stop after this many seconds (stoppedBy 'time'; the result is then incomplete). */

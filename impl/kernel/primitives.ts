@@ -159,6 +159,22 @@ export function recordingAccesses(): boolean {
   return ACCESS !== null;
 }
 
+/** Compiled C's program counters from here up are calls (the activation is in a callee), below are statements. */
+export const CALL_PC = 1 << 20;
+
+/** An activation of a compiled C function (Kernel.act()). */
+export interface Act {
+  fn: number;
+  /** The statement it stopped before, or the call it is in (>= CALL_PC); -1 before its first. */
+  pc: number;
+  /** Read-log position at its last statement boundary. */
+  mark: number;
+  /** Read-log position where it began. */
+  entry: number;
+  locals: ((o: (number | undefined)[]) => void) | null;
+  root: boolean;
+}
+
 const STRUCT_MAPS = new WeakMap<readonly StructDecl[], { fieldOffsets: Map<string, number>; structs: Map<string, StructDecl> }>();
 
 /**
@@ -397,6 +413,71 @@ export class Kernel {
 
   enter(fn: string): void {
     this.fnStack.push(fn);
+  }
+
+  // ---- where compiled C is (Frame.key) ------------------------------------------------------
+
+  /** The activations of compiled C functions (conformance/c/compile.ts) this generator is in, innermost last. */
+  private readonly acts: Act[] = [];
+
+  /**
+   * Compiled C: a function (or call site, `root`) begins. `locals` pushes every local that can
+   * hold state across a statement boundary; null: the function hands nodes to the interpreter,
+   * whose state the checker cannot see, so no frame inside it has a key.
+   */
+  act(fn: number, locals: ((o: (number | undefined)[]) => void) | null, root: boolean): Act {
+    const a: Act = { fn, pc: -1, mark: this.cursor, entry: this.cursor, locals, root };
+    this.acts.push(a);
+    return a;
+  }
+  /** Compiled C: the function of the innermost activation returns. */
+  unact(): void {
+    this.acts.pop();
+  }
+  /** Compiled C: activation `a` stops before statement `pc` (the yield of `label`). */
+  at(a: Act, pc: number, label: string): string {
+    a.pc = pc;
+    a.mark = this.cursor;
+    return label;
+  }
+
+  /** Compiled C: activation `a` begins a statement that calls a function of the patch without a boundary. */
+  from(a: Act): void {
+    a.mark = this.cursor;
+  }
+
+  /**
+   * Where the operation is and what it holds, when it is compiled C stopped at one of its own
+   * statement boundaries: for each activation, outermost first, its function, its place (a
+   * statement, or the call it is in), its locals, and, for a caller, the values read since its
+   * last boundary, of which the rest of its statement may still use some (an operand computed
+   * before the call). Two frames with equal keys, arguments, counters and objects read go on
+   * alike: the fingerprint hashes the key instead of the whole read log, whose values that are no
+   * longer used would otherwise tell apart states that differ in nothing else. Undefined where
+   * the state is not all in view: no activations (a TypeScript port, the interpreter), a root
+   * that is not compiled, a node handed to the interpreter, a yield not the innermost's own.
+   */
+  frameKey(): (number | undefined)[] | undefined {
+    const acts = this.acts;
+    const n = acts.length;
+    if (n === 0 || !acts[0]!.root) return undefined;
+    const top = acts[n - 1]!;
+    if (top.pc < 0 || top.pc >= CALL_PC) return undefined;
+    const reads = this.x.frame.reads;
+    const out: (number | undefined)[] = [n];
+    for (let i = 0; i < n; i++) {
+      const a = acts[i]!;
+      if (a.locals === null || (i < n - 1 && a.pc < CALL_PC)) return undefined;
+      out.push(a.fn, a.pc, 0);
+      const at = out.length - 1;
+      a.locals(out);
+      out[at] = out.length - at - 1;
+      if (i === n - 1) break;
+      const end = acts[i + 1]!.entry;
+      out.push(end - a.mark);
+      for (let j = a.mark; j < end; j++) out.push(reads[j]);
+    }
+    return out;
   }
   leave(): void {
     this.fnStack.pop();

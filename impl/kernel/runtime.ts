@@ -81,7 +81,7 @@ export function resolveMacros(impl: Implementation, max: number, threshold: numb
  * names the function's entry, which is also what a fault before the first yield reports.
  */
 export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
-  return { op, args, reads: [], steps: 0, sub: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, racy: undefined, [LIVE]: undefined };
+  return { op, args, reads: [], steps: 0, sub: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, racy: undefined, key: undefined, [LIVE]: undefined };
 }
 
 /** `op: (start)`, one string per operation (a frame starts on every interrupt the search takes). */
@@ -186,6 +186,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
     if (r.done) return outcome(k, at, k.facts.concat(exitFacts(world, cpu, frame)), undefined, { result: r.value }, undefined);
     frame.steps++;
     frame.next = labelOf(k.fn, r.value);
+    frame.key = k.frameKey();
     if (frame.steps > STEP_BUDGET)
       throw new KernelFault('no-return', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
     if (env.resume) {
@@ -198,6 +199,8 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
   } catch (e) {
     // Access level: the statement stopped before its next access; the next step resumes it there.
     if (e === ACCESS_STOP) {
+      // Inside a statement: its operands so far are nowhere but in the read log.
+      frame.key = undefined;
       frame.sub = sub + 1;
       return outcome(k, `${label} [${k.liveAccess!}]`, k.facts, undefined, undefined, undefined);
     }

@@ -51,6 +51,13 @@ export interface Frame {
    * is the ghost bit GHOST.RACY, which is hashed; the text is for the report.
    */
   racy?: string | undefined;
+  /**
+   * Compiled C stopped at a statement boundary (Kernel.frameKey()): its activations' places,
+   * locals and pending operands. Where present, the fingerprint hashes it and the set of objects
+   * read instead of the read log, which keeps values no statement will use again. Derived from
+   * the replay like `next`; replaced, never changed in place (copies share it).
+   */
+  key?: readonly (number | undefined)[] | undefined;
   // Frame[LIVE]?: Resumable, the generator that ran this frame's last statement, is declared in
   // runtime.ts (which adds it to this interface), because a Resumable holds a Kernel and
   // primitives.ts imports this file: the dependency goes one way, runtime.ts -> world.ts.
@@ -144,6 +151,7 @@ export function cloneFrame(f: Frame): Frame {
     next: f.next,
     cpuReads: f.cpuReads,
     racy: f.racy,
+    key: f.key,
     // Shared by the copies: the first of them to run its next statement continues it (runtime.ts).
     [LIVE]: f[LIVE],
   };
