@@ -19,6 +19,7 @@ import { check, type CheckReport } from '../conformance/c/run.js';
 import { SCOPES, scopeWith } from '../conformance/scopes.js';
 import { CALL_PC, Kernel } from '../impl/kernel/primitives.js';
 import { bareKernel } from './c-harness.js';
+import { runCli } from './cli-run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SEED = join(ROOT, 'test/fixtures/seed/iomap-dio-alloc-cache-v1.txt');
@@ -197,4 +198,18 @@ describe('frame keys in a search', () => {
       console.log(`${f}: ${keyed.violations.map((v) => v.id).join(', ')}; ${keyed.stats.states} states with frame keys, ${logs.stats.states} by read log`);
     });
   }
+
+  it('check --no-frame-keys: the read-log count, the same verdict, said in the help', async () => {
+    const args = ['check', SEED, '--scope', 'spin-ref', '--ops', '3', '--dfs', '--json', '--no-progress'];
+    const keyed = await runCli(args, ROOT);
+    const logs = await runCli([...args, '--no-frame-keys'], ROOT);
+    expect(keyed.code).toBe(0);
+    expect(logs.code).toBe(0);
+    const a = JSON.parse(keyed.out) as { verdict: string; stats: { states: number } };
+    const b = JSON.parse(logs.out) as { verdict: string; stats: { states: number } };
+    expect(b.verdict).toBe(a.verdict);
+    expect(b.stats.states).toBeGreaterThan(a.stats.states);
+    const help = await runCli(['check', '--help'], ROOT);
+    expect(help.out).toMatch(/--no-frame-keys/);
+  });
 });

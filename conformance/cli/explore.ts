@@ -39,6 +39,7 @@ interface ExploreFlags {
   symmetry: boolean;
   por?: boolean;
   cpuSymmetry?: boolean;
+  frameKeys?: boolean;
   json?: boolean;
   replayOut?: string;
   outDir?: string;
@@ -130,6 +131,7 @@ export function registerExplore(program: Command): void {
     .option('--no-cpu-symmetry', 'do not canonicalise CPUs and tasks (the default)')
     .option('--por', 'partial-order reduction on multi-CPU scopes (sound; falls back to the full search if a step touches another CPU\'s per-CPU data; one thread only; off by default: it saves few states on the named scopes)')
     .option('--no-por', 'no partial-order reduction (the default)')
+    .option('--no-frame-keys', 'for C (--impl FILE): fingerprint each operation in progress by every value it read, not by where it is and what its locals hold (more states, the same verdicts)')
     .option('--json', 'print one JSON object')
     .option('--out-dir <dir>', `where to write the replay files, one per violation (default: ./${DEFAULT_OUT_DIR}/)`)
     .option('--replay-out <file>', 'deprecated (use --out-dir): the replay file of the first violation')
@@ -200,6 +202,7 @@ export function registerExplore(program: Command): void {
           symmetry: f.symmetry,
           ...(f.cpuSymmetry !== undefined ? { cpuSymmetry: f.cpuSymmetry } : {}),
           ...(f.por !== undefined ? { por: f.por } : {}),
+          ...(f.frameKeys === false ? { frameKeys: false } : {}),
           all: !!f.all,
           signal: intr.signal,
           workers,
@@ -225,7 +228,7 @@ export function registerExplore(program: Command): void {
       });
       if (shard && f.resultOut) {
         const bound = reachableCapBound({ ...getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }), ...(scope.config ? { config: scope.config } : {}) });
-        writeShardResult(f.resultOut, exploreShardResult(r, { implName: impl.name, ref, scope, spec: shard, strategy: f.dfs ? 'dfs' : 'bfs', symmetry: f.symmetry, all: !!f.all, ...(maxStates ? { maxStates } : {}), bound }));
+        writeShardResult(f.resultOut, exploreShardResult(r, { implName: impl.name, ref, scope, spec: shard, strategy: f.dfs ? 'dfs' : 'bfs', symmetry: f.symmetry, all: !!f.all, ...(maxStates ? { maxStates } : {}), ...(f.frameKeys === false ? { frameKeys: false } : {}), bound }));
       }
       // The trace documents (docs/trace-schema.md) of --json and --html; C input gives its post-image lines.
       const cb = (f.json || f.html) && r.verdict !== 'error' ? await cBuildOf(ref, {}) : null;

@@ -93,7 +93,7 @@ const runOf = (scope: string, r: { verdict: string; complete: boolean; stoppedBy
 /** An `explore` shard's result file. */
 export function exploreShardResult(
   r: ExploreResult,
-  m: { implName: string; ref: string; scope: Scope; spec: ShardSpec; strategy: 'bfs' | 'dfs'; symmetry: boolean; all: boolean; maxStates?: number; bound: number },
+  m: { implName: string; ref: string; scope: Scope; spec: ShardSpec; strategy: 'bfs' | 'dfs'; symmetry: boolean; all: boolean; maxStates?: number; frameKeys?: boolean; bound: number },
 ): ShardResultFile {
   const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);
   const digest = refDigest(m.ref);
@@ -104,7 +104,7 @@ export function exploreShardResult(
     impl: m.implName,
     ref: m.ref,
     ...(digest ? { digest } : {}),
-    options: { scope: m.scope, strategy: m.strategy, symmetry: m.symmetry, all: m.all, maxStates: m.maxStates ?? null },
+    options: { scope: m.scope, strategy: m.strategy, symmetry: m.symmetry, all: m.all, maxStates: m.maxStates ?? null, ...(m.frameKeys === false ? { frameKeys: false } : {}) },
     verdict: r.verdict,
     complete: r.complete,
     ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),
