@@ -21,7 +21,7 @@ import { decodeMail, detectKind, readPostImage } from '../conformance/c/reader.j
 import { check, CHECK_SCOPES, type CheckReport } from '../conformance/c/run.js';
 import { SCOPES, scopeWith } from '../conformance/scopes.js';
 import { runCli } from './cli-run.js';
-import { bareKernel, drain } from './c-harness.js';
+import { bareKernel, drain, reachedCoverage } from './c-harness.js';
 import { tempDirs } from './temp.js';
 
 const tempDir = tempDirs();
@@ -152,10 +152,7 @@ async function both(file: string, scopes: CheckReport['runs'][number]['scope'][]
  * (their counts count transitions, which it merges).
  */
 function reached(s: ReturnType<typeof summary>) {
-  const c = s.coverage as unknown as Record<string, unknown>;
-  const shape = (v: unknown): unknown =>
-    typeof v === 'number' ? v > 0 : Array.isArray(v) ? v.map(shape).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, /^(runs|hits|taken|notTaken|count)$/.test(k) ? (x as number) > 0 : shape(x)])) : v;
-  return { verdict: s.verdict, maxCached: s.maxCached, violations: s.violations, warnings: s.warnings, coverage: shape(c), runs: s.runs.map((r) => r.split(':')[0]) };
+  return { verdict: s.verdict, maxCached: s.maxCached, violations: s.violations, warnings: s.warnings, coverage: reachedCoverage(s.coverage), runs: s.runs.map((r) => r.split(':')[0]) };
 }
 
 describe('compiled C against the interpreter, statement by statement', () => {

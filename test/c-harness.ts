@@ -54,6 +54,18 @@ export function bareKernel(prog: Program, heap: (HeapObj | undefined)[], globals
   return { world, k, frame };
 }
 
+/**
+ * What a check's coverage reached, without its counts: every number as whether it is above zero,
+ * every list in a fixed order. A reduction that merges states (frame keys) changes how often a
+ * statement ran, not whether it did.
+ */
+export function reachedCoverage(v: unknown): unknown {
+  if (typeof v === 'number') return v > 0;
+  if (Array.isArray(v)) return v.map((x) => JSON.stringify(reachedCoverage(x))).sort();
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reachedCoverage(x)]));
+  return v;
+}
+
 /** Runs a C function's generator to its end: the statement labels it yielded and its value, or the fault it threw. */
 export function drain(gen: Iterator<string, { v: number }>): { v: number | string; labels: string[] } {
   const labels: string[] = [];

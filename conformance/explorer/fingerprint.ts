@@ -55,6 +55,8 @@ const K_RAW = -0x7fff0007;
 const M_LOWEST = -0x7fff0010;
 const F64 = new Float64Array(1);
 const F64_WORDS = new Int32Array(F64.buffer);
+/** Whether a key value is one word as it is: an int32 that no marker word reads as. */
+const ownWord = (v: number): boolean => (v | 0) === v && !(v >= M_LOWEST && v <= M_OBJ);
 
 export class Fingerprinter {
   private buf = new Int32Array(1024);
@@ -236,7 +238,7 @@ export class Fingerprinter {
   private readonly keyVal = (v: number | undefined): void => {
     if (v === undefined) this.push(K_UNDEF);
     else if (v >= PTR_BASE && Number.isInteger(v) && this.w.heap[Math.floor((v - PTR_BASE) / OBJ_SPAN)] !== undefined) this.push(this.val(v));
-    else if ((v | 0) === v && v < PTR_BASE && !(v >= M_LOWEST && v <= M_OBJ)) this.push(v);
+    else if (v < PTR_BASE && ownWord(v)) this.push(v);
     else this.pushRaw(v);
   };
   private pushRaw(v: number): void {
@@ -736,7 +738,7 @@ function plainWord(x: number): void {
 function plainVal(v: number | undefined): void {
   const b = PLAIN.b;
   if (v === undefined) b[PLAIN.n++] = K_UNDEF;
-  else if ((v | 0) === v && !(v >= M_LOWEST && v <= M_OBJ)) b[PLAIN.n++] = v;
+  else if (ownWord(v)) b[PLAIN.n++] = v;
   else {
     F64[0] = v;
     b[PLAIN.n++] = K_RAW;
