@@ -14,6 +14,7 @@ import type { CBuild } from './c/build.js';
 import { decodeMail, detectKind, type InputKind } from './c/reader.js';
 import type { Binding, RoleName } from './c/roles.js';
 import { UsageError } from './errors.js';
+import { BUILD_ROOT, REPO_ROOT } from './root.js';
 
 /**
  * `--impl NAME|PATH`: a registry name, or a TS/JS module exporting default or `impl`. A replay file
@@ -37,6 +38,7 @@ export async function loadImplementation(
   }
   let mod: Record<string, unknown>;
   try {
+    await userModuleLoader();
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (e) {
     const first = e instanceof Error ? e.message.split('\n')[0]! : String(e);
@@ -50,6 +52,26 @@ export async function loadImplementation(
   const problems = implementationProblems(x);
   if (problems.length) throw new UsageError(`--impl ${spec}: not an implementation: ${problems.join('; ')}`);
   return { impl: x as Implementation, ref: path };
+}
+
+let tsLoader: Promise<void> | null = null;
+
+/**
+ * Run from the JavaScript build (bin/js-build.mjs), the checker has no TypeScript loader of its
+ * own: a user's module gets tsx, and ts-hooks.mjs sends its imports of the checker's sources to
+ * the build (else it would load a second copy of every module it imports). From the sources
+ * (tsx, vitest) the loader that runs the checker loads the module too.
+ */
+function userModuleLoader(): Promise<void> {
+  const build = BUILD_ROOT;
+  if (!build) return Promise.resolve();
+  tsLoader ??= (async () => {
+    const { register } = await import('tsx/esm/api');
+    register();
+    const { register: registerHooks } = await import('node:module');
+    registerHooks(new URL('./ts-hooks.mjs', import.meta.url), { data: { root: REPO_ROOT, build } });
+  })();
+  return tsLoader;
 }
 
 export interface Loaded {

@@ -5,7 +5,6 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { invariant, type InvariantId } from '../../model/invariants.js';
 import { PROFILES } from '../../model/profiles.js';
@@ -25,6 +24,7 @@ import { onInterrupt } from './interrupt.js';
 import { checkShardResult, RESULT_OUT_HELP, SHARD_HELP, SHARD_SPLIT_HELP, shardFlags, writeShardResult } from './merge.js';
 import { DEFAULT_OUT_DIR, replayPath, stopWords, warnReplayOut } from './output.js';
 import { checkPageTrace, HTML_FLAG, HTML_HELP, replayTrace, withTraces, writeHtml } from '../report/cli.js';
+import { REPO_ROOT } from '../root.js';
 
 interface CheckFlags {
   profile?: string;
@@ -355,7 +355,7 @@ async function replayAgainst(file: string, replayFile: string, loaded: Loaded, j
 
 /** The v1 port with its imports pointed at this checkout and a header saying what to change. */
 function template(): string {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+  const root = REPO_ROOT;
   const src = readFileSync(join(root, 'impl/ports/iomap-v1.ts'), 'utf8');
   const body = src
     .replace(/from '\.\.\/kernel\/([\w-]+)\.js'/g, (_m, f: string) => `from '${join(root, 'impl/kernel', f)}.ts'`)

@@ -10,7 +10,6 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Implementation } from '../../impl/interface.js';
 import type { Frame, World } from '../../impl/kernel/world.js';
 import type { AbsCache, AbstractState } from '../../model/abstract.js';
@@ -22,6 +21,7 @@ import type { CBuild } from '../c/build.js';
 import type { TraceStep } from '../explorer/explore.js';
 import { kernelEvents, renderTrace, runChoices, traceSegments } from '../explorer/trace.js';
 import { BootError, type Scope, type System, type Violation } from '../system.js';
+import { REPO_ROOT } from '../root.js';
 
 export const TRACE_FORMAT = 'dio-cache-trace/1';
 
@@ -531,7 +531,6 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
 
 // ---- source positions -----------------------------------------------------------------------------
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 type Locator = ((label: string, lane: string) => TraceStatement) & { sources(): TraceSource[] };
 
@@ -651,7 +650,7 @@ function portFilesOf(ref: string, impl: Implementation): PortFile[] {
   if (/\.(ts|mts|cts|js|mjs)$/.test(ref) && existsSync(ref)) start.push(resolve(ref));
   else {
     for (const dir of ['impl/variants', 'impl/ports']) {
-      const d = join(ROOT, dir);
+      const d = join(REPO_ROOT, dir);
       if (!existsSync(d)) continue;
       for (const f of readdirSync(d))
         if (f.endsWith('.ts') && readFileSync(join(d, f), 'utf8').includes(`name: '${impl.name}'`)) start.push(join(d, f));
@@ -697,7 +696,7 @@ function parsePortFile(path: string, text: string, consts: Map<string, string>):
     }
     if (!fns.has(m[1]!)) fns.set(m[1]!, { first, last, yields });
   }
-  const rel = path.startsWith(ROOT + '/') ? path.slice(ROOT.length + 1) : path;
+  const rel = path.startsWith(REPO_ROOT + '/') ? path.slice(REPO_ROOT.length + 1) : path;
   return { file: rel, lines, fns };
 }
 
