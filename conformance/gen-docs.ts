@@ -73,6 +73,7 @@ export function primitivesMarkdown(rows: readonly PrimitiveDecl[] = PRIMITIVES):
       ...(r.opaque ? [`argument${r.opaque.length > 1 ? 's' : ''} ${r.opaque.map((i) => `#${i}`).join(', ')} not read (no object of the model)`] : []),
       ...(r.allocates ? ['a slab allocation'] : []),
       ...(r.prints ? ['a print: strings are text'] : []),
+      ...(r.cpu === 'returns' ? ['returns a CPU number'] : r.cpu !== undefined ? [`argument #${r.cpu} is a CPU number`] : []),
     ];
     const effect = notes.length ? `${r.effect} (${notes.join('; ')})` : r.effect;
     out.push(

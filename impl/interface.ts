@@ -77,6 +77,12 @@ export interface Implementation {
    * (runtime.ts, RunMemo).
    */
   countsRuns?: true;
+  /**
+   * Whether CPU symmetry can rename every CPU number this code keeps, as read off its source (the
+   * C path: conformance/c/cpu-numbers.ts); `why` names the first place it cannot. Absent: not known
+   * (a port; the registry's are read by hand, cpu-symmetry.ts registryCode()).
+   */
+  cpuSymmetry?: { ok: boolean; why: string };
   /** Boot-time initialisation (an initcall); runs before exploration, without interleaving. */
   init(k: Kernel): Op<number>;
   /**

@@ -5,6 +5,7 @@
  * initcall: taken from the patch's own lines, synthesised only when the patch does not show them)
  * -> an Implementation whose operations are interpreted C.
  */
+import { cpuNumbers } from './cpu-numbers.js';
 import type { Implementation, Op } from '../../impl/interface.js';
 import type { Kernel } from '../../impl/kernel/primitives.js';
 import { ACCESS_STOP, KernelFault } from '../../impl/kernel/primitives.js';
@@ -270,6 +271,7 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
   };
   const name = path.split('/').pop() ?? path;
   const profile = profileFor(roles);
+  const cpu = cpuNumbers(prog, roles.fns.prune);
   const impl: Implementation = {
     name,
     description: `${name}: ${kind === 'c' ? 'C source' : 'patch'} checked through the C interpreter (${roles.fns.alloc}/${roles.fns.put})`,
@@ -280,6 +282,9 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
     cache: roles.binding,
     // Its generators count coverage hits: each run of an operation must really run.
     countsRuns: true,
+    cpuSymmetry: cpu.blockers.length
+      ? { ok: false, why: `${cpu.blockers[0]!.at}: ${cpu.blockers[0]!.why}: \`${cpu.blockers[0]!.text}\`` }
+      : { ok: true, why: 'every CPU number the code reads goes straight into a CPU argument (per_cpu_ptr(p, get_cpu())) or a for_each_*_cpu() loop' },
     *init(k: Kernel): Op<number> {
       // File-scope statics start zeroed (or at their initialiser), as the C loader leaves them.
       // Their storage, and an initcall the checker wrote itself, are not the code's allocations:
@@ -389,6 +394,7 @@ export async function buildFromC(path: string, text: string, kind: Exclude<Input
         return { key: s, fn: s.fn, at: s.at, stmts: stmtsOf(s), vars: [...vars].map(([n, type]) => ({ name: n, type })) };
       }),
       roles.fns.prune ? [prog.functions.get(roles.fns.prune)!] : [],
+      cpu.loopFns,
     );
   if (o.compiled ?? C_COMPILED_DEFAULT) {
     try {

@@ -152,6 +152,8 @@ export class Compiler {
     readonly interp: Interp,
     /** Name of the input, for the emitted header. */
     readonly source: string,
+    /** Functions with a local holding a CPU number (cpu-numbers.ts): their activations say so (Kernel.act()). */
+    readonly cpuLocals: ReadonlySet<string> = new Set(),
   ) {}
 
   private nid(n: N): string {
@@ -224,7 +226,8 @@ export class Compiler {
     const id = this.unitIds.get(u)!;
     if (u.opaque) return `$A = k.act(${id}, null, ${root});`;
     const held = [...params, ...[...u.lets.keys()].filter((v) => !v.startsWith('$') || /^\$(g|ret)\d+$/.test(v))].map((v) => (u.lets.get(v) === 'Var' ? `${v}?.v` : v));
-    return `$A = k.act(${id}, ($o${ts ? ': (number | undefined)[]' : ''}) => { ${held.length ? `$o.push(${held.join(', ')}); ` : ''}}, ${root});`;
+    const cpu = this.cpuLocals.has(u.fn) ? ', true' : '';
+    return `$A = k.act(${id}, ($o${ts ? ': (number | undefined)[]' : ''}) => { ${held.length ? `$o.push(${held.join(', ')}); ` : ''}}, ${root}${cpu});`;
   }
   private readonly unitIds = new Map<Unit, number>();
   private begin(u: Unit): void {
@@ -1464,8 +1467,8 @@ function runtime(I: Interp, nodes: N[], types: CType[]) {
 const NO_LOCALS = (): void => {};
 
 /** Compiles the functions the call sites (and the prune) reach, and the sites. */
-export function compileC(interp: Interp, source: string, sites: readonly SiteSpec[], extra: readonly CFunction[] = []): CompiledC {
-  const c = new Compiler(interp, source);
+export function compileC(interp: Interp, source: string, sites: readonly SiteSpec[], extra: readonly CFunction[] = [], cpuLocals?: ReadonlySet<string>): CompiledC {
+  const c = new Compiler(interp, source, cpuLocals);
   for (const s of sites) c.addSite(s);
   for (const f of extra) c.fnId(f);
   return c.finish();

@@ -191,6 +191,11 @@ export interface CheckOptions {
   strategy?: 'bfs' | 'dfs';
   /** ExploreOptions.frameKeys: false fingerprints each frame by its whole read log. */
   frameKeys?: boolean;
+  /**
+   * ExploreOptions.cpuSymmetry: CPUs and tasks canonicalised too, in the scopes it holds for (no
+   * hotplug). The caller checks first that the code lets it (Implementation.cpuSymmetry).
+   */
+  cpuSymmetry?: boolean;
 }
 
 export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckReport> {
@@ -236,6 +241,7 @@ export async function check(o: CheckOptions, loaded?: Loaded): Promise<CheckRepo
       ...(o.shard ? { shard: o.shard } : {}),
       ...(o.strategy ? { strategy: o.strategy } : {}),
       ...(o.frameKeys === false ? { frameKeys: false } : {}),
+      ...(o.cpuSymmetry ? { cpuSymmetry: true } : {}),
       // The other sites' runs are small: one thread, no implementation to rebuild in workers.
       ...(o.workers && o.workers > 1 && !site
         ? {

@@ -14,6 +14,7 @@ import { loadInput, type Loaded } from '../load.js';
 import type { RoleName } from '../c/roles.js';
 import { readReplay, replay, writeReplay } from '../explorer/replay.js';
 import { pool } from '../explorer/protocol.js';
+import { cpuSymmetryVerdict } from '../explorer/cpu-symmetry.js';
 import { kernelEvents, renderTrace } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import type { Scope } from '../system.js';
@@ -57,6 +58,7 @@ interface CheckFlags {
   interpret?: boolean;
   dfs?: boolean;
   frameKeys?: boolean;
+  cpuSymmetry?: boolean;
 }
 
 const ROLE_NAMES: readonly RoleName[] = ['alloc', 'put', 'splice', 'create', 'prune'];
@@ -106,6 +108,7 @@ export function registerCheck(program: Command): void {
     .option('--no-progress', 'no progress lines on stderr')
     .option('--emit-port <out.ts>', 'write the C compiled to a TypeScript port (one generator per C function, the C line numbers beside each statement) and exit without exploring')
     .option('--compiled', 'run the C compiled to generators (compile.ts; the default)')
+    .option('--cpu-symmetry', 'canonicalise interchangeable CPUs and tasks too, in the scopes without hotplug: about half the states on 2 CPUs; refused (exit 2) when the code keeps a CPU number anywhere but in a CPU argument (per_cpu_ptr(p, get_cpu())) or a for_each_*_cpu() loop')
     .option('--no-frame-keys', 'fingerprint each operation in progress by every value it read, not by where it is and what its locals hold (more states, the same verdicts; for comparing counts with --interpret)')
     .option('--interpret', 'run the C through the interpreter (interp.ts) instead of compiled: the same verdicts, slower')
     .action(async (file: string, f: CheckFlags) => {
@@ -118,6 +121,11 @@ export function registerCheck(program: Command): void {
       if (early !== undefined && early > 1) pool.prewarm(f.dfs ? early - 1 : early);
       const loaded = await loadInput(file, f.binding, roles, f.compiled || f.interpret ? { compiled: !!f.compiled } : undefined);
       if (f.emitPort !== undefined) return emitPort(file, loaded, f.emitPort);
+      if (f.cpuSymmetry) {
+        const v = cpuSymmetryVerdict(loaded.impl);
+        if (v.refuse) throw new UsageError(v.refuse);
+        if (v.note) process.stderr.write(`${v.note}\n`);
+      }
       if (f.replay) return replayAgainst(file, f.replay, loaded, !!f.json, !!f.full, f.html);
       const overrides = {
         ...(f.cpus !== undefined ? { cpus: int('cpus', f.cpus, 1)! } : {}),
@@ -167,6 +175,7 @@ export function registerCheck(program: Command): void {
             ...(f.compiled || f.interpret ? { compiled: !!f.compiled } : {}),
             ...(f.dfs ? { strategy: 'dfs' as const } : {}),
             ...(f.frameKeys === false ? { frameKeys: false } : {}),
+            ...(f.cpuSymmetry ? { cpuSymmetry: true } : {}),
             signal: intr.signal,
             progress: (l: string) => {
               lastLine = l;
@@ -205,6 +214,7 @@ export function registerCheck(program: Command): void {
             ...(f.binding ? { binding: resolve(f.binding) } : {}),
             ...(f.role.length ? { roles: parseRoles(f.role) as Record<string, string> } : {}),
             ...(f.frameKeys === false ? { frameKeys: false } : {}),
+            ...(f.cpuSymmetry ? { cpuSymmetry: true } : {}),
           }),
         );
       if (f.json) process.stdout.write(JSON.stringify(withTraces(jsonReport(r, replayFiles), r, loaded, !!f.full)) + '\n');

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { getProfile, PROFILES, reachableCapBound } from '../../model/profiles.js';
 import { invariant, type InvariantId } from '../../model/invariants.js';
-import { registryCode } from '../explorer/cpu-symmetry.js';
+import { cpuSymmetryVerdict } from '../explorer/cpu-symmetry.js';
 import { pool } from '../explorer/protocol.js';
 import { exploreAsync, type ExploreResult, type FoundViolation, type Progress } from '../explorer/explore.js';
 import type { StatechartCoverage } from '../explorer/types.js';
@@ -182,8 +182,11 @@ export function registerExplore(program: Command): void {
       const workers = int('workers', f.workers, 1) ?? 1;
       const shard = shardFlags(f, workers);
       warnReplayOut(f.replayOut);
-      if (f.cpuSymmetry && !registryCode(impl))
-        process.stderr.write(`note: --cpu-symmetry renames the CPU numbers ${impl.name} reads, not any it keeps in memory (a field holding smp_processor_id()); with such code, drop it\n`);
+      if (f.cpuSymmetry) {
+        const v = cpuSymmetryVerdict(impl);
+        if (v.refuse) throw new UsageError(v.refuse);
+        if (v.note) process.stderr.write(`${v.note}\n`);
+      }
       const intr = onInterrupt();
       // Progress goes to stderr in JSON mode too (stdout holds only the JSON document).
       const showProgress = f.progress;
@@ -228,7 +231,7 @@ export function registerExplore(program: Command): void {
       });
       if (shard && f.resultOut) {
         const bound = reachableCapBound({ ...getProfile(scope.profile, { max: scope.max, threshold: scope.threshold }), ...(scope.config ? { config: scope.config } : {}) });
-        writeShardResult(f.resultOut, exploreShardResult(r, { implName: impl.name, ref, scope, spec: shard, strategy: f.dfs ? 'dfs' : 'bfs', symmetry: f.symmetry, all: !!f.all, ...(maxStates ? { maxStates } : {}), ...(f.frameKeys === false ? { frameKeys: false } : {}), bound }));
+        writeShardResult(f.resultOut, exploreShardResult(r, { implName: impl.name, ref, scope, spec: shard, strategy: f.dfs ? 'dfs' : 'bfs', symmetry: f.symmetry, all: !!f.all, ...(maxStates ? { maxStates } : {}), ...(f.frameKeys === false ? { frameKeys: false } : {}), ...(f.cpuSymmetry ? { cpuSymmetry: true } : {}), bound }));
       }
       // The trace documents (docs/trace-schema.md) of --json and --html; C input gives its post-image lines.
       const cb = (f.json || f.html) && r.verdict !== 'error' ? await cBuildOf(ref, {}) : null;

@@ -93,7 +93,7 @@ const runOf = (scope: string, r: { verdict: string; complete: boolean; stoppedBy
 /** An `explore` shard's result file. */
 export function exploreShardResult(
   r: ExploreResult,
-  m: { implName: string; ref: string; scope: Scope; spec: ShardSpec; strategy: 'bfs' | 'dfs'; symmetry: boolean; all: boolean; maxStates?: number; frameKeys?: boolean; bound: number },
+  m: { implName: string; ref: string; scope: Scope; spec: ShardSpec; strategy: 'bfs' | 'dfs'; symmetry: boolean; all: boolean; maxStates?: number; frameKeys?: boolean; cpuSymmetry?: boolean; bound: number },
 ): ShardResultFile {
   const w = r.extremes.witnesses.find((x) => x.value === r.extremes.maxCached);
   const digest = refDigest(m.ref);
@@ -104,7 +104,7 @@ export function exploreShardResult(
     impl: m.implName,
     ref: m.ref,
     ...(digest ? { digest } : {}),
-    options: { scope: m.scope, strategy: m.strategy, symmetry: m.symmetry, all: m.all, maxStates: m.maxStates ?? null, ...(m.frameKeys === false ? { frameKeys: false } : {}) },
+    options: { scope: m.scope, strategy: m.strategy, symmetry: m.symmetry, all: m.all, maxStates: m.maxStates ?? null, ...(m.frameKeys === false ? { frameKeys: false } : {}), ...(m.cpuSymmetry ? { cpuSymmetry: true } : {}) },
     verdict: r.verdict,
     complete: r.complete,
     ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),
@@ -120,7 +120,7 @@ export function exploreShardResult(
 /** A `check` shard's result file: every scope (and call site) it explored. */
 export function checkShardResult(
   r: CheckReport,
-  m: { spec: ShardSpec; scopes: Scope[]; profile?: string; maxStates?: number; binding?: string; roles?: Record<string, string>; frameKeys?: boolean },
+  m: { spec: ShardSpec; scopes: Scope[]; profile?: string; maxStates?: number; binding?: string; roles?: Record<string, string>; frameKeys?: boolean; cpuSymmetry?: boolean },
 ): ShardResultFile {
   const ref = resolve(r.ref);
   const digest = refDigest(ref);
@@ -131,7 +131,7 @@ export function checkShardResult(
     impl: r.impl,
     ref,
     ...(digest ? { digest } : {}),
-    options: { scopes: m.scopes, profile: m.profile ?? null, maxStates: m.maxStates ?? null, binding: m.binding ? refDigest(m.binding) ?? m.binding : null, roles: m.roles ?? null, ...(m.frameKeys === false ? { frameKeys: false } : {}) },
+    options: { scopes: m.scopes, profile: m.profile ?? null, maxStates: m.maxStates ?? null, binding: m.binding ? refDigest(m.binding) ?? m.binding : null, roles: m.roles ?? null, ...(m.frameKeys === false ? { frameKeys: false } : {}), ...(m.cpuSymmetry ? { cpuSymmetry: true } : {}) },
     verdict: r.verdict,
     complete: r.complete,
     ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),

@@ -19,9 +19,11 @@
  * - a CPU number kept in memory (a `dio->cpu = smp_processor_id()` to send the object home
  *   later): a cell holds a plain number, which cannot be told from a counter, and it would not be
  *   renamed. No port or variant of the registry does this (their sources store only pointers, the
- *   cache counters and constants). The symmetry is off unless asked for (explore.ts:
- *   `cpuSymmetry`; it costs more time per state than it saves in states), and the CLI warns
- *   when it is asked for on code from outside the registry.
+ *   cache counters and constants). Compiled C is read for it (conformance/c/cpu-numbers.ts,
+ *   Implementation.cpuSymmetry): the CLI refuses the symmetry for C that keeps or computes with a
+ *   CPU number, and warns when it is asked for on a module from outside the registry
+ *   (cpuSymmetryVerdict()). The symmetry is off unless asked for (explore.ts: `cpuSymmetry`;
+ *   `--cpu-symmetry` of explore and check).
  * A CPU number read into an operation's locals is renamed (Frame.cpuReads); a frame that indexes
  * per_cpu_ptr() by a loop counter is not, but then its image is not a state the code can reach
  * (its replay would read another CPU's instance than its log says), so it equals no stored
@@ -333,4 +335,15 @@ export function cpuSymmetryOn(o: { impl: Implementation; scope: Scope; symmetry?
 /** Whether an implementation is one of the registry's (checked to keep no CPU number in memory). */
 export function registryCode(impl: Implementation): boolean {
   return ALL.includes(impl);
+}
+
+/**
+ * What `--cpu-symmetry` asked for on `impl` calls for: `refuse`, the code keeps a CPU number the
+ * symmetry cannot rename (read off compiled C: Implementation.cpuSymmetry); `note`, it is not
+ * known (a module from outside the registry); neither, the symmetry holds.
+ */
+export function cpuSymmetryVerdict(impl: Implementation): { refuse?: string; note?: string } {
+  if (impl.cpuSymmetry?.ok === false) return { refuse: `--cpu-symmetry: ${impl.name} keeps a CPU number that CPU symmetry cannot rename (${impl.cpuSymmetry.why}); run without it` };
+  if (impl.cpuSymmetry?.ok || registryCode(impl)) return {};
+  return { note: `note: --cpu-symmetry renames the CPU numbers ${impl.name} reads, not any it keeps in memory (a field holding smp_processor_id()); with such code, drop it` };
 }

@@ -27,8 +27,10 @@
  * read. A frame with a key is written by the key and by the objects its log names (each once, in
  * the order first read: the abstraction, gcFreed() and the partial-order reduction see a log only
  * as those), not by the values it read and no longer holds, which split states that go on alike
- * (spin-ref K=7 on the seed: 195,651 states by read log, 125,073 by key). Not under CPU symmetry,
- * whose images rename the CPU numbers in read logs (Frame.cpuReads) but would not in a key.
+ * (spin-ref K=7 on the seed: 195,651 states by read log, 125,073 by key). Under CPU symmetry, whose
+ * images rename the CPU numbers in read logs (Frame.cpuReads) but not in a key, only a key that
+ * holds none stands for its frame (Frame.keyCpuFree: no local of a for_each_*_cpu() loop's
+ * function, no pending operand that is a CPU read; conformance/c/cpu-numbers.ts).
  *
  * `Frame.next` is derived (a label for reports) and is not part of the state; `World.interrupts`
  * counts the path, not the state, and is left out too. `Frame.ghost` carries an object id from
@@ -214,8 +216,9 @@ export class Fingerprinter {
     this.push(this.str(f.op));
     this.push(f.args.length);
     for (const a of f.args) this.push(this.val(a));
-    // CPU symmetry renames the CPU numbers of the read log (cpuReads), not those a local holds.
-    if (f.key !== undefined && this.keys && this.images === null) {
+    // CPU symmetry renames the CPU numbers of the read log (cpuReads), not those of a key: under
+    // it a frame is written by its key only where the key holds none (Frame.keyCpuFree).
+    if (f.key !== undefined && this.keys && (this.images === null || f.keyCpuFree === true)) {
       this.push(M_KEYED);
       forKey(f.key, this.keyWord, this.keyVal);
       this.readIds(f.reads);

@@ -69,6 +69,12 @@ export interface PrimitiveDecl {
   allocates?: boolean;
   /** A print: its string arguments (the format, `__func__`) are text, not values (build.ts). */
   prints?: boolean;
+  /**
+   * CPU numbers (conformance/c/cpu-numbers.ts, which decides whether CPU symmetry can rename all
+   * of a patch's): `returns`, it returns one (logged as a CPU read, Frame.cpuReads); a number, the
+   * argument at that index is one.
+   */
+  cpu?: 'returns' | number;
 }
 
 const THIS_CPU_KINDS = ['this_cpu', '__this_cpu', 'raw_cpu'] as const;
@@ -164,20 +170,20 @@ const PRINTS = ['pr_info', 'pr_warn', 'pr_err', 'pr_warn_once', 'pr_info_once', 
 
 export const PRIMITIVES: readonly PrimitiveDecl[] = [
   // ---- preemption and the current CPU --------------------------------------------------------
-  { name: 'get_cpu', kernel: 'include/linux/smp.h: preempt_disable(); smp_processor_id()', point: false, pure: false, paths: 'both', runs: ['get_cpu'], example: 'cpu = get_cpu()', effect: 'preempt depth +1; returns this CPU id' },
+  { name: 'get_cpu', kernel: 'include/linux/smp.h: preempt_disable(); smp_processor_id()', point: false, pure: false, paths: 'both', runs: ['get_cpu'], example: 'cpu = get_cpu()', effect: 'preempt depth +1; returns this CPU id', cpu: 'returns' },
   { name: 'put_cpu', kernel: 'include/linux/smp.h: preempt_enable()', point: true, pure: false, paths: 'both', runs: ['put_cpu'], example: 'put_cpu()', effect: 'preempt depth -1 (underflow is a context-balance violation); preemption possible after it' },
   { name: 'preempt_disable', kernel: 'include/linux/preempt.h', point: false, pure: false, paths: 'both', runs: ['preempt_disable'], example: 'preempt_disable()', effect: 'preempt depth +1' },
   { name: 'preempt_enable', kernel: 'include/linux/preempt.h', point: true, pure: false, paths: 'both', runs: ['preempt_enable'], example: 'preempt_enable()', effect: 'preempt depth -1' },
-  { name: 'smp_processor_id', kernel: 'include/linux/smp.h', point: false, pure: false, paths: 'both', runs: ['smp_processor_id'], example: 'cpu = smp_processor_id()', effect: 'returns this CPU id; called while preemptible it is a CONFIG_DEBUG_PREEMPT splat (context-balance)' },
-  { name: 'raw_smp_processor_id', kernel: 'include/linux/smp.h', point: false, pure: false, paths: 'both', runs: ['raw_smp_processor_id'], example: 'cpu = raw_smp_processor_id()', effect: 'returns this CPU id, no preemption check (raw_cpu_ptr, raw_cpu_*, this_cpu_* operations)' },
-  { name: 'per_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, pure: false, paths: 'both', runs: ['per_cpu_ptr'], example: 'per_cpu_ptr(pcp, cpu)->nr = 1', effect: 'returns CPU n\'s instance of a __percpu area' },
+  { name: 'smp_processor_id', kernel: 'include/linux/smp.h', point: false, pure: false, paths: 'both', runs: ['smp_processor_id'], example: 'cpu = smp_processor_id()', effect: 'returns this CPU id; called while preemptible it is a CONFIG_DEBUG_PREEMPT splat (context-balance)', cpu: 'returns' },
+  { name: 'raw_smp_processor_id', kernel: 'include/linux/smp.h', point: false, pure: false, paths: 'both', runs: ['raw_smp_processor_id'], example: 'cpu = raw_smp_processor_id()', effect: 'returns this CPU id, no preemption check (raw_cpu_ptr, raw_cpu_*, this_cpu_* operations)', cpu: 'returns' },
+  { name: 'per_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, pure: false, paths: 'both', runs: ['per_cpu_ptr'], example: 'per_cpu_ptr(pcp, cpu)->nr = 1', effect: 'returns CPU n\'s instance of a __percpu area', cpu: 1 },
   { name: 'this_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, pure: false, paths: 'both', runs: ['this_cpu_ptr'], example: 'this_cpu_ptr(pcp)->nr = 1', effect: 'per_cpu_ptr(p, smp_processor_id()); preemptible use is a context-balance violation' },
   { name: 'raw_cpu_ptr', kernel: 'include/linux/percpu-defs.h', point: false, pure: false, paths: 'c', runs: ['raw_smp_processor_id', 'per_cpu_ptr'], example: 'raw_cpu_ptr(pcp)->nr = 1', effect: 'per_cpu_ptr(p, raw_smp_processor_id()): no preemption check' },
   { name: 'get_cpu_ptr', kernel: 'include/linux/percpu-defs.h: preempt_disable(); this_cpu_ptr(ptr)', point: false, pure: false, paths: 'c', runs: ['preempt_disable', 'this_cpu_ptr'], example: 'get_cpu_ptr(pcp)->nr = 1', effect: 'preempt depth +1, then this CPU\'s instance' },
   { name: 'put_cpu_ptr', kernel: 'include/linux/percpu-defs.h: preempt_enable()', point: true, pure: false, paths: 'c', runs: ['preempt_enable'], example: 'put_cpu_ptr(pcp)', effect: 'preempt depth -1 (the pointer is not read); preemption possible after it' },
-  { name: 'cpu_online', kernel: 'include/linux/cpumask.h', point: false, pure: false, paths: 'both', runs: ['cpu_online'], example: 'n = cpu_online(cpu)', effect: 'whether CPU n is online' },
-  { name: 'cpu_possible', kernel: 'include/linux/cpumask.h', point: false, pure: true, paths: 'c', runs: ['num_possible_cpus'], example: 'n = cpu_possible(cpu)', effect: 'whether 0 <= n < the scope\'s CPU count (possible CPUs do not change)' },
-  { name: 'cpu_present', kernel: 'include/linux/cpumask.h', point: false, pure: true, paths: 'c', runs: ['num_possible_cpus'], example: 'n = cpu_present(cpu)', effect: 'as cpu_possible: every possible CPU is present' },
+  { name: 'cpu_online', kernel: 'include/linux/cpumask.h', point: false, pure: false, paths: 'both', runs: ['cpu_online'], example: 'n = cpu_online(cpu)', effect: 'whether CPU n is online', cpu: 0 },
+  { name: 'cpu_possible', kernel: 'include/linux/cpumask.h', point: false, pure: true, paths: 'c', runs: ['num_possible_cpus'], example: 'n = cpu_possible(cpu)', effect: 'whether 0 <= n < the scope\'s CPU count (possible CPUs do not change)', cpu: 0 },
+  { name: 'cpu_present', kernel: 'include/linux/cpumask.h', point: false, pure: true, paths: 'c', runs: ['num_possible_cpus'], example: 'n = cpu_present(cpu)', effect: 'as cpu_possible: every possible CPU is present', cpu: 0 },
   { name: 'num_possible_cpus', kernel: 'include/linux/cpumask.h', point: false, pure: false, paths: 'both', runs: ['num_possible_cpus'], example: 'n = num_possible_cpus()', effect: 'the scope\'s CPU count (also nr_cpu_ids)' },
   { name: 'num_online_cpus', kernel: 'include/linux/cpumask.h', point: false, pure: false, paths: 'c', runs: ['num_possible_cpus', 'cpu_online'], example: 'n = num_online_cpus()', effect: 'how many CPUs are online now' },
 

@@ -173,6 +173,8 @@ export interface Act {
   entry: number;
   locals: ((o: (number | undefined)[]) => void) | null;
   root: boolean;
+  /** A local of its function may hold a CPU number (conformance/c/cpu-numbers.ts). */
+  cpu: boolean;
 }
 
 const STRUCT_MAPS = new WeakMap<readonly StructDecl[], { fieldOffsets: Map<string, number>; structs: Map<string, StructDecl> }>();
@@ -425,8 +427,8 @@ export class Kernel {
    * hold state across a statement boundary; null: the function hands nodes to the interpreter,
    * whose state the checker cannot see, so no frame inside it has a key.
    */
-  act(fn: number, locals: ((o: (number | undefined)[]) => void) | null, root: boolean): Act {
-    const a: Act = { fn, pc: -1, mark: this.cursor, entry: this.cursor, locals, root };
+  act(fn: number, locals: ((o: (number | undefined)[]) => void) | null, root: boolean, cpu = false): Act {
+    const a: Act = { fn, pc: -1, mark: this.cursor, entry: this.cursor, locals, root, cpu };
     this.acts.push(a);
     return a;
   }
@@ -463,11 +465,15 @@ export class Kernel {
     if (n === 0 || !acts[0]!.root) return undefined;
     const top = acts[n - 1]!;
     if (top.pc < 0 || top.pc >= CALL_PC) return undefined;
-    const reads = this.x.frame.reads;
+    const f = this.x.frame;
+    const reads = f.reads;
+    const cpuReads = f.cpuReads;
     const out: (number | undefined)[] = [n];
+    let cpuFree = true;
     for (let i = 0; i < n; i++) {
       const a = acts[i]!;
       if (a.locals === null || (i < n - 1 && a.pc < CALL_PC)) return undefined;
+      if (a.cpu) cpuFree = false;
       out.push(a.fn, a.pc, 0);
       const at = out.length - 1;
       a.locals(out);
@@ -476,9 +482,17 @@ export class Kernel {
       const end = acts[i + 1]!.entry;
       out.push(end - a.mark);
       for (let j = a.mark; j < end; j++) out.push(reads[j]);
+      if (cpuReads && cpuFree) for (const r of cpuReads) if (r >= a.mark && r < end) cpuFree = false;
     }
+    this.keyCpuFree = cpuFree;
     return out;
   }
+  /**
+   * Whether the last frameKey() holds no CPU number: no activation's locals may hold one, and no
+   * pending operand is a CPU read. Only such a key stands for its frame under CPU symmetry, whose
+   * images rename the CPU numbers of the read log, not those of a key.
+   */
+  keyCpuFree = false;
   leave(): void {
     this.fnStack.pop();
   }

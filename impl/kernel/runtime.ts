@@ -81,7 +81,7 @@ export function resolveMacros(impl: Implementation, max: number, threshold: numb
  * names the function's entry, which is also what a fault before the first yield reports.
  */
 export function newFrame(op: string, args: Value[], irqsOffAtStart: boolean): Frame {
-  return { op, args, reads: [], steps: 0, sub: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, racy: undefined, key: undefined, [LIVE]: undefined };
+  return { op, args, reads: [], steps: 0, sub: 0, preempt: 0, irqSaved: 0, irqsOffAtStart, ghost: 0, next: startLabel(op), cpuReads: undefined, racy: undefined, key: undefined, keyCpuFree: false, [LIVE]: undefined };
 }
 
 /** `op: (start)`, one string per operation (a frame starts on every interrupt the search takes). */
@@ -187,6 +187,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
     frame.steps++;
     frame.next = labelOf(k.fn, r.value);
     frame.key = k.frameKey();
+    frame.keyCpuFree = frame.key !== undefined && k.keyCpuFree;
     if (frame.steps > STEP_BUDGET)
       throw new KernelFault('no-return', `operation ${frame.op} did not return within ${STEP_BUDGET} statements (an endless loop?)`);
     if (env.resume) {

@@ -58,6 +58,8 @@ export interface Frame {
    * the replay like `next`; replaced, never changed in place (copies share it).
    */
   key?: readonly (number | undefined)[] | undefined;
+  /** The key holds no CPU number (Kernel.keyCpuFree): it may stand for the frame under CPU symmetry too. */
+  keyCpuFree?: boolean;
   // Frame[LIVE]?: Resumable, the generator that ran this frame's last statement, is declared in
   // runtime.ts (which adds it to this interface), because a Resumable holds a Kernel and
   // primitives.ts imports this file: the dependency goes one way, runtime.ts -> world.ts.
@@ -152,6 +154,7 @@ export function cloneFrame(f: Frame): Frame {
     cpuReads: f.cpuReads,
     racy: f.racy,
     key: f.key,
+    keyCpuFree: f.keyCpuFree,
     // Shared by the copies: the first of them to run its next statement continues it (runtime.ts).
     [LIVE]: f[LIVE],
   };
