@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { check, CHECK_SCOPES } from '../conformance/c/run.js';
 import type { Loaded } from '../conformance/load.js';
 import { explore } from '../conformance/explorer/explore.js';
-import { SCOPES } from '../conformance/scopes.js';
+import { SCOPES, scopeWith } from '../conformance/scopes.js';
 import { findImpl } from '../impl/registry.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -313,17 +313,64 @@ export async function manifestCheckEntries(scopes?: readonly string[], loaded?: 
     }));
 }
 
+/**
+ * The C path with CPU symmetry (`check --cpu-symmetry`, conformance/c/cpu-numbers.ts): the seed on
+ * the 2-CPU scopes it halves, a row per run of the check, with the counts without it beside.
+ */
+export const MANIFEST_CHECK_CPU_SYMMETRY: readonly { scope: string; ops?: number }[] = [{ scope: 'smp-small' }, { scope: 'smp-irq', ops: 1 }];
+
+/** A row of the C path with CPU symmetry: a ManifestCheckEntry, and the counts without it. */
+export interface ManifestCheckSymmetryEntry extends ManifestCheckEntry {
+  cpuSymmetry: true;
+  /** The same run without CPU symmetry (frames by key): `check` without `--cpu-symmetry`. */
+  withoutCpuSymmetryStates: number;
+  withoutCpuSymmetryTransitions: number;
+}
+
+/** The rows of MANIFEST_CHECK_CPU_SYMMETRY, in its order (each scope's runs: its own, then its call sites'). */
+export async function manifestCheckSymmetryEntries(loaded?: Loaded): Promise<ManifestCheckSymmetryEntry[]> {
+  const out: ManifestCheckSymmetryEntry[] = [];
+  for (const x of MANIFEST_CHECK_CPU_SYMMETRY) {
+    const scopes = [scopeWith(SCOPES[x.scope]!, x.ops !== undefined ? { ops: x.ops } : {})];
+    const r = await check({ file: MANIFEST_SEED, scopes, strategy: 'dfs', cpuSymmetry: true }, loaded);
+    const logs = await check({ file: MANIFEST_SEED, scopes, strategy: 'dfs', cpuSymmetry: true, frameKeys: false }, loaded);
+    const plain = await check({ file: MANIFEST_SEED, scopes, strategy: 'dfs' }, loaded);
+    r.runs.forEach((run, i) =>
+      out.push({
+        check: relative(ROOT, MANIFEST_SEED),
+        impl: r.impl,
+        scope: run.scope.name,
+        ...(run.site ? { site: run.site } : {}),
+        ops: run.scope.ops,
+        symmetry: run.stats.symmetry,
+        cpuSymmetry: true,
+        profile: r.profile.name,
+        verdict: run.verdict,
+        states: run.stats.states,
+        transitions: run.stats.transitions,
+        readLogStates: logs.runs[i]!.stats.states,
+        readLogTransitions: logs.runs[i]!.stats.transitions,
+        withoutCpuSymmetryStates: plain.runs[i]!.stats.states,
+        withoutCpuSymmetryTransitions: plain.runs[i]!.stats.transitions,
+        depth: run.stats.depth,
+        maxCached: run.maxCached,
+      }),
+    );
+  }
+  return out;
+}
+
 /** The row of MANIFEST_CHECK_RUNS an entry is, or -1. */
 export function checkRunIndex(e: { scope: string; site?: string }): number {
   return MANIFEST_CHECK_RUNS.findIndex((c) => runKey(c.scope, c.site) === runKey(e.scope, e.site));
 }
 
 export const MANIFEST_NOTE =
-  'Every port on every named scope (spin-ref at K=3; smp bounded: an incomplete DFS of its first 200,000 states), the seed patch through `check` (one row per run, with its counts when every frame is fingerprinted by its read log: readLogStates, readLogTransitions), and iomap-v1 with and without each reduction. The rows of bench/manifest.ts without `test: false` are recomputed by test/explorer.test.ts; regenerate every row with `npm run bench -- --manifest --ks 3 --no-spin` after a deliberate change.';
+  'Every port on every named scope (spin-ref at K=3; smp bounded: an incomplete DFS of its first 200,000 states), the seed patch through `check` (one row per run, with its counts when every frame is fingerprinted by its read log: readLogStates, readLogTransitions), the seed through `check --cpu-symmetry --dfs` on smp-small and smp-irq at 1 op (cpuSymmetry rows, with the counts without it: withoutCpuSymmetryStates, withoutCpuSymmetryTransitions), and iomap-v1 with and without each reduction. The rows of bench/manifest.ts without `test: false` are recomputed by test/explorer.test.ts; regenerate every row with `npm run bench -- --manifest --ks 3 --no-spin` after a deliberate change.';
 
 /** Every row, recomputed (minutes: the bench's `--manifest`). `progress` hears one line per row. */
-export async function manifestEntries(progress?: (line: string) => void): Promise<{ note: string; runs: (ManifestEntry | ManifestCheckEntry)[] }> {
-  const runs: (ManifestEntry | ManifestCheckEntry)[] = [];
+export async function manifestEntries(progress?: (line: string) => void): Promise<{ note: string; runs: (ManifestEntry | ManifestCheckEntry | ManifestCheckSymmetryEntry)[] }> {
+  const runs: (ManifestEntry | ManifestCheckEntry | ManifestCheckSymmetryEntry)[] = [];
   for (const run of MANIFEST_RUNS) {
     const t0 = performance.now();
     const e = manifestEntry(run);
@@ -339,5 +386,9 @@ export async function manifestEntries(progress?: (line: string) => void): Promis
   if (got !== want)
     throw new Error(`manifest: check's runs on the seed (${c.map((e) => runKey(e.scope, e.site).replace('\u0000', ' ')).join('; ')}) are not MANIFEST_CHECK_RUNS's rows: update bench/manifest.ts`);
   runs.push(...c);
+  const t1 = performance.now();
+  const sym = await manifestCheckSymmetryEntries();
+  progress?.(`manifest: check --cpu-symmetry on the seed: ${sym.map((e) => `${e.scope}${e.site ? ` (${e.site})` : ''} ${e.states} (${e.withoutCpuSymmetryStates} without)`).join(', ')} (${((performance.now() - t1) / 1000).toFixed(2)} s)`);
+  runs.push(...sym);
   return { note: MANIFEST_NOTE, runs };
 }

@@ -132,10 +132,10 @@ interface CommandRun {
  * `node bin/dio-cache.js ARGS --json`, timed from start to exit, its replay files written to a
  * directory removed after it; null (and a line saying why) without a JSON report.
  */
-function command(args: string[]): CommandRun | null {
+function command(args: string[], budgetS = BUDGET_S): CommandRun | null {
   const outDir = mkdtempSync(join(tmpdir(), 'dio-bench-'));
   const t0 = performance.now();
-  const child = spawnSync(process.execPath, [join(here, '..', 'bin', 'dio-cache.js'), ...args, '--json', '--no-progress', '--max-seconds', String(BUDGET_S), '--out-dir', outDir], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const child = spawnSync(process.execPath, [join(here, '..', 'bin', 'dio-cache.js'), ...args, '--json', '--no-progress', '--max-seconds', String(budgetS), '--out-dir', outDir], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const seconds = (performance.now() - t0) / 1000;
   rmSync(outDir, { recursive: true, force: true });
   try {
@@ -463,6 +463,26 @@ explorer, iomap-v1, the 2-CPU reductions (DFS; ${SMP_BUDGET_S <= 0 ? 'smp not ru
   }
   (results as Record<string, unknown>).reductions = reductions;
 
+  // ---- the C path on 2 CPUs: the seed through `check`, with and without CPU symmetry -------------
+  // (conformance/c/cpu-numbers.ts decides that the seed lets it), and `smp` within the budget.
+  const c2: Record<string, unknown>[] = [];
+  if (!flag('no-c')) {
+    process.stdout.write('\nC path, the seed on 2 CPUs (dio-cache check FILE --scope S --dfs [--cpu-symmetry] [--workers N], end to end; states of every run of the check):\n');
+    const seedFile = join(here, '..', 'test', 'fixtures', 'seed', 'iomap-dio-alloc-cache-v1.txt');
+    const runs: [string, string[], number][] = [
+      ['smp-irq', [], BUDGET_S],
+      ['smp-irq', ['--cpu-symmetry'], BUDGET_S],
+      ...(SMP_BUDGET_S > 0 ? ([['smp', ['--cpu-symmetry', '--workers', String(cores)], SMP_BUDGET_S]] as [string, string[], number][]) : []),
+    ];
+    for (const [scope, extra, budget] of runs) {
+      const r = command(['check', seedFile, '--scope', scope, '--dfs', ...extra], budget);
+      if (!r) continue;
+      c2.push({ scope, flags: extra.join(' '), ...r });
+      process.stdout.write(`  ${scope.padEnd(8)} ${(extra.join(' ') || '(none)').padEnd(28)} ${fmt(r.states).padStart(11)} states  ${fmt(r.transitions).padStart(11)} transitions  ${fmt(r.seconds, 2).padStart(7)} s  ${fmt(r.states / r.seconds).padStart(7)} states/s  ${r.verdict}${r.complete ? '' : ' (stopped)'}  max ${r.maxCached}\n`);
+    }
+  }
+  (results as Record<string, unknown>).cPath2cpu = c2;
+
   // ---- SPIN ----------------------------------------------------------------------------------
   if (!flag('no-spin')) {
     if (!ensureSpin()) {
@@ -554,6 +574,9 @@ explorer, iomap-v1, the 2-CPU reductions (DFS; ${SMP_BUDGET_S <= 0 ? 'smp not ru
       const longest = smpRuns.sort((a, b) => b.seconds - a.seconds)[0]!;
       targets.push({ target: 'smp exhaustive in under 5 minutes on 2 cores', ours: done ? `${fmt(done.seconds, 1)} s (${done.reduction}, ${done.workers} workers)` : `unfinished: ${fmt(longest.states)} states in ${fmt(longest.seconds, 0)} s (${longest.reduction}, ${longest.workers} workers), ${longest.verdict}`, against: '300 s', met: done ? done.seconds < 300 : false });
     }
+    const cSmp = c2.find((x) => x.scope === 'smp') as (CommandRun & { flags: string }) | undefined;
+    if (cSmp)
+      targets.push({ target: 'smp exhaustive in under 5 minutes on 2 cores, the C path (check on the seed)', ours: cSmp.complete ? `${fmt(cSmp.seconds, 1)} s, ${fmt(cSmp.states)} states (${cSmp.flags})` : `unfinished: ${fmt(cSmp.states)} states in ${fmt(cSmp.seconds, 0)} s (${cSmp.flags}), ${cSmp.verdict}`, against: '300 s', met: cSmp.complete && cSmp.seconds < 300 });
     // The `check` default scope with 2 CPUs and migration, on the seed (what a user runs).
     const migrate = CHECK_SCOPES.find((x) => x.name === 'check-migrate');
     if (migrate && !flag('no-c')) {

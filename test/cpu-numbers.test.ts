@@ -18,6 +18,7 @@ import { CALL_PC } from '../impl/kernel/primitives.js';
 import { Fingerprinter } from '../conformance/explorer/fingerprint.js';
 import type { Frame, World } from '../impl/kernel/world.js';
 import { bareKernel } from './c-harness.js';
+import { MANIFEST_PATH, manifestCheckSymmetryEntries } from '../bench/manifest.js';
 import { runCli } from './cli-run.js';
 import { tempDirs } from './temp.js';
 
@@ -177,4 +178,12 @@ describe('check --cpu-symmetry keeps every verdict', () => {
       console.log(`${f.split('/').pop()}: ${plain.verdict} ${sym.violations.map((v) => v.id).join(', ')}; ${plain.stats.states} states, ${sym.stats.states} with CPU symmetry (${logs.stats.states} by read log)`);
     });
   }
+
+  it("conformance/manifest.json's rows of check --cpu-symmetry on the seed are this tree's counts", async () => {
+    const rows = (JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as { runs: Record<string, unknown>[] }).runs.filter((r) => r.check && r.cpuSymmetry);
+    const got = await manifestCheckSymmetryEntries();
+    expect(got.length).toBeGreaterThanOrEqual(4);
+    expect(got).toEqual(rows);
+    for (const e of got) expect(e.states).toBeLessThan(e.withoutCpuSymmetryStates);
+  });
 });
