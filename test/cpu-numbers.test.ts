@@ -54,6 +54,7 @@ describe('where the CPU numbers go', () => {
     ['a CPU number in a local', PUT_GET, '\tcpu = get_cpu();\n\tcache = per_cpu_ptr(dio_cache, cpu);\n\tif (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)', /direct-io-v1\.c:\d+: get_cpu\(\) whose CPU number is kept or computed with/],
     ['a CPU number in a field', '\t\tdio->dio_next = cache->free_list;\n\t\tcache->free_list = dio;', '\t\tdio->error = smp_processor_id();\n\t\tdio->dio_next = cache->free_list;\n\t\tcache->free_list = dio;', /smp_processor_id\(\) whose CPU number is kept/],
     ['a constant CPU', PUT_GET, '\tget_cpu();\n\tcache = per_cpu_ptr(dio_cache, 0);\n\tif (READ_ONCE(cache->nr_irq) + cache->nr > DIO_ALLOC_CACHE_MAX)', /per_cpu_ptr\(\) of the CPU `0`/],
+    ['a CPU number as a WARN() condition', PUT_GET, `\tWARN(smp_processor_id(), "on a CPU but 0");\n${PUT_GET}`, /smp_processor_id\(\) whose CPU number is kept or computed with/],
     ['an iterator variable compared', INIT_RET, `${INIT_RET}\tfor_each_possible_cpu(cpu)\n\t\tif (cpu == 0)\n\t\t\tper_cpu_ptr(dio_cache, cpu)->nr = 0;\n`, /the CPU iterator's variable cpu is used as a number/],
   ];
   for (const [what, from, to, why] of kept)
@@ -62,6 +63,11 @@ describe('where the CPU numbers go', () => {
       expect(cpu.ok).toBe(false);
       expect(cpu.why).toMatch(why);
     });
+
+  it('taken: a CPU number printed (pr_debug), or dropped (get_cpu();)', async () => {
+    const { cpu } = await verdictOn(variant(PUT_GET, `\tget_cpu();\n\tput_cpu();\n\tpr_debug("put on %d\\n", smp_processor_id());\n${PUT_GET}`));
+    expect(cpu).toEqual({ ok: true, why: expect.stringMatching(/straight into a CPU argument/) });
+  });
 
   it("a for_each_possible_cpu() loop is renamed, and its function's frames go by read log under the symmetry", async () => {
     // In the put, which runs compiled (the initcall runs interpreted, once, at boot).

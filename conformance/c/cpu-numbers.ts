@@ -8,7 +8,8 @@
  * run outside hotplug, which the symmetry never meets, and the macros):
  * - a call that returns one (a `cpu: 'returns'` row of the primitives table: get_cpu(),
  *   smp_processor_id()) is the CPU argument of a call that takes one (per_cpu_ptr(),
- *   cpu_online(): a numbered `cpu` row), or its value is dropped (`get_cpu();`);
+ *   cpu_online(): a numbered `cpu` row), an argument of a print, or its value is dropped
+ *   (`get_cpu();`);
  * - a CPU iterator's variable (for_each_possible_cpu(cpu), which ast.ts writes as
  *   `for (cpu = 0; cpu < nr_cpu_ids; cpu++)`) appears only in its loop's header and as a CPU
  *   argument;
@@ -90,7 +91,16 @@ function scan(n: N, parent: N | null, grand: N | null, vars: ReadonlySet<string>
 /** A CPU-returning call as the CPU argument of a CPU-taking call, or as a statement of its own. */
 function allowedSource(n: N, parent: N | null, grand: N | null): boolean {
   if (parent?.t === 'expression_statement') return true;
-  return parent?.t === 'argument_list' && isCpuArgument(n, parent, grand);
+  return parent?.t === 'argument_list' && (isCpuArgument(n, parent, grand) || isPrinted(grand));
+}
+
+/**
+ * An argument of a print that only prints (pr_debug("%d", smp_processor_id()), a pure `prints` row):
+ * text, not state. Not WARN()'s, whose first argument is a condition.
+ */
+function isPrinted(call: N | null): boolean {
+  const row = call ? cPrimitive(callee(call) ?? '') : undefined;
+  return row?.prints === true && row.pure;
 }
 
 /** An iterator variable in its loop's header (`v = 0`, `v < nr_cpu_ids`, `v++`), declared, or a CPU argument. */
