@@ -19,8 +19,13 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCES = ['model', 'impl', 'conformance'];
 const BUILD = join(ROOT, '.build');
-/** Builds older than this that are not the current one are removed by the next build. */
-const KEEP_MS = 60 * 60 * 1000;
+/**
+ * Other builds are removed by the next build once a day old, or an hour old beyond the ten newest (a
+ * command still running from one needs its files: the searches here take minutes, not hours).
+ */
+const KEEP_MS = 24 * 60 * 60 * 1000;
+const KEEP_RECENT = 10;
+const RECENT_MS = 60 * 60 * 1000;
 
 /** Every file under the source folders, as paths relative to the root, in a fixed order. */
 function sourceFiles() {
@@ -104,18 +109,23 @@ async function build(files, dir) {
   prune(dir);
 }
 
-/** Removes other builds (and abandoned temporaries) not touched for KEEP_MS. */
+/** Removes other builds (and abandoned temporaries) as KEEP_MS says. */
 function prune(keep) {
   const now = Date.now();
+  const aged = [];
   for (const e of readdirSync(BUILD)) {
     const p = join(BUILD, e);
     if (p === keep) continue;
     try {
-      if (now - statSync(p).mtimeMs > KEEP_MS) rmSync(p, { recursive: true, force: true });
+      aged.push({ p, age: now - statSync(p).mtimeMs });
     } catch {
       // Removed by a concurrent prune.
     }
   }
+  aged.sort((a, b) => a.age - b.age);
+  aged.forEach(({ p, age }, i) => {
+    if (age > KEEP_MS || (i >= KEEP_RECENT && age > RECENT_MS)) rmSync(p, { recursive: true, force: true });
+  });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
