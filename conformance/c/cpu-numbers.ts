@@ -78,7 +78,7 @@ function scan(n: N, parent: N | null, grand: N | null, vars: ReadonlySet<string>
   const name = callee(n);
   const row = name !== undefined ? cPrimitive(name) : undefined;
   if (row?.cpu === 'returns' && !allowedSource(n, parent, grand))
-    out.blockers.push({ at: n.at, text: oneLine(n.text), why: `${name}() whose CPU number is kept or computed with (only a CPU argument, as in per_cpu_ptr(p, ${name}()), is renamed)` });
+    out.blockers.push({ at: n.at, text: oneLine((parent ?? n).text), why: `${name}() whose CPU number is kept or computed with (only a CPU argument, as in per_cpu_ptr(p, ${name}()), is renamed)` });
   if (typeof row?.cpu === 'number') {
     const arg = n.f.arguments?.kids[row.cpu];
     if (arg && !cpuValue(arg, vars)) out.blockers.push({ at: arg.at, text: oneLine(n.text), why: `${name}() of the CPU \`${oneLine(arg.text)}\`, which is neither a CPU read nor a CPU iterator's variable` });
