@@ -10,7 +10,7 @@
  */
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { check, CHECK_SCOPES } from '../conformance/c/run.js';
+import { check, CHECK_SCOPES, type CheckReport } from '../conformance/c/run.js';
 import type { Loaded } from '../conformance/load.js';
 import { explore } from '../conformance/explorer/explore.js';
 import { SCOPES, scopeWith } from '../conformance/scopes.js';
@@ -292,25 +292,29 @@ export async function manifestCheckEntries(scopes?: readonly string[], loaded?: 
   const r = await check({ file: MANIFEST_SEED, ...(scopes ? { scopes: [...picked] } : {}) }, loaded);
   const logs = await check({ file: MANIFEST_SEED, ...(scopes ? { scopes: [...picked] } : {}), frameKeys: false }, loaded);
   const sitesCount = picked[0] === CHECK_SCOPES[0];
-  return r.runs
-    .map((x, i) => ({ x, log: logs.runs[i]! }))
-    .filter(({ x }) => !x.site || sitesCount)
-    .map(({ x, log }) => ({
-      check: relative(ROOT, MANIFEST_SEED),
-      impl: r.impl,
-      scope: x.scope.name,
-      ...(x.site ? { site: x.site } : {}),
-      ops: x.scope.ops,
-      symmetry: x.stats.symmetry,
-      profile: r.profile.name,
-      verdict: x.verdict,
-      states: x.stats.states,
-      transitions: x.stats.transitions,
-      readLogStates: log.stats.states,
-      readLogTransitions: log.stats.transitions,
-      depth: x.stats.depth,
-      maxCached: x.maxCached,
-    }));
+  return r.runs.map((_, i) => checkRow(r, logs, i)).filter((e) => !e.site || sitesCount);
+}
+
+/** Run `i` of a check on the seed as a row, with the same run of `logs` (the check by read log). */
+function checkRow(r: CheckReport, logs: CheckReport, i: number): ManifestCheckEntry {
+  const x = r.runs[i]!;
+  const log = logs.runs[i]!;
+  return {
+    check: relative(ROOT, MANIFEST_SEED),
+    impl: r.impl,
+    scope: x.scope.name,
+    ...(x.site ? { site: x.site } : {}),
+    ops: x.scope.ops,
+    symmetry: x.stats.symmetry,
+    profile: r.profile.name,
+    verdict: x.verdict,
+    states: x.stats.states,
+    transitions: x.stats.transitions,
+    readLogStates: log.stats.states,
+    readLogTransitions: log.stats.transitions,
+    depth: x.stats.depth,
+    maxCached: x.maxCached,
+  };
 }
 
 /**
@@ -335,26 +339,8 @@ export async function manifestCheckSymmetryEntries(loaded?: Loaded): Promise<Man
     const r = await check({ file: MANIFEST_SEED, scopes, strategy: 'dfs', cpuSymmetry: true }, loaded);
     const logs = await check({ file: MANIFEST_SEED, scopes, strategy: 'dfs', cpuSymmetry: true, frameKeys: false }, loaded);
     const plain = await check({ file: MANIFEST_SEED, scopes, strategy: 'dfs' }, loaded);
-    r.runs.forEach((run, i) =>
-      out.push({
-        check: relative(ROOT, MANIFEST_SEED),
-        impl: r.impl,
-        scope: run.scope.name,
-        ...(run.site ? { site: run.site } : {}),
-        ops: run.scope.ops,
-        symmetry: run.stats.symmetry,
-        cpuSymmetry: true,
-        profile: r.profile.name,
-        verdict: run.verdict,
-        states: run.stats.states,
-        transitions: run.stats.transitions,
-        readLogStates: logs.runs[i]!.stats.states,
-        readLogTransitions: logs.runs[i]!.stats.transitions,
-        withoutCpuSymmetryStates: plain.runs[i]!.stats.states,
-        withoutCpuSymmetryTransitions: plain.runs[i]!.stats.transitions,
-        depth: run.stats.depth,
-        maxCached: run.maxCached,
-      }),
+    r.runs.forEach((_, i) =>
+      out.push({ ...checkRow(r, logs, i), cpuSymmetry: true, withoutCpuSymmetryStates: plain.runs[i]!.stats.states, withoutCpuSymmetryTransitions: plain.runs[i]!.stats.transitions }),
     );
   }
   return out;

@@ -46,7 +46,7 @@ function esbuildVersion() {
 }
 
 /** The stamp of the sources as they are now (a stat per file: a few milliseconds). */
-export function stamp(files = sourceFiles()) {
+function stamp(files) {
   const h = createHash('sha256');
   h.update(readFileSync(fileURLToPath(import.meta.url)));
   h.update(esbuildVersion());

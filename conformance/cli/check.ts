@@ -14,12 +14,11 @@ import { loadInput, type Loaded } from '../load.js';
 import type { RoleName } from '../c/roles.js';
 import { readReplay, replay, writeReplay } from '../explorer/replay.js';
 import { pool } from '../explorer/protocol.js';
-import { cpuSymmetryVerdict } from '../explorer/cpu-symmetry.js';
 import { kernelEvents, renderTrace } from '../explorer/trace.js';
 import { SCOPES, scopeWith } from '../scopes.js';
 import type { Scope } from '../system.js';
 import { EXIT_VIOLATION, exitCodeFor, int, UsageError } from './errors.js';
-import { ATOMICITY_HELP, CONFIG_HELP, configTag, describeScope, parseAtomicity, parseConfig, statechartLines } from './explore.js';
+import { ATOMICITY_HELP, CONFIG_HELP, configTag, describeScope, parseAtomicity, parseConfig, statechartLines, takeCpuSymmetry } from './explore.js';
 import { atomicityText } from '../../impl/kernel/runtime.js';
 import { onInterrupt } from './interrupt.js';
 import { checkShardResult, RESULT_OUT_HELP, SHARD_HELP, SHARD_SPLIT_HELP, shardFlags, writeShardResult } from './merge.js';
@@ -121,11 +120,7 @@ export function registerCheck(program: Command): void {
       if (early !== undefined && early > 1) pool.prewarm(f.dfs ? early - 1 : early);
       const loaded = await loadInput(file, f.binding, roles, f.compiled || f.interpret ? { compiled: !!f.compiled } : undefined);
       if (f.emitPort !== undefined) return emitPort(file, loaded, f.emitPort);
-      if (f.cpuSymmetry) {
-        const v = cpuSymmetryVerdict(loaded.impl);
-        if (v.refuse) throw new UsageError(v.refuse);
-        if (v.note) process.stderr.write(`${v.note}\n`);
-      }
+      if (f.cpuSymmetry) takeCpuSymmetry(loaded.impl);
       if (f.replay) return replayAgainst(file, f.replay, loaded, !!f.json, !!f.full, f.html);
       const overrides = {
         ...(f.cpus !== undefined ? { cpus: int('cpus', f.cpus, 1)! } : {}),

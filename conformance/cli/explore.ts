@@ -15,6 +15,7 @@ import { SCOPES, scopeWith } from '../scopes.js';
 import { KERNEL_CONFIG_NAMES, kernelConfig, type KernelConfigName } from '../../model/config.js';
 import { System, type Scope } from '../system.js';
 import { atomicityText, type Atomicity } from '../../impl/kernel/runtime.js';
+import type { Implementation } from '../../impl/interface.js';
 import { EXIT_USAGE, EXIT_VIOLATION, exitCodeFor, int, UsageError } from './errors.js';
 import { onInterrupt } from './interrupt.js';
 import { DEFAULT_OUT_DIR, doneLine, progressLine, replayPath, stopWords, warnReplayOut } from './output.js';
@@ -62,6 +63,13 @@ interface ExploreFlags {
 export const CONFIG_HELP = `kernel configuration: ${KERNEL_CONFIG_NAMES.join(' or ')} (rt: PREEMPT_RT, device interrupts complete in irq threads, softirqs in task context, no slab call with preemption or irqs off; default: !PREEMPT_RT)`;
 
 /** `--config NAME`, checked. */
+/** `--cpu-symmetry` on `impl` (explore and check): refused (exit 2) for code it cannot rename, a note where that is not known. */
+export function takeCpuSymmetry(impl: Implementation): void {
+  const v = cpuSymmetryVerdict(impl);
+  if (v.refuse) throw new UsageError(v.refuse);
+  if (v.note) process.stderr.write(`${v.note}\n`);
+}
+
 export function parseConfig(v: string | undefined): KernelConfigName | undefined {
   if (v === undefined) return undefined;
   if (!(KERNEL_CONFIG_NAMES as string[]).includes(v)) throw new UsageError(`--config ${v}: unknown kernel configuration (known: ${KERNEL_CONFIG_NAMES.join(', ')})`);
@@ -182,11 +190,7 @@ export function registerExplore(program: Command): void {
       const workers = int('workers', f.workers, 1) ?? 1;
       const shard = shardFlags(f, workers);
       warnReplayOut(f.replayOut);
-      if (f.cpuSymmetry) {
-        const v = cpuSymmetryVerdict(impl);
-        if (v.refuse) throw new UsageError(v.refuse);
-        if (v.note) process.stderr.write(`${v.note}\n`);
-      }
+      if (f.cpuSymmetry) takeCpuSymmetry(impl);
       const intr = onInterrupt();
       // Progress goes to stderr in JSON mode too (stdout holds only the JSON document).
       const showProgress = f.progress;

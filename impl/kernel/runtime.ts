@@ -202,6 +202,7 @@ export function runStatement(env: Env, world: World, cpu: number, ctx: CtxKind, 
     if (e === ACCESS_STOP) {
       // Inside a statement: its operands so far are nowhere but in the read log.
       frame.key = undefined;
+      frame.keyCpuFree = false;
       frame.sub = sub + 1;
       return outcome(k, `${label} [${k.liveAccess!}]`, k.facts, undefined, undefined, undefined);
     }
